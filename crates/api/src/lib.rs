@@ -1,0 +1,1 @@
+//! API types for config.alauda.io/v1.

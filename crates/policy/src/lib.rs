@@ -1,0 +1,1 @@
+//! Pure ACP version rules.

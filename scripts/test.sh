@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test the project has, installing what it needs first. Fails when any test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+bash scripts/install-prereqs.sh
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if [ -f tests/harness/build.sh ]; then
+  step "real Kubernetes control-plane binaries (cached under target/harness)"
+  bash tests/harness/build.sh
+fi
+
+if [ -x scripts/check-generated.sh ]; then
+  step "generated files match their sources"
+  bash scripts/check-generated.sh
+fi
+
+step "tests"
+cargo test --workspace --locked --no-fail-fast

@@ -1,0 +1,177 @@
+//! Where the Kubernetes binaries and the workspace's own binaries come from.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use crate::error::{Error, Result};
+
+/// Environment variable naming a directory that already holds the harness binaries; when set the kit never
+/// builds them.
+pub const HARNESS_BIN_ENV: &str = "ACP_HARNESS_BIN";
+
+/// The binaries a local cluster runs, as file names inside the harness directory.
+pub(crate) const KUBE_APISERVER: &str = "kube-apiserver";
+pub(crate) const KUBE_CONTROLLER_MANAGER: &str = "kube-controller-manager";
+pub(crate) const KUBE_SCHEDULER: &str = "kube-scheduler";
+pub(crate) const ETCD: &str = "etcd";
+pub(crate) const KWOK: &str = "kwok";
+pub(crate) const KUBECTL: &str = "kubectl";
+
+const ALL: [&str; 6] = [
+    KUBE_APISERVER,
+    KUBE_CONTROLLER_MANAGER,
+    KUBE_SCHEDULER,
+    ETCD,
+    KWOK,
+    KUBECTL,
+];
+
+/// Root of the repository (the kit lives in `tests/kit`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Directory holding kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok and kubectl.
+///
+/// `ACP_HARNESS_BIN` wins when set. Otherwise the binaries are `target/harness/bin` of the repository and,
+/// if any is missing, `tests/harness/build.sh` runs once per test process to build them (this needs Go).
+pub fn harness_bin_dir() -> Result<PathBuf> {
+    static DIR: OnceLock<Mutex<Option<PathBuf>>> = OnceLock::new();
+    let cell = DIR.get_or_init(|| Mutex::new(None));
+    let mut guard = cell.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(dir) = guard.as_ref() {
+        return Ok(dir.clone());
+    }
+    let dir = locate_or_build()?;
+    *guard = Some(dir.clone());
+    Ok(dir)
+}
+
+fn missing(dir: &Path) -> Vec<&'static str> {
+    ALL.into_iter().filter(|b| !dir.join(b).is_file()).collect()
+}
+
+fn locate_or_build() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(HARNESS_BIN_ENV) {
+        let dir = PathBuf::from(dir);
+        let absent = missing(&dir);
+        if !absent.is_empty() {
+            return Err(Error::Binaries(format!(
+                "{HARNESS_BIN_ENV}={} lacks {}; unset it to build them with tests/harness/build.sh",
+                dir.display(),
+                absent.join(", ")
+            )));
+        }
+        return Ok(dir);
+    }
+    let root = repo_root();
+    let dir = root.join("target/harness/bin");
+    if missing(&dir).is_empty() {
+        return Ok(dir);
+    }
+    let script = root.join("tests/harness/build.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .current_dir(&root)
+        .output()
+        .map_err(|e| Error::io(format!("run {}", script.display()), e))?;
+    if !output.status.success() {
+        return Err(Error::Binaries(format!(
+            "{} failed ({}); run it by hand to see why, or set {HARNESS_BIN_ENV}:\n{}{}",
+            script.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    let absent = missing(&dir);
+    if absent.is_empty() {
+        Ok(dir)
+    } else {
+        Err(Error::Binaries(format!(
+            "{} succeeded but {} still lacks {}",
+            script.display(),
+            dir.display(),
+            absent.join(", ")
+        )))
+    }
+}
+
+/// Path of a harness binary by file name (e.g. `"kubectl"`).
+pub(crate) fn harness_binary(name: &str) -> Result<PathBuf> {
+    Ok(harness_bin_dir()?.join(name))
+}
+
+/// The `kubectl` to use: the harness one when available, else `kubectl` from `PATH` (clusters given by
+/// kubeconfig, e.g. kind, may run without Go).
+pub fn kubectl_path() -> PathBuf {
+    harness_binary(KUBECTL).unwrap_or_else(|_| PathBuf::from("kubectl"))
+}
+
+/// Builds binary `bin` of workspace package `package` (debug profile, once per test process and binary) and
+/// returns its path, for tests that run the product as a real process with [`crate::ChildProcess`].
+///
+/// `ACP_BIN_DIR`, when set, names a directory that already holds the binary; nothing is built then.
+pub fn workspace_binary(package: &str, bin: &str) -> Result<PathBuf> {
+    static BUILT: OnceLock<Mutex<Vec<(String, PathBuf)>>> = OnceLock::new();
+    if let Some(dir) = std::env::var_os("ACP_BIN_DIR") {
+        let path = PathBuf::from(dir).join(bin);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(Error::Usage(format!(
+                "ACP_BIN_DIR does not hold {bin} ({}); build it or unset ACP_BIN_DIR",
+                path.display()
+            )))
+        };
+    }
+    let built = BUILT.get_or_init(|| Mutex::new(Vec::new()));
+    let mut built = built.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, path)) = built.iter().find(|(b, _)| b == bin) {
+        return Ok(path.clone());
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let root = repo_root();
+    let output = Command::new(&cargo)
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            package,
+            "--bin",
+            bin,
+            "--message-format=short",
+        ])
+        .current_dir(&root)
+        .output()
+        .map_err(|e| Error::io(format!("run cargo build -p {package} --bin {bin}"), e))?;
+    if !output.status.success() {
+        return Err(Error::Usage(format!(
+            "cargo build -p {package} --bin {bin} failed; fix the build first:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    let path = target_dir(&root).join("debug").join(bin);
+    if !path.is_file() {
+        return Err(Error::Usage(format!(
+            "cargo built {bin} but {} does not exist; set ACP_BIN_DIR to where it is",
+            path.display()
+        )));
+    }
+    built.push((bin.to_owned(), path.clone()));
+    Ok(path)
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() { dir } else { root.join(dir) }
+        }
+        None => root.join("target"),
+    }
+}

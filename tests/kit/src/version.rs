@@ -1,0 +1,43 @@
+//! Kubernetes version strings as the kit accepts them.
+
+use crate::error::{Error, Result};
+
+/// Normalises `1.31`, `v1.31`, `1.31.9` or `v1.31.9` to `v1.31.9` (a missing patch is `.0`).
+pub(crate) fn normalize(version: &str) -> Result<String> {
+    let bad = || {
+        Error::Usage(format!(
+            "Kubernetes version {version:?} is not of the form v1.31 or v1.31.9"
+        ))
+    };
+    let trimmed = version.strip_prefix('v').unwrap_or(version);
+    let parts: Vec<&str> = trimmed.split('.').collect();
+    if !(2..=3).contains(&parts.len())
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad());
+    }
+    let patch = parts.get(2).copied().unwrap_or("0");
+    Ok(format!("v{}.{}.{patch}", parts[0], parts[1]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn accepts_the_usual_spellings() {
+        assert_eq!(normalize("1.31").unwrap(), "v1.31.0");
+        assert_eq!(normalize("v1.31").unwrap(), "v1.31.0");
+        assert_eq!(normalize("1.31.9").unwrap(), "v1.31.9");
+        assert_eq!(normalize("v1.34.2").unwrap(), "v1.34.2");
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_version() {
+        for bad in ["", "1", "v1.x", "1.31.9.1", "latest", "1..2"] {
+            assert!(normalize(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+}

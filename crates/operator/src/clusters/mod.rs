@@ -1,0 +1,109 @@
+//! Reaching managed clusters: a client per cluster (from its kubeconfig Secret, or the operator's own
+//! client for the global cluster), every call bounded by a timeout, and what the operator observes there.
+
+pub mod access;
+pub mod observe;
+
+use std::time::Duration;
+
+use kube::Client;
+
+pub use access::{AccessError, ClusterAccess};
+
+/// Why a call to a managed cluster produced no answer or a refusal.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// No answer: connection refused, TLS failure, timeout, or the API server is not serving.
+    #[error("cannot reach cluster {cluster}: {message}")]
+    Unreachable { cluster: String, message: String },
+    /// The API server answered with an error (validation, permission, conflict, ...).
+    #[error("cluster {cluster} refused {what}: {message}")]
+    Refused {
+        cluster: String,
+        what: String,
+        code: u16,
+        message: String,
+    },
+}
+
+impl ClusterError {
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::Unreachable { .. })
+    }
+
+    /// HTTP status of a refusal (404, 409, 422, ...).
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            Self::Refused { code, .. } => Some(*code),
+            Self::Unreachable { .. } => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.code() == Some(404)
+    }
+}
+
+/// A client for one managed cluster, named for messages, whose calls all end within `timeout`.
+#[derive(Clone)]
+pub struct Cluster {
+    pub name: String,
+    pub client: Client,
+    pub timeout: Duration,
+}
+
+impl Cluster {
+    pub fn new(name: impl Into<String>, client: Client, timeout: Duration) -> Self {
+        Self {
+            name: name.into(),
+            client,
+            timeout,
+        }
+    }
+
+    /// Runs one API call with the cluster's timeout; `what` names the call in errors
+    /// ("list nodes", "apply Deployment cpaas-system/platform-api").
+    pub async fn call<T>(
+        &self,
+        what: &str,
+        call: impl Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, ClusterError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Err(_) => Err(ClusterError::Unreachable {
+                cluster: self.name.clone(),
+                message: format!("{what} got no answer within {}s", self.timeout.as_secs()),
+            }),
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(self.classify(what, err)),
+        }
+    }
+
+    /// Like [`Cluster::call`], but a 404 is `None`.
+    pub async fn get_opt<T>(
+        &self,
+        what: &str,
+        call: impl Future<Output = Result<T, kube::Error>>,
+    ) -> Result<Option<T>, ClusterError> {
+        match self.call(what, call).await {
+            Ok(value) => Ok(Some(value)),
+            Err(err) if err.is_not_found() => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn classify(&self, what: &str, err: kube::Error) -> ClusterError {
+        match err {
+            // 5xx and 429 mean the server is there but not serving: treat as unreachable, retry later.
+            kube::Error::Api(status) if status.code < 500 && status.code != 429 => ClusterError::Refused {
+                cluster: self.name.clone(),
+                what: what.to_string(),
+                code: status.code,
+                message: status.message.clone(),
+            },
+            other => ClusterError::Unreachable {
+                cluster: self.name.clone(),
+                message: format!("{what} failed: {other}"),
+            },
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! What the operator sees of a managed cluster: API server version and health, nodes, control-plane
+//! static pods, and the platform version recorded in the cluster.
+
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use k8s_openapi::jiff::Timestamp;
+use kube::Api;
+use kube::api::ListParams;
+
+use super::{Cluster, ClusterError};
+
+/// Label kubeadm and the platform put on control-plane nodes.
+pub const CONTROL_PLANE_NODE_LABEL: &str = "node-role.kubernetes.io/control-plane";
+/// Annotation the kubelet sets on the mirror pod of a static pod.
+pub const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
+/// Namespace and name of the ConfigMap recording the platform version inside a cluster.
+pub const ACP_VERSION_NAMESPACE: &str = "cpaas-system";
+pub const ACP_VERSION_CONFIG_MAP: &str = "acp-version";
+pub const ACP_VERSION_KEY: &str = "version";
+
+/// One node, reduced to what the checks need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeFact {
+    pub name: String,
+    pub ready: bool,
+    /// When the Ready condition last changed; tells how long a node has been NotReady.
+    pub ready_since: Option<Timestamp>,
+    pub kubelet_version: String,
+    pub container_runtime: String,
+    pub control_plane: bool,
+}
+
+/// A pod in `kube-system` that is the mirror of a static pod.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StaticPodFact {
+    pub name: String,
+    pub node: Option<String>,
+    pub phase: String,
+}
+
+/// Everything observed in one pass. `reachable == false` carries the reason in `error`; the other
+/// fields are then empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observation {
+    pub reachable: bool,
+    pub error: Option<String>,
+    /// `gitVersion` reported by `/version`, e.g. `v1.33.7`.
+    pub kubernetes_version: Option<String>,
+    /// Whether `/readyz` answered `ok`.
+    pub api_ready: bool,
+    pub api_ready_detail: Option<String>,
+    pub nodes: Vec<NodeFact>,
+    pub static_pods: Vec<StaticPodFact>,
+    /// Value of `cpaas-system/acp-version` key `version`, when present.
+    pub recorded_version: Option<String>,
+}
+
+impl Observation {
+    pub fn unreachable(error: &ClusterError) -> Self {
+        Self {
+            reachable: false,
+            error: Some(error.to_string()),
+            ..Self::default()
+        }
+    }
+}
+
+/// Observes `cluster`; never fails: an unanswered call makes the observation unreachable.
+pub async fn observe(cluster: &Cluster) -> Observation {
+    match try_observe(cluster).await {
+        Ok(observation) => observation,
+        Err(err) => {
+            tracing::debug!(cluster = %cluster.name, error = %err, "cluster not observable");
+            Observation::unreachable(&err)
+        }
+    }
+}
+
+async fn try_observe(cluster: &Cluster) -> Result<Observation, ClusterError> {
+    let client = &cluster.client;
+    let version = cluster.call("get /version", client.apiserver_version()).await?;
+    let (api_ready, api_ready_detail) = readyz(cluster).await?;
+
+    let nodes: Api<Node> = Api::all(client.clone());
+    let nodes = cluster
+        .call("list nodes", nodes.list(&ListParams::default()))
+        .await?;
+    let nodes = nodes.items.iter().map(node_fact).collect();
+
+    // Mirror pods of static control-plane pods only exist in kube-system.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "kube-system");
+    let pods = cluster
+        .call("list pods in kube-system", pods.list(&ListParams::default()))
+        .await?;
+    let static_pods = pods.items.iter().filter_map(static_pod_fact).collect();
+
+    let recorded_version = recorded_version(cluster).await?;
+
+    Ok(Observation {
+        reachable: true,
+        error: None,
+        kubernetes_version: Some(version.git_version),
+        api_ready,
+        api_ready_detail,
+        nodes,
+        static_pods,
+        recorded_version,
+    })
+}
+
+/// The platform version recorded in the cluster's `cpaas-system/acp-version` ConfigMap.
+pub async fn recorded_version(cluster: &Cluster) -> Result<Option<String>, ClusterError> {
+    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), ACP_VERSION_NAMESPACE);
+    let config_map = cluster
+        .get_opt(
+            "get ConfigMap cpaas-system/acp-version",
+            config_maps.get(ACP_VERSION_CONFIG_MAP),
+        )
+        .await?;
+    Ok(config_map
+        .and_then(|cm| cm.data)
+        .and_then(|data| data.get(ACP_VERSION_KEY).cloned())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty()))
+}
+
+async fn readyz(cluster: &Cluster) -> Result<(bool, Option<String>), ClusterError> {
+    let unreachable = |message: String| ClusterError::Unreachable {
+        cluster: cluster.name.clone(),
+        message,
+    };
+    let request = http::Request::get("/readyz")
+        .body(Vec::new())
+        .map_err(|e| unreachable(e.to_string()))?;
+    match tokio::time::timeout(cluster.timeout, cluster.client.request_text(request)).await {
+        Err(_) => Err(unreachable(format!(
+            "get /readyz got no answer within {}s",
+            cluster.timeout.as_secs()
+        ))),
+        Ok(Ok(body)) => Ok((body.trim() == "ok", Some(body.trim().to_string()))),
+        // A not-ready API server answers 500 with the failing checks: reachable, but not ready.
+        Ok(Err(kube::Error::Api(status))) => Ok((false, Some(status.message.trim().to_string()))),
+        Ok(Err(err)) => Err(unreachable(format!("get /readyz failed: {err}"))),
+    }
+}
+
+fn node_fact(node: &Node) -> NodeFact {
+    let status = node.status.as_ref();
+    let ready_condition = status
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|conditions| conditions.iter().find(|c| c.type_ == "Ready"));
+    let info = status.and_then(|s| s.node_info.as_ref());
+    NodeFact {
+        name: node.metadata.name.clone().unwrap_or_default(),
+        ready: ready_condition.is_some_and(|c| c.status == "True"),
+        ready_since: ready_condition
+            .and_then(|c| c.last_transition_time.as_ref())
+            .map(|t| t.0),
+        kubelet_version: info.map(|i| i.kubelet_version.clone()).unwrap_or_default(),
+        container_runtime: info
+            .map(|i| i.container_runtime_version.clone())
+            .unwrap_or_default(),
+        control_plane: node
+            .metadata
+            .labels
+            .as_ref()
+            .is_some_and(|labels| labels.contains_key(CONTROL_PLANE_NODE_LABEL)),
+    }
+}
+
+fn static_pod_fact(pod: &Pod) -> Option<StaticPodFact> {
+    let is_mirror = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(MIRROR_POD_ANNOTATION));
+    if !is_mirror {
+        return None;
+    }
+    Some(StaticPodFact {
+        name: pod.metadata.name.clone().unwrap_or_default(),
+        node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+        phase: pod
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_else(|| "Unknown".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{NodeCondition, NodeStatus, NodeSystemInfo, PodSpec, PodStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn node_facts_read_readiness_versions_and_role() {
+        let node = Node {
+            metadata: ObjectMeta {
+                name: Some("cp-1".into()),
+                labels: Some(BTreeMap::from([(
+                    CONTROL_PLANE_NODE_LABEL.to_string(),
+                    String::new(),
+                )])),
+                ..ObjectMeta::default()
+            },
+            status: Some(NodeStatus {
+                conditions: Some(vec![NodeCondition {
+                    type_: "Ready".into(),
+                    status: "False".into(),
+                    last_transition_time: Some(Time(Timestamp::from_second(1_700_000_000).unwrap())),
+                    ..NodeCondition::default()
+                }]),
+                node_info: Some(NodeSystemInfo {
+                    kubelet_version: "v1.33.7".into(),
+                    container_runtime_version: "docker://24.0.7".into(),
+                    ..NodeSystemInfo::default()
+                }),
+                ..NodeStatus::default()
+            }),
+            ..Node::default()
+        };
+        let fact = node_fact(&node);
+        assert!(!fact.ready);
+        assert!(fact.control_plane);
+        assert_eq!(fact.kubelet_version, "v1.33.7");
+        assert_eq!(fact.container_runtime, "docker://24.0.7");
+        assert_eq!(
+            fact.ready_since,
+            Some(Timestamp::from_second(1_700_000_000).unwrap())
+        );
+    }
+
+    #[test]
+    fn only_mirror_pods_count_as_static_pods() {
+        let mut pod = Pod {
+            metadata: ObjectMeta {
+                name: Some("kube-apiserver-cp-1".into()),
+                ..ObjectMeta::default()
+            },
+            spec: Some(PodSpec {
+                node_name: Some("cp-1".into()),
+                ..PodSpec::default()
+            }),
+            status: Some(PodStatus {
+                phase: Some("Running".into()),
+                ..PodStatus::default()
+            }),
+        };
+        assert_eq!(static_pod_fact(&pod), None);
+        pod.metadata.annotations = Some(BTreeMap::from([(
+            MIRROR_POD_ANNOTATION.to_string(),
+            "x".to_string(),
+        )]));
+        let fact = static_pod_fact(&pod).unwrap();
+        assert_eq!(fact.node.as_deref(), Some("cp-1"));
+        assert_eq!(fact.phase, "Running");
+    }
+}

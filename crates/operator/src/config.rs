@@ -1,0 +1,140 @@
+//! Command-line flags and environment of the `acp-cvo` binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// How the operator is run. Every flag can also be set through the environment variable shown in `--help`.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "acp-cvo", version, about = "The ACP cluster version operator")]
+pub struct Config {
+    /// Kubeconfig of the global cluster; defaults to $KUBECONFIG, ~/.kube/config, then the in-cluster
+    /// service account.
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Namespace holding ClusterVersionShadows, kubeconfig Secrets, the Lease and the operator's ConfigMaps.
+    #[arg(long, env = "ACP_CVO_NAMESPACE", default_value = "cpaas-system")]
+    pub namespace: String,
+
+    /// The ACP version the global cluster was installed at; the `global` cluster starts its history there.
+    #[arg(long, env = "ACP_CVO_INSTALL_VERSION")]
+    pub install_version: Option<String>,
+
+    /// How many workload clusters may run upgrade stages at the same time.
+    #[arg(long, env = "ACP_CVO_MAX_CONCURRENT_UPGRADES", default_value_t = 20)]
+    pub max_concurrent_upgrades: usize,
+
+    /// OCI repository holding release bundles (`<repository>:<version>`); without it the built-in
+    /// catalogue is used.
+    #[arg(long, env = "ACP_CVO_RELEASE_REPOSITORY")]
+    pub release_repository: Option<String>,
+
+    /// Address of the HTTP server for /metrics, /healthz and /readyz.
+    #[arg(long, env = "ACP_CVO_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+
+    /// Elect a leader through a Lease so that only one replica writes (`on` or `off`).
+    #[arg(long, env = "ACP_CVO_LEADER_ELECTION", default_value = "on", value_parser = parse_switch, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+
+    /// Name of the Lease used for leader election.
+    #[arg(long, env = "ACP_CVO_LEASE_NAME", default_value = "acp-cvo")]
+    pub lease_name: String,
+
+    /// Identity of this replica in the Lease; defaults to the pod name (POD_NAME) or the host name.
+    #[arg(long, env = "ACP_CVO_IDENTITY")]
+    pub identity: Option<String>,
+
+    /// Seconds a Lease stays valid without renewal; a new leader takes over at most this long after
+    /// the old one stopped renewing.
+    #[arg(long, env = "ACP_CVO_LEASE_DURATION", default_value_t = 15)]
+    pub lease_duration_seconds: u64,
+
+    /// Time limit of every request to a managed cluster, in seconds.
+    #[arg(long, env = "ACP_CVO_REQUEST_TIMEOUT", default_value_t = 10)]
+    pub request_timeout_seconds: u64,
+
+    /// How long an operation may keep failing (Degraded) before the cluster is marked Stalled, in seconds.
+    #[arg(long, env = "ACP_CVO_STALL_AFTER", default_value_t = 600)]
+    pub stall_after_seconds: u64,
+
+    /// How often an idle cluster is observed again, in seconds.
+    #[arg(long, env = "ACP_CVO_RESYNC", default_value_t = 30)]
+    pub resync_seconds: u64,
+}
+
+impl Config {
+    /// The identity written into the Lease: the flag, then POD_NAME, then the host name.
+    pub fn identity(&self) -> String {
+        if let Some(id) = self.identity.as_ref().filter(|id| !id.is_empty()) {
+            return id.clone();
+        }
+        if let Ok(pod) = std::env::var("POD_NAME")
+            && !pod.is_empty()
+        {
+            return pod;
+        }
+        if let Ok(host) = std::env::var("HOSTNAME")
+            && !host.is_empty()
+        {
+            return host;
+        }
+        std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_string())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| format!("acp-cvo-{}", std::process::id()))
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_seconds.max(1))
+    }
+
+    pub fn stall_after(&self) -> Duration {
+        Duration::from_secs(self.stall_after_seconds)
+    }
+
+    pub fn resync(&self) -> Duration {
+        Duration::from_secs(self.resync_seconds.max(1))
+    }
+}
+
+fn parse_switch(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => Ok(true),
+        "off" | "false" | "no" | "0" => Ok(false),
+        other => Err(format!("expected `on` or `off`, got `{other}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let config = Config::try_parse_from(["acp-cvo"]).unwrap();
+        assert_eq!(config.namespace, "cpaas-system");
+        assert_eq!(config.max_concurrent_upgrades, 20);
+        assert!(config.leader_election);
+        assert_eq!(config.lease_name, "acp-cvo");
+        assert_eq!(config.request_timeout(), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn leader_election_can_be_switched_off() {
+        let config = Config::try_parse_from(["acp-cvo", "--leader-election", "off"]).unwrap();
+        assert!(!config.leader_election);
+        let err = Config::try_parse_from(["acp-cvo", "--leader-election", "maybe"]).unwrap_err();
+        assert!(err.to_string().contains("expected `on` or `off`"));
+    }
+
+    #[test]
+    fn explicit_identity_wins() {
+        let config = Config::try_parse_from(["acp-cvo", "--identity", "replica-a"]).unwrap();
+        assert_eq!(config.identity(), "replica-a");
+    }
+}

@@ -1,0 +1,175 @@
+//! ClusterVersionShadow (`cvsh`): one per managed cluster, in `cpaas-system` of the global cluster.
+//!
+//! The spec is what an administrator asks for (ACP 4.3's `desiredUpdate`, plus how to reach the
+//! cluster); the status is the operator's whole state machine, so a new leader resumes from it.
+
+mod status;
+mod view;
+
+pub use status::*;
+pub use view::Progress;
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::names;
+
+/// Desired state of a managed cluster's platform version.
+// Each printer column repeats `type_ = "string"`, which clippy mistakes for a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "config.alauda.io",
+    version = "v1",
+    kind = "ClusterVersionShadow",
+    plural = "clusterversionshadows",
+    shortname = "cvsh",
+    category = "clusterversion",
+    namespaced,
+    status = "ClusterVersionShadowStatus",
+    derive = "PartialEq",
+    derive = "Default",
+    doc = "ClusterVersionShadow tells which platform version a managed cluster runs, which updates it can take, and how an upgrade it was asked for is going.",
+    printcolumn(name = "Current", type_ = "string", json_path = ".status.current.version"),
+    printcolumn(name = "Desired", type_ = "string", json_path = ".status.desired.version"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#
+    ),
+    printcolumn(
+        name = "Status",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].message"#
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterVersionShadowSpec {
+    /// The version to upgrade to. Setting it starts an upgrade when it differs from the current version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_update: Option<DesiredUpdate>,
+
+    /// Secret in this object's namespace holding a kubeconfig for the cluster. Absent: the cluster the
+    /// operator runs in (the global cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig_secret_ref: Option<KubeconfigSecretRef>,
+
+    /// Role of the cluster. Absent: Global for the object named `global`, Workload for any other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tier>,
+
+    /// Who provisioned the cluster. Absent: PlatformManaged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<Provisioning>,
+
+    /// How the Kubernetes stage of an upgrade moves the cluster's Kubernetes version. Absent: External
+    /// for platform-managed clusters, None for third-party ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes_driver: Option<KubernetesDriver>,
+
+    /// True: finish the running operation, start nothing new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<bool>,
+}
+
+/// The update an administrator asked for: exactly one of version and image.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{
+    "rule": "has(self.version) != has(self.image)",
+    "message": "exactly one of desiredUpdate.version and desiredUpdate.image must be set",
+}]))]
+pub struct DesiredUpdate {
+    /// Platform version to upgrade to, e.g. `4.3.1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+
+    /// Release image to upgrade to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+
+    /// Go past failed preflight checks (except VersionUpgradePath). Every check passed this way is
+    /// recorded in the history entry's acceptedRisks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
+}
+
+impl DesiredUpdate {
+    /// A request for a version.
+    pub fn version(version: impl Into<String>) -> Self {
+        Self {
+            version: Some(version.into()),
+            image: None,
+            force: false,
+        }
+    }
+}
+
+/// Reference to a kubeconfig in a Secret of the cvsh's namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeconfigSecretRef {
+    /// Name of the Secret.
+    pub name: String,
+
+    /// Key of the kubeconfig in the Secret.
+    #[serde(default = "default_kubeconfig_key")]
+    pub key: String,
+}
+
+fn default_kubeconfig_key() -> String {
+    names::DEFAULT_KUBECONFIG_SECRET_KEY.to_owned()
+}
+
+impl KubeconfigSecretRef {
+    /// Reference to `key` `value` of the named Secret.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            key: default_kubeconfig_key(),
+        }
+    }
+}
+
+/// Role of a cluster in the platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum Tier {
+    /// The primary global cluster: upgraded first.
+    Global,
+    /// The disaster-recovery standby of the global cluster: upgraded before the primary.
+    GlobalStandby,
+    /// A workload cluster: upgraded only to versions the global tier has reached.
+    Workload,
+}
+
+impl Tier {
+    /// True for Global and GlobalStandby.
+    pub fn is_global(self) -> bool {
+        matches!(self, Self::Global | Self::GlobalStandby)
+    }
+}
+
+/// Who provisioned a cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum Provisioning {
+    /// Created and upgraded by the platform.
+    PlatformManaged,
+    /// Imported: the platform never changes its Kubernetes version.
+    ThirdParty,
+}
+
+/// How the Kubernetes stage moves a cluster's Kubernetes version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum KubernetesDriver {
+    /// Someone else upgrades Kubernetes; the stage waits until the cluster reports each hop.
+    External,
+    /// Drive `Cluster.spec.topology.version` of the Cluster API object.
+    ClusterAPI,
+    /// Never touch Kubernetes (third-party clusters).
+    None,
+}
+
+#[cfg(test)]
+mod tests;

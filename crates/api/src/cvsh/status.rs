@@ -1,0 +1,369 @@
+//! Status of a ClusterVersionShadow: the operator's persisted state machine.
+//!
+//! What a restarted leader needs to resume lives here: `desired` (the target the running upgrade
+//! executes, which may differ from a newer `spec.desiredUpdate`), `stages` with each operation's phase,
+//! the `Partial` history entry with its accepted risks, and `preflight` frozen for `targetVersion`.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The most entries `status.availableUpdates` holds.
+pub const MAX_AVAILABLE_UPDATES: usize = 16;
+
+/// Observed state of a managed cluster's platform version.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterVersionShadowStatus {
+    /// The version the cluster runs: the last completed upgrade, or the version it was registered at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<Release>,
+
+    /// The version being worked towards. Once execution starts it stays until that upgrade ends, even
+    /// when spec.desiredUpdate changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<Release>,
+
+    /// Generation of the spec the status was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// Versions the cluster can upgrade to now, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("maxItems" = 16, "x-kubernetes-list-type" = "atomic"))]
+    pub available_updates: Vec<Release>,
+
+    /// Ready, Reconciling, Degraded, PreflightReady, Stalled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+
+    /// Upgrades started on this cluster, newest first, bounded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
+    pub history: Vec<HistoryEntry>,
+
+    /// Safety checks for the requested (or the newest available) update. Absent: no result yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<Preflight>,
+
+    /// Stages of the running or last upgrade, run one after another by ascending priority.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub stages: Vec<Stage>,
+
+    /// What the operator last saw of the real cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<Observed>,
+}
+
+/// A platform release, by version and/or image.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Release {
+    /// Platform version, e.g. `4.3.1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+
+    /// Release image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+impl Release {
+    /// A release known by its version only.
+    pub fn version(version: impl Into<String>) -> Self {
+        Self {
+            version: Some(version.into()),
+            image: None,
+        }
+    }
+}
+
+/// One upgrade in the history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    /// Platform version upgraded to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+
+    /// Release image upgraded to; empty when the release was resolved by version alone.
+    pub image: String,
+
+    /// Completed when every stage finished, Partial while running or when it was left unfinished.
+    pub state: HistoryState,
+
+    /// When the upgrade started.
+    pub started_time: Time,
+
+    /// When the upgrade completed; absent while Partial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<Time>,
+
+    /// Failed checks that `force` went past, e.g. `PlatformLicense: licence expires before 4.3 support ends`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_risks: Option<String>,
+}
+
+/// State of a history entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum HistoryState {
+    Completed,
+    Partial,
+}
+
+/// Preflight results.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Preflight {
+    /// When the checks were last evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<Time>,
+
+    /// The target version the checks were evaluated for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_version: Option<String>,
+
+    /// One entry per check.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub checks: Vec<PreflightCheck>,
+}
+
+/// Result of one preflight check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PreflightCheck {
+    /// Check name, e.g. `VersionUpgradePath`.
+    pub name: String,
+
+    /// When the check is evaluated again: Always (every reconcile until execution starts) or Once
+    /// (once per target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<CheckPolicy>,
+
+    /// Passed; Retry (no final answer yet); Failed (blocks the upgrade).
+    pub state: CheckState,
+
+    /// CamelCase reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+
+    /// What was found, naming the cluster or object, and what to do next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Re-entry policy of a preflight check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum CheckPolicy {
+    Always,
+    Once,
+}
+
+/// State of a preflight check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum CheckState {
+    Passed,
+    Retry,
+    Failed,
+}
+
+/// A stage of an upgrade.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Stage {
+    /// Stage name, e.g. `Core`.
+    pub name: String,
+
+    /// Stages run by ascending priority.
+    pub priority: i32,
+
+    /// Pending, Running or Finished.
+    pub phase: StagePhase,
+
+    /// Operations of the stage; dependsOn orders them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub operations: Vec<Operation>,
+}
+
+/// Phase of a stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum StagePhase {
+    Pending,
+    Running,
+    Finished,
+}
+
+/// One operation of a stage: a module installed, upgraded or deleted, or a Kubernetes hop.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Operation {
+    /// Operation name, unique in its stage.
+    pub name: String,
+
+    /// Install, Upgrade or Delete.
+    pub action: OperationAction,
+
+    /// Version before the operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<String>,
+
+    /// Version after the operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_version: Option<String>,
+
+    /// Operations of the same stage that must succeed first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub depends_on: Vec<String>,
+
+    /// Module backing the operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module_info: Option<String>,
+
+    /// Phase, e.g. Pending, Running, Succeeded, Failed, Skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<OperationPhase>,
+
+    /// What the operation is waiting for or why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+
+    /// When the phase last changed; a resumed operator measures retry deadlines from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<Time>,
+}
+
+/// What an operation does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum OperationAction {
+    Install,
+    Upgrade,
+    Delete,
+}
+
+/// Phase of an operation. Free text on the wire (ACP writes phases such as `UpgradePending`); the
+/// operator writes the five named ones.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum OperationPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Skipped,
+    /// Any other phase, kept as written.
+    Other(String),
+}
+
+impl OperationPhase {
+    /// The wire form.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Running => "Running",
+            Self::Succeeded => "Succeeded",
+            Self::Failed => "Failed",
+            Self::Skipped => "Skipped",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// Reads the wire form.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "Pending" => Self::Pending,
+            "Running" => Self::Running,
+            "Succeeded" => Self::Succeeded,
+            "Failed" => Self::Failed,
+            "Skipped" => Self::Skipped,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// Succeeded or Skipped: nothing left to do.
+    pub fn is_done(&self) -> bool {
+        matches!(self, Self::Succeeded | Self::Skipped)
+    }
+}
+
+impl std::fmt::Display for OperationPhase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for OperationPhase {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for OperationPhase {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        Ok(Self::parse(&s))
+    }
+}
+
+impl JsonSchema for OperationPhase {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OperationPhase".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string" })
+    }
+}
+
+/// What the operator last saw of the real cluster.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Observed {
+    /// `gitVersion` of the cluster's API server, e.g. `v1.33.7`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes_version: Option<String>,
+
+    /// Node summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<NodeSummary>,
+
+    /// Whether the last attempt to reach the cluster succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reachable: Option<bool>,
+
+    /// When the cluster was last observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<Time>,
+
+    /// Why the cluster could not be observed, or anything else worth knowing about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Nodes of a cluster, summarised.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeSummary {
+    /// Number of nodes.
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub total: i32,
+
+    /// Number of nodes whose Ready condition is True.
+    #[serde(default)]
+    #[schemars(range(min = 0))]
+    pub ready: i32,
+
+    /// Distinct kubelet versions, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub kubelet_versions: Vec<String>,
+
+    /// Distinct container runtime versions, e.g. `containerd://1.7.27`, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub runtimes: Vec<String>,
+}

@@ -12,9 +12,11 @@ pub mod cvsh;
 pub mod names;
 pub mod product_manifest;
 pub mod stages;
+pub mod versions;
 
 pub use cvsh::{ClusterVersionShadow, ClusterVersionShadowSpec, ClusterVersionShadowStatus};
 pub use product_manifest::{ProductManifest, ProductManifestSpec, ProductManifestStatus};
+pub use versions::FieldError;
 
 /// The kube and k8s-openapi items users of this crate need most, so they import from one place.
 pub mod k8s {

@@ -284,3 +284,125 @@ impl ProductManifest {
         format!("v{}", version.trim_start_matches('v'))
     }
 }
+
+impl From<&acp_policy::ProductRelease> for ResolvedRelease {
+    /// The status view of a release description: everything but the modules' manifests, with the
+    /// global-upgrade rule the release implies when it states none.
+    fn from(release: &acp_policy::ProductRelease) -> Self {
+        let texts = |items: &[acp_policy::KubeMinor]| items.iter().map(ToString::to_string).collect();
+        ResolvedRelease {
+            version: release.version.to_string(),
+            kubernetes: ReleaseKubernetes {
+                version: release.kubernetes.version.map(|v| v.to_string()),
+                creation: texts(&release.kubernetes.creation),
+                compatible: texts(&release.kubernetes.compatible),
+                third_party_range: release
+                    .kubernetes
+                    .third_party_range
+                    .as_ref()
+                    .map(ToString::to_string),
+                global_upgrade_rule: Some(release.global_upgrade_rule().into()),
+            },
+            upgrade_from: release.upgrade_from.iter().map(ToString::to_string).collect(),
+            admin_gates: release
+                .admin_gates
+                .iter()
+                .map(|g| AdminGate {
+                    name: g.name.clone(),
+                    message: Some(g.message.clone()).filter(|m| !m.is_empty()),
+                })
+                .collect(),
+            end_of_support: release.end_of_support.clone(),
+            modules: release
+                .modules
+                .iter()
+                .map(|m| ModuleSummary {
+                    name: m.name.clone(),
+                    lifecycle: m.lifecycle.into(),
+                    version: Some(m.version.clone()),
+                    depends_on: m.depends_on.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<acp_policy::GlobalUpgradeRule> for GlobalUpgradeRule {
+    fn from(rule: acp_policy::GlobalUpgradeRule) -> Self {
+        match rule {
+            acp_policy::GlobalUpgradeRule::WithinCompatibleRange => Self::WithinCompatibleRange,
+            acp_policy::GlobalUpgradeRule::LatestCompatibleRequired => Self::LatestCompatibleRequired,
+        }
+    }
+}
+
+impl From<acp_policy::Lifecycle> for ModuleLifecycle {
+    fn from(lifecycle: acp_policy::Lifecycle) -> Self {
+        match lifecycle {
+            acp_policy::Lifecycle::Core => Self::Core,
+            acp_policy::Lifecycle::Aligned => Self::Aligned,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_4_3_0_release_resolves_to_its_support_data() {
+        let catalogue = acp_policy::Catalogue::builtin();
+        let release = catalogue.release(&acp_policy::AcpVersion::new(4, 3, 0)).unwrap();
+        let resolved = ResolvedRelease::from(release);
+        assert_eq!(resolved.version, "4.3.0");
+        assert_eq!(resolved.kubernetes.version.as_deref(), Some("v1.34.5"));
+        let mut compatible = resolved.kubernetes.compatible.clone();
+        compatible.sort();
+        assert_eq!(compatible, ["1.31", "1.32", "1.33", "1.34"]);
+        assert_eq!(
+            resolved.kubernetes.global_upgrade_rule,
+            Some(GlobalUpgradeRule::WithinCompatibleRange)
+        );
+        assert!(!resolved.upgrade_from.is_empty());
+    }
+
+    #[test]
+    fn a_release_view_keeps_modules_without_manifests() {
+        let yaml = r#"
+kind: ProductRelease
+version: 4.4.0
+kubernetes: {version: v1.35.1, creation: ["1.35"], compatible: ["1.32", "1.33", "1.34", "1.35"],
+             globalUpgradeRule: LatestCompatibleRequired}
+upgradeFrom: [">=4.3.0, <4.4.0"]
+adminGates: [{name: ack-4.4-api-removals, message: "APIs removed in 1.35"}]
+modules:
+  - name: platform-api
+    lifecycle: Core
+    version: 4.4.0
+    dependsOn: [cert-manager]
+    manifests: [{apiVersion: v1, kind: ConfigMap, metadata: {name: x}}]
+"#;
+        let release: acp_policy::ProductRelease = serde_saphyr::from_str(yaml).unwrap();
+        let resolved = ResolvedRelease::from(&release);
+        assert_eq!(
+            resolved.kubernetes.global_upgrade_rule,
+            Some(GlobalUpgradeRule::LatestCompatibleRequired)
+        );
+        assert_eq!(
+            resolved.admin_gates[0].message.as_deref(),
+            Some("APIs removed in 1.35")
+        );
+        assert_eq!(
+            resolved.modules,
+            [ModuleSummary {
+                name: "platform-api".into(),
+                lifecycle: ModuleLifecycle::Core,
+                version: Some("4.4.0".into()),
+                depends_on: vec!["cert-manager".into()],
+            }]
+        );
+        let json = serde_json::to_value(&resolved).unwrap();
+        assert!(json["modules"][0].get("manifests").is_none());
+        assert_eq!(json["kubernetes"]["thirdPartyRange"], serde_json::Value::Null);
+    }
+}

@@ -11,6 +11,7 @@ pub mod crd;
 pub mod cvsh;
 pub mod names;
 pub mod product_manifest;
+pub mod ssa;
 pub mod stages;
 pub mod versions;
 

@@ -15,3 +15,6 @@ if ! command -v go >/dev/null 2>&1; then
   echo "go is missing: the test harness builds Kubernetes from Go sources; install Go >= 1.24" >&2
   exit 1
 fi
+if ! python3 -c 'import yaml' >/dev/null 2>&1; then
+  pip install --quiet pyyaml
+fi

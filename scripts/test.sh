@@ -22,5 +22,9 @@ if [ -x scripts/check-generated.sh ]; then
   bash scripts/check-generated.sh
 fi
 
+step "Helm chart matches deploy/ and lints"
+bash scripts/tools.sh
+bash scripts/check-chart.sh
+
 step "tests"
 cargo test --workspace --locked --no-fail-fast

@@ -13,7 +13,7 @@ use crate::version::{AcpVersion, KubeMinor, KubeVersion};
 /// Judges every workload cluster against the target release:
 /// - platform-managed clusters: the target's rule — `WithinCompatibleRange` (the minor is in the
 ///   target's compatible list) or `LatestCompatibleRequired` (the minor is the newest one both the
-///   current and the target release accept);
+///   current and the target release accept, or a newer one the target accepts);
 /// - third-party clusters: the target's third-party range (or, when it publishes none, its
 ///   compatible list); inside the range but outside the compatible list is a warning.
 pub fn global_gate(

@@ -4,10 +4,13 @@
 
 pub mod clusters;
 pub mod config;
+pub mod cvsh;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod releases;
 pub mod shutdown;
+pub mod status;
 
 use std::sync::Arc;
 

@@ -2,6 +2,7 @@
 //! client for the global cluster), every call bounded by a timeout, and what the operator observes there.
 
 pub mod access;
+pub mod objects;
 pub mod observe;
 
 use std::time::Duration;

@@ -1,0 +1,120 @@
+//! ControlPlaneStaticPodsPresent: every control-plane node of a platform-managed cluster has the
+//! mirror pods of its static control-plane components.
+
+use acp_api::cvsh::Provisioning;
+
+use super::name_list;
+use crate::clusters::observe::Observation;
+use crate::cvsh::preflight::Outcome;
+
+/// Static pods each control-plane node runs, named `<component>-<node>`.
+pub const COMPONENTS: [&str; 4] = [
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "etcd",
+];
+
+pub fn decide(provisioning: Provisioning, observation: &Observation) -> Outcome {
+    if provisioning == Provisioning::ThirdParty {
+        return Outcome::passed(
+            "NotPlatformManaged",
+            "third-party cluster: its control plane is not managed by the platform",
+        );
+    }
+    let control_plane: Vec<&str> = observation
+        .nodes
+        .iter()
+        .filter(|n| n.control_plane)
+        .map(|n| n.name.as_str())
+        .collect();
+    if control_plane.is_empty() {
+        return Outcome::passed(
+            "NoControlPlaneNodes",
+            "no node carries the node-role.kubernetes.io/control-plane label (hosted control plane): nothing to check",
+        );
+    }
+    let missing: Vec<String> = control_plane
+        .iter()
+        .flat_map(|node| {
+            COMPONENTS
+                .iter()
+                .map(move |component| format!("{component}-{node}"))
+        })
+        .filter(|pod| !observation.static_pods.iter().any(|p| &p.name == pod))
+        .map(|pod| format!("`kube-system/{pod}`"))
+        .collect();
+    if missing.is_empty() {
+        return Outcome::passed(
+            "StaticPodsPresent",
+            format!(
+                "all control-plane static pods present on {} node(s)",
+                control_plane.len()
+            ),
+        );
+    }
+    Outcome::failed(
+        "StaticPodsMissing",
+        format!(
+            "mirror pod {} missing: the upgrade replaces static pod manifests on each control-plane node; restore \
+             them (check /etc/kubernetes/manifests and the kubelet) first",
+            name_list(&missing)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clusters::observe::StaticPodFact;
+    use crate::cvsh::preflight::checks::fixtures::{Case, node};
+    use acp_api::cvsh::CheckState;
+
+    #[test]
+    fn each_control_plane_node_needs_all_four_components() {
+        let mut cp = node("cp-1", "v1.33.1");
+        cp.control_plane = true;
+        let pod = |name: &str| StaticPodFact {
+            name: name.into(),
+            node: Some("cp-1".into()),
+            phase: "Running".into(),
+        };
+        let mut observation = Case::new().observation;
+        observation.nodes = vec![cp, node("worker", "v1.33.1")];
+        observation.static_pods = [
+            "kube-apiserver-cp-1",
+            "kube-controller-manager-cp-1",
+            "kube-scheduler-cp-1",
+        ]
+        .into_iter()
+        .map(pod)
+        .collect();
+        let outcome = decide(Provisioning::PlatformManaged, &observation);
+        assert_eq!(outcome.state, CheckState::Failed);
+        assert!(
+            outcome.message.contains("`kube-system/etcd-cp-1`"),
+            "{}",
+            outcome.message
+        );
+
+        observation.static_pods.push(pod("etcd-cp-1"));
+        assert_eq!(
+            decide(Provisioning::PlatformManaged, &observation).state,
+            CheckState::Passed
+        );
+        observation.static_pods.clear();
+        assert_eq!(
+            decide(Provisioning::ThirdParty, &observation).state,
+            CheckState::Passed
+        );
+    }
+
+    #[test]
+    fn clusters_without_control_plane_nodes_pass_saying_why() {
+        let outcome = decide(Provisioning::PlatformManaged, &Case::new().observation);
+        assert_eq!(
+            (outcome.state, outcome.reason.as_str()),
+            (CheckState::Passed, "NoControlPlaneNodes")
+        );
+    }
+}

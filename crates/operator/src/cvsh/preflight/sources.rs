@@ -1,0 +1,244 @@
+//! Narrow views of a cluster that the checks gather facts through. The real [`Cluster`] implements
+//! them all; unit tests implement the one a check needs.
+
+use std::collections::BTreeMap;
+
+use acp_policy::ProductRelease;
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::ApiResource;
+use serde_json::Value;
+
+use crate::clusters::objects::{ObjectKey, Readiness, readiness};
+use crate::clusters::{Cluster, ClusterError};
+
+/// A CronJob and what its containers run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CronJobFact {
+    pub namespace: String,
+    pub name: String,
+    /// Command and arguments of each container, joined with spaces.
+    pub commands: Vec<String>,
+    pub suspended: bool,
+}
+
+/// A pod and its phase.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodFact {
+    pub namespace: String,
+    pub name: String,
+    pub phase: String,
+}
+
+/// An object of a custom resource, found by kind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomObjectFact {
+    pub namespace: Option<String>,
+    pub name: String,
+    pub annotations: BTreeMap<String, String>,
+    pub status: Value,
+}
+
+/// A workload a module applied, and how it stands (`None`: not on the cluster).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleObjectFact {
+    pub module: String,
+    pub key: ObjectKey,
+    pub readiness: Option<Readiness>,
+}
+
+pub trait CronJobSource {
+    fn cron_jobs(&self) -> impl Future<Output = Result<Vec<CronJobFact>, ClusterError>> + Send;
+}
+
+pub trait PodSource {
+    /// Pods in every namespace matching a label selector.
+    fn pods(&self, selector: &str) -> impl Future<Output = Result<Vec<PodFact>, ClusterError>> + Send;
+}
+
+pub trait CustomObjectSource {
+    /// Every object of the custom resource whose kind is `kind`; `None` when no CRD defines it.
+    fn custom_objects(
+        &self,
+        kind: &str,
+    ) -> impl Future<Output = Result<Option<Vec<CustomObjectFact>>, ClusterError>> + Send;
+}
+
+pub trait ModuleSource {
+    /// The Deployments, StatefulSets and DaemonSets `release`'s modules apply, as they stand.
+    fn module_objects(
+        &self,
+        release: &ProductRelease,
+    ) -> impl Future<Output = Result<Vec<ModuleObjectFact>, ClusterError>> + Send;
+}
+
+/// The operator's own settings in the global cluster's platform namespace.
+pub trait PlatformSource {
+    fn config_map(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>, ClusterError>> + Send;
+    fn secret(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<BTreeMap<String, Vec<u8>>>, ClusterError>> + Send;
+}
+
+impl CronJobSource for Cluster {
+    async fn cron_jobs(&self) -> Result<Vec<CronJobFact>, ClusterError> {
+        let api: Api<CronJob> = Api::all(self.client.clone());
+        let list = self
+            .call("list CronJobs", api.list(&ListParams::default()))
+            .await?;
+        Ok(list
+            .items
+            .iter()
+            .map(|job| {
+                let containers = job
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.job_template.spec.as_ref())
+                    .and_then(|s| s.template.spec.as_ref())
+                    .map(|s| s.containers.as_slice())
+                    .unwrap_or_default();
+                CronJobFact {
+                    suspended: job.spec.as_ref().and_then(|s| s.suspend).unwrap_or(false),
+                    namespace: job.metadata.namespace.clone().unwrap_or_default(),
+                    name: job.metadata.name.clone().unwrap_or_default(),
+                    commands: containers
+                        .iter()
+                        .map(|c| {
+                            let mut words = c.command.clone().unwrap_or_default();
+                            words.extend(c.args.clone().unwrap_or_default());
+                            words.join(" ")
+                        })
+                        .collect(),
+                }
+            })
+            .collect())
+    }
+}
+
+impl PodSource for Cluster {
+    async fn pods(&self, selector: &str) -> Result<Vec<PodFact>, ClusterError> {
+        let api: Api<Pod> = Api::all(self.client.clone());
+        let list = self
+            .call(
+                &format!("list pods with labels {selector}"),
+                api.list(&ListParams::default().labels(selector)),
+            )
+            .await?;
+        Ok(list
+            .items
+            .iter()
+            .map(|pod| PodFact {
+                namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+                name: pod.metadata.name.clone().unwrap_or_default(),
+                phase: pod
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.phase.clone())
+                    .unwrap_or_else(|| "Unknown".into()),
+            })
+            .collect())
+    }
+}
+
+impl CustomObjectSource for Cluster {
+    async fn custom_objects(&self, kind: &str) -> Result<Option<Vec<CustomObjectFact>>, ClusterError> {
+        let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let list = self
+            .call(
+                "list CustomResourceDefinitions",
+                crds.list(&ListParams::default()),
+            )
+            .await?;
+        let Some(crd) = list.items.into_iter().find(|crd| crd.spec.names.kind == kind) else {
+            return Ok(None);
+        };
+        let Some(version) = crd
+            .spec
+            .versions
+            .iter()
+            .find(|v| v.storage)
+            .or_else(|| crd.spec.versions.iter().find(|v| v.served))
+        else {
+            return Ok(Some(Vec::new()));
+        };
+        let gvk = GroupVersionKind::gvk(&crd.spec.group, &version.name, kind);
+        let resource = ApiResource::from_gvk_with_plural(&gvk, &crd.spec.names.plural);
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
+        let objects = self
+            .call(&format!("list {kind} objects"), api.list(&ListParams::default()))
+            .await?;
+        Ok(Some(
+            objects
+                .items
+                .into_iter()
+                .map(|o| CustomObjectFact {
+                    namespace: o.metadata.namespace.clone(),
+                    name: o.metadata.name.clone().unwrap_or_default(),
+                    annotations: o.metadata.annotations.clone().unwrap_or_default(),
+                    status: o.data.get("status").cloned().unwrap_or(Value::Null),
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// Kinds whose rollout tells whether a module is stable.
+const WORKLOAD_KINDS: [&str; 3] = ["Deployment", "StatefulSet", "DaemonSet"];
+
+impl ModuleSource for Cluster {
+    async fn module_objects(&self, release: &ProductRelease) -> Result<Vec<ModuleObjectFact>, ClusterError> {
+        let mut facts = Vec::new();
+        for module in &release.modules {
+            for manifest in &module.manifests {
+                let Ok(key) = ObjectKey::of(manifest) else {
+                    continue;
+                };
+                if !WORKLOAD_KINDS.contains(&key.kind.as_str()) {
+                    continue;
+                }
+                let live = self.fetch(&key).await?;
+                facts.push(ModuleObjectFact {
+                    module: module.name.clone(),
+                    readiness: live.as_ref().map(|live| readiness(&key, live)),
+                    key,
+                });
+            }
+        }
+        Ok(facts)
+    }
+}
+
+/// The global cluster's platform namespace, where the operator's ConfigMaps and Secrets live.
+pub struct Platform {
+    pub cluster: Cluster,
+    pub namespace: String,
+}
+
+impl PlatformSource for Platform {
+    async fn config_map(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, ClusterError> {
+        let api: Api<ConfigMap> = Api::namespaced(self.cluster.client.clone(), &self.namespace);
+        let what = format!("get ConfigMap {}/{name}", self.namespace);
+        let config_map = self.cluster.get_opt(&what, api.get(name)).await?;
+        Ok(config_map.map(|cm| cm.data.unwrap_or_default()))
+    }
+
+    async fn secret(&self, name: &str) -> Result<Option<BTreeMap<String, Vec<u8>>>, ClusterError> {
+        let api: Api<Secret> = Api::namespaced(self.cluster.client.clone(), &self.namespace);
+        let what = format!("get Secret {}/{name}", self.namespace);
+        let secret = self.cluster.get_opt(&what, api.get(name)).await?;
+        Ok(secret.map(|s| {
+            s.data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.0))
+                .collect()
+        }))
+    }
+}

@@ -2,15 +2,79 @@
 
 use std::io::{IsTerminal, Write};
 
+use anyhow::Context;
 use clap::ValueEnum;
+use serde::Serialize;
 
-/// `-o` values.
+/// `-o` values of `ac adm upgrade plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// Aligned columns for people.
     Table,
     /// The full result as JSON for scripts.
     Json,
+}
+
+/// `-o` values of the commands that read the cluster, as kubectl spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    #[default]
+    Table,
+    /// More columns (images, messages).
+    Wide,
+    /// The API objects as JSON.
+    Json,
+    /// The API objects as YAML.
+    Yaml,
+}
+
+impl Format {
+    /// True for the formats people read (table, wide).
+    pub fn is_human(self) -> bool {
+        matches!(self, Format::Table | Format::Wide)
+    }
+}
+
+/// Writes `value` as JSON or YAML (the machine formats); tables are the caller's business.
+pub fn write_machine(out: &mut dyn Write, format: Format, value: &impl Serialize) -> anyhow::Result<()> {
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, value).context("cannot write JSON")?;
+            writeln!(out)?;
+        }
+        Format::Yaml => {
+            let text = serde_saphyr::to_string(value).context("cannot write YAML")?;
+            out.write_all(text.as_bytes())?;
+            if !text.ends_with('\n') {
+                writeln!(out)?;
+            }
+        }
+        Format::Table | Format::Wide => {
+            anyhow::bail!("internal error: a table was asked of the JSON/YAML writer")
+        }
+    }
+    Ok(())
+}
+
+/// Several objects as one document, the way `kubectl get -o yaml` prints a list.
+pub fn list_of<T: Serialize>(items: &[T]) -> anyhow::Result<serde_json::Value> {
+    let items = items
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()
+        .context("cannot serialise the objects")?;
+    Ok(serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}))
+}
+
+/// Whether stdout is a terminal (progress bars, in-place redraws).
+pub fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+/// Whether stderr is a terminal (progress lines of `--wait`).
+pub fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
 }
 
 /// Whether to colour stdout: only on a terminal, and never when `NO_COLOR` is set to anything
@@ -44,6 +108,13 @@ impl Cell {
     }
 }
 
+impl Cell {
+    /// The text, coloured when `colour` is on.
+    pub fn paint(&self, colour: bool) -> String {
+        paint(&self.text, self.style, colour)
+    }
+}
+
 impl<T: Into<String>> From<T> for Cell {
     fn from(text: T) -> Cell {
         Cell {
@@ -70,6 +141,18 @@ impl Table {
 
     pub fn row(&mut self, cells: Vec<Cell>) {
         self.rows.push(cells);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The table as text, each line ending in a newline.
+    pub fn to_text(&self, colour: bool) -> String {
+        let mut out = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = self.render(&mut out, colour);
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     pub fn render(&self, out: &mut dyn Write, colour: bool) -> std::io::Result<()> {

@@ -3,9 +3,11 @@
 //! The spec is what an administrator asks for (ACP 4.3's `desiredUpdate`, plus how to reach the
 //! cluster); the status is the operator's whole state machine, so a new leader resumes from it.
 
+mod preflight_outcome;
 mod status;
 mod view;
 
+pub use preflight_outcome::PreflightOutcome;
 pub use status::*;
 pub use view::Progress;
 

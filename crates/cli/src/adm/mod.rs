@@ -6,6 +6,9 @@ use clap::{Args, Subcommand};
 
 use crate::Outcome;
 
+pub mod cluster;
+pub mod objects;
+pub mod release;
 pub mod upgrade;
 
 #[derive(Debug, Args)]
@@ -16,12 +19,18 @@ pub struct AdmArgs {
 
 #[derive(Debug, Subcommand)]
 enum AdmCommand {
-    /// Plan and run platform upgrades.
+    /// Show a cluster's version and available updates; request, force or cancel an upgrade.
     Upgrade(upgrade::UpgradeArgs),
+    /// Make platform releases available (ProductManifest) and list them.
+    Release(release::ReleaseArgs),
+    /// Register managed clusters and list them.
+    Cluster(cluster::ClusterArgs),
 }
 
-pub fn run(args: AdmArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+pub async fn run(args: AdmArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     match args.command {
-        AdmCommand::Upgrade(args) => upgrade::run(args, out),
+        AdmCommand::Upgrade(args) => upgrade::run(args, out).await,
+        AdmCommand::Release(args) => release::run(args, out).await,
+        AdmCommand::Cluster(args) => cluster::run(args, out).await,
     }
 }

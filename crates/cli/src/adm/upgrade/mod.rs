@@ -1,29 +1,209 @@
-//! `ac adm upgrade ...`.
+//! `ac adm upgrade [--to V | --to-latest | --clear]`, `ac adm upgrade status`, `ac adm upgrade plan`.
 
 use std::io::Write;
+use std::time::{Duration, Instant};
 
-use clap::{Args, Subcommand};
+use acp_api::k8s::Timestamp;
+use anyhow::Context;
+use clap::{ArgGroup, Args, Subcommand};
+use kube::ResourceExt;
 
 use crate::Outcome;
+use crate::adm::objects;
+use crate::connect::{ClusterArgs, Connection, ConnectionArgs};
+use crate::humanize;
+use crate::output::{self, Format};
 
 pub mod inventory;
 pub mod plan;
+pub mod request;
+pub mod show;
+pub mod status;
 
+/// Without flags: the cluster's version, conditions, available updates, and whether the newest could
+/// start now. With --to/--to-latest/--clear: request or cancel an upgrade.
 #[derive(Debug, Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    group(ArgGroup::new("target").args(["to", "to_latest"]))
+)]
 pub struct UpgradeArgs {
     #[command(subcommand)]
-    command: UpgradeCommand,
+    command: Option<UpgradeCommand>,
+
+    #[command(flatten)]
+    request: request::RequestArgs,
+
+    #[command(flatten)]
+    connection: ConnectionArgs,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
+
+    /// Output format (without --to/--to-latest/--clear).
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    output: Format,
 }
 
 #[derive(Debug, Subcommand)]
 enum UpgradeCommand {
+    /// How an upgrade is going: assessment, completion, ETA, preflight, stages, operations, history.
+    Status(StatusArgs),
     /// Evaluate the upgrade policy offline over an inventory file: may the platform move to a
     /// version, and what holds it back?
     Plan(plan::PlanArgs),
 }
 
-pub fn run(args: UpgradeArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+
+    #[command(flatten)]
+    cluster: ClusterArgs,
+
+    /// Show every history entry (default: the newest few) and full preflight messages.
+    #[arg(short, long)]
+    verbose: bool,
+
+    /// Redraw until the upgrade completes or stalls.
+    #[arg(short, long)]
+    watch: bool,
+
+    /// With --watch: give up after this long (e.g. 30m); exit 1 if the upgrade has not finished.
+    #[arg(long, value_name = "DURATION", value_parser = humanize::parse_duration, requires = "watch")]
+    timeout: Option<Duration>,
+
+    /// With --watch: how often to read the cluster.
+    #[arg(long, value_name = "DURATION", value_parser = humanize::parse_duration, default_value = "2s")]
+    interval: Duration,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    output: Format,
+}
+
+pub async fn run(args: UpgradeArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     match args.command {
-        UpgradeCommand::Plan(args) => plan::run(&args, out),
+        Some(UpgradeCommand::Plan(plan)) => plan::run(&plan, out),
+        Some(UpgradeCommand::Status(status)) => run_status(status, out).await,
+        None => run_upgrade(args, out).await,
     }
+}
+
+async fn run_upgrade(args: UpgradeArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let conn = Connection::open(&args.connection).await?;
+    let cvsh = objects::get_cvsh(&conn, &args.cluster.cluster).await?;
+    let Some(request) = args.request.request() else {
+        if args.output.is_human() {
+            let page = show::render(
+                &cvsh,
+                Timestamp::now(),
+                args.output == Format::Wide,
+                output::colour_enabled(),
+            );
+            out.write_all(page.as_bytes())?;
+        } else {
+            output::write_machine(out, args.output, &cvsh)?;
+        }
+        return Ok(Outcome::Success);
+    };
+    match request::decide(&cvsh, &request)? {
+        request::Action::Nothing { message } => writeln!(out, "{message}")?,
+        request::Action::Patch {
+            body,
+            message,
+            warnings,
+        } => {
+            for warning in warnings {
+                eprintln!("warning: {warning}");
+            }
+            objects::merge_patch_cvsh(&conn, &cvsh.name_any(), &body).await?;
+            writeln!(out, "{message}")?;
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+async fn run_status(args: StatusArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let conn = Connection::open(&args.connection).await?;
+    let name = &args.cluster.cluster;
+    if !args.watch {
+        let cvsh = objects::get_cvsh(&conn, name).await?;
+        write_status(out, &args, &cvsh, false)?;
+        return Ok(Outcome::Success);
+    }
+
+    let started = Instant::now();
+    let terminal = output::stdout_is_terminal() && args.output.is_human();
+    let mut last_version: Option<String> = None;
+    loop {
+        let cvsh = objects::get_cvsh(&conn, name).await?;
+        let summary = status::summarize(&cvsh, Timestamp::now());
+        // Off a terminal, print a page only when the object changed; on one, redraw every time so ages
+        // and the ETA stay current.
+        let version = cvsh.resource_version();
+        if terminal || version != last_version {
+            write_status(out, &args, &cvsh, terminal)?;
+            out.flush()?;
+            last_version = version;
+        }
+        if summary.assessment.is_final() {
+            return Ok(match summary.assessment {
+                status::Assessment::Stalled => Outcome::Refused,
+                _ => Outcome::Success,
+            });
+        }
+        if let Some(timeout) = args.timeout
+            && started.elapsed() >= timeout
+        {
+            anyhow::bail!(
+                "gave up after {} waiting for the upgrade of cluster {name}: it is still {} ({}% done); \
+                 run `ac adm upgrade status --cluster {name} --watch` again to keep following it",
+                humanize::duration(timeout),
+                summary.assessment.as_str(),
+                summary.percent
+            );
+        }
+        tokio::time::sleep(args.interval).await;
+    }
+}
+
+/// One page of `status`; `redraw` clears the terminal first and adds a progress bar.
+fn write_status(
+    out: &mut dyn Write,
+    args: &StatusArgs,
+    cvsh: &acp_api::ClusterVersionShadow,
+    redraw: bool,
+) -> anyhow::Result<()> {
+    if !args.output.is_human() {
+        return output::write_machine(out, args.output, cvsh);
+    }
+    let now = Timestamp::now();
+    let page = status::render(
+        cvsh,
+        now,
+        args.verbose,
+        args.output == Format::Wide || args.verbose,
+        output::colour_enabled(),
+    );
+    if redraw {
+        // Home the cursor and clear the screen, then draw the page and the bar below it.
+        write!(out, "\x1b[H\x1b[2J")?;
+        out.write_all(page.as_bytes())?;
+        let summary = status::summarize(cvsh, now);
+        writeln!(
+            out,
+            "\n{} {}",
+            status::progress_bar(summary.percent, 40),
+            summary.assessment.as_str()
+        )
+        .context("cannot write to the terminal")?;
+    } else {
+        if args.watch {
+            writeln!(out, "---")?;
+        }
+        out.write_all(page.as_bytes())?;
+    }
+    Ok(())
 }

@@ -1,0 +1,339 @@
+//! `ac adm release import-manifest --version=V [--wait]` and `ac adm release list`.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use acp_api::conditions::{self, types};
+use acp_api::k8s::Timestamp;
+use acp_api::{ProductManifest, ProductManifestSpec};
+use acp_policy::AcpVersion;
+use clap::{Args, Subcommand};
+use kube::api::PostParams;
+use kube::{Api, ResourceExt};
+
+use crate::Outcome;
+use crate::connect::{Connection, ConnectionArgs};
+use crate::errors::{Kind, Request};
+use crate::humanize;
+use crate::output::{self, Cell, Format, Style, Table};
+
+/// How often `--wait` reads the ProductManifest.
+const WAIT_INTERVAL: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    #[command(subcommand)]
+    command: ReleaseCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ReleaseCommand {
+    /// Create ProductManifest `v<VERSION>` so clusters can be offered VERSION once it is Ready.
+    ImportManifest(ImportArgs),
+    /// List ProductManifests and whether each is Ready.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Platform version of the release, e.g. 4.3.1.
+    #[arg(long, value_name = "VERSION")]
+    version: AcpVersion,
+
+    /// Wait until the ProductManifest is Ready.
+    #[arg(long)]
+    wait: bool,
+
+    /// With --wait: how long to wait (e.g. 90s, 10m).
+    #[arg(long, value_name = "DURATION", value_parser = humanize::parse_duration, default_value = "10m", requires = "wait")]
+    timeout: Duration,
+
+    #[command(flatten)]
+    connection: ConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t)]
+    output: Format,
+}
+
+pub async fn run(args: ReleaseArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    match args.command {
+        ReleaseCommand::ImportManifest(args) => import_manifest(args, out).await,
+        ReleaseCommand::List(args) => list(args, out).await,
+    }
+}
+
+fn request<'a>(conn: &'a Connection, verb: &'static str, name: &'a str) -> Request<'a> {
+    Request {
+        server: &conn.server,
+        verb,
+        kind: Kind::ProductManifest,
+        name,
+        namespace: None,
+    }
+}
+
+/// What to do about an existing ProductManifest of the same name.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// It names the same version: nothing to change.
+    Same,
+    /// It names something else: refuse, with this message.
+    Conflict(String),
+}
+
+/// Compares an existing ProductManifest with the version being imported. Pure.
+pub fn compare_existing(existing: &ProductManifest, version: &AcpVersion) -> Existing {
+    let name = existing.name_any();
+    let same = existing
+        .version()
+        .and_then(|v| v.parse::<AcpVersion>().ok())
+        .is_some_and(|v| &v == version);
+    if same {
+        return Existing::Same;
+    }
+    let holds = match (existing.spec.version.as_deref(), existing.spec.image.as_deref()) {
+        (Some(v), _) => format!("spec.version {v}"),
+        (None, Some(image)) => format!("spec.image {image}"),
+        (None, None) => "neither a version nor an image".to_owned(),
+    };
+    Existing::Conflict(format!(
+        "ProductManifest {name} already exists with {holds}, not {version}; it was left unchanged. \
+         If it is wrong, delete it (`kubectl delete pdman {name}`) and import again"
+    ))
+}
+
+async fn import_manifest(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let conn = Connection::open(&args.connection).await?;
+    let api: Api<ProductManifest> = Api::all(conn.client.clone());
+    let version = args.version.to_string();
+    let name = ProductManifest::name_for_version(&version);
+
+    let existing = api
+        .get_opt(&name)
+        .await
+        .map_err(|e| request(&conn, "read", &name).explain(e))?;
+    let manifest = match existing {
+        Some(existing) => match compare_existing(&existing, &args.version) {
+            Existing::Same => {
+                writeln!(
+                    out,
+                    "ProductManifest {name} for {version} already exists; nothing changed."
+                )?;
+                existing
+            }
+            Existing::Conflict(message) => anyhow::bail!(message),
+        },
+        None => {
+            let manifest = ProductManifest::new(
+                &name,
+                ProductManifestSpec {
+                    version: Some(version.clone()),
+                    image: None,
+                },
+            );
+            match api.create(&PostParams::default(), &manifest).await {
+                Ok(created) => {
+                    writeln!(out, "Created ProductManifest {name} for {version}.")?;
+                    created
+                }
+                // Someone created it between the read and the create: judge what they created.
+                Err(e) if matches!(&e, kube::Error::Api(s) if s.code == 409) => {
+                    let existing = api
+                        .get(&name)
+                        .await
+                        .map_err(|e| request(&conn, "read", &name).explain(e))?;
+                    if let Existing::Conflict(message) = compare_existing(&existing, &args.version) {
+                        anyhow::bail!(message);
+                    }
+                    writeln!(
+                        out,
+                        "ProductManifest {name} for {version} already exists; nothing changed."
+                    )?;
+                    existing
+                }
+                Err(e) => return Err(request(&conn, "create", &name).explain(e)),
+            }
+        }
+    };
+
+    if !args.wait {
+        if !manifest.is_ready() {
+            writeln!(
+                out,
+                "acp-cvo resolves it next; `ac adm release list` shows when it is Ready (or pass --wait)."
+            )?;
+        }
+        return Ok(Outcome::Success);
+    }
+    wait_ready(&conn, &api, &name, args.timeout, out).await
+}
+
+/// Polls until the ProductManifest is Ready, with a progress line on stderr.
+async fn wait_ready(
+    conn: &Connection,
+    api: &Api<ProductManifest>,
+    name: &str,
+    timeout: Duration,
+    out: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
+    let started = Instant::now();
+    let terminal = output::stderr_is_terminal();
+    if !terminal {
+        eprintln!(
+            "Waiting up to {} for ProductManifest {name} to be Ready...",
+            humanize::duration(timeout)
+        );
+    }
+    loop {
+        let manifest = api
+            .get(name)
+            .await
+            .map_err(|e| request(conn, "read", name).explain(e))?;
+        let ready = conditions::find(manifest.conditions(), types::READY);
+        if manifest.is_ready() {
+            if terminal {
+                eprint!("\r\x1b[2K");
+            }
+            writeln!(
+                out,
+                "ProductManifest {name} is Ready: clusters that can reach {} are offered it.",
+                manifest.version().unwrap_or(name)
+            )?;
+            return Ok(Outcome::Success);
+        }
+        let why = ready
+            .map(|c| format!("{}: {}", c.reason, c.message))
+            .unwrap_or_else(|| "not resolved by acp-cvo yet".to_owned());
+        if started.elapsed() >= timeout {
+            if terminal {
+                eprintln!();
+            }
+            anyhow::bail!(
+                "ProductManifest {name} is not Ready after {} ({why}); check that acp-cvo runs \
+                 (`kubectl -n cpaas-system get deploy acp-cvo`) and its logs",
+                humanize::duration(timeout)
+            );
+        }
+        if terminal {
+            eprint!(
+                "\r\x1b[2KWaiting for ProductManifest {name} to be Ready ({}): {why}",
+                humanize::duration(started.elapsed())
+            );
+        }
+        tokio::time::sleep(WAIT_INTERVAL).await;
+    }
+}
+
+async fn list(args: ListArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let conn = Connection::open(&args.connection).await?;
+    let api: Api<ProductManifest> = Api::all(conn.client.clone());
+    let mut items = api
+        .list(&Default::default())
+        .await
+        .map_err(|e| request(&conn, "list", "").explain(e))?
+        .items;
+    sort_newest_first(&mut items);
+    if args.output.is_human() {
+        let text = render_list(
+            &items,
+            Timestamp::now(),
+            args.output == Format::Wide,
+            output::colour_enabled(),
+        );
+        out.write_all(text.as_bytes())?;
+    } else {
+        output::write_machine(out, args.output, &output::list_of(&items)?)?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// Newest version first; manifests by image (or with an unreadable version) last, by name.
+pub fn sort_newest_first(items: &mut [ProductManifest]) {
+    items.sort_by(|a, b| {
+        let va = a.version().and_then(|v| v.parse::<AcpVersion>().ok());
+        let vb = b.version().and_then(|v| v.parse::<AcpVersion>().ok());
+        match (va, vb) {
+            (Some(a), Some(b)) => b.cmp(&a),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.name_any().cmp(&b.name_any()),
+        }
+    });
+}
+
+/// NAME, VERSION, READY, KUBERNETES, AGE, MESSAGE (wide: IMAGE, DIGEST too). Pure.
+pub fn render_list(items: &[ProductManifest], now: Timestamp, wide: bool, colour: bool) -> String {
+    if items.is_empty() {
+        return "No ProductManifests. Import one with `ac adm release import-manifest --version=V`.\n"
+            .to_owned();
+    }
+    let headers: &[&str] = if wide {
+        &[
+            "NAME",
+            "VERSION",
+            "READY",
+            "KUBERNETES",
+            "AGE",
+            "IMAGE",
+            "DIGEST",
+            "MESSAGE",
+        ]
+    } else {
+        &["NAME", "VERSION", "READY", "KUBERNETES", "AGE", "MESSAGE"]
+    };
+    let mut table = Table::new(headers);
+    for m in items {
+        let ready = conditions::find(m.conditions(), types::READY);
+        let (state, style) = match ready.map(|c| c.status.as_str()) {
+            Some("True") => ("True", Style::Good),
+            Some("False") => ("False", Style::Bad),
+            _ => ("Unknown", Style::Warn),
+        };
+        let kubernetes = m
+            .release()
+            .and_then(|r| r.kubernetes.version.clone())
+            .unwrap_or_else(|| "-".into());
+        let age = m
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |t| humanize::age(now, t));
+        let message = ready
+            .map(|c| c.message.clone())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| {
+                if ready.is_none() {
+                    "not resolved yet".into()
+                } else {
+                    String::new()
+                }
+            });
+        let mut row: Vec<Cell> = vec![
+            m.name_any().into(),
+            m.version().unwrap_or("-").into(),
+            Cell::styled(state, style),
+            kubernetes.into(),
+            age.into(),
+        ];
+        if wide {
+            let status = m.status.as_ref();
+            row.push(m.spec.image.clone().unwrap_or_else(|| "-".into()).into());
+            row.push(
+                status
+                    .and_then(|s| s.resolved_image_digest.clone())
+                    .unwrap_or_else(|| "-".into())
+                    .into(),
+            );
+        }
+        row.push(message.into());
+        table.row(row);
+    }
+    table.to_text(colour)
+}

@@ -1,0 +1,272 @@
+//! `ac adm upgrade --to/--to-latest/--clear`: the client-side guards and the merge patch they lead to.
+//!
+//! Pure: takes the ClusterVersionShadow as read and the flags, returns the patch to send or the
+//! refusal to print. The guards only protect people from mistakes (`--allow-explicit-upgrade` and
+//! `--allow-upgrade-with-warnings` relax them); the operator's preflight still decides.
+
+use acp_api::ClusterVersionShadow;
+use acp_api::conditions::types;
+use acp_policy::AcpVersion;
+use clap::Args;
+use kube::ResourceExt;
+use serde_json::{Value, json};
+
+/// The flags that ask for (or cancel) an upgrade.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RequestArgs {
+    /// Upgrade to this version; it must be one of the available updates unless
+    /// --allow-explicit-upgrade is given.
+    #[arg(long, value_name = "VERSION", conflicts_with_all = ["to_latest", "clear"])]
+    pub to: Option<AcpVersion>,
+
+    /// Upgrade to the newest available update.
+    #[arg(long, conflicts_with = "clear")]
+    pub to_latest: bool,
+
+    /// Cancel a requested upgrade that has not started executing.
+    #[arg(long)]
+    pub clear: bool,
+
+    /// Request --to VERSION even when it is not an available update (the operator's preflight
+    /// still decides).
+    #[arg(long, requires = "to")]
+    pub allow_explicit_upgrade: bool,
+
+    /// Let the upgrade go past failed preflight checks (all but VersionUpgradePath); each one is
+    /// recorded in the history as an accepted risk.
+    #[arg(long, requires = "target")]
+    pub force: bool,
+
+    /// Request the upgrade even while the cluster is Degraded, Reconciling or Stalled.
+    #[arg(long, requires = "target")]
+    pub allow_upgrade_with_warnings: bool,
+}
+
+impl RequestArgs {
+    /// The request the flags make, if any.
+    pub fn request(&self) -> Option<Request> {
+        let kind = if let Some(version) = &self.to {
+            RequestKind::To(version.clone())
+        } else if self.to_latest {
+            RequestKind::ToLatest
+        } else if self.clear {
+            RequestKind::Clear
+        } else {
+            return None;
+        };
+        Some(Request {
+            kind,
+            force: self.force,
+            allow_explicit: self.allow_explicit_upgrade,
+            allow_with_warnings: self.allow_upgrade_with_warnings,
+        })
+    }
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub kind: RequestKind,
+    pub force: bool,
+    pub allow_explicit: bool,
+    pub allow_with_warnings: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestKind {
+    To(AcpVersion),
+    ToLatest,
+    Clear,
+}
+
+/// What to do about a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send this JSON merge patch, then print `message` (and `warnings` on stderr first).
+    Patch {
+        body: Value,
+        message: String,
+        warnings: Vec<String>,
+    },
+    /// Nothing to change; print `message`.
+    Nothing { message: String },
+}
+
+/// Why a request is refused; the message says what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Refusal(pub String);
+
+/// Decides what `request` does to `cvsh`.
+pub fn decide(cvsh: &ClusterVersionShadow, request: &Request) -> Result<Action, Refusal> {
+    match &request.kind {
+        RequestKind::Clear => clear(cvsh),
+        RequestKind::To(version) => upgrade(cvsh, request, Some(version)),
+        RequestKind::ToLatest => upgrade(cvsh, request, None),
+    }
+}
+
+/// `--clear`: withdraw a request that has not started executing.
+fn clear(cvsh: &ClusterVersionShadow) -> Result<Action, Refusal> {
+    let cluster = cvsh.name_any();
+    let status = cvsh.status_or_default();
+    let Some(requested) = cvsh.spec.desired_update.as_ref() else {
+        return Ok(Action::Nothing {
+            message: format!("No upgrade is requested for cluster {cluster}; nothing to clear."),
+        });
+    };
+    let what = requested
+        .version
+        .as_deref()
+        .or(requested.image.as_deref())
+        .unwrap_or("an unnamed release");
+    if cvsh.is_executing() {
+        let running = status.desired_version().unwrap_or(what);
+        let stage = status
+            .running_stage()
+            .map(|s| format!(" (stage {}, {}% done)", s.name, status.progress().percent()))
+            .unwrap_or_default();
+        return Err(Refusal(format!(
+            "the upgrade of cluster {cluster} to {running} is executing{stage} and cannot be cancelled; \
+             follow it with `ac adm upgrade status --cluster {cluster} --watch`"
+        )));
+    }
+    Ok(Action::Patch {
+        body: json!({"spec": {"desiredUpdate": null}}),
+        message: format!("Cancelled the requested upgrade of cluster {cluster} to {what}."),
+        warnings: Vec::new(),
+    })
+}
+
+/// `--to VERSION` (`to` is Some) or `--to-latest`.
+fn upgrade(
+    cvsh: &ClusterVersionShadow,
+    request: &Request,
+    to: Option<&AcpVersion>,
+) -> Result<Action, Refusal> {
+    let cluster = cvsh.name_any();
+    let status = cvsh.status_or_default();
+    let requested = cvsh.spec.desired_update.as_ref();
+    let available = status.available_acp_versions().map_err(|e| {
+        Refusal(format!(
+            "cluster {cluster} lists an available update that is not a version ({e}); check the acp-cvo operator"
+        ))
+    })?;
+    // The version as written in availableUpdates, so the operator sees exactly what it offered.
+    let (target, listed) = match to {
+        Some(version) => {
+            let listed = available.iter().position(|v| v == version);
+            match listed {
+                Some(i) => (
+                    version.clone(),
+                    status.available_versions().nth(i).map(str::to_owned),
+                ),
+                None if request.allow_explicit => (version.clone(), None),
+                None => return Err(Refusal(not_available(&cluster, version, &available))),
+            }
+        }
+        None => {
+            let Some(newest) = available.iter().max() else {
+                return Err(Refusal(format!(
+                    "no updates are available for cluster {cluster}, so there is no latest to upgrade to. \
+                     An update is offered only once a Ready ProductManifest exists for it: import one with \
+                     `ac adm release import-manifest --version=V`"
+                )));
+            };
+            let i = available.iter().position(|v| v == newest);
+            (
+                newest.clone(),
+                i.and_then(|i| status.available_versions().nth(i).map(str::to_owned)),
+            )
+        }
+    };
+    let version_text = listed.unwrap_or_else(|| target.to_string());
+
+    if let Ok(Some(current)) = status.current_acp_version()
+        && current == target
+    {
+        return Err(Refusal(format!(
+            "cluster {cluster} already runs {current}; pick a newer version (`ac adm upgrade --cluster {cluster}` lists them)"
+        )));
+    }
+
+    let already = requested.is_some_and(|r| {
+        r.image.is_none() && r.force == request.force && r.acp_version().ok().as_ref() == Some(&target)
+    });
+    if already {
+        return Ok(Action::Nothing {
+            message: format!(
+                "The upgrade of cluster {cluster} to {version_text} is already requested; follow it with \
+                 `ac adm upgrade status --cluster {cluster}`."
+            ),
+        });
+    }
+
+    let mut warnings = Vec::new();
+    let unhealthy: Vec<String> = [types::DEGRADED, types::RECONCILING, types::STALLED]
+        .into_iter()
+        .filter_map(|t| cvsh.condition(t).filter(|c| c.status == "True"))
+        .map(|c| {
+            if c.message.is_empty() {
+                c.type_.clone()
+            } else {
+                format!("{} ({})", c.type_, c.message)
+            }
+        })
+        .collect();
+    if !unhealthy.is_empty() {
+        let list = unhealthy.join("; ");
+        if !request.allow_with_warnings {
+            return Err(Refusal(format!(
+                "cluster {cluster} is {list}. Wait until it settles (`ac adm upgrade status --cluster {cluster}`), \
+                 or pass --allow-upgrade-with-warnings to request the upgrade anyway"
+            )));
+        }
+        warnings.push(format!(
+            "cluster {cluster} is {list}; requesting the upgrade anyway (--allow-upgrade-with-warnings)"
+        ));
+    }
+    if !available.contains(&target) {
+        warnings.push(format!(
+            "{target} is not an available update of cluster {cluster}; requesting it anyway \
+             (--allow-explicit-upgrade). The operator's preflight still decides whether it may start"
+        ));
+    }
+    if request.force {
+        warnings.push(format!(
+            "--force: the upgrade of cluster {cluster} will go past failed preflight checks (all but \
+             VersionUpgradePath); each one is recorded in the history as an accepted risk"
+        ));
+    }
+
+    // `image: null` replaces a request by image; `force: null` withdraws an earlier --force.
+    let body = json!({"spec": {"desiredUpdate": {
+        "version": version_text,
+        "image": null,
+        "force": if request.force { json!(true) } else { Value::Null },
+    }}});
+    let current = status.current_version().unwrap_or("an unknown version");
+    Ok(Action::Patch {
+        body,
+        message: format!(
+            "Requested upgrade of cluster {cluster} from {current} to {version_text}{}.\n\
+             Follow it with `ac adm upgrade status --cluster {cluster} --watch`.",
+            if request.force { " (forced)" } else { "" }
+        ),
+        warnings,
+    })
+}
+
+fn not_available(cluster: &str, version: &AcpVersion, available: &[AcpVersion]) -> String {
+    let offered = if available.is_empty() {
+        "no updates are available".to_owned()
+    } else {
+        let list: Vec<String> = available.iter().map(ToString::to_string).collect();
+        format!("available updates: {}", list.join(", "))
+    };
+    format!(
+        "{version} is not an available update of cluster {cluster} ({offered}). An update is offered once a \
+         Ready ProductManifest exists for it (`ac adm release import-manifest --version={version}`) and \
+         the cluster can reach it; pass --allow-explicit-upgrade to request it anyway"
+    )
+}

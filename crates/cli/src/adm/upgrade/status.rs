@@ -1,0 +1,435 @@
+//! `ac adm upgrade status`: how an upgrade is going — assessment, completion, ETA, preflight, stages,
+//! operations, history.
+//!
+//! The page is a pure function of the ClusterVersionShadow and the current time ([`render`]);
+//! `--watch` redraws it until the upgrade completes or stalls.
+
+use std::time::Duration;
+
+use acp_api::ClusterVersionShadow;
+use acp_api::conditions::types;
+use acp_api::cvsh::{ClusterVersionShadowStatus, HistoryState, StagePhase};
+use acp_api::k8s::Timestamp;
+use acp_policy::AcpVersion;
+use kube::ResourceExt;
+
+use super::show;
+use crate::humanize;
+use crate::output::{Cell, Style, Table};
+
+/// How many history entries the page shows without `--verbose`.
+pub const HISTORY_SHORT: usize = 5;
+
+/// An upgrade running this much longer than the last completed one is Slow (the estimate is a
+/// single sample, so leave it some room).
+const SLOW_FACTOR: f64 = 1.3;
+
+/// The one-word answer to "how is it going?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Assessment {
+    /// No upgrade is requested or running: the cluster is at its version.
+    Completed,
+    /// Requested, not executing yet: preflight is evaluating or blocking it.
+    Pending,
+    /// Executing.
+    Progressing,
+    /// Executing, and already longer than the last completed upgrade took.
+    Slow,
+    /// Blocked past the retry deadline: a person has to act.
+    Stalled,
+    /// The cluster's platform version is not known: it is observed and shown, never upgraded.
+    Unknown,
+}
+
+impl Assessment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Assessment::Completed => "Completed",
+            Assessment::Pending => "Pending",
+            Assessment::Progressing => "Progressing",
+            Assessment::Slow => "Slow",
+            Assessment::Stalled => "Stalled",
+            Assessment::Unknown => "Unknown",
+        }
+    }
+
+    /// `--watch` stops here.
+    pub fn is_final(self) -> bool {
+        matches!(self, Assessment::Completed | Assessment::Stalled)
+    }
+
+    fn style(self) -> Style {
+        match self {
+            Assessment::Completed => Style::Good,
+            Assessment::Pending | Assessment::Progressing => Style::Plain,
+            Assessment::Slow => Style::Warn,
+            Assessment::Stalled => Style::Bad,
+            Assessment::Unknown => Style::Warn,
+        }
+    }
+}
+
+/// What the summary says, computed once and shared by the page and `--watch`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub assessment: Assessment,
+    /// The version being worked towards, if any.
+    pub target: Option<String>,
+    pub percent: u8,
+    pub done: usize,
+    pub total: usize,
+    /// How long the running upgrade has taken so far.
+    pub elapsed: Option<Duration>,
+    /// How long the last completed upgrade took.
+    pub estimate: Option<Duration>,
+}
+
+impl Summary {
+    /// Time left by the estimate; None without an estimate, zero when overdue.
+    pub fn remaining(&self) -> Option<Duration> {
+        Some(self.estimate?.saturating_sub(self.elapsed?))
+    }
+}
+
+/// Assesses a cluster at `now`.
+pub fn summarize(cvsh: &ClusterVersionShadow, now: Timestamp) -> Summary {
+    let status = cvsh.status_or_default();
+    let progress = status.progress();
+    let executing = cvsh.is_executing();
+    let elapsed = executing
+        .then(|| {
+            status
+                .running_upgrade()
+                .map(|h| humanize::elapsed(now, &h.started_time))
+        })
+        .flatten();
+    // A zero-length entry is the install record, not an upgrade: no basis for an estimate.
+    let estimate = status.last_completed_duration().filter(|d| !d.is_zero());
+    let target = if executing {
+        status.desired_version().or(cvsh.requested_version())
+    } else {
+        cvsh.requested_version()
+    }
+    .map(str::to_owned);
+
+    let requested_differs = match (cvsh.requested_acp_version(), status.current_acp_version()) {
+        (Ok(Some(requested)), Ok(Some(current))) => requested != current,
+        (Ok(Some(_)), _) => true,
+        (Err(_), _) => true,
+        (Ok(None), _) => cvsh.spec.desired_update.is_some(),
+    };
+    let assessment = if cvsh.is_condition_true(types::STALLED) {
+        Assessment::Stalled
+    } else if executing {
+        let slow = match (elapsed, estimate) {
+            (Some(elapsed), Some(estimate)) => elapsed.as_secs_f64() > estimate.as_secs_f64() * SLOW_FACTOR,
+            _ => false,
+        };
+        if slow {
+            Assessment::Slow
+        } else {
+            Assessment::Progressing
+        }
+    } else if requested_differs {
+        Assessment::Pending
+    } else if status.current_version().is_none() {
+        Assessment::Unknown
+    } else {
+        Assessment::Completed
+    };
+    let (done, total, percent) = if assessment == Assessment::Completed {
+        (progress.total, progress.total, 100)
+    } else {
+        (progress.done, progress.total, progress.percent())
+    };
+    Summary {
+        assessment,
+        target,
+        percent,
+        done,
+        total,
+        elapsed,
+        estimate,
+    }
+}
+
+/// The whole status page.
+pub fn render(
+    cvsh: &ClusterVersionShadow,
+    now: Timestamp,
+    verbose: bool,
+    wide: bool,
+    colour: bool,
+) -> String {
+    let status = cvsh.status_or_default();
+    let summary = summarize(cvsh, now);
+    let cluster = cvsh.name_any();
+    let mut out = String::new();
+    let mut field = |label: &str, value: &str| out.push_str(&format!("{label:<13}{value}\n"));
+
+    let current = status.current_version().unwrap_or("unknown");
+    field("Cluster:", &cluster);
+    match (&summary.target, summary.assessment) {
+        (Some(target), a) if a != Assessment::Completed => {
+            field("Upgrade:", &format!("{current} → {target}"))
+        }
+        _ => field("Version:", current),
+    }
+    field(
+        "Assessment:",
+        &Cell::styled(summary.assessment.as_str(), summary.assessment.style()).paint(colour),
+    );
+    if summary.assessment == Assessment::Unknown {
+        field(
+            "Note:",
+            "the cluster's platform version is not known yet, so it is not upgraded; acp-cvo reads it from \
+             ConfigMap cpaas-system/acp-version in the cluster (`ac adm cluster register --version`)",
+        );
+    } else if summary.assessment != Assessment::Completed {
+        let total = if summary.total == 0 {
+            "no operations planned yet".to_owned()
+        } else {
+            format!("{} of {} operations done", summary.done, summary.total)
+        };
+        field("Completion:", &format!("{}% ({total})", summary.percent));
+    }
+    if let (Some(elapsed), Some(entry)) = (summary.elapsed, status.running_upgrade()) {
+        field(
+            "Duration:",
+            &format!(
+                "{} (started {})",
+                humanize::duration(elapsed),
+                humanize::timestamp(&entry.started_time)
+            ),
+        );
+        let eta = match (summary.remaining(), summary.estimate) {
+            (Some(left), Some(estimate)) if !left.is_zero() => format!(
+                "about {} (the last upgrade took {})",
+                humanize::duration(left),
+                humanize::duration(estimate)
+            ),
+            (Some(_), Some(estimate)) => format!(
+                "overdue: the last upgrade took {}, this one {}",
+                humanize::duration(estimate),
+                humanize::duration(elapsed)
+            ),
+            _ => "unknown: no completed upgrade to compare with".to_owned(),
+        };
+        field("ETA:", &eta);
+    }
+    for type_ in [types::STALLED, types::DEGRADED] {
+        if let Some(c) = cvsh.condition(type_).filter(|c| c.status == "True") {
+            field(&format!("{type_}:"), &format!("{}: {}", c.reason, c.message));
+        }
+    }
+    if summary.assessment == Assessment::Pending
+        && let Some(target) = summary
+            .target
+            .as_deref()
+            .and_then(|t| t.parse::<AcpVersion>().ok())
+    {
+        field("Preflight:", &show::preflight_verdict(&status, &target));
+    }
+
+    out.push('\n');
+    out.push_str(&preflight_section(&status, now, wide, colour));
+    out.push('\n');
+    out.push_str(&stages_section(&status, wide, colour));
+    out.push('\n');
+    out.push_str(&history_section(&status, verbose, colour));
+    out
+}
+
+fn preflight_section(
+    status: &ClusterVersionShadowStatus,
+    now: Timestamp,
+    wide: bool,
+    colour: bool,
+) -> String {
+    let Some(preflight) = status.preflight.as_ref().filter(|p| !p.checks.is_empty()) else {
+        return "Preflight: no result yet\n".to_owned();
+    };
+    let target = preflight.target_version.as_deref().unwrap_or("an unnamed target");
+    let when = preflight
+        .observed_at
+        .as_ref()
+        .map(|t| format!(", evaluated {} ago", humanize::age(now, t)))
+        .unwrap_or_default();
+    let mut out = format!("Preflight (for {target}{when}):\n");
+    let mut table = Table::new(&["CHECK", "POLICY", "STATE", "REASON", "MESSAGE"]);
+    let mut checks: Vec<_> = preflight.checks.iter().collect();
+    // Failed first, then Retry, then Passed; by name within a state.
+    checks.sort_by_key(|c| (state_rank(c.state), c.name.clone()));
+    for c in checks {
+        let state = format!("{:?}", c.state);
+        let style = match c.state {
+            acp_api::cvsh::CheckState::Passed => Style::Good,
+            acp_api::cvsh::CheckState::Retry => Style::Warn,
+            acp_api::cvsh::CheckState::Failed => Style::Bad,
+        };
+        let message = c.message.clone().unwrap_or_default();
+        let message = if wide { message } else { clip(&message, 100) };
+        table.row(vec![
+            c.name.clone().into(),
+            c.policy
+                .map(|p| format!("{p:?}"))
+                .unwrap_or_else(|| "-".into())
+                .into(),
+            Cell::styled(state, style),
+            c.reason.clone().unwrap_or_else(|| "-".into()).into(),
+            message.into(),
+        ]);
+    }
+    out.push_str(&table.to_text(colour));
+    out
+}
+
+fn state_rank(state: acp_api::cvsh::CheckState) -> u8 {
+    match state {
+        acp_api::cvsh::CheckState::Failed => 0,
+        acp_api::cvsh::CheckState::Retry => 1,
+        acp_api::cvsh::CheckState::Passed => 2,
+    }
+}
+
+fn stages_section(status: &ClusterVersionShadowStatus, wide: bool, colour: bool) -> String {
+    let stages = status.stages_in_order();
+    if stages.is_empty() {
+        return "Stages: none planned yet\n".to_owned();
+    }
+    let mut out = String::from("Stages:\n");
+    let mut table = Table::new(&["STAGE", "PRIORITY", "PHASE"]);
+    for s in &stages {
+        let style = match s.phase {
+            StagePhase::Finished => Style::Good,
+            StagePhase::Running => Style::Warn,
+            StagePhase::Pending => Style::Plain,
+        };
+        table.row(vec![
+            s.name.clone().into(),
+            s.priority.to_string().into(),
+            Cell::styled(format!("{:?}", s.phase), style),
+        ]);
+    }
+    out.push_str(&table.to_text(colour));
+
+    out.push_str("\nOperations:\n");
+    let headers: &[&str] = if wide {
+        &[
+            "STAGE",
+            "OPERATION",
+            "ACTION",
+            "CURRENT",
+            "TARGET",
+            "PHASE",
+            "MESSAGE",
+        ]
+    } else {
+        &["STAGE", "OPERATION", "ACTION", "CURRENT", "TARGET", "PHASE"]
+    };
+    let mut table = Table::new(headers);
+    for s in &stages {
+        for op in &s.operations {
+            let phase = op.phase.as_ref().map_or("Pending", |p| p.as_str());
+            let style = match phase {
+                "Succeeded" | "Skipped" => Style::Good,
+                "Failed" => Style::Bad,
+                "Running" => Style::Warn,
+                _ => Style::Plain,
+            };
+            let mut row = vec![
+                s.name.clone().into(),
+                op.name.clone().into(),
+                format!("{:?}", op.action).into(),
+                op.current_version.clone().unwrap_or_else(|| "-".into()).into(),
+                op.target_version.clone().unwrap_or_else(|| "-".into()).into(),
+                Cell::styled(phase, style),
+            ];
+            if wide {
+                row.push(op.message.clone().unwrap_or_default().into());
+            }
+            table.row(row);
+        }
+    }
+    if table.is_empty() {
+        out.push_str("  (none)\n");
+    } else {
+        out.push_str(&table.to_text(colour));
+    }
+    out
+}
+
+fn history_section(status: &ClusterVersionShadowStatus, verbose: bool, colour: bool) -> String {
+    if status.history.is_empty() {
+        return "History: none yet\n".to_owned();
+    }
+    let shown = if verbose {
+        status.history.len()
+    } else {
+        status.history.len().min(HISTORY_SHORT)
+    };
+    let mut out = if shown < status.history.len() {
+        format!(
+            "History (newest {shown} of {}; --verbose shows all):\n",
+            status.history.len()
+        )
+    } else {
+        "History:\n".to_owned()
+    };
+    let mut table = Table::new(&[
+        "VERSION",
+        "STATE",
+        "STARTED",
+        "COMPLETED",
+        "DURATION",
+        "ACCEPTED RISKS",
+    ]);
+    for entry in status.history.iter().take(shown) {
+        let version = entry.version.clone().unwrap_or_else(|| {
+            Some(entry.image.clone())
+                .filter(|i| !i.is_empty())
+                .unwrap_or("-".into())
+        });
+        let state_style = match entry.state {
+            HistoryState::Completed => Style::Good,
+            HistoryState::Partial => Style::Warn,
+        };
+        table.row(vec![
+            version.into(),
+            Cell::styled(format!("{:?}", entry.state), state_style),
+            humanize::timestamp(&entry.started_time).into(),
+            entry
+                .completion_time
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), humanize::timestamp)
+                .into(),
+            entry
+                .duration()
+                .map_or_else(|| "-".to_owned(), humanize::duration)
+                .into(),
+            entry.accepted_risks.clone().unwrap_or_else(|| "-".into()).into(),
+        ]);
+    }
+    out.push_str(&table.to_text(colour));
+    out
+}
+
+/// A progress bar for terminals: `[##########----------] 50%`.
+pub fn progress_bar(percent: u8, width: usize) -> String {
+    let filled = usize::from(percent.min(100)) * width / 100;
+    format!(
+        "[{}{}] {percent}%",
+        "#".repeat(filled),
+        "-".repeat(width - filled)
+    )
+}
+
+/// At most `max` characters, ending in `…` when cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}

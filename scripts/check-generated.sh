@@ -17,7 +17,7 @@ if ! diff -ru deploy/crds "$tmp/crds" >"$tmp/crds.diff"; then
   cat "$tmp/crds.diff" >&2
   echo >&2
   echo "deploy/crds is out of date with the API types in crates/api (diff above: committed -> generated)." >&2
-  echo "Regenerate and commit:  cargo run -p acp-api --bin crdgen && git add deploy/crds" >&2
+  echo "Regenerate and commit:  cargo run -p acp-api --bin crdgen && git add deploy/crds charts/acp-cvo/crds" >&2
   exit 1
 fi
 echo "deploy/crds matches crates/api"

@@ -1,12 +1,12 @@
 //! The API's version strings read with the policy crate's types. Versions stay strings on the wire
 //! (exactly as ACP writes them); code compares them only after parsing here.
 
-use acp_policy::{AcpVersion, HistoryRecord, KubeVersion, VersionError, WorkloadCluster};
+use acp_policy::{AcpVersion, GlobalTier, HistoryRecord, KubeVersion, VersionError, WorkloadCluster};
 use kube::ResourceExt;
 
 use crate::cvsh::{
     ClusterVersionShadow, ClusterVersionShadowStatus, DesiredUpdate, HistoryEntry, HistoryState, NodeSummary,
-    Observed, Provisioning, Release,
+    Observed, Provisioning, Release, Tier,
 };
 
 /// A version field that is missing or does not parse.
@@ -114,6 +114,26 @@ impl ClusterVersionShadow {
             self.provisioning().into(),
         )))
     }
+}
+
+/// The global tier's current versions from the cvsh objects: the primary (tier Global) and, with
+/// disaster recovery, the standby (tier GlobalStandby). `Ok(None)` while the primary's version is unknown.
+pub fn global_tier<'a>(
+    objects: impl IntoIterator<Item = &'a ClusterVersionShadow>,
+) -> Result<Option<GlobalTier>, FieldError> {
+    let mut primary = None;
+    let mut standby = None;
+    for cvsh in objects {
+        let slot = match cvsh.tier() {
+            Tier::Global => &mut primary,
+            Tier::GlobalStandby => &mut standby,
+            Tier::Workload => continue,
+        };
+        if slot.is_none() {
+            *slot = cvsh.current_acp_version()?;
+        }
+    }
+    Ok(primary.map(|primary| GlobalTier::new(primary, standby)))
 }
 
 impl Observed {
@@ -238,6 +258,36 @@ mod tests {
             .as_ref()
             .unwrap();
         assert_eq!(nodes.kubelet_kube_versions().unwrap().len(), 2);
+    }
+
+    fn at_version(name: &str, tier: Option<Tier>, version: &str) -> ClusterVersionShadow {
+        let mut cvsh = ClusterVersionShadow::new(
+            name,
+            ClusterVersionShadowSpec {
+                tier,
+                ..Default::default()
+            },
+        );
+        cvsh.status = Some(ClusterVersionShadowStatus {
+            current: Some(Release::version(version)),
+            ..Default::default()
+        });
+        cvsh
+    }
+
+    #[test]
+    fn the_global_tier_is_read_from_the_global_and_standby_objects() {
+        let objects = [
+            at_version("business-1", None, "4.2.5"),
+            at_version("global-dr", Some(Tier::GlobalStandby), "4.3.1"),
+            at_version("global", None, "4.3.0"),
+        ];
+        let tier = global_tier(&objects).unwrap().unwrap();
+        assert_eq!(tier.primary, AcpVersion::new(4, 3, 0));
+        assert_eq!(tier.standby, Some(AcpVersion::new(4, 3, 1)));
+        assert_eq!(global_tier(&objects[..2]).unwrap(), None, "no primary, no tier");
+        let bad = [at_version("global", None, "four")];
+        assert!(global_tier(&bad).is_err());
     }
 
     #[test]

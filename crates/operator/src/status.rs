@@ -4,13 +4,11 @@
 //! The fence matters when two replicas briefly both believe they lead (a paused process that lost its
 //! Lease): the stale one's write fails with a conflict instead of overwriting newer progress.
 
+use acp_api::names::FIELD_MANAGER;
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
-
-use acp_api::names::FIELD_MANAGER;
 
 /// Writes `status` onto `object`, requiring that it is still at `object`'s resourceVersion. Returns the
 /// object as stored afterwards.
@@ -18,14 +16,10 @@ pub async fn apply<K>(api: &Api<K>, object: &K, status: &impl Serialize) -> Resu
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
-    let patch = json!({
-        "apiVersion": K::api_version(&()),
-        "kind": K::kind(&()),
-        "metadata": {
-            "name": object.name_any(),
-            "resourceVersion": object.resource_version(),
-        },
-        "status": status,
+    let mut patch = acp_api::ssa::status_body::<K>(status).map_err(kube::Error::SerdeError)?;
+    patch["metadata"] = serde_json::json!({
+        "name": object.name_any(),
+        "resourceVersion": object.resource_version(),
     });
     api.patch_status(
         &object.name_any(),

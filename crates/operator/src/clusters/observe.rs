@@ -13,9 +13,9 @@ pub const CONTROL_PLANE_NODE_LABEL: &str = "node-role.kubernetes.io/control-plan
 /// Annotation the kubelet sets on the mirror pod of a static pod.
 pub const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
 /// Namespace and name of the ConfigMap recording the platform version inside a cluster.
-pub const ACP_VERSION_NAMESPACE: &str = "cpaas-system";
-pub const ACP_VERSION_CONFIG_MAP: &str = "acp-version";
-pub const ACP_VERSION_KEY: &str = "version";
+pub const ACP_VERSION_NAMESPACE: &str = acp_api::names::NAMESPACE;
+pub const ACP_VERSION_CONFIG_MAP: &str = acp_api::names::acp_version_config_map::NAME;
+pub const ACP_VERSION_KEY: &str = acp_api::names::acp_version_config_map::KEY;
 
 /// One node, reduced to what the checks need.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,5 +1,9 @@
 //! The ClusterVersionShadow controller: observe → plan → preflight → execute → record, with the whole
 //! state machine persisted in the object's status.
 
+pub mod controller;
 pub mod fleet;
+pub mod plan;
 pub mod preflight;
+pub mod record;
+pub mod stages;

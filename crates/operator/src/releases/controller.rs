@@ -23,6 +23,8 @@ pub struct Context {
     pub releases: Arc<Releases>,
     pub metrics: Metrics,
     pub clock: Arc<dyn Clock>,
+    /// Told after every reconcile, so the cluster controller re-reads the offered releases.
+    pub resolved: tokio::sync::mpsc::UnboundedSender<()>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -242,3 +242,37 @@ impl PlatformSource for Platform {
         }))
     }
 }
+
+/// Stands in for a cluster no client could be built for: every question goes unanswered.
+pub struct NoCluster;
+
+fn no_client() -> ClusterError {
+    ClusterError::Unreachable {
+        cluster: String::new(),
+        message: "no client for the cluster".into(),
+    }
+}
+
+impl CronJobSource for NoCluster {
+    async fn cron_jobs(&self) -> Result<Vec<CronJobFact>, ClusterError> {
+        Err(no_client())
+    }
+}
+
+impl PodSource for NoCluster {
+    async fn pods(&self, _selector: &str) -> Result<Vec<PodFact>, ClusterError> {
+        Err(no_client())
+    }
+}
+
+impl CustomObjectSource for NoCluster {
+    async fn custom_objects(&self, _kind: &str) -> Result<Option<Vec<CustomObjectFact>>, ClusterError> {
+        Err(no_client())
+    }
+}
+
+impl ModuleSource for NoCluster {
+    async fn module_objects(&self, _release: &ProductRelease) -> Result<Vec<ModuleObjectFact>, ClusterError> {
+        Err(no_client())
+    }
+}

@@ -1,0 +1,584 @@
+//! The ClusterVersionShadow reconcile: sequences observe → plan → preflight → execute → record and
+//! writes the result as one status.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use acp_api::conditions::Clock;
+use acp_api::cvsh::{Preflight, Release, Tier};
+use acp_api::{ClusterVersionShadow, ClusterVersionShadowStatus, ProductManifest};
+use acp_policy::{AcpVersion, KubeVersion, available_updates, prune_history};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, Recorder};
+use kube::runtime::reflector::Store;
+use kube::{Api, Resource, ResourceExt};
+
+use super::fleet::Fleet;
+use super::plan::{self, Mode};
+use super::preflight::sources::{NoCluster, Platform};
+use super::preflight::{self, Inputs, Settings, Summary};
+use super::record::{self, Situation};
+use super::stages::{self, Execution, PlanInputs};
+use crate::clusters::access::SecretKey;
+use crate::clusters::observe::{self, Observation};
+use crate::clusters::{AccessError, Cluster, ClusterAccess};
+use crate::metrics::{ControllerName, Metrics};
+use crate::releases::{self, Releases};
+use crate::status;
+
+/// Everything a reconcile needs, shared by all reconciles.
+pub struct Context {
+    pub client: kube::Client,
+    /// Namespace of the cvsh objects, their kubeconfig Secrets and the operator's ConfigMaps.
+    pub namespace: String,
+    pub access: ClusterAccess,
+    pub releases: Arc<Releases>,
+    pub manifests: Store<ProductManifest>,
+    pub shadows: Store<ClusterVersionShadow>,
+    pub metrics: Metrics,
+    pub recorder: Recorder,
+    pub clock: Arc<dyn Clock>,
+    pub install_version: Option<AcpVersion>,
+    pub max_concurrent: usize,
+    pub stall_after: Duration,
+    pub resync: Duration,
+    /// Workload clusters this process started executing, before the cache shows it.
+    pub slots: Mutex<BTreeSet<String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot write the status of ClusterVersionShadow {name}: {source}")]
+    WriteStatus {
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl Error {
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::WriteStatus { .. } => "write_status",
+        }
+    }
+}
+
+pub fn error_policy(shadow: Arc<ClusterVersionShadow>, error: &Error, ctx: Arc<Context>) -> Action {
+    tracing::warn!(cluster = %shadow.name_any(), error = %error, "reconcile failed");
+    ctx.metrics
+        .reconcile_failed(ControllerName::ClusterVersion, error.metric_label());
+    Action::requeue(Duration::from_secs(5))
+}
+
+impl Context {
+    async fn cluster(&self, shadow: &ClusterVersionShadow) -> Result<Cluster, AccessError> {
+        let name = shadow.name_any();
+        let secret = shadow.kubeconfig_secret_ref().map(|r| SecretKey {
+            namespace: shadow.namespace().unwrap_or_else(|| self.namespace.clone()),
+            name: r.name.clone(),
+            key: r.key.clone(),
+        });
+        self.access.cluster(&name, secret.as_ref()).await
+    }
+
+    fn platform(&self) -> Platform {
+        Platform {
+            cluster: self.access.global("global"),
+            namespace: self.namespace.clone(),
+        }
+    }
+
+    /// Other workload clusters executing now: the cache plus this process's reservations.
+    fn upgrading_elsewhere(&self, name: &str, fleet: &Fleet) -> Vec<String> {
+        let mut busy: BTreeSet<String> = fleet
+            .executing_workloads(name)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        if let Ok(slots) = self.slots.lock() {
+            busy.extend(slots.iter().filter(|s| *s != name).cloned());
+        }
+        busy.into_iter().collect()
+    }
+
+    /// Reserves a concurrent-upgrade slot for a workload cluster; false when all are taken.
+    fn reserve_slot(&self, name: &str, tier: Tier, fleet: &Fleet) -> bool {
+        if tier != Tier::Workload {
+            return true;
+        }
+        let busy = self.upgrading_elsewhere(name, fleet).len();
+        let Ok(mut slots) = self.slots.lock() else {
+            return false;
+        };
+        if busy >= self.max_concurrent {
+            return false;
+        }
+        slots.insert(name.to_string());
+        true
+    }
+
+    fn release_slot(&self, name: &str) {
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.remove(name);
+        }
+    }
+}
+
+/// What one reconcile of one cluster works with.
+struct Pass<'a> {
+    ctx: &'a Context,
+    shadow: &'a ClusterVersionShadow,
+    name: String,
+    cluster: Option<Cluster>,
+    access_error: Option<AccessError>,
+    observation: Observation,
+    fleet: Fleet,
+}
+
+#[tracing::instrument(skip(shadow, ctx), fields(cluster = %shadow.name_any()))]
+pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let _timer = ctx.metrics.reconcile_started(ControllerName::ClusterVersion);
+    let name = shadow.name_any();
+    let now = ctx.clock.time();
+    let old = shadow.status.clone().unwrap_or_default();
+    let mut status = old.clone();
+    let generation = shadow.metadata.generation;
+
+    // Observe.
+    let (cluster, access_error) = match ctx.cluster(&shadow).await {
+        Ok(cluster) => (Some(cluster), None),
+        Err(err) => (None, Some(err)),
+    };
+    let observation = match (&cluster, &access_error) {
+        (Some(cluster), _) => observe::observe(cluster).await,
+        (None, Some(err)) => Observation {
+            error: Some(err.to_string()),
+            ..Observation::default()
+        },
+        (None, None) => Observation::default(),
+    };
+    status.observed = Some(record::observed(&observation, now.clone()));
+
+    // Plan.
+    let catalogue = ctx.releases.catalogue();
+    let current = plan::current(
+        &status,
+        shadow.tier(),
+        ctx.install_version.as_ref(),
+        observation.recorded_version.as_deref(),
+    );
+    if let Some(bootstrap) = &current.bootstrap {
+        tracing::info!(version = %bootstrap.version, source = bootstrap.source, "current version recorded");
+        status
+            .history
+            .insert(0, record::bootstrap_entry(&bootstrap.version, now.clone()));
+    }
+    status.current = current.version.as_ref().map(|v| Release::version(v.to_string()));
+    let ready = releases::ready_versions(&ctx.manifests);
+    status.available_updates = current
+        .version
+        .as_ref()
+        .map(|c| {
+            available_updates(&catalogue, c, &ready)
+                .iter()
+                .map(|v| Release::version(v.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let fleet = Fleet::from_shadows(&ctx.shadows.state());
+    let request = plan::request(&shadow.spec);
+    let mode = plan::mode(&status, &request, current.version.as_ref());
+
+    let pass = Pass {
+        ctx: &ctx,
+        shadow: &shadow,
+        name: name.clone(),
+        cluster,
+        access_error,
+        observation,
+        fleet,
+    };
+    let mut base = (*shadow).clone();
+
+    // Preflight, and the start of execution.
+    let mut executing: Option<(AcpVersion, Option<String>)> = None;
+    let mut situation = match mode {
+        Mode::Executing { target } => {
+            let note = match &request {
+                plan::Request::Version { target: asked, .. } if *asked != target => Some(format!(
+                    "spec.desiredUpdate now asks for {asked}: it is considered once the upgrade to {target} completes"
+                )),
+                plan::Request::None => Some(format!(
+                    "spec.desiredUpdate was cleared after the upgrade started: a started upgrade cannot be \
+                     cancelled, so the upgrade to {target} finishes"
+                )),
+                _ => None,
+            };
+            executing = Some((target.clone(), note));
+            None
+        }
+        Mode::Requested { target, force } => {
+            status.desired = Some(Release::version(target.to_string()));
+            let checks = pass.preflight(&status, current.version.as_ref(), &target).await;
+            let summary = Summary::of(&checks);
+            for failed in checks
+                .iter()
+                .filter(|c| c.state == acp_api::cvsh::CheckState::Failed)
+            {
+                ctx.metrics.preflight_failed(&failed.name);
+            }
+            status.preflight = Some(Preflight {
+                observed_at: Some(now.clone()),
+                target_version: Some(target.to_string()),
+                checks,
+            });
+            if shadow.is_paused() {
+                Some(Situation::Paused { target })
+            } else if summary.may_start(force) && pass.ctx.reserve_slot(&name, shadow.tier(), &pass.fleet) {
+                let risks = if force { summary.failed.clone() } else { Vec::new() };
+                match pass
+                    .start(&mut status, &mut base, &target, current.version.as_ref(), &risks)
+                    .await
+                {
+                    Ok(()) => {
+                        executing = Some((target, None));
+                        None
+                    }
+                    Err(err) => {
+                        pass.ctx.release_slot(&name);
+                        return write_failed(&name, err);
+                    }
+                }
+            } else {
+                Some(Situation::Blocked { target, summary })
+            }
+        }
+        Mode::Idle => {
+            status.desired = match &request {
+                plan::Request::Version { target, .. } => Some(Release::version(target.to_string())),
+                _ => None,
+            };
+            let newest = status
+                .available_updates
+                .first()
+                .and_then(|r| r.version.as_deref()?.parse::<AcpVersion>().ok());
+            let newest = match newest {
+                Some(newest) if pass.observation.reachable => {
+                    let checks = pass.preflight(&status, current.version.as_ref(), &newest).await;
+                    let summary = Summary::of(&checks);
+                    status.preflight = Some(Preflight {
+                        observed_at: Some(now.clone()),
+                        target_version: Some(newest.to_string()),
+                        checks,
+                    });
+                    Some((newest, summary))
+                }
+                Some(_) => None,
+                None => {
+                    status.preflight = None;
+                    None
+                }
+            };
+            Some(Situation::Idle {
+                current: current.version.clone(),
+                problem: current.problem.clone(),
+                newest,
+            })
+        }
+        Mode::Rejected { reason, message } => {
+            status.desired = None;
+            Some(Situation::Rejected { reason, message })
+        }
+    };
+
+    // Execute.
+    if let Some((target, note)) = executing {
+        situation = Some(
+            pass.execute(&mut status, &target, current.version.as_ref(), note)
+                .await,
+        );
+    }
+    let Some(situation) = situation else {
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    };
+
+    // Record.
+    let access = pass.access_problem();
+    record::set_conditions(
+        &mut status,
+        &name,
+        &situation,
+        &access,
+        generation,
+        ctx.stall_after,
+        ctx.clock.as_ref(),
+    );
+    status.history = prune_history(std::mem::take(&mut status.history));
+    status.observed_generation = generation;
+    let degraded = status.is_condition_true(acp_api::conditions::types::DEGRADED);
+    let stalled = status.is_condition_true(acp_api::conditions::types::STALLED);
+    ctx.metrics
+        .cluster_state(&name, situation.state_label(degraded, stalled));
+
+    let written = base.status.clone().unwrap_or_default();
+    if record::needs_write(&written, &status, ctx.resync) {
+        let api: Api<ClusterVersionShadow> =
+            Api::namespaced(ctx.client.clone(), &base.namespace().unwrap_or_default());
+        if let Err(err) = status::apply(&api, &base, &status).await {
+            return write_failed(&name, err);
+        }
+    }
+    publish_transitions(&ctx, &shadow, &old, &status).await;
+    Ok(requeue(&situation, &pass.observation, ctx.resync))
+}
+
+fn write_failed(name: &str, err: kube::Error) -> Result<Action, Error> {
+    if status::is_conflict(&err) {
+        // Computed from an outdated object: run again on the fresh one.
+        tracing::debug!(cluster = name, "status changed meanwhile; reconciling again");
+        return Ok(Action::requeue(Duration::from_millis(300)));
+    }
+    Err(Error::WriteStatus {
+        name: name.to_string(),
+        source: err,
+    })
+}
+
+fn requeue(situation: &Situation, observation: &Observation, resync: Duration) -> Action {
+    let after = match situation {
+        Situation::Executing { advance, .. } if advance.blocked.is_some() => Duration::from_secs(5),
+        Situation::Executing { .. } => Duration::from_secs(2),
+        Situation::Completed { .. } => Duration::from_secs(1),
+        Situation::Blocked { .. } => Duration::from_secs(5),
+        _ if !observation.reachable => Duration::from_secs(10).min(resync),
+        _ => resync,
+    };
+    Action::requeue(after)
+}
+
+async fn publish_transitions(
+    ctx: &Context,
+    shadow: &ClusterVersionShadow,
+    old: &ClusterVersionShadowStatus,
+    new: &ClusterVersionShadowStatus,
+) {
+    let reference = shadow.object_ref(&());
+    for transition in record::transitions(old, new) {
+        tracing::info!(reason = transition.reason, note = %transition.note, "transition");
+        let event = Event {
+            type_: transition.type_,
+            reason: transition.reason.to_string(),
+            note: Some(transition.note.chars().take(1000).collect()),
+            action: "Reconcile".to_string(),
+            secondary: None,
+        };
+        if let Err(err) = ctx.recorder.publish(&event, &reference).await {
+            tracing::warn!(error = %err, "cannot publish an Event; the status still records the transition");
+        }
+    }
+}
+
+impl Pass<'_> {
+    fn observed_kubernetes(&self) -> Option<KubeVersion> {
+        self.observation
+            .kubernetes_version
+            .as_deref()
+            .and_then(|v| v.parse().ok())
+    }
+
+    fn access_problem(&self) -> record::AccessProblem {
+        if let Some(err) = &self.access_error {
+            return Some((err.reason(), err.to_string()));
+        }
+        if !self.observation.reachable {
+            let why = self
+                .observation
+                .error
+                .clone()
+                .unwrap_or_else(|| "no answer".into());
+            return Some(("ClusterUnreachable", format!("{why}; the operator keeps trying")));
+        }
+        None
+    }
+
+    async fn preflight(
+        &self,
+        status: &ClusterVersionShadowStatus,
+        current: Option<&AcpVersion>,
+        target: &AcpVersion,
+    ) -> Vec<acp_api::cvsh::PreflightCheck> {
+        let catalogue = self.ctx.releases.catalogue();
+        let platform = self.ctx.platform();
+        let settings =
+            match preflight::sources::PlatformSource::config_map(&platform, acp_api::names::cvo_config::NAME)
+                .await
+            {
+                Ok(data) => Settings::from_data(data.as_ref()),
+                Err(err) => Settings {
+                    problems: vec![format!("cannot read ConfigMap cvo-config: {err}")],
+                    ..Settings::default()
+                },
+            };
+        if let Some(problems) = settings.problems_text() {
+            tracing::warn!(cluster = %self.name, "{problems}");
+        }
+        let inputs = Inputs {
+            cluster: &self.name,
+            tier: self.shadow.tier(),
+            provisioning: self.shadow.provisioning(),
+            driver: self.shadow.kubernetes_driver(),
+            current,
+            target,
+            catalogue: &catalogue,
+            observation: &self.observation,
+            status,
+            fleet: &self.fleet,
+            upgrading_elsewhere: self.ctx.upgrading_elsewhere(&self.name, &self.fleet),
+            max_concurrent: self.ctx.max_concurrent,
+            now: self.ctx.clock.now(),
+        };
+        let previous = status.preflight.as_ref();
+        match &self.cluster {
+            Some(cluster) => preflight::evaluate(&inputs, cluster, &platform, &settings, previous).await,
+            None => preflight::evaluate(&inputs, &NoCluster, &platform, &settings, previous).await,
+        }
+    }
+
+    /// Writes the start of execution (Partial history entry, planned stages) before anything is applied,
+    /// so a restarted operator knows the upgrade began.
+    async fn start(
+        &self,
+        status: &mut ClusterVersionShadowStatus,
+        base: &mut ClusterVersionShadow,
+        target: &AcpVersion,
+        current: Option<&AcpVersion>,
+        risks: &[String],
+    ) -> Result<(), kube::Error> {
+        let catalogue = self.ctx.releases.catalogue();
+        let Some(target_release) = catalogue.release(target) else {
+            // may_start needs VersionUpgradePath to pass, which needs the release.
+            return Ok(());
+        };
+        let now = self.ctx.clock.time();
+        status
+            .history
+            .insert(0, record::started_entry(target, risks, now));
+        status.stages = stages::plan(&PlanInputs {
+            current: current.and_then(|c| catalogue.release(c)),
+            target: target_release,
+            kubernetes: self.observed_kubernetes(),
+            driver: self.shadow.kubernetes_driver(),
+        });
+        status.desired = Some(Release::version(target.to_string()));
+        let situation = Situation::Executing {
+            target: target.clone(),
+            advance: stages::Advance::default(),
+            note: None,
+        };
+        let access = self.access_problem();
+        record::set_conditions(
+            status,
+            &self.name,
+            &situation,
+            &access,
+            self.shadow.metadata.generation,
+            self.ctx.stall_after,
+            self.ctx.clock.as_ref(),
+        );
+        let ready = acp_api::conditions::ConditionUpdate::new(
+            acp_api::conditions::types::PREFLIGHT_READY,
+            true,
+            if risks.is_empty() {
+                "ChecksPassed"
+            } else {
+                "RisksAccepted"
+            },
+            if risks.is_empty() {
+                format!("every check passed for {target}")
+            } else {
+                format!("force accepted failed checks for {target}: {}", risks.join("; "))
+            },
+        )
+        .observed_generation(self.shadow.metadata.generation);
+        acp_api::conditions::set(&mut status.conditions, ready, self.ctx.clock.as_ref());
+        let api: Api<ClusterVersionShadow> =
+            Api::namespaced(self.ctx.client.clone(), &base.namespace().unwrap_or_default());
+        *base = status::apply(&api, base, status).await?;
+        tracing::info!(%target, "upgrade started");
+        Ok(())
+    }
+
+    async fn execute(
+        &self,
+        status: &mut ClusterVersionShadowStatus,
+        target: &AcpVersion,
+        current: Option<&AcpVersion>,
+        note: Option<String>,
+    ) -> Situation {
+        let catalogue = self.ctx.releases.catalogue();
+        let Some(target_release) = catalogue.release(target) else {
+            let advance = stages::Advance {
+                blocked: Some(stages::Blocked {
+                    reason: "ReleaseUnknown",
+                    message: format!("the release {target} being applied is no longer known to the operator"),
+                }),
+                ..stages::Advance::default()
+            };
+            return Situation::Executing {
+                target: target.clone(),
+                advance,
+                note,
+            };
+        };
+        // The release the upgrade started from: the newest Completed entry below the running one.
+        let from = status
+            .history
+            .iter()
+            .skip(1)
+            .find(|e| e.state == acp_api::cvsh::HistoryState::Completed);
+        let from = from
+            .and_then(|e| e.acp_version().ok())
+            .or_else(|| current.cloned());
+        let exec = Execution {
+            cluster: self.cluster.as_ref(),
+            access_error: self.access_error.as_ref().map(ToString::to_string),
+            current: from.as_ref().and_then(|c| catalogue.release(c)),
+            target: target_release,
+            kubernetes: self.observed_kubernetes(),
+            driver: self.shadow.kubernetes_driver(),
+            paused: self.shadow.is_paused(),
+            now: self.ctx.clock.now(),
+        };
+        let advance = stages::advance(&mut status.stages, &exec).await;
+        if !advance.finished {
+            return Situation::Executing {
+                target: target.clone(),
+                advance,
+                note,
+            };
+        }
+        let now = self.ctx.clock.time();
+        if let Some(entry) = status.history.first_mut() {
+            entry.state = acp_api::cvsh::HistoryState::Completed;
+            entry.completion_time = Some(now);
+            if let Some(took) = entry.duration() {
+                self.ctx.metrics.upgrade_completed(took);
+            }
+        }
+        status.current = Some(Release::version(target.to_string()));
+        status.desired = Some(Release::version(target.to_string()));
+        status.available_updates.retain(|u| {
+            u.version
+                .as_deref()
+                .and_then(|v| v.parse::<AcpVersion>().ok())
+                .is_some_and(|v| v > *target)
+        });
+        self.ctx.release_slot(&self.name);
+        tracing::info!(%target, "upgrade completed");
+        Situation::Completed {
+            target: target.clone(),
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Plan: which version the cluster runs, what was asked for, and therefore what this reconcile does.
+
+use acp_api::ClusterVersionShadowStatus;
+use acp_api::cvsh::{ClusterVersionShadowSpec, Tier};
+use acp_policy::AcpVersion;
+
+/// The cluster's current platform version and, on first sight, where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Current {
+    pub version: Option<AcpVersion>,
+    /// Set when no completed upgrade is recorded yet and the version was learnt now: it becomes the first
+    /// history entry.
+    pub bootstrap: Option<Bootstrap>,
+    /// Why the version is unknown, when it is.
+    pub problem: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bootstrap {
+    pub version: AcpVersion,
+    /// Where the version was read, for the event.
+    pub source: &'static str,
+}
+
+/// The current version: the last completed upgrade; else, on first sight, the install version (global
+/// cluster) or the version recorded in the cluster's `cpaas-system/acp-version` ConfigMap.
+pub fn current(
+    status: &ClusterVersionShadowStatus,
+    tier: Tier,
+    install_version: Option<&AcpVersion>,
+    recorded: Option<&str>,
+) -> Current {
+    if let Some(entry) = status.last_completed() {
+        return match entry.acp_version() {
+            Ok(version) => Current {
+                version: Some(version),
+                bootstrap: None,
+                problem: None,
+            },
+            Err(err) => Current {
+                version: None,
+                bootstrap: None,
+                problem: Some(format!(
+                    "the last completed history entry has no usable version ({err})"
+                )),
+            },
+        };
+    }
+    if tier == Tier::Global
+        && let Some(version) = install_version
+    {
+        let bootstrap = Bootstrap {
+            version: version.clone(),
+            source: "the operator's --install-version",
+        };
+        return Current {
+            version: Some(version.clone()),
+            bootstrap: Some(bootstrap),
+            problem: None,
+        };
+    }
+    match recorded.map(str::parse::<AcpVersion>) {
+        Some(Ok(version)) => Current {
+            version: Some(version.clone()),
+            bootstrap: Some(Bootstrap { version, source: "ConfigMap cpaas-system/acp-version in the cluster" }),
+            problem: None,
+        },
+        Some(Err(err)) => Current {
+            version: None,
+            bootstrap: None,
+            problem: Some(format!(
+                "ConfigMap cpaas-system/acp-version in the cluster does not hold a version ({err}); fix it with \
+                 `ac adm cluster register --version <V>`"
+            )),
+        },
+        None => Current {
+            version: None,
+            bootstrap: None,
+            problem: Some(
+                "the platform version of this cluster is unknown: it has no ConfigMap cpaas-system/acp-version; \
+                 record it with `ac adm cluster register <name> --version <V>`; until then the cluster is observed but \
+                 never upgraded"
+                    .into(),
+            ),
+        },
+    }
+}
+
+/// What `spec.desiredUpdate` asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    None,
+    Version {
+        target: AcpVersion,
+        force: bool,
+    },
+    /// Not a version; the text says what was wrong.
+    Invalid(String),
+    /// A release image: resolving images needs a registry client this version lacks.
+    Image(String),
+}
+
+pub fn request(spec: &ClusterVersionShadowSpec) -> Request {
+    let Some(desired) = &spec.desired_update else {
+        return Request::None;
+    };
+    match (&desired.version, &desired.image) {
+        (Some(_), _) => match desired.acp_version() {
+            Ok(target) => Request::Version {
+                target,
+                force: desired.force,
+            },
+            Err(err) => Request::Invalid(err.to_string()),
+        },
+        (None, Some(image)) => Request::Image(image.clone()),
+        (None, None) => Request::None,
+    }
+}
+
+/// What this reconcile does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// An upgrade started earlier and has not completed: resume it, whatever the spec says now.
+    Executing { target: AcpVersion },
+    /// A version other than the current one is requested: check it and start when allowed.
+    Requested { target: AcpVersion, force: bool },
+    /// Nothing requested, or the requested version is the current one.
+    Idle,
+    /// The request cannot be acted on.
+    Rejected { reason: &'static str, message: String },
+}
+
+pub fn mode(status: &ClusterVersionShadowStatus, request: &Request, current: Option<&AcpVersion>) -> Mode {
+    if let Some(running) = status.running_upgrade() {
+        match running.acp_version() {
+            Ok(target) => return Mode::Executing { target },
+            Err(err) => {
+                return Mode::Rejected {
+                    reason: "UnreadableHistory",
+                    message: format!("the running upgrade in status.history has no usable version ({err})"),
+                };
+            }
+        }
+    }
+    match request {
+        Request::None => Mode::Idle,
+        Request::Version { target, .. } if Some(target) == current => Mode::Idle,
+        Request::Version { target, force } => Mode::Requested {
+            target: target.clone(),
+            force: *force,
+        },
+        Request::Invalid(message) => Mode::Rejected {
+            reason: "InvalidVersion",
+            message: format!("{message}; set spec.desiredUpdate.version to a version from `ac adm upgrade`"),
+        },
+        Request::Image(image) => Mode::Rejected {
+            reason: "ImageUnsupported",
+            message: format!(
+                "spec.desiredUpdate.image ({image}) needs an OCI registry client, which this operator version does \
+                 not have; request the version instead (spec.desiredUpdate.version)"
+            ),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use acp_api::cvsh::{DesiredUpdate, HistoryEntry, HistoryState};
+    use acp_api::k8s::{Time, Timestamp};
+
+    fn entry(version: &str, state: HistoryState) -> HistoryEntry {
+        HistoryEntry {
+            version: Some(version.into()),
+            image: String::new(),
+            state,
+            started_time: Time(Timestamp::UNIX_EPOCH),
+            completion_time: None,
+            accepted_risks: None,
+        }
+    }
+
+    fn v(text: &str) -> AcpVersion {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_current_version_comes_from_history_then_install_then_the_cluster() {
+        let mut status = ClusterVersionShadowStatus::default();
+        let install = v("4.2.3");
+        let global = current(&status, Tier::Global, Some(&install), Some("4.1.0"));
+        assert_eq!(global.version, Some(install.clone()));
+        assert!(global.bootstrap.unwrap().source.contains("--install-version"));
+
+        let workload = current(&status, Tier::Workload, Some(&install), Some("4.1.0"));
+        assert_eq!(workload.version, Some(v("4.1.0")));
+        assert!(workload.bootstrap.unwrap().source.contains("acp-version"));
+
+        let unknown = current(&status, Tier::Workload, Some(&install), None);
+        assert_eq!(unknown.version, None);
+        assert!(unknown.problem.unwrap().contains("ac adm cluster register"));
+
+        let garbage = current(&status, Tier::Workload, None, Some("latest"));
+        assert!(garbage.problem.unwrap().contains("does not hold a version"));
+
+        status.history = vec![
+            entry("4.3.1", HistoryState::Partial),
+            entry("4.2.5", HistoryState::Completed),
+        ];
+        let known = current(&status, Tier::Global, Some(&install), None);
+        assert_eq!((known.version, known.bootstrap), (Some(v("4.2.5")), None));
+    }
+
+    #[test]
+    fn a_started_upgrade_is_resumed_whatever_the_spec_says() {
+        let status = ClusterVersionShadowStatus {
+            history: vec![
+                entry("4.3.1", HistoryState::Partial),
+                entry("4.2.3", HistoryState::Completed),
+            ],
+            ..Default::default()
+        };
+        for request in [
+            Request::None,
+            Request::Version {
+                target: v("4.3.0"),
+                force: false,
+            },
+        ] {
+            assert_eq!(
+                mode(&status, &request, Some(&v("4.2.3"))),
+                Mode::Executing { target: v("4.3.1") }
+            );
+        }
+    }
+
+    #[test]
+    fn requests_are_classified() {
+        let status = ClusterVersionShadowStatus::default();
+        let current = v("4.2.3");
+        let ask = |desired: Option<DesiredUpdate>| {
+            let spec = ClusterVersionShadowSpec {
+                desired_update: desired,
+                ..Default::default()
+            };
+            mode(&status, &request(&spec), Some(&current))
+        };
+        assert_eq!(ask(None), Mode::Idle);
+        assert_eq!(ask(Some(DesiredUpdate::version("4.2.3"))), Mode::Idle);
+        assert_eq!(
+            ask(Some(DesiredUpdate::version("v4.3.1"))),
+            Mode::Requested {
+                target: v("4.3.1"),
+                force: false
+            }
+        );
+        assert_eq!(
+            ask(Some(DesiredUpdate::version("4.1.0"))),
+            Mode::Requested {
+                target: v("4.1.0"),
+                force: false
+            }
+        );
+        assert!(matches!(
+            ask(Some(DesiredUpdate::version("4.x"))),
+            Mode::Rejected {
+                reason: "InvalidVersion",
+                ..
+            }
+        ));
+        let by_image = DesiredUpdate {
+            image: Some("registry/acp:4.3.1".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            ask(Some(by_image)),
+            Mode::Rejected {
+                reason: "ImageUnsupported",
+                ..
+            }
+        ));
+        let forced = DesiredUpdate {
+            force: true,
+            ..DesiredUpdate::version("4.3.1")
+        };
+        assert_eq!(
+            ask(Some(forced)),
+            Mode::Requested {
+                target: v("4.3.1"),
+                force: true
+            }
+        );
+    }
+}

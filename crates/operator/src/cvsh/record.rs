@@ -1,0 +1,739 @@
+//! Record: what the status says about the outcome — observation, history entries, the five conditions,
+//! and the Events that mark each transition.
+
+use std::time::Duration;
+
+use acp_api::ClusterVersionShadowStatus;
+use acp_api::conditions::{self, Clock, ConditionStatus, ConditionUpdate, types};
+use acp_api::cvsh::{HistoryEntry, HistoryState, NodeSummary, Observed, OperationPhase, StagePhase};
+use acp_api::k8s::Time;
+use acp_policy::AcpVersion;
+use kube::runtime::events::EventType;
+
+use crate::clusters::observe::Observation;
+use crate::cvsh::preflight::Summary;
+use crate::cvsh::stages::Advance;
+
+/// `status.observed` from an observation.
+pub fn observed(observation: &Observation, now: Time) -> Observed {
+    let nodes = observation.reachable.then(|| {
+        let mut kubelets: Vec<String> = observation
+            .nodes
+            .iter()
+            .map(|n| n.kubelet_version.clone())
+            .collect();
+        kubelets.sort();
+        kubelets.dedup();
+        let mut runtimes: Vec<String> = observation
+            .nodes
+            .iter()
+            .map(|n| n.container_runtime.clone())
+            .collect();
+        runtimes.sort();
+        runtimes.dedup();
+        NodeSummary {
+            total: i32::try_from(observation.nodes.len()).unwrap_or(i32::MAX),
+            ready: i32::try_from(observation.nodes.iter().filter(|n| n.ready).count()).unwrap_or(i32::MAX),
+            kubelet_versions: kubelets,
+            runtimes,
+        }
+    });
+    Observed {
+        kubernetes_version: observation.kubernetes_version.clone(),
+        nodes,
+        reachable: Some(observation.reachable),
+        observed_at: Some(now),
+        message: observation.error.clone(),
+    }
+}
+
+/// The first history entry of a cluster whose version was learnt rather than upgraded to.
+pub fn bootstrap_entry(version: &AcpVersion, now: Time) -> HistoryEntry {
+    HistoryEntry {
+        version: Some(version.to_string()),
+        image: String::new(),
+        state: HistoryState::Completed,
+        started_time: now.clone(),
+        completion_time: Some(now),
+        accepted_risks: None,
+    }
+}
+
+/// The Partial entry written when execution starts.
+pub fn started_entry(target: &AcpVersion, accepted_risks: &[String], now: Time) -> HistoryEntry {
+    HistoryEntry {
+        version: Some(target.to_string()),
+        image: String::new(),
+        state: HistoryState::Partial,
+        started_time: now,
+        completion_time: None,
+        accepted_risks: (!accepted_risks.is_empty()).then(|| accepted_risks.join("; ")),
+    }
+}
+
+/// Where the cluster stands after this reconcile; the conditions follow from it.
+#[derive(Clone, Debug)]
+pub enum Situation {
+    /// No upgrade wanted. `newest` is the update continuous preflight looked at, if any.
+    Idle {
+        current: Option<AcpVersion>,
+        problem: Option<String>,
+        newest: Option<(AcpVersion, Summary)>,
+    },
+    /// A requested upgrade that preflight does not (yet) allow.
+    Blocked { target: AcpVersion, summary: Summary },
+    /// A requested upgrade that `spec.paused` holds back.
+    Paused { target: AcpVersion },
+    /// A request that cannot be acted on.
+    Rejected { reason: &'static str, message: String },
+    /// An upgrade under way; `note` explains a changed or cleared request.
+    Executing {
+        target: AcpVersion,
+        advance: Advance,
+        note: Option<String>,
+    },
+    /// The upgrade finished in this reconcile.
+    Completed { target: AcpVersion },
+}
+
+impl Situation {
+    /// Label of the `acp_cvo_clusters` gauge.
+    pub fn state_label(&self, degraded: bool, stalled: bool) -> &'static str {
+        match self {
+            _ if stalled => "Stalled",
+            Situation::Executing { .. } if degraded => "Degraded",
+            Situation::Executing { .. } => "Upgrading",
+            Situation::Blocked { .. } | Situation::Paused { .. } | Situation::Rejected { .. } => "Blocked",
+            Situation::Idle { current: None, .. } => "Unknown",
+            Situation::Idle { .. } | Situation::Completed { .. } => "Idle",
+        }
+    }
+}
+
+/// Why the cluster could not be reached, if it could not (a Degraded reason and message).
+pub type AccessProblem = Option<(&'static str, String)>;
+
+/// Sets Ready, Reconciling, Degraded, Stalled and PreflightReady for `situation`.
+pub fn set_conditions(
+    status: &mut ClusterVersionShadowStatus,
+    cluster: &str,
+    situation: &Situation,
+    access: &AccessProblem,
+    generation: Option<i64>,
+    stall_after: Duration,
+    clock: &dyn Clock,
+) {
+    let progress = status.progress_message();
+    let set = |conditions: &mut Vec<acp_api::k8s::Condition>,
+               type_: &str,
+               state: ConditionStatus,
+               reason: &str,
+               message: String| {
+        let update = ConditionUpdate::new(type_, state, reason, message).observed_generation(generation);
+        conditions::set(conditions, update, clock);
+    };
+    use ConditionStatus::{False, True, Unknown};
+
+    match situation {
+        Situation::Idle {
+            current,
+            problem,
+            newest,
+        } => {
+            match current {
+                Some(current) => set(
+                    &mut status.conditions,
+                    types::READY,
+                    True,
+                    "AtVersion",
+                    format!("cluster {cluster} runs ACP {current}"),
+                ),
+                None => set(
+                    &mut status.conditions,
+                    types::READY,
+                    False,
+                    "VersionUnknown",
+                    problem
+                        .clone()
+                        .unwrap_or_else(|| "the platform version is unknown".into()),
+                ),
+            }
+            set(
+                &mut status.conditions,
+                types::RECONCILING,
+                False,
+                "Idle",
+                "no upgrade in progress".into(),
+            );
+            match newest {
+                Some((version, summary)) if summary.all_passed() => set(
+                    &mut status.conditions,
+                    types::PREFLIGHT_READY,
+                    True,
+                    "ChecksPassed",
+                    format!("an upgrade to {version}, the newest available, could start now"),
+                ),
+                Some((version, summary)) => set(
+                    &mut status.conditions,
+                    types::PREFLIGHT_READY,
+                    False,
+                    blocked_reason(summary),
+                    format!(
+                        "an upgrade to {version}, the newest available, would be held: {}",
+                        summary_text(summary)
+                    ),
+                ),
+                None => set(
+                    &mut status.conditions,
+                    types::PREFLIGHT_READY,
+                    Unknown,
+                    "NoTarget",
+                    "no update is available to check".into(),
+                ),
+            }
+        }
+        Situation::Blocked { target, summary } => {
+            let text = summary_text(summary);
+            let reason = blocked_reason(summary);
+            set(
+                &mut status.conditions,
+                types::READY,
+                False,
+                reason,
+                format!("the upgrade to {target} is held by preflight: {text}"),
+            );
+            set(
+                &mut status.conditions,
+                types::RECONCILING,
+                False,
+                reason,
+                format!("no stage started; preflight for {target}: {text}"),
+            );
+            set(
+                &mut status.conditions,
+                types::PREFLIGHT_READY,
+                False,
+                reason,
+                text,
+            );
+        }
+        Situation::Paused { target } => {
+            let message = format!(
+                "the upgrade to {target} is requested but spec.paused is set: set it to false to start"
+            );
+            set(
+                &mut status.conditions,
+                types::READY,
+                False,
+                "Paused",
+                message.clone(),
+            );
+            set(
+                &mut status.conditions,
+                types::RECONCILING,
+                False,
+                "Paused",
+                message,
+            );
+        }
+        Situation::Rejected { reason, message } => {
+            set(
+                &mut status.conditions,
+                types::READY,
+                False,
+                reason,
+                message.clone(),
+            );
+            set(
+                &mut status.conditions,
+                types::RECONCILING,
+                False,
+                reason,
+                message.clone(),
+            );
+            set(
+                &mut status.conditions,
+                types::PREFLIGHT_READY,
+                False,
+                reason,
+                message.clone(),
+            );
+        }
+        Situation::Executing {
+            target,
+            advance,
+            note,
+        } => {
+            let mut message = progress.unwrap_or_else(|| format!("Working towards {target}"));
+            if let Some(waiting) = &advance.waiting {
+                message.push_str(&format!("; waiting on {waiting}"));
+            }
+            if let Some(note) = note {
+                message.push_str(&format!("; {note}"));
+            }
+            set(
+                &mut status.conditions,
+                types::READY,
+                False,
+                "Upgrading",
+                message.clone(),
+            );
+            set(
+                &mut status.conditions,
+                types::RECONCILING,
+                True,
+                "Upgrading",
+                message,
+            );
+        }
+        Situation::Completed { target } => {
+            set(
+                &mut status.conditions,
+                types::READY,
+                True,
+                "UpgradeCompleted",
+                format!("cluster {cluster} runs ACP {target}"),
+            );
+            set(
+                &mut status.conditions,
+                types::RECONCILING,
+                False,
+                "UpgradeCompleted",
+                format!("the upgrade to {target} completed"),
+            );
+        }
+    }
+
+    let blocked = match situation {
+        Situation::Executing { advance, .. } => {
+            advance.blocked.as_ref().map(|b| (b.reason, b.message.clone()))
+        }
+        _ => None,
+    };
+    match blocked.or_else(|| access.clone()) {
+        Some((reason, message)) => set(&mut status.conditions, types::DEGRADED, True, reason, message),
+        None => set(
+            &mut status.conditions,
+            types::DEGRADED,
+            False,
+            "AsExpected",
+            "no error blocks progress".into(),
+        ),
+    }
+
+    // Stalled: an executing upgrade that has been Degraded past the deadline needs a human.
+    let degraded_for = conditions::find(&status.conditions, types::DEGRADED)
+        .filter(|c| c.status == "True")
+        .map(|c| clock.now().duration_since(c.last_transition_time.0));
+    let executing = matches!(situation, Situation::Executing { .. });
+    let stall = degraded_for
+        .filter(|d| executing && d.as_secs() >= i64::try_from(stall_after.as_secs()).unwrap_or(i64::MAX));
+    match stall {
+        Some(for_how_long) => {
+            let degraded = conditions::find(&status.conditions, types::DEGRADED)
+                .map(|c| c.message.clone())
+                .unwrap_or_default();
+            let minutes = for_how_long.as_secs() / 60;
+            set(
+                &mut status.conditions,
+                types::STALLED,
+                True,
+                "RetryDeadlineExceeded",
+                format!(
+                    "no progress for {minutes} minutes: {degraded}; fix the cause, the operator keeps retrying"
+                ),
+            );
+        }
+        None => set(
+            &mut status.conditions,
+            types::STALLED,
+            False,
+            "Progressing",
+            "not stalled".into(),
+        ),
+    }
+}
+
+fn blocked_reason(summary: &Summary) -> &'static str {
+    if summary.failed.is_empty() {
+        "PreflightPending"
+    } else {
+        "PreflightFailed"
+    }
+}
+
+fn summary_text(summary: &Summary) -> String {
+    let mut parts = Vec::new();
+    if !summary.failed.is_empty() {
+        parts.push(format!("failed: {}", summary.failed.join("; ")));
+    }
+    if !summary.retrying.is_empty() {
+        parts.push(format!("waiting: {}", summary.retrying.join("; ")));
+    }
+    if parts.is_empty() {
+        "all checks passed".into()
+    } else {
+        parts.join(" | ")
+    }
+}
+
+/// An Event worth publishing for a change between two statuses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub type_: EventType,
+    pub reason: &'static str,
+    pub note: String,
+}
+
+/// The transitions from `old` to `new`, in the order they happened.
+pub fn transitions(old: &ClusterVersionShadowStatus, new: &ClusterVersionShadowStatus) -> Vec<Transition> {
+    let mut out = Vec::new();
+    let mut add = |type_, reason, note: String| out.push(Transition { type_, reason, note });
+
+    if old.history.is_empty()
+        && let Some(first) = new.history.last().filter(|e| e.state == HistoryState::Completed)
+    {
+        add(
+            EventType::Normal,
+            "VersionRecorded",
+            format!("current version recorded as {}", version(first)),
+        );
+    }
+    let old_running = old.running_upgrade().map(version);
+    let new_running = new.running_upgrade().map(version);
+    if let Some(target) = &new_running
+        && old_running.as_ref() != Some(target)
+    {
+        let risks = new.running_upgrade().and_then(|e| e.accepted_risks.clone());
+        let note = match risks {
+            Some(risks) => format!("upgrade to {target} started; accepted risks: {risks}"),
+            None => format!("upgrade to {target} started"),
+        };
+        add(EventType::Normal, "UpgradeStarted", note);
+    }
+    for stage in &new.stages {
+        let before = old.stages.iter().find(|s| s.name == stage.name);
+        let was = before.map(|s| s.phase);
+        if was != Some(stage.phase) {
+            match stage.phase {
+                StagePhase::Running => add(
+                    EventType::Normal,
+                    "StageStarted",
+                    format!("stage {} started", stage.name),
+                ),
+                StagePhase::Finished if before.is_some() => {
+                    add(
+                        EventType::Normal,
+                        "StageFinished",
+                        format!("stage {} finished", stage.name),
+                    );
+                }
+                _ => {}
+            }
+        }
+        for op in &stage.operations {
+            let was = before
+                .and_then(|s| s.operations.iter().find(|o| o.name == op.name))
+                .and_then(|o| o.phase.clone());
+            if op.phase == Some(OperationPhase::Failed) && was != Some(OperationPhase::Failed) {
+                add(
+                    EventType::Warning,
+                    "OperationFailed",
+                    format!(
+                        "{}/{} failed: {}",
+                        stage.name,
+                        op.name,
+                        op.message.as_deref().unwrap_or("no detail")
+                    ),
+                );
+            }
+        }
+    }
+    if let (Some(target), None) = (&old_running, &new_running)
+        && new
+            .history
+            .first()
+            .is_some_and(|e| e.state == HistoryState::Completed && version(e) == *target)
+    {
+        let took = new.history.first().and_then(HistoryEntry::duration);
+        let note = match took {
+            Some(d) => format!(
+                "upgrade to {target} completed in {}m{}s",
+                d.as_secs() / 60,
+                d.as_secs() % 60
+            ),
+            None => format!("upgrade to {target} completed"),
+        };
+        add(EventType::Normal, "UpgradeCompleted", note);
+    }
+    for (type_, reason) in [
+        (types::DEGRADED, "Degraded"),
+        (types::STALLED, "Stalled"),
+        (types::PREFLIGHT_READY, "PreflightFailed"),
+    ] {
+        let became = |status: &ClusterVersionShadowStatus| {
+            let c = conditions::find(&status.conditions, type_);
+            let bad = if type_ == types::PREFLIGHT_READY {
+                "False"
+            } else {
+                "True"
+            };
+            c.filter(|c| c.status == bad).map(|c| c.message.clone())
+        };
+        if let (None, Some(message)) = (became(old), became(new)) {
+            // Preflight results for a merely available update are not worth a warning.
+            if type_ == types::PREFLIGHT_READY && new.desired.is_none() {
+                continue;
+            }
+            add(EventType::Warning, reason, message);
+        }
+    }
+    if old.desired.is_some() && new.desired.is_none() && new_running.is_none() && old_running.is_none() {
+        let target = old
+            .desired
+            .as_ref()
+            .and_then(|d| d.version.clone())
+            .unwrap_or_default();
+        add(
+            EventType::Normal,
+            "RequestCancelled",
+            format!("the request for {target} was withdrawn before any stage started"),
+        );
+    }
+    out
+}
+
+fn version(entry: &HistoryEntry) -> String {
+    entry.version.clone().unwrap_or_else(|| entry.image.clone())
+}
+
+/// Whether `new` differs from `old` in anything but timestamps, or the observation is getting old.
+pub fn needs_write(
+    old: &ClusterVersionShadowStatus,
+    new: &ClusterVersionShadowStatus,
+    refresh: Duration,
+) -> bool {
+    let strip = |s: &ClusterVersionShadowStatus| {
+        let mut s = s.clone();
+        if let Some(o) = s.observed.as_mut() {
+            o.observed_at = None;
+        }
+        if let Some(p) = s.preflight.as_mut() {
+            p.observed_at = None;
+        }
+        s
+    };
+    if strip(old) != strip(new) {
+        return true;
+    }
+    let at = |s: &ClusterVersionShadowStatus| s.observed.as_ref().and_then(|o| o.observed_at.clone());
+    match (at(old), at(new)) {
+        (Some(before), Some(now)) => {
+            now.0.duration_since(before.0).as_secs() >= i64::try_from(refresh.as_secs()).unwrap_or(i64::MAX)
+        }
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cvsh::stages::Blocked;
+    use acp_api::conditions::FixedClock;
+    use acp_api::cvsh::{Operation, OperationAction, Release, Stage};
+    use acp_api::k8s::Timestamp;
+
+    fn clock(seconds: i64) -> FixedClock {
+        FixedClock(Timestamp::from_second(1_800_000_000 + seconds).unwrap())
+    }
+
+    fn v(text: &str) -> AcpVersion {
+        text.parse().unwrap()
+    }
+
+    fn executing_status(done: usize, total: usize) -> ClusterVersionShadowStatus {
+        let operations = (0..total)
+            .map(|i| Operation {
+                name: format!("op{i}"),
+                action: OperationAction::Upgrade,
+                current_version: None,
+                target_version: None,
+                depends_on: vec![],
+                module_info: None,
+                phase: Some(if i < done {
+                    OperationPhase::Succeeded
+                } else {
+                    OperationPhase::Pending
+                }),
+                message: None,
+                last_transition_time: None,
+            })
+            .collect();
+        ClusterVersionShadowStatus {
+            desired: Some(Release::version("4.3.1")),
+            history: vec![started_entry(&v("4.3.1"), &[], clock(0).time())],
+            stages: vec![Stage {
+                name: "Core".into(),
+                priority: 30,
+                phase: StagePhase::Running,
+                operations,
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn condition<'a>(status: &'a ClusterVersionShadowStatus, type_: &str) -> &'a acp_api::k8s::Condition {
+        conditions::find(&status.conditions, type_).unwrap()
+    }
+
+    #[test]
+    fn executing_reports_progress_in_the_documented_words() {
+        let mut status = executing_status(7, 12);
+        let situation = Situation::Executing {
+            target: v("4.3.1"),
+            advance: Advance::default(),
+            note: None,
+        };
+        set_conditions(
+            &mut status,
+            "global",
+            &situation,
+            &None,
+            Some(2),
+            Duration::from_secs(600),
+            &clock(0),
+        );
+        let reconciling = condition(&status, types::RECONCILING);
+        assert_eq!(reconciling.status, "True");
+        assert!(
+            reconciling
+                .message
+                .starts_with("Working towards 4.3.1: 7 of 12 operations done (58%)"),
+            "{}",
+            reconciling.message
+        );
+        assert_eq!(reconciling.observed_generation, Some(2));
+        assert_eq!(condition(&status, types::READY).status, "False");
+        assert_eq!(condition(&status, types::DEGRADED).status, "False");
+    }
+
+    #[test]
+    fn a_blocked_operation_degrades_and_stalls_after_the_deadline() {
+        let mut status = executing_status(1, 3);
+        let advance = Advance {
+            blocked: Some(Blocked {
+                reason: "OperationFailed",
+                message: "platform-api rejected".into(),
+            }),
+            ..Advance::default()
+        };
+        let situation = Situation::Executing {
+            target: v("4.3.1"),
+            advance,
+            note: None,
+        };
+        let deadline = Duration::from_secs(600);
+        set_conditions(&mut status, "east", &situation, &None, None, deadline, &clock(0));
+        assert_eq!(condition(&status, types::DEGRADED).status, "True");
+        assert_eq!(condition(&status, types::STALLED).status, "False");
+        set_conditions(
+            &mut status,
+            "east",
+            &situation,
+            &None,
+            None,
+            deadline,
+            &clock(601),
+        );
+        let stalled = condition(&status, types::STALLED);
+        assert_eq!(stalled.status, "True");
+        assert!(
+            stalled.message.contains("platform-api rejected"),
+            "{}",
+            stalled.message
+        );
+    }
+
+    #[test]
+    fn an_unreachable_idle_cluster_is_degraded_with_the_reason() {
+        let mut status = ClusterVersionShadowStatus::default();
+        let situation = Situation::Idle {
+            current: Some(v("4.2.3")),
+            problem: None,
+            newest: None,
+        };
+        let access = Some((
+            "KubeconfigSecretMissing",
+            "kubeconfig Secret cpaas-system/x does not exist".to_string(),
+        ));
+        set_conditions(
+            &mut status,
+            "east",
+            &situation,
+            &access,
+            None,
+            Duration::from_secs(600),
+            &clock(0),
+        );
+        let degraded = condition(&status, types::DEGRADED);
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("True", "KubeconfigSecretMissing")
+        );
+        assert_eq!(condition(&status, types::READY).status, "True");
+        assert_eq!(condition(&status, types::STALLED).status, "False");
+    }
+
+    #[test]
+    fn starting_progressing_and_completing_are_events() {
+        let idle = ClusterVersionShadowStatus {
+            history: vec![bootstrap_entry(&v("4.2.3"), clock(0).time())],
+            ..Default::default()
+        };
+        let mut started = executing_status(0, 2);
+        started
+            .history
+            .push(bootstrap_entry(&v("4.2.3"), clock(0).time()));
+        let reasons = |t: Vec<Transition>| t.into_iter().map(|t| t.reason).collect::<Vec<_>>();
+        assert_eq!(
+            reasons(transitions(&idle, &started)),
+            ["UpgradeStarted", "StageStarted"]
+        );
+
+        let mut failed = started.clone();
+        failed.stages[0].operations[0].phase = Some(OperationPhase::Failed);
+        assert_eq!(reasons(transitions(&started, &failed)), ["OperationFailed"]);
+
+        let mut done = started.clone();
+        done.history[0].state = HistoryState::Completed;
+        done.history[0].completion_time = Some(clock(125).time());
+        done.stages[0].phase = StagePhase::Finished;
+        let events = transitions(&started, &done);
+        assert_eq!(reasons(events.clone()), ["StageFinished", "UpgradeCompleted"]);
+        assert!(events[1].note.contains("2m5s"), "{}", events[1].note);
+
+        assert_eq!(
+            reasons(transitions(&ClusterVersionShadowStatus::default(), &idle)),
+            ["VersionRecorded"]
+        );
+    }
+
+    #[test]
+    fn timestamps_alone_do_not_cause_a_write_until_the_observation_ages() {
+        let old = ClusterVersionShadowStatus {
+            observed: Some(Observed {
+                observed_at: Some(clock(0).time()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut new = old.clone();
+        new.observed.as_mut().unwrap().observed_at = Some(clock(10).time());
+        assert!(!needs_write(&old, &new, Duration::from_secs(60)));
+        new.observed.as_mut().unwrap().observed_at = Some(clock(61).time());
+        assert!(needs_write(&old, &new, Duration::from_secs(60)));
+        let mut changed = old.clone();
+        changed.current = Some(Release::version("4.3.1"));
+        assert!(needs_write(&old, &changed, Duration::from_secs(60)));
+    }
+}

@@ -27,9 +27,12 @@ const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
 /// How to reach registries.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// Registries (`host[:port]`) reached over plain HTTP. Loopback registries (`localhost`,
-    /// `127.0.0.0/8`, `[::1]`) always are; everything else uses TLS.
+    /// Registries (`host[:port]`) reached over plain HTTP; every other registry is reached over
+    /// TLS, except loopback ones when `plain_http_on_loopback` is set.
     pub insecure_registries: Vec<String>,
+    /// Reach loopback registries (`localhost`, `127.0.0.0/8`, `[::1]`) over plain HTTP, as a
+    /// registry started on the same machine for a test or a demo serves. Default: true.
+    pub plain_http_on_loopback: bool,
     /// Deadline of each registry operation.
     pub timeout: Duration,
     /// Largest bundle layer a pull downloads.
@@ -42,6 +45,7 @@ impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
             insecure_registries: Vec::new(),
+            plain_http_on_loopback: true,
             timeout: DEFAULT_TIMEOUT,
             max_bundle_bytes: DEFAULT_MAX_BUNDLE_BYTES,
             extra_root_certificates: Vec::new(),
@@ -52,7 +56,7 @@ impl Default for ClientOptions {
 impl ClientOptions {
     /// Whether `registry` is reached over plain HTTP.
     pub fn uses_plain_http(&self, registry: &str) -> bool {
-        is_loopback_host(registry)
+        (self.plain_http_on_loopback && is_loopback_host(registry))
             || self
                 .insecure_registries
                 .iter()
@@ -406,6 +410,12 @@ fn classify(
         }
         OciDistributionError::ServerError { code: 401, .. } => unauthorized("HTTP 401".to_owned()),
         OciDistributionError::ServerError { code: 403, .. } => unauthorized("HTTP 403".to_owned()),
+        OciDistributionError::ServerError {
+            code: 400, message, ..
+        } if message.contains("HTTPS server") => registry(format!(
+            "it serves HTTPS but was contacted over plain HTTP ({}); do not list it as insecure",
+            message.trim()
+        )),
         OciDistributionError::ServerError { code: 404, .. } if operation == Operation::FetchingManifest => {
             not_found()
         }
@@ -495,4 +505,32 @@ fn clip(text: &str) -> String {
 fn install_crypto_provider() {
     // Fails only when a provider is already installed, which is what we want either way.
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_where_allowed() {
+        let options = ClientOptions {
+            insecure_registries: vec!["mirror.internal:5000".into()],
+            ..ClientOptions::default()
+        };
+        assert!(options.uses_plain_http("mirror.internal:5000"));
+        assert!(options.uses_plain_http("MIRROR.internal:5000"));
+        assert!(options.uses_plain_http("127.0.0.1:5000"));
+        assert!(options.uses_plain_http("localhost:5000"));
+        assert!(
+            !options.uses_plain_http("mirror.internal"),
+            "another port is another registry"
+        );
+        assert!(!options.uses_plain_http("registry.example.com"));
+
+        let tls_everywhere = ClientOptions {
+            plain_http_on_loopback: false,
+            ..ClientOptions::default()
+        };
+        assert!(!tls_everywhere.uses_plain_http("127.0.0.1:5000"));
+    }
 }

@@ -100,7 +100,8 @@ pub enum BundleError {
 
     #[error(
         "cannot reach registry {registry} while {operation} {reference}: {detail}; check the \
-         address, and that the registry serves HTTPS (a plain-HTTP registry must be listed as insecure)"
+         address, and that the registry serves HTTPS with a certificate this machine trusts (a \
+         plain-HTTP registry must be listed as insecure)"
     )]
     Unreachable {
         operation: Operation,

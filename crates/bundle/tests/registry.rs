@@ -334,3 +334,42 @@ async fn an_unreachable_registry_is_reported_as_such() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn tls_registries_are_verified() {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    let certificate = certified.cert.pem();
+    let Some(registry) = Registry::start_with_tls(&certificate, &certified.signing_key.serialize_pem())
+    else {
+        return;
+    };
+    let at = reference(&registry, "acp/release:4.3.1");
+    let bundle = Bundle::from_yaml(bundle_yaml("4.3.1")).unwrap();
+
+    // Trusting the registry's CA: push and pull over TLS.
+    let trusting = BundleClient::new(ClientOptions {
+        plain_http_on_loopback: false,
+        extra_root_certificates: vec![certificate.into_bytes()],
+        ..ClientOptions::default()
+    });
+    let digest = push(&trusting, &bundle, &at).await.unwrap();
+    assert_eq!(pull(&trusting, &at).await.unwrap().digest, digest);
+
+    // Not trusting it: refused, never silently accepted.
+    let untrusting = BundleClient::new(ClientOptions {
+        plain_http_on_loopback: false,
+        ..ClientOptions::default()
+    });
+    let err = pull(&untrusting, &at).await.unwrap_err();
+    assert!(matches!(err, BundleError::Unreachable { .. }), "{err:?}");
+    assert!(err.to_string().contains("invalid peer certificate"), "{err}");
+
+    // Plain HTTP to an HTTPS registry: told so, rather than shown a bare HTTP 400.
+    let err = pull(&client(), &at).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("serves HTTPS but was contacted over plain HTTP"),
+        "{err}"
+    );
+}

@@ -18,17 +18,36 @@ pub struct Registry {
     child: Child,
     host: String,
     dir: tempfile::TempDir,
+    tls: bool,
+}
+
+#[derive(Default)]
+struct Options {
+    basic_auth: Option<(String, String)>,
+    /// Certificate and key, PEM.
+    tls: Option<(String, String)>,
 }
 
 impl Registry {
     /// An anonymous registry, or `None` when the test must be skipped.
     pub fn start() -> Option<Registry> {
-        Registry::launch(None)
+        Registry::launch(Options::default())
     }
 
     /// A registry that demands HTTP basic authentication with these credentials.
     pub fn start_with_basic_auth(username: &str, password: &str) -> Option<Registry> {
-        Registry::launch(Some((username, password)))
+        Registry::launch(Options {
+            basic_auth: Some((username.to_owned(), password.to_owned())),
+            ..Options::default()
+        })
+    }
+
+    /// A registry serving HTTPS with this certificate and key (PEM).
+    pub fn start_with_tls(certificate: &str, key: &str) -> Option<Registry> {
+        Registry::launch(Options {
+            tls: Some((certificate.to_owned(), key.to_owned())),
+            ..Options::default()
+        })
     }
 
     /// `127.0.0.1:PORT`.
@@ -36,7 +55,7 @@ impl Registry {
         &self.host
     }
 
-    fn launch(auth: Option<(&str, &str)>) -> Option<Registry> {
+    fn launch(options: Options) -> Option<Registry> {
         let binary = find_binary()?;
         let mut last_failure = String::new();
         // A free port can be taken between choosing it and the registry binding it; retry then.
@@ -44,7 +63,7 @@ impl Registry {
             let dir = tempfile::tempdir().unwrap();
             let port = free_port();
             let host = format!("127.0.0.1:{port}");
-            let config = write_config(dir.path(), &host, auth);
+            let config = write_config(dir.path(), &host, &options);
             let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
             let child = Command::new(&binary)
                 .arg("serve")
@@ -54,7 +73,12 @@ impl Registry {
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-            let mut registry = Registry { child, host, dir };
+            let mut registry = Registry {
+                child,
+                host,
+                dir,
+                tls: options.tls.is_some(),
+            };
             match registry.wait_until_serving() {
                 Ok(()) => return Some(registry),
                 Err(failure) => last_failure = failure,
@@ -70,7 +94,12 @@ impl Registry {
                 return Err(format!("{BINARY} exited with {status}:\n{}", self.log()));
             }
             // 200 when anonymous, 401 with htpasswd: either way it serves the API.
-            if let Some(status) = http_status(&self.host, "/v2/")
+            if self.tls {
+                // An HTTPS listener accepting connections is as far as a plain socket can tell.
+                if TcpStream::connect(&self.host).is_ok() {
+                    return Ok(());
+                }
+            } else if let Some(status) = http_status(&self.host, "/v2/")
                 && (status == 200 || status == 401)
             {
                 return Ok(());
@@ -132,10 +161,22 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn write_config(dir: &Path, host: &str, auth: Option<(&str, &str)>) -> PathBuf {
+fn write_config(dir: &Path, host: &str, options: &Options) -> PathBuf {
     let storage = dir.join("data");
     std::fs::create_dir_all(&storage).unwrap();
-    let auth_section = match auth {
+    let tls_section = match &options.tls {
+        Some((certificate, key)) => {
+            std::fs::write(dir.join("tls.crt"), certificate).unwrap();
+            std::fs::write(dir.join("tls.key"), key).unwrap();
+            format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                dir.join("tls.crt").display(),
+                dir.join("tls.key").display()
+            )
+        }
+        None => String::new(),
+    };
+    let auth_section = match &options.basic_auth {
         Some((username, password)) => {
             let hash = bcrypt::hash(password, 4).unwrap();
             let htpasswd = dir.join("htpasswd");
@@ -151,7 +192,7 @@ fn write_config(dir: &Path, host: &str, auth: Option<(&str, &str)>) -> PathBuf {
         "version: 0.1\n\
          log:\n  level: warn\n  accesslog:\n    disabled: true\n\
          storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-         http:\n  addr: {host}\n  secret: acp-test-only\n\
+         http:\n  addr: {host}\n  secret: acp-test-only\n{tls_section}\
          {auth_section}",
         storage.display()
     );

@@ -1,0 +1,174 @@
+//! What the `cli_*` suites share: a global cluster with the CRDs installed, the `ac` binary run as a
+//! process, and status written the way the operator writes it (server-side apply, field manager acp-cvo).
+// Each suite uses a different part of this module.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use acp_api::{ClusterVersionShadow, names};
+use acp_testkit::{Cluster, ClusterSpec, TestEnv, wait_for};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use serde_json::{Value, json};
+
+const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What `ac` did.
+#[derive(Debug)]
+pub struct AcOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl AcOutput {
+    /// Asserts exit 0 and returns stdout.
+    pub fn ok(&self) -> &str {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "ac failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        &self.stdout
+    }
+
+    /// Asserts exit `code` and returns stderr.
+    pub fn failed_with(&self, code: i32) -> &str {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "expected exit {code}:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        &self.stderr
+    }
+}
+
+pub fn ac_path() -> PathBuf {
+    acp_testkit::workspace_binary("acp-cli", "ac").unwrap()
+}
+
+/// Runs `ac args...` against `cluster` (through KUBECONFIG, as a user's shell would), without colour.
+pub async fn ac(cluster: &Cluster, args: &[&str]) -> AcOutput {
+    ac_with_env(cluster, args, &[]).await
+}
+
+pub async fn ac_with_env(cluster: &Cluster, args: &[&str], env: &[(&str, &str)]) -> AcOutput {
+    let mut command = tokio::process::Command::new(ac_path());
+    command
+        .args(args)
+        .env("KUBECONFIG", cluster.kubeconfig_path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let out = command.output().await.unwrap();
+    AcOutput {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Installs deploy/crds with kubectl and waits until they are served; creates cpaas-system.
+pub async fn install_crds(cluster: &Cluster) {
+    let dir = acp_testkit::repo_root().join("deploy/crds");
+    cluster
+        .kubectl(["apply", "-f", dir.to_str().unwrap()])
+        .await
+        .unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(cluster.client().await.unwrap());
+    for crd in acp_api::crd::all() {
+        let name = crd.metadata.name.clone().unwrap();
+        wait_for(
+            &format!("CRD {name} to be Established"),
+            ESTABLISHED_TIMEOUT,
+            || async {
+                let Ok(crd) = crds.get(&name).await else {
+                    return false;
+                };
+                crd.status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+            },
+        )
+        .await
+        .unwrap();
+    }
+    cluster
+        .kubectl(["create", "namespace", names::NAMESPACE])
+        .await
+        .unwrap();
+}
+
+/// A global cluster (Kubernetes 1.34) with the CRDs installed, plus any other clusters asked for.
+pub async fn platform(others: impl IntoIterator<Item = ClusterSpec>) -> TestEnv {
+    let specs = std::iter::once(ClusterSpec::new("global", "1.34")).chain(others);
+    let env = TestEnv::start(specs).await.unwrap();
+    install_crds(env.cluster("global")).await;
+    env
+}
+
+pub async fn cvsh_api(cluster: &Cluster) -> Api<ClusterVersionShadow> {
+    Api::namespaced(cluster.client().await.unwrap(), names::NAMESPACE)
+}
+
+/// Creates a ClusterVersionShadow with the given spec (JSON).
+pub async fn create_cvsh(cluster: &Cluster, name: &str, spec: Value) {
+    let body = json!({
+        "apiVersion": names::API_VERSION,
+        "kind": "ClusterVersionShadow",
+        "metadata": {"name": name, "namespace": names::NAMESPACE},
+        "spec": spec,
+    });
+    cvsh_api(cluster)
+        .await
+        .patch(
+            name,
+            &PatchParams::apply("e2e-admin").force(),
+            &Patch::Apply(&body),
+        )
+        .await
+        .unwrap();
+}
+
+/// Writes `status` (JSON) the way the operator does: server-side apply on the status subresource.
+pub async fn write_status(cluster: &Cluster, name: &str, status: Value) {
+    let body = json!({
+        "apiVersion": names::API_VERSION,
+        "kind": "ClusterVersionShadow",
+        "status": status,
+    });
+    cvsh_api(cluster)
+        .await
+        .patch_status(
+            name,
+            &PatchParams::apply(names::FIELD_MANAGER).force(),
+            &Patch::Apply(&body),
+        )
+        .await
+        .unwrap();
+}
+
+/// A condition as the operator writes it.
+pub fn condition(type_: &str, status: bool, reason: &str, message: &str) -> Value {
+    json!({
+        "type": type_,
+        "status": if status { "True" } else { "False" },
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": "2026-03-01T10:00:00Z",
+    })
+}

@@ -154,6 +154,16 @@ pub fn credentials_from_docker_config(
     Ok(DockerConfig::from_json(json)?.credentials_for(registry).cloned())
 }
 
+/// Where a command-line user's registry logins are: `$DOCKER_CONFIG/config.json`, else
+/// `~/.docker/config.json` (what `docker login` and `oras login` write). `None` without a home.
+pub fn default_docker_config_path() -> Option<std::path::PathBuf> {
+    let dir = match std::env::var_os("DOCKER_CONFIG").filter(|d| !d.is_empty()) {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").filter(|h| !h.is_empty())?).join(".docker"),
+    };
+    Some(dir.join("config.json"))
+}
+
 fn entry_credentials(registry: &str, entry: AuthEntry) -> Result<Option<Credentials>, CredentialsError> {
     if let Some(auth) = entry.auth.filter(|a| !a.is_empty()) {
         let bad = || CredentialsError::BadAuthField {

@@ -23,12 +23,16 @@ mod credentials;
 mod document;
 mod error;
 mod reference;
+mod source;
 
 pub use client::{
     BundleClient, ClientOptions, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_TIMEOUT, PulledBundle, pull, push,
     push_release,
 };
-pub use credentials::{Credentials, CredentialsError, DockerConfig, credentials_from_docker_config};
+pub use credentials::{
+    Credentials, CredentialsError, DockerConfig, credentials_from_docker_config, default_docker_config_path,
+};
 pub use document::{Bundle, DocumentError};
 pub use error::{BundleError, Operation};
 pub use reference::{BundleRef, RefError, version_tag};
+pub use source::{BundleSource, Requested, bundle_source};

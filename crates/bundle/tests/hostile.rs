@@ -231,3 +231,25 @@ async fn a_silent_registry_times_out() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_manifest_other_than_the_pinned_digest_is_refused() {
+    let fake = serve(Script {
+        declared_size: YAML.len() as u64,
+        blob: Blob::Tampered,
+        stall: false,
+    })
+    .await;
+    let pinned_elsewhere = format!("sha256:{}", "ab".repeat(32));
+    let pinned = at(&fake).pinned(&pinned_elsewhere);
+    let err = pull(&BundleClient::new(ClientOptions::default()), &pinned)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BundleError::DigestMismatch { .. }), "{err:?}");
+    assert!(err.to_string().contains(&pinned_elsewhere), "{err}");
+    assert_eq!(
+        fake.blob_requests.load(Ordering::SeqCst),
+        0,
+        "nothing downloaded from a lying manifest"
+    );
+}

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# Builds the real Kubernetes control-plane binaries the tests run (kube-apiserver, kube-controller-manager,
-# kube-scheduler, etcd, kubectl, kwok) from the Go module proxy, into target/harness/bin.
-# Idempotent: when the sources, go.mod/go.sum, this script and the Go version are unchanged it does nothing.
-# The Go build and module caches (outside the repository) keep a rebuild in a fresh clone to a link step.
+# Builds the real Kubernetes control-plane binaries the tests run, from the Go module proxy, into
+# target/harness/bin (override with ACP_HARNESS_OUT=/dir; binaries then go to /dir/bin):
+#   bin/            kube-apiserver, kube-controller-manager, kube-scheduler (Kubernetes 1.34, play 1.31–1.34),
+#                   etcd (embedded etcd 3.6), kubectl, kwok (fake nodes)            — target "main"
+#   bin/k8s-1.30/   kube-apiserver, kube-controller-manager, kube-scheduler of Kubernetes 1.30, for clusters
+#                   that must report 1.30 (emulation reaches back to 1.31 only)    — target "k8s-1.30"
+# ACP_HARNESS_TARGETS="main" builds only the main target (default: "main k8s-1.30").
 #
-#   bash tests/harness/build.sh            build if needed, print the binaries' directory
-#   ACP_HARNESS_OUT=/dir bash ...          cache somewhere else than <repo>/target/harness
+# Idempotent: a target whose sources, go.mod/go.sum, this script and the Go version are unchanged is not
+# rebuilt. The Go build and module caches (outside the repository) keep a rebuild in a fresh clone to links.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 out="${ACP_HARNESS_OUT:-$repo/target/harness}"
 bin="$out/bin"
+targets="${ACP_HARNESS_TARGETS:-main k8s-1.30}"
 
 if ! command -v go >/dev/null 2>&1; then
   echo "tests/harness/build.sh: Go (1.24 or newer) is needed to build the Kubernetes test binaries and was not found on PATH." >&2
@@ -21,43 +25,93 @@ fi
 
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 
-# The Kubernetes release the binaries are built from; /version reports it unless a cluster chooses another.
-kube_release="$(awk '$1 == "k8s.io/kubernetes" { print $2 } $1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$here/go.mod" | head -n1)"
-kube_minor="$(echo "$kube_release" | cut -d. -f2)"
-ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags="$ldflags -X $pkg.gitVersion=$kube_release -X $pkg.gitMajor=1 -X $pkg.gitMinor=$kube_minor -X $pkg.gitTreeState=clean"
-done
+# The Kubernetes release a module builds; /version reports it unless a cluster chooses another.
+kube_release() {
+  awk '$1 == "k8s.io/kubernetes" { print $2 } $1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$1/go.mod" | head -n1
+}
 
+version_ldflags() {
+  local release="$1" minor
+  minor="$(echo "$release" | cut -d. -f2)"
+  local flags="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags="$flags -X $pkg.gitVersion=$release -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+  echo "$flags"
+}
+
+# stamp DIR FLAGS [PRUNE...]: hash of the Go version, flags, this script and DIR's Go sources.
 stamp() {
+  local dir="$1" flags="$2"
+  shift 2
+  local prune=()
+  for p in "$@"; do prune+=(-path "./$p" -prune -o); done
   {
     go env GOVERSION GOOS GOARCH
-    echo "$ldflags"
-    cd "$here"
-    find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum -o -name build.sh \) -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+    echo "$flags"
+    sha256sum <"$here/build.sh"
+    cd "$dir"
+    find . "${prune[@]}" -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -print0 |
+      LC_ALL=C sort -z | xargs -0 sha256sum
   } | sha256sum | cut -d' ' -f1
 }
 
-binaries=(kube-apiserver kube-controller-manager kube-scheduler etcd kubectl kwok)
-want="$(stamp)"
+# install STAGE DEST NAMES...: move freshly built binaries into place (each move is atomic).
+install_binaries() {
+  local stage="$1" dest="$2"
+  shift 2
+  mkdir -p "$dest"
+  for b in "$@"; do mv -f "$stage/$b" "$dest/$b"; done
+}
 
-exec 9>"$(mkdir -p "$out" && echo "$out/.lock")"
+mkdir -p "$out"
+exec 9>"$out/.lock"
 flock 9 # one build at a time; a second caller waits and then finds the binaries current
 
-current=yes
-[ "$(cat "$out/stamp" 2>/dev/null)" = "$want" ] || current=no
-for b in "${binaries[@]}"; do [ -x "$bin/$b" ] || current=no; done
-if [ "$current" = yes ]; then
-  echo "Kubernetes test binaries are current ($kube_release) in $bin"
-  exit 0
-fi
-
-echo "Building Kubernetes $kube_release test binaries into $bin (a cold Go cache takes about 10 minutes)"
 stage="$(mktemp -d "$out/stage.XXXXXX")"
 trap 'rm -rf "$stage"' EXIT
-(cd "$here" && go build -trimpath -ldflags "$ldflags" -o "$stage/" ./cmd/...)
-(cd "$here/kwok" && go build -trimpath -ldflags "-s -w" -o "$stage/kwok" .)
-mkdir -p "$bin"
-for b in "${binaries[@]}"; do mv -f "$stage/$b" "$bin/$b"; done
-echo "$want" >"$out/stamp"
-echo "Kubernetes test binaries are ready ($kube_release) in $bin"
+
+# current_or_build NAME MODULE_DIR DEST STAMP BUILD_COMMAND NAMES...: build NAMES into DEST unless STAMP matches.
+current_or_build() {
+  local name="$1" dir="$2" dest="$3" want="$4" build="$5"
+  shift 5
+  local ok=yes
+  [ "$(cat "$out/stamp-$name" 2>/dev/null)" = "$want" ] || ok=no
+  for b in "$@"; do [ -x "$dest/$b" ] || ok=no; done
+  if [ "$ok" = yes ]; then
+    echo "harness target $name is current in $dest"
+    return
+  fi
+  echo "building harness target $name into $dest (a cold Go cache takes about 10 minutes)"
+  local started=$SECONDS
+  (cd "$dir" && eval "$build")
+  install_binaries "$stage" "$dest" "$@"
+  echo "$want" >"$out/stamp-$name"
+  echo "harness target $name built in $((SECONDS - started)) s"
+}
+
+for target in $targets; do
+  case "$target" in
+    main)
+      release="$(kube_release "$here")"
+      flags="$(version_ldflags "$release")"
+      want="$(stamp "$here" "$flags" k8s-1.30)"
+      current_or_build main "$here" "$bin" "$want" \
+        'go build -trimpath -ldflags "$flags" -o "$stage/" ./cmd/... && (cd kwok && go build -trimpath -ldflags "-s -w" -o "$stage/kwok" .)' \
+        kube-apiserver kube-controller-manager kube-scheduler etcd kubectl kwok
+      ;;
+    k8s-1.30)
+      release="$(kube_release "$here/k8s-1.30")"
+      flags="$(version_ldflags "$release")"
+      want="$(stamp "$here/k8s-1.30" "$flags")"
+      current_or_build k8s-1.30 "$here/k8s-1.30" "$bin/k8s-1.30" "$want" \
+        'go build -trimpath -ldflags "$flags" -o "$stage/" ./cmd/...' \
+        kube-apiserver kube-controller-manager kube-scheduler
+      ;;
+    *)
+      echo "tests/harness/build.sh: unknown target $target in ACP_HARNESS_TARGETS (known: main k8s-1.30)" >&2
+      exit 1
+      ;;
+  esac
+done
+echo "Kubernetes test binaries are ready in $bin"

@@ -86,3 +86,29 @@ async fn a_stopped_cluster_is_unreachable_and_can_start_again() {
         "v1.33.0"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_1_30_cluster_upgrades_to_1_31() {
+    // 1.30 comes from a Kubernetes 1.30 build; 1.31 from the 1.34 build emulating 1.31.
+    let env = TestEnv::start([ClusterSpec::new("legacy", "v1.30.14").with_workloads()])
+        .await
+        .unwrap();
+    let cluster = env.cluster("legacy");
+    cluster
+        .create_node(acp_testkit::NodeSpec::new("old-node").kubelet_version("v1.30.14"))
+        .await
+        .unwrap();
+    let version = |c: kube::Client| async move { c.apiserver_version().await.unwrap().git_version };
+    assert_eq!(version(cluster.client().await.unwrap()).await, "v1.30.14");
+
+    cluster.restart_at("v1.31.2").await.unwrap();
+
+    assert_eq!(version(cluster.client().await.unwrap()).await, "v1.31.2");
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(cluster.client().await.unwrap());
+    let node = nodes.get("old-node").await.unwrap();
+    assert_eq!(
+        node.status.unwrap().node_info.unwrap().kubelet_version,
+        "v1.30.14"
+    );
+    assert!(cluster.component_pid("kube-controller-manager").is_some());
+}

@@ -73,21 +73,8 @@ fn locate_or_build() -> Result<PathBuf> {
     if missing(&dir).is_empty() {
         return Ok(dir);
     }
+    run_build_script()?;
     let script = root.join("tests/harness/build.sh");
-    let output = Command::new("bash")
-        .arg(&script)
-        .current_dir(&root)
-        .output()
-        .map_err(|e| Error::io(format!("run {}", script.display()), e))?;
-    if !output.status.success() {
-        return Err(Error::Binaries(format!(
-            "{} failed ({}); run it by hand to see why, or set {HARNESS_BIN_ENV}:\n{}{}",
-            script.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )));
-    }
     let absent = missing(&dir);
     if absent.is_empty() {
         Ok(dir)
@@ -99,6 +86,69 @@ fn locate_or_build() -> Result<PathBuf> {
             absent.join(", ")
         )))
     }
+}
+
+/// Oldest and newest Kubernetes minor (of 1.x) a local cluster can report.
+pub(crate) const MINORS: std::ops::RangeInclusive<u64> = 30..=34;
+
+/// Subdirectory of the harness directory holding the Kubernetes 1.30 control plane.
+const K8S_1_30: &str = "k8s-1.30";
+const CONTROL_PLANE: [&str; 3] = [KUBE_APISERVER, KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER];
+
+/// Directory of the kube-apiserver, kube-controller-manager and kube-scheduler that play Kubernetes 1.`minor`:
+/// the main build (1.34 code) for 1.31 to 1.34, which emulates older minors; a Kubernetes 1.30 build for 1.30,
+/// as emulation reaches back to 1.31 only.
+pub(crate) fn control_plane_dir(minor: u64) -> Result<PathBuf> {
+    let main = harness_bin_dir()?;
+    if !MINORS.contains(&minor) {
+        return Err(Error::Usage(format!(
+            "Kubernetes 1.{minor} cannot be played by the harness: local clusters report 1.{} to 1.{}",
+            MINORS.start(),
+            MINORS.end()
+        )));
+    }
+    if minor > 30 {
+        return Ok(main);
+    }
+    static BUILT: Mutex<bool> = Mutex::new(false);
+    let dir = main.join(K8S_1_30);
+    let absent = |dir: &Path| CONTROL_PLANE.iter().any(|b| !dir.join(b).is_file());
+    if !absent(&dir) {
+        return Ok(dir);
+    }
+    let mut tried = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if std::env::var_os(HARNESS_BIN_ENV).is_none() && !*tried {
+        *tried = true;
+        run_build_script()?;
+    }
+    if absent(&dir) {
+        return Err(Error::Binaries(format!(
+            "{} lacks the Kubernetes 1.30 control plane; build it with `ACP_HARNESS_TARGETS=k8s-1.30 bash tests/harness/build.sh`",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+/// Runs `tests/harness/build.sh` (all targets), failing with its output.
+fn run_build_script() -> Result<()> {
+    let root = repo_root();
+    let script = root.join("tests/harness/build.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .current_dir(&root)
+        .output()
+        .map_err(|e| Error::io(format!("run {}", script.display()), e))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(Error::Binaries(format!(
+        "{} failed ({}); run it by hand to see why, or set {HARNESS_BIN_ENV}:\n{}{}",
+        script.display(),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )))
 }
 
 /// Path of a harness binary by file name (e.g. `"kubectl"`).

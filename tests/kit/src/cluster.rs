@@ -49,7 +49,8 @@ pub struct ClusterSpec {
 impl ClusterSpec {
     /// A cluster called `name` (used in messages, kubeconfig context names and [`crate::TestEnv::cluster`])
     /// reporting Kubernetes `kube_version` (`"1.31"`, `"v1.31.9"`, …; a missing patch means `.0`).
-    /// One build plays 1.31 to 1.34.
+    /// Versions 1.30 to 1.34 can be played: 1.31–1.34 by the Kubernetes 1.34 build emulating the chosen
+    /// minor, 1.30 by a Kubernetes 1.30 build.
     pub fn new(name: impl Into<String>, kube_version: impl Into<String>) -> Self {
         ClusterSpec {
             name: name.into(),
@@ -170,6 +171,7 @@ impl Cluster {
     pub async fn start(spec: ClusterSpec, parent: Option<&Path>) -> Result<Cluster> {
         let kube_version = version::normalize(&spec.kube_version)?;
         let bins = binaries::harness_bin_dir()?;
+        binaries::control_plane_dir(version::minor(&kube_version)?)?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -403,6 +405,7 @@ impl Cluster {
     pub async fn restart_at(&self, kube_version: &str) -> Result<()> {
         let local = self.local_or_err("restart")?;
         let v = version::normalize(kube_version)?;
+        binaries::control_plane_dir(version::minor(&v)?)?;
         let old = {
             let mut guard = lock(&local.procs);
             guard.take_all_but_etcd()
@@ -456,13 +459,14 @@ impl Cluster {
         let deadline = Instant::now() + local.spec.ready_timeout;
         let log_dir = local.path.join("logs");
         let version = lock(&local.version).clone();
+        let cp = binaries::control_plane_dir(version::minor(&version)?)?;
         {
             let mut procs = lock(&local.procs);
             if with_etcd {
                 procs.etcd = Some(ChildProcess::spawn(local.etcd_spec(), log_dir.join("etcd.log"))?);
             }
             procs.apiserver = Some(ChildProcess::spawn(
-                local.apiserver_spec(&version),
+                local.apiserver_spec(&cp, &version),
                 log_dir.join("kube-apiserver.log"),
             )?);
         }
@@ -491,13 +495,13 @@ impl Cluster {
             let mut procs = lock(&local.procs);
             if local.spec.controller_manager {
                 procs.controller_manager = Some(ChildProcess::spawn(
-                    local.controller_manager_spec(&version),
+                    local.controller_manager_spec(&cp, &version),
                     log_dir.join("kube-controller-manager.log"),
                 )?);
             }
             if local.spec.scheduler {
                 procs.scheduler = Some(ChildProcess::spawn(
-                    local.scheduler_spec(&version),
+                    local.scheduler_spec(&cp, &version),
                     log_dir.join("kube-scheduler.log"),
                 )?);
             }
@@ -568,10 +572,10 @@ impl Local {
         ])
     }
 
-    fn apiserver_spec(&self, kube_version: &str) -> ProcessSpec {
+    fn apiserver_spec(&self, bins: &Path, kube_version: &str) -> ProcessSpec {
         let p = &self.pki;
         let f = |path: &Path| path.display().to_string();
-        ProcessSpec::new(self.bins.join(KUBE_APISERVER)).args([
+        ProcessSpec::new(bins.join(KUBE_APISERVER)).args([
             format!("--kube-version={kube_version}"),
             format!("--etcd-servers=http://127.0.0.1:{}", self.ports.etcd_client),
             "--bind-address=127.0.0.1".to_owned(),
@@ -605,9 +609,9 @@ impl Local {
         self.path.join("admin.kubeconfig").display().to_string()
     }
 
-    fn controller_manager_spec(&self, kube_version: &str) -> ProcessSpec {
+    fn controller_manager_spec(&self, bins: &Path, kube_version: &str) -> ProcessSpec {
         let p = &self.pki;
-        ProcessSpec::new(self.bins.join(KUBE_CONTROLLER_MANAGER)).args([
+        ProcessSpec::new(bins.join(KUBE_CONTROLLER_MANAGER)).args([
             format!("--kube-version={kube_version}"),
             format!("--kubeconfig={}", self.kubeconfig()),
             format!("--authentication-kubeconfig={}", self.kubeconfig()),
@@ -628,8 +632,8 @@ impl Local {
         ])
     }
 
-    fn scheduler_spec(&self, kube_version: &str) -> ProcessSpec {
-        ProcessSpec::new(self.bins.join(KUBE_SCHEDULER)).args([
+    fn scheduler_spec(&self, bins: &Path, kube_version: &str) -> ProcessSpec {
+        ProcessSpec::new(bins.join(KUBE_SCHEDULER)).args([
             format!("--kube-version={kube_version}"),
             format!("--kubeconfig={}", self.kubeconfig()),
             format!("--authentication-kubeconfig={}", self.kubeconfig()),

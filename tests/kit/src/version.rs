@@ -22,6 +22,17 @@ pub(crate) fn normalize(version: &str) -> Result<String> {
     Ok(format!("v{}.{}.{patch}", parts[0], parts[1]))
 }
 
+/// The minor of a normalised version (`v1.31.9` → 31); the major must be 1.
+pub(crate) fn minor(normalized: &str) -> Result<u64> {
+    let mut parts = normalized.trim_start_matches('v').split('.');
+    match (parts.next(), parts.next().and_then(|m| m.parse().ok())) {
+        (Some("1"), Some(minor)) => Ok(minor),
+        _ => Err(Error::Usage(format!(
+            "Kubernetes version {normalized} is not a 1.x release"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::normalize;
@@ -32,6 +43,12 @@ mod tests {
         assert_eq!(normalize("v1.31").unwrap(), "v1.31.0");
         assert_eq!(normalize("1.31.9").unwrap(), "v1.31.9");
         assert_eq!(normalize("v1.34.2").unwrap(), "v1.34.2");
+    }
+
+    #[test]
+    fn minor_of_a_release() {
+        assert_eq!(super::minor("v1.30.14").unwrap(), 30);
+        assert!(super::minor("v2.1.0").is_err());
     }
 
     #[test]

@@ -195,8 +195,10 @@ pub async fn push(
         });
     };
     check_tag_matches(reference, tag, bundle.release())?;
-    let artifact = Artifact::build(bundle).map_err(|e| BundleError::Client {
-        detail: format!("cannot write the bundle manifest: {e}"),
+    let artifact = Artifact::build(bundle).map_err(|e| {
+        BundleError::Document(crate::DocumentError {
+            detail: format!("cannot write its OCI manifest: {e}"),
+        })
     })?;
     let digest = artifact::sha256_digest(&artifact.manifest_bytes);
     // Push by tag only: a digest in the reference would make the registry check the wrong thing.

@@ -118,7 +118,10 @@ pub enum BundleError {
         detail: String,
     },
 
-    #[error("cannot set up a registry client: {detail}")]
+    #[error(
+        "cannot set up a registry client: {detail}; check the CA certificates given for registries \
+         (PEM files)"
+    )]
     Client { detail: String },
 }
 

@@ -105,6 +105,17 @@ impl BundleRef {
         Ok(reference)
     }
 
+    /// Where to publish a bundle of `version`: `input` as given when it names a tag or digest,
+    /// else the repository `input` tagged with the version (`REPO` → `REPO:4.3.1`).
+    pub fn for_push(input: &str, version: &AcpVersion) -> Result<BundleRef, RefError> {
+        match BundleRef::parse(input) {
+            Err(e) if e.problem.starts_with("it names no tag or digest") => {
+                BundleRef::for_version(input, version)
+            }
+            other => other,
+        }
+    }
+
     /// The registry host, with its port when one was given (`127.0.0.1:5000`).
     pub fn registry(&self) -> &str {
         &self.registry
@@ -447,6 +458,30 @@ mod tests {
         }
         // a port is not a tag
         assert!(BundleRef::for_version("localhost:5000/acp/release", &v).is_ok());
+    }
+
+    #[test]
+    fn a_push_to_a_repository_uses_the_version_as_tag() {
+        let v = AcpVersion::new(4, 3, 1);
+        let to = |input| BundleRef::for_push(input, &v).map(|r| r.to_string());
+        assert_eq!(
+            to("registry.example.com/acp/release").unwrap(),
+            "registry.example.com/acp/release:4.3.1"
+        );
+        assert_eq!(
+            to("localhost:5000/acp/release").unwrap(),
+            "localhost:5000/acp/release:4.3.1"
+        );
+        assert_eq!(
+            to("registry.example.com/acp/release:rc").unwrap(),
+            "registry.example.com/acp/release:rc"
+        );
+        assert!(
+            to("acp/release")
+                .unwrap_err()
+                .to_string()
+                .contains("registry host")
+        );
     }
 
     #[test]

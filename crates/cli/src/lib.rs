@@ -20,7 +20,7 @@ pub mod output;
 
 /// Govern ACP platform versions: plan, run and inspect upgrades.
 #[derive(Debug, Parser)]
-#[command(name = "ac", version, about, propagate_version = true)]
+#[command(name = "ac", version, about)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -94,4 +94,13 @@ fn run_async<F: std::future::Future<Output = anyhow::Result<Outcome>>>(future: F
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
     runtime.block_on(future)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_definitions_are_consistent() {
+        // clap checks duplicate flags, bad groups and requirements only when asked (or at run time).
+        super::command().debug_assert();
+    }
 }

@@ -72,7 +72,8 @@ pub struct RegisterArgs {
     provisioning: ProvisioningArg,
 
     /// ACP version the cluster runs, recorded in its ConfigMap cpaas-system/acp-version when absent.
-    #[arg(long, value_name = "VERSION")]
+    // The id differs from the flag: `version` is clap's own --version.
+    #[arg(long = "version", id = "acp_version", value_name = "VERSION")]
     version: Option<AcpVersion>,
 
     /// Kubeconfig of the global cluster (default: $KUBECONFIG, then ~/.kube/config).

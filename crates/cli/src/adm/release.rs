@@ -37,7 +37,8 @@ enum ReleaseCommand {
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// Platform version of the release, e.g. 4.3.1.
-    #[arg(long, value_name = "VERSION")]
+    // The id differs from the flag: `version` is clap's own --version.
+    #[arg(long = "version", id = "acp_version", value_name = "VERSION")]
     version: AcpVersion,
 
     /// Wait until the ProductManifest is Ready.

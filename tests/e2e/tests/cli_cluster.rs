@@ -1,0 +1,206 @@
+//! `ac adm cluster register` and `ac adm cluster list` against two real API servers: the global cluster
+//! and a workload cluster reporting Kubernetes 1.33.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli_support;
+
+use acp_api::names;
+use acp_testkit::ClusterSpec;
+use cli_support::{ac, condition, create_cvsh, cvsh_api, platform, write_status};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Api;
+use serde_json::json;
+
+fn global_at(version: &str) -> serde_json::Value {
+    json!({
+        "current": {"version": version},
+        "observed": {"kubernetesVersion": "v1.34.0", "reachable": true},
+        "conditions": [condition("Ready", true, "AtDesiredVersion", &format!("Cluster global runs {version}"))],
+    })
+}
+
+#[tokio::test]
+async fn register_checks_the_kubernetes_range_and_writes_secret_cvsh_and_version() {
+    let env = platform([ClusterSpec::new("edge-1", "v1.33.7")]).await;
+    let global = env.cluster("global");
+    let edge = env.cluster("edge-1");
+    let edge_kubeconfig = edge.kubeconfig_path().to_str().unwrap().to_owned();
+    let register = |extra: &[&str]| {
+        let mut args = vec![
+            "adm",
+            "cluster",
+            "register",
+            "edge-1",
+            "--kubeconfig",
+            &edge_kubeconfig,
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| async move {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ac(global, &args).await
+    };
+    let secrets: Api<Secret> = Api::namespaced(global.client().await.unwrap(), names::NAMESPACE);
+
+    // No global cluster set up yet.
+    let stderr = run(register(&[])).await.failed_with(1).to_owned();
+    assert!(
+        stderr.contains("no ClusterVersionShadow `global` in namespace cpaas-system"),
+        "{stderr}"
+    );
+
+    // A 4.0 platform manages Kubernetes 1.28-1.31 only: 1.33 is refused and nothing is written.
+    create_cvsh(global, "global", json!({})).await;
+    write_status(global, "global", global_at("4.0.9")).await;
+    let stderr = run(register(&[])).await.failed_with(1).to_owned();
+    assert!(stderr.contains("cluster edge-1 cannot be registered"), "{stderr}");
+    assert!(
+        stderr.contains("Kubernetes 1.33.7") || stderr.contains("v1.33.7"),
+        "{stderr}"
+    );
+    assert!(secrets.get_opt("edge-1-kubeconfig").await.unwrap().is_none());
+    assert!(cvsh_api(global).await.get_opt("edge-1").await.unwrap().is_none());
+
+    // A 4.3 platform accepts it.
+    write_status(global, "global", global_at("4.3.1")).await;
+    let stdout = run(register(&["--provisioning", "ThirdParty", "--version", "4.3.0"]))
+        .await
+        .ok()
+        .to_owned();
+    assert!(
+        stdout.starts_with("Registered cluster edge-1 (Workload, ThirdParty, Kubernetes v1.33.7)"),
+        "{stdout}"
+    );
+    let secret = secrets.get("edge-1-kubeconfig").await.unwrap();
+    let stored = &secret.data.unwrap()["value"].0;
+    assert_eq!(stored, &std::fs::read(edge.kubeconfig_path()).unwrap());
+    assert_eq!(secret.metadata.labels.unwrap()[names::labels::CLUSTER], "edge-1");
+    let cvsh = cvsh_api(global).await.get("edge-1").await.unwrap();
+    assert_eq!(cvsh.kubeconfig_secret_ref().unwrap().name, "edge-1-kubeconfig");
+    assert_eq!(cvsh.kubeconfig_secret_ref().unwrap().key, "value");
+    assert_eq!(cvsh.tier(), acp_api::cvsh::Tier::Workload);
+    assert_eq!(cvsh.provisioning(), acp_api::cvsh::Provisioning::ThirdParty);
+    let config_maps: Api<ConfigMap> = Api::namespaced(edge.client().await.unwrap(), names::NAMESPACE);
+    let recorded = config_maps
+        .get(names::acp_version_config_map::NAME)
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded.data.unwrap()[names::acp_version_config_map::KEY],
+        "4.3.0"
+    );
+
+    // Registering again is fine; a version already recorded in the cluster is kept.
+    let out = run(register(&["--provisioning", "ThirdParty", "--version", "4.3.1"])).await;
+    out.ok();
+    assert!(
+        out.stderr.contains("already records ACP version 4.3.0"),
+        "{}",
+        out.stderr
+    );
+    let recorded = config_maps
+        .get(names::acp_version_config_map::NAME)
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded.data.unwrap()[names::acp_version_config_map::KEY],
+        "4.3.0"
+    );
+
+    // Mistakes a user makes.
+    let stderr = ac(
+        global,
+        &[
+            "adm",
+            "cluster",
+            "register",
+            "global",
+            "--kubeconfig",
+            &edge_kubeconfig,
+        ],
+    )
+    .await
+    .failed_with(1)
+    .to_owned();
+    assert!(
+        stderr.contains("`global` is the cluster acp-cvo runs in"),
+        "{stderr}"
+    );
+    let stderr = ac(
+        global,
+        &[
+            "adm",
+            "cluster",
+            "register",
+            "Edge_1",
+            "--kubeconfig",
+            &edge_kubeconfig,
+        ],
+    )
+    .await
+    .failed_with(2)
+    .to_owned();
+    assert!(stderr.contains("is not a valid cluster name"), "{stderr}");
+    let stderr = ac(
+        global,
+        &[
+            "adm",
+            "cluster",
+            "register",
+            "edge-2",
+            "--kubeconfig",
+            "/nonexistent",
+        ],
+    )
+    .await
+    .failed_with(1)
+    .to_owned();
+    assert!(
+        stderr.contains("cannot read the kubeconfig of cluster edge-2 from /nonexistent"),
+        "{stderr}"
+    );
+
+    // Both clusters are listed, the global one first.
+    let stdout = ac(global, &["adm", "cluster", "list"]).await.ok().to_owned();
+    let rows: Vec<Vec<&str>> = stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(
+        rows[0],
+        [
+            "NAME",
+            "TIER",
+            "PROVISIONING",
+            "CURRENT",
+            "DESIRED",
+            "KUBERNETES",
+            "STATE"
+        ],
+        "{stdout}"
+    );
+    assert_eq!(
+        rows[1],
+        [
+            "global",
+            "Global",
+            "PlatformManaged",
+            "4.3.1",
+            "-",
+            "v1.34.0",
+            "Ready"
+        ],
+        "{stdout}"
+    );
+    assert_eq!(
+        rows[2],
+        [
+            "edge-1",
+            "Workload",
+            "ThirdParty",
+            "-",
+            "-",
+            "-",
+            "NotObservedYet"
+        ],
+        "{stdout}"
+    );
+}

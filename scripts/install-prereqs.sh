@@ -18,3 +18,11 @@ fi
 if ! python3 -c 'import yaml' >/dev/null 2>&1; then
   pip install --quiet pyyaml
 fi
+# A real OCI registry for the release-bundle tests.
+if ! command -v docker-registry >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry
+  fi
+fi

@@ -80,10 +80,27 @@ pub fn main() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Refused) => ExitCode::FAILURE,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", error_text(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes joined by ": ", leaving out a cause its parent already quotes (many library
+/// errors repeat their source in their own message).
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 /// Runs a command on a single-threaded runtime: a CLI makes a handful of requests one after another,
@@ -102,5 +119,17 @@ mod tests {
     fn the_command_definitions_are_consistent() {
         // clap checks duplicate flags, bad groups and requirements only when asked (or at run time).
         super::command().debug_assert();
+    }
+
+    #[test]
+    fn repeated_causes_are_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let err = anyhow::Error::new(io)
+            .context("failed to read x: No such file or directory")
+            .context("cannot use x");
+        assert_eq!(
+            super::error_text(&err),
+            "cannot use x: failed to read x: No such file or directory"
+        );
     }
 }

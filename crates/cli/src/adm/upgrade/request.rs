@@ -29,16 +29,17 @@ pub struct RequestArgs {
 
     /// Request --to VERSION even when it is not an available update (the operator's preflight
     /// still decides).
-    #[arg(long, requires = "to")]
+    // clap skips `requires` when the required flag conflicts with one given, hence the conflicts too.
+    #[arg(long, requires = "to", conflicts_with_all = ["to_latest", "clear"])]
     pub allow_explicit_upgrade: bool,
 
     /// Let the upgrade go past failed preflight checks (all but VersionUpgradePath); each one is
     /// recorded in the history as an accepted risk.
-    #[arg(long, requires = "target")]
+    #[arg(long, requires = "target", conflicts_with = "clear")]
     pub force: bool,
 
     /// Request the upgrade even while the cluster is Degraded, Reconciling or Stalled.
-    #[arg(long, requires = "target")]
+    #[arg(long, requires = "target", conflicts_with = "clear")]
     pub allow_upgrade_with_warnings: bool,
 }
 

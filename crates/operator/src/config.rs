@@ -50,19 +50,19 @@ pub struct Config {
 
     /// Seconds a Lease stays valid without renewal; a new leader takes over at most this long after
     /// the old one stopped renewing.
-    #[arg(long, env = "ACP_CVO_LEASE_DURATION", default_value_t = 15)]
+    #[arg(long = "lease-duration", env = "ACP_CVO_LEASE_DURATION", default_value_t = 15)]
     pub lease_duration_seconds: u64,
 
     /// Time limit of every request to a managed cluster, in seconds.
-    #[arg(long, env = "ACP_CVO_REQUEST_TIMEOUT", default_value_t = 10)]
+    #[arg(long = "request-timeout", env = "ACP_CVO_REQUEST_TIMEOUT", default_value_t = 10)]
     pub request_timeout_seconds: u64,
 
     /// How long an operation may keep failing (Degraded) before the cluster is marked Stalled, in seconds.
-    #[arg(long, env = "ACP_CVO_STALL_AFTER", default_value_t = 600)]
+    #[arg(long = "stall-after", env = "ACP_CVO_STALL_AFTER", default_value_t = 600)]
     pub stall_after_seconds: u64,
 
     /// How often an idle cluster is observed again, in seconds.
-    #[arg(long, env = "ACP_CVO_RESYNC", default_value_t = 30)]
+    #[arg(long = "resync", env = "ACP_CVO_RESYNC", default_value_t = 30)]
     pub resync_seconds: u64,
 }
 
@@ -130,6 +130,26 @@ mod tests {
         assert!(!config.leader_election);
         let err = Config::try_parse_from(["acp-cvo", "--leader-election", "maybe"]).unwrap_err();
         assert!(err.to_string().contains("expected `on` or `off`"));
+    }
+
+    #[test]
+    fn durations_are_given_in_seconds() {
+        let config = Config::try_parse_from([
+            "acp-cvo",
+            "--lease-duration",
+            "6",
+            "--request-timeout",
+            "3",
+            "--stall-after",
+            "60",
+            "--resync",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(config.lease_duration_seconds, 6);
+        assert_eq!(config.request_timeout(), Duration::from_secs(3));
+        assert_eq!(config.stall_after(), Duration::from_secs(60));
+        assert_eq!(config.resync(), Duration::from_secs(5));
     }
 
     #[test]

@@ -1,0 +1,340 @@
+//! What the `operator_*` suites share: clusters with fake nodes, the CRDs, workload clusters registered
+//! the way `ac adm cluster register` does it, the operator run as a real process, and polling helpers.
+// Each suite uses a different part of this module.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use acp_api::conditions::{self, types};
+use acp_api::{ClusterVersionShadow, ProductManifest, names};
+use acp_operator::clusters::Cluster as Target;
+use acp_policy::AcpVersion;
+use acp_testkit::{
+    ChildProcess, Cluster, ClusterSpec, NodeSpec, ProcessSpec, TestEnv, wait_for, wait_for_some,
+};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use serde_json::{Value, json};
+
+/// Generous bounds for a loaded 2-core machine; polling returns as soon as the condition holds.
+pub const SHORT: Duration = Duration::from_secs(60);
+pub const LONG: Duration = Duration::from_secs(240);
+
+/// The sample Core modules of the built-in releases, in dependency order.
+pub const CORE_MODULES: [&str; 3] = ["platform-api", "platform-auth", "platform-console"];
+pub const ALIGNED_MODULES: [&str; 1] = ["cluster-logging"];
+
+/// A cluster spec that runs workloads (controller-manager, scheduler, kwok).
+pub fn cluster(name: &str, kube: &str) -> ClusterSpec {
+    ClusterSpec::new(name, kube).with_workloads()
+}
+
+/// Starts the global cluster (first spec) and the others, gives each a Ready fake node, and installs the
+/// CRDs and the platform namespace in the global cluster.
+pub async fn start(specs: impl IntoIterator<Item = ClusterSpec>) -> TestEnv {
+    let env = TestEnv::start(specs).await.unwrap();
+    for cluster in env.clusters() {
+        cluster
+            .create_node(NodeSpec::new(format!("{}-worker-1", cluster.name())))
+            .await
+            .unwrap();
+    }
+    install_crds(&env.clusters()[0]).await;
+    env
+}
+
+pub async fn install_crds(global: &Cluster) {
+    let dir = acp_testkit::repo_root().join("deploy/crds");
+    global
+        .kubectl(["apply", "-f", dir.to_str().unwrap()])
+        .await
+        .unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(global.client().await.unwrap());
+    for crd in acp_api::crd::all() {
+        let name = crd.metadata.name.clone().unwrap();
+        wait_for(&format!("CRD {name} to be Established"), SHORT, || async {
+            crds.get(&name).await.is_ok_and(|crd| {
+                crd.status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+            })
+        })
+        .await
+        .unwrap();
+    }
+    apply(
+        global,
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": names::NAMESPACE}}),
+    )
+    .await;
+}
+
+/// Server-side applies one object as a test administrator would.
+pub async fn apply(cluster: &Cluster, object: &Value) {
+    let target = Target::new(
+        cluster.name(),
+        cluster.client().await.unwrap(),
+        Duration::from_secs(20),
+    );
+    target.apply(object).await.unwrap();
+}
+
+/// Installs the built-in modules of `version` into `cluster`, as the installer of that release did, and
+/// waits until they are rolled out.
+pub async fn install_release(cluster: &Cluster, version: &str) {
+    let version: AcpVersion = version.parse().unwrap();
+    for module in acp_operator::releases::builtin::sample_modules(&version) {
+        for manifest in &module.manifests {
+            apply(cluster, manifest).await;
+        }
+    }
+    let client = cluster.client().await.unwrap();
+    let deployments: Api<Deployment> = Api::namespaced(client, names::NAMESPACE);
+    for module in CORE_MODULES.iter().chain(&ALIGNED_MODULES) {
+        wait_for(
+            &format!("module {module} of {version} to roll out"),
+            LONG,
+            || async {
+                deployments
+                    .get(module)
+                    .await
+                    .is_ok_and(|d| rolled_out(&d, &version.to_string()))
+            },
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// Records `version` in the cluster's `cpaas-system/acp-version`, as `ac adm cluster register --version` does.
+pub async fn record_version(cluster: &Cluster, version: &str) {
+    apply(
+        cluster,
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": names::NAMESPACE}}),
+    )
+    .await;
+    apply(
+        cluster,
+        &json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "acp-version", "namespace": names::NAMESPACE},
+            "data": {"version": version},
+        }),
+    )
+    .await;
+}
+
+/// Registers `workload` in the global cluster: its kubeconfig Secret and its cvsh.
+pub async fn register(global: &Cluster, workload: &Cluster) {
+    let name = workload.name();
+    apply(
+        global,
+        &json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": format!("{name}-kubeconfig"), "namespace": names::NAMESPACE},
+            "stringData": {"value": workload.kubeconfig_yaml()},
+        }),
+    )
+    .await;
+    create_cvsh(
+        global,
+        name,
+        json!({"kubeconfigSecretRef": {"name": format!("{name}-kubeconfig")}}),
+    )
+    .await;
+}
+
+pub async fn create_cvsh(global: &Cluster, name: &str, spec: Value) {
+    apply(
+        global,
+        &json!({
+            "apiVersion": names::API_VERSION, "kind": "ClusterVersionShadow",
+            "metadata": {"name": name, "namespace": names::NAMESPACE},
+            "spec": spec,
+        }),
+    )
+    .await;
+}
+
+/// Imports a release as `ac adm release import-manifest --version` does.
+pub async fn import(global: &Cluster, version: &str) {
+    apply(
+        global,
+        &json!({
+            "apiVersion": names::API_VERSION, "kind": "ProductManifest",
+            "metadata": {"name": ProductManifest::name_for_version(version)},
+            "spec": {"version": version},
+        }),
+    )
+    .await;
+}
+
+/// Asks for an upgrade the way `kubectl patch cvsh <name> --type merge` does.
+pub async fn request(global: &Cluster, name: &str, version: &str) {
+    let patch = json!({"spec": {"desiredUpdate": {"version": version}}});
+    shadows(global)
+        .await
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+}
+
+pub async fn shadows(global: &Cluster) -> Api<ClusterVersionShadow> {
+    Api::namespaced(global.client().await.unwrap(), names::NAMESPACE)
+}
+
+/// Polls the cvsh `name` until `accept` holds, returning it; the failure message shows its last status.
+pub async fn wait_shadow(
+    global: &Cluster,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+    accept: impl Fn(&ClusterVersionShadow) -> bool,
+) -> ClusterVersionShadow {
+    let api = shadows(global).await;
+    let last = std::sync::Mutex::new(None);
+    let found = wait_for_some(&format!("cvsh {name}: {what}"), timeout, || async {
+        let shadow = api.get(name).await.ok()?;
+        let ok = accept(&shadow);
+        *last.lock().unwrap() = Some(shadow.clone());
+        ok.then_some(shadow)
+    })
+    .await;
+    match found {
+        Ok(shadow) => shadow,
+        Err(err) => {
+            let status = last.lock().unwrap().take().and_then(|s| s.status);
+            panic!(
+                "{err}\nlast status:\n{}",
+                serde_json::to_string_pretty(&status).unwrap()
+            );
+        }
+    }
+}
+
+/// The check of that name in the cvsh's preflight results.
+pub fn check<'a>(shadow: &'a ClusterVersionShadow, name: &str) -> Option<&'a acp_api::cvsh::PreflightCheck> {
+    shadow.status.as_ref()?.preflight_check(name)
+}
+
+pub fn condition_is(shadow: &ClusterVersionShadow, type_: &str, status: &str) -> bool {
+    conditions::find(shadow.conditions(), type_).is_some_and(|c| c.status == status)
+}
+
+pub fn ready(shadow: &ClusterVersionShadow) -> bool {
+    condition_is(shadow, types::READY, "True")
+}
+
+/// Versions of availableUpdates, as listed.
+pub fn offered(shadow: &ClusterVersionShadow) -> Vec<String> {
+    shadow
+        .status
+        .as_ref()
+        .map(|s| s.available_versions().map(String::from).collect())
+        .unwrap_or_default()
+}
+
+/// True when the Deployment runs `version` (its ACP_VERSION) and is fully rolled out and Available.
+pub fn rolled_out(d: &Deployment, version: &str) -> bool {
+    let env_version = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|s| s.containers.first())
+        .and_then(|c| c.env.as_ref())
+        .and_then(|env| env.iter().find(|e| e.name == "ACP_VERSION"))
+        .and_then(|e| e.value.clone());
+    let Some(status) = &d.status else { return false };
+    env_version.as_deref() == Some(version)
+        && status.observed_generation >= d.metadata.generation
+        && status.updated_replicas == Some(1)
+        && status.available_replicas == Some(1)
+        && status.replicas == Some(1)
+        && status
+            .conditions
+            .iter()
+            .flatten()
+            .any(|c| c.type_ == "Available" && c.status == "True")
+}
+
+/// The operator binary, run against `global`'s kubeconfig.
+pub fn operator_spec(global: &Cluster, install_version: &str, identity: &str) -> ProcessSpec {
+    let binary = acp_testkit::workspace_binary("acp-operator", "acp-cvo").unwrap();
+    ProcessSpec::new(binary)
+        .name(format!("acp-cvo-{identity}"))
+        .arg("--kubeconfig")
+        .arg(global.kubeconfig_path())
+        .args([
+            "--namespace",
+            names::NAMESPACE,
+            "--install-version",
+            install_version,
+        ])
+        .args([
+            "--identity",
+            identity,
+            "--lease-duration",
+            "6",
+            "--resync",
+            "3",
+            "--stall-after",
+            "600",
+        ])
+        .arg("--metrics-addr")
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .env("RUST_LOG", "info,acp_operator=debug,kube=warn")
+}
+
+/// Starts one operator replica.
+pub fn run_operator(env: &TestEnv, install_version: &str, identity: &str) -> ChildProcess {
+    env.spawn(operator_spec(
+        env.clusters().first().unwrap(),
+        install_version,
+        identity,
+    ))
+    .unwrap()
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The metrics address an operator process was started with.
+pub fn metrics_addr(operator: &ChildProcess) -> String {
+    let args = operator.spec().arguments().to_vec();
+    let at = args.iter().position(|a| a == "--metrics-addr").unwrap();
+    args[at + 1].to_string_lossy().into_owned()
+}
+
+/// The Deployment of a module in the cluster.
+pub async fn module(cluster: &Cluster, name: &str) -> Deployment {
+    let api: Api<Deployment> = Api::namespaced(cluster.client().await.unwrap(), names::NAMESPACE);
+    api.get(name).await.unwrap()
+}
+
+/// The names of a cvsh's history entries with their states, newest first.
+pub fn history(shadow: &ClusterVersionShadow) -> Vec<(String, String)> {
+    shadow
+        .status
+        .as_ref()
+        .map(|s| {
+            s.history
+                .iter()
+                .map(|h| (h.version.clone().unwrap_or_default(), format!("{:?}", h.state)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn name_of(shadow: &ClusterVersionShadow) -> String {
+    shadow.name_any()
+}

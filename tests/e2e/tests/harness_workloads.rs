@@ -48,12 +48,22 @@ fn available(d: &Deployment, generation: i64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deployments_roll_out_onto_kwok_nodes() {
-    let env = TestEnv::start([ClusterSpec::new("workload-1", "1.33").with_workloads()])
+    roll_out_on("1.33").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployments_roll_out_on_the_oldest_emulated_minor() {
+    roll_out_on("1.31").await;
+}
+
+/// Two kwok nodes, a Deployment that becomes Available, then an image update rolled out by a new ReplicaSet.
+async fn roll_out_on(minor: &str) {
+    let env = TestEnv::start([ClusterSpec::new("workload-1", minor).with_workloads()])
         .await
         .unwrap();
     let cluster = env.cluster("workload-1");
     cluster
-        .create_node(NodeSpec::new("cp-1").control_plane().kubelet_version("v1.33.1"))
+        .create_node(NodeSpec::new("cp-1").control_plane().kubelet_version("v1.30.1"))
         .await
         .unwrap();
     cluster
@@ -67,10 +77,14 @@ async fn deployments_roll_out_onto_kwok_nodes() {
     let worker = nodes.get("worker-1").await.unwrap();
     let info = worker.status.unwrap().node_info.unwrap();
     assert_eq!(info.container_runtime_version, "docker://24.0.7");
-    assert_eq!(info.kubelet_version, "v1.33.0");
+    assert_eq!(
+        info.kubelet_version,
+        format!("v{minor}.0"),
+        "defaults to the cluster's version"
+    );
     let cp = nodes.get("cp-1").await.unwrap();
     assert!(cp.labels().contains_key(acp_testkit::CONTROL_PLANE_LABEL));
-    assert_eq!(cp.status.unwrap().node_info.unwrap().kubelet_version, "v1.33.1");
+    assert_eq!(cp.status.unwrap().node_info.unwrap().kubelet_version, "v1.30.1");
 
     cluster.apply_yaml(&deployment("nginx:1.27")).await.unwrap();
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The demo: until the operator lands, evaluate the policy offline over the sample inventories.
+# The demo: a global and two workload clusters on local control planes, upgraded end to end by the operator
+# and driven by `ac`. The first run builds the control planes (minutes); later runs reuse them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --quiet --bin ac
-for inv in deploy/samples/inventory-*.yaml; do
-  [ -f "$inv" ] || continue
-  echo "==> $inv"
-  ./target/debug/ac adm upgrade plan --inventory "$inv" --to 4.3.1 || true
-done
+
+bash scripts/install-prereqs.sh
+echo "==> local Kubernetes control planes (tests/harness, cached under target/harness)"
+bash tests/harness/build.sh
+echo "==> building acp-cvo, ac and the demo"
+cargo build --quiet --locked -p acp-operator -p acp-cli -p acp-demo
+export ACP_BIN_DIR="$PWD/target/debug"
+exec ./target/debug/acp-demo

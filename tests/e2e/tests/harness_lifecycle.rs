@@ -56,6 +56,10 @@ async fn a_stopped_cluster_is_unreachable_and_can_start_again() {
         .await
         .unwrap();
     assert!(cluster.is_reachable(Duration::from_secs(5)).await);
+    assert!(
+        cluster.start_again().await.is_err(),
+        "a running cluster is not started twice"
+    );
 
     cluster.stop().await.unwrap();
     assert!(cluster.component_pid("kube-apiserver").is_none());

@@ -379,7 +379,7 @@ impl Cluster {
     }
 
     /// Stops every component (etcd too): the cluster becomes unreachable but keeps its data, ports and
-    /// kubeconfig, so [`start`](Self::start_again) brings the same cluster back.
+    /// kubeconfig, so [`start_again`](Self::start_again) brings the same cluster back.
     pub async fn stop(&self) -> Result<()> {
         let local = self.local_or_err("stop")?;
         let mut procs = {
@@ -396,7 +396,13 @@ impl Cluster {
 
     /// Starts a stopped cluster again with the same data, ports, kubeconfig and version.
     pub async fn start_again(&self) -> Result<()> {
-        self.local_or_err("start")?;
+        let local = self.local_or_err("start")?;
+        if lock(&local.procs).all().any(ChildProcess::is_running) {
+            return Err(Error::Usage(format!(
+                "cluster {} is running; stop it before starting it again (or use restart_at)",
+                self.name
+            )));
+        }
         self.run_components(true).await
     }
 

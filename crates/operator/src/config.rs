@@ -54,7 +54,11 @@ pub struct Config {
     pub lease_duration_seconds: u64,
 
     /// Time limit of every request to a managed cluster, in seconds.
-    #[arg(long = "request-timeout", env = "ACP_CVO_REQUEST_TIMEOUT", default_value_t = 10)]
+    #[arg(
+        long = "request-timeout",
+        env = "ACP_CVO_REQUEST_TIMEOUT",
+        default_value_t = 10
+    )]
     pub request_timeout_seconds: u64,
 
     /// How long an operation may keep failing (Degraded) before the cluster is marked Stalled, in seconds.

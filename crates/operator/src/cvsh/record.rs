@@ -466,27 +466,25 @@ pub fn transitions(old: &ClusterVersionShadowStatus, new: &ClusterVersionShadowS
         };
         add(EventType::Normal, "UpgradeCompleted", note);
     }
-    for (type_, reason) in [
-        (types::DEGRADED, "Degraded"),
-        (types::STALLED, "Stalled"),
-        (types::PREFLIGHT_READY, "PreflightFailed"),
-    ] {
+    for (type_, reason) in [(types::DEGRADED, "Degraded"), (types::STALLED, "Stalled")] {
         let became = |status: &ClusterVersionShadowStatus| {
-            let c = conditions::find(&status.conditions, type_);
-            let bad = if type_ == types::PREFLIGHT_READY {
-                "False"
-            } else {
-                "True"
-            };
-            c.filter(|c| c.status == bad).map(|c| c.message.clone())
+            conditions::find(&status.conditions, type_)
+                .filter(|c| c.status == "True")
+                .map(|c| c.message.clone())
         };
         if let (None, Some(message)) = (became(old), became(new)) {
-            // Preflight results for a merely available update are not worth a warning.
-            if type_ == types::PREFLIGHT_READY && new.desired.is_none() {
-                continue;
-            }
             add(EventType::Warning, reason, message);
         }
+    }
+    // Failed checks of a requested upgrade, each time the set changes (not for merely available ones).
+    let failing = requested_failures(new);
+    if !failing.is_empty() && failing != requested_failures(old) {
+        let target = new.desired_version().unwrap_or_default();
+        add(
+            EventType::Warning,
+            "PreflightFailed",
+            format!("upgrade to {target} held: {}", failing.join("; ")),
+        );
     }
     if old.desired.is_some() && new.desired.is_none() && new_running.is_none() && old_running.is_none() {
         let target = old
@@ -501,6 +499,25 @@ pub fn transitions(old: &ClusterVersionShadowStatus, new: &ClusterVersionShadowS
         );
     }
     out
+}
+
+/// `Name: message` of each Failed check evaluated for the requested version.
+fn requested_failures(status: &ClusterVersionShadowStatus) -> Vec<String> {
+    let Some(preflight) = &status.preflight else {
+        return Vec::new();
+    };
+    if status.desired.is_none()
+        || preflight.target_version.as_deref() != status.desired_version()
+        || status.running_upgrade().is_some()
+    {
+        return Vec::new();
+    }
+    preflight
+        .checks
+        .iter()
+        .filter(|c| c.state == acp_api::cvsh::CheckState::Failed)
+        .map(|c| format!("{}: {}", c.name, c.message.as_deref().unwrap_or_default()))
+        .collect()
 }
 
 fn version(entry: &HistoryEntry) -> String {
@@ -716,6 +733,37 @@ mod tests {
             reasons(transitions(&ClusterVersionShadowStatus::default(), &idle)),
             ["VersionRecorded"]
         );
+    }
+
+    #[test]
+    fn a_held_request_is_an_event_each_time_its_failures_change_but_an_offer_is_not() {
+        use acp_api::cvsh::{CheckState, Preflight, PreflightCheck};
+        let with = |desired: Option<&str>, failed: &[&str]| ClusterVersionShadowStatus {
+            desired: desired.map(Release::version),
+            preflight: Some(Preflight {
+                observed_at: None,
+                target_version: Some("4.3.1".into()),
+                checks: failed
+                    .iter()
+                    .map(|name| PreflightCheck {
+                        name: name.to_string(),
+                        policy: None,
+                        state: CheckState::Failed,
+                        reason: None,
+                        message: Some("m".into()),
+                    })
+                    .collect(),
+            }),
+            ..Default::default()
+        };
+        let reasons = |t: Vec<Transition>| t.into_iter().map(|t| t.reason).collect::<Vec<_>>();
+        let offered = with(None, &["KubernetesVersionSupported"]);
+        let requested = with(Some("4.3.1"), &["KubernetesVersionSupported"]);
+        assert!(reasons(transitions(&ClusterVersionShadowStatus::default(), &offered)).is_empty());
+        assert_eq!(reasons(transitions(&offered, &requested)), ["PreflightFailed"]);
+        assert!(reasons(transitions(&requested, &requested)).is_empty());
+        let more = with(Some("4.3.1"), &["KubernetesVersionSupported", "ClusterRunning"]);
+        assert_eq!(reasons(transitions(&requested, &more)), ["PreflightFailed"]);
     }
 
     #[test]

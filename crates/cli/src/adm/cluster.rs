@@ -226,9 +226,9 @@ async fn register(args: RegisterArgs, out: &mut dyn Write) -> anyhow::Result<Out
     let verdict = import_gate(&Catalogue::builtin(), &platform, kube_version);
     if verdict.is_refused() {
         anyhow::bail!(
-            "cluster {name} cannot be registered: {} ({}). Upgrade its Kubernetes first",
-            verdict.message(),
-            verdict.reason()
+            "cluster {name} cannot be registered under ACP {platform} ({}): {}",
+            verdict.reason(),
+            verdict.message()
         );
     }
     if verdict.has_warnings() {

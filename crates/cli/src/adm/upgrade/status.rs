@@ -416,7 +416,8 @@ fn history_section(status: &ClusterVersionShadowStatus, verbose: bool, colour: b
 
 /// A progress bar for terminals: `[##########----------] 50%`.
 pub fn progress_bar(percent: u8, width: usize) -> String {
-    let filled = usize::from(percent.min(100)) * width / 100;
+    let percent = percent.min(100);
+    let filled = usize::from(percent) * width / 100;
     format!(
         "[{}{}] {percent}%",
         "#".repeat(filled),
@@ -432,4 +433,23 @@ fn clip(text: &str, max: usize) -> String {
     let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
     cut.push('…');
     cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_bar_fills_with_the_percentage() {
+        assert_eq!(progress_bar(0, 10), "[----------] 0%");
+        assert_eq!(progress_bar(57, 10), "[#####-----] 57%");
+        assert_eq!(progress_bar(100, 10), "[##########] 100%");
+        assert_eq!(progress_bar(250, 10), "[##########] 100%");
+    }
+
+    #[test]
+    fn long_messages_are_clipped_with_an_ellipsis() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("0123456789abc", 10), "012345678…");
+    }
 }

@@ -338,3 +338,97 @@ pub fn history(shadow: &ClusterVersionShadow) -> Vec<(String, String)> {
 pub fn name_of(shadow: &ClusterVersionShadow) -> String {
     shadow.name_any()
 }
+
+/// `GET path` on an operator's HTTP server: status code and body.
+pub async fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.ok()?;
+    let code = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((code, body))
+}
+
+/// The value of a metric line (exact name and labels) on an operator's /metrics.
+pub async fn metric(addr: &str, series: &str) -> Option<f64> {
+    let (_, body) = http_get(addr, "/metrics").await?;
+    body.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+/// Events about the cvsh `name` with the given reason, as (reporting instance, note).
+pub async fn events(global: &Cluster, name: &str, reason: &str) -> Vec<(String, String)> {
+    use k8s_openapi::api::events::v1::Event;
+    let api: Api<Event> = Api::namespaced(global.client().await.unwrap(), names::NAMESPACE);
+    api.list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .map(|e| {
+            (
+                e.reporting_instance.unwrap_or_default(),
+                e.note.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Every module Deployment updated exactly once (generation 2) and two ReplicaSets each: the old
+/// release's and the new one's.
+pub async fn assert_modules_upgraded_once(cluster: &Cluster, version: &str) {
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    let replica_sets: Api<ReplicaSet> = Api::namespaced(cluster.client().await.unwrap(), names::NAMESPACE);
+    for name in CORE_MODULES.iter().chain(&ALIGNED_MODULES) {
+        let deployment = module(cluster, name).await;
+        assert!(
+            rolled_out(&deployment, version),
+            "{name}: {:?}",
+            deployment.status
+        );
+        assert_eq!(
+            deployment.metadata.generation,
+            Some(2),
+            "{name} must be updated exactly once"
+        );
+        let owned = replica_sets
+            .list(&kube::api::ListParams::default().labels(&format!("app.kubernetes.io/name={name}")))
+            .await
+            .unwrap();
+        assert_eq!(owned.items.len(), 2, "{name}: the old ReplicaSet and the new one");
+    }
+}
+
+/// Stops new pods from landing on the cluster's node, so a rollout waits until [`uncordon`].
+pub async fn cordon(cluster: &Cluster) {
+    cluster
+        .kubectl(["cordon", &format!("{}-worker-1", cluster.name())])
+        .await
+        .unwrap();
+}
+
+pub async fn uncordon(cluster: &Cluster) {
+    cluster
+        .kubectl(["uncordon", &format!("{}-worker-1", cluster.name())])
+        .await
+        .unwrap();
+}
+
+/// True when the stage's operation is in the phase.
+pub fn operation_in(shadow: &ClusterVersionShadow, stage: &str, operation: &str, phase: &str) -> bool {
+    shadow.status.as_ref().is_some_and(|s| {
+        s.stages
+            .iter()
+            .filter(|st| st.name == stage)
+            .flat_map(|st| &st.operations)
+            .any(|o| o.name == operation && o.phase.as_ref().is_some_and(|p| p.as_str() == phase))
+    })
+}

@@ -326,6 +326,26 @@ async fn status_shows_progress_and_watch_ends_when_the_upgrade_completes() {
         ),
         "{stdout}"
     );
+    // The same through kubectl, which finds kubectl-ac on PATH.
+    let plugin = acp_testkit::workspace_binary("acp-cli", "kubectl-ac").unwrap();
+    let path = format!(
+        "{}:{}",
+        plugin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = tokio::process::Command::new(acp_testkit::kubectl_path())
+        .args(["ac", "adm", "upgrade", "status"])
+        .env("PATH", path)
+        .env("KUBECONFIG", global.kubeconfig_path())
+        .env("NO_COLOR", "1")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().nth(1),
+        stdout.lines().nth(1)
+    );
     let yaml = ac(global, &["adm", "upgrade", "status", "-o", "yaml"])
         .await
         .ok()

@@ -116,7 +116,10 @@ pub fn summarize(cvsh: &ClusterVersionShadow, now: Timestamp) -> Summary {
         (Ok(Some(requested)), Ok(Some(current))) => requested != current,
         (Ok(Some(_)), _) => true,
         (Err(_), _) => true,
-        (Ok(None), _) => cvsh.spec.desired_update.is_some(),
+        // Requested by image only: done once the cluster runs that image.
+        (Ok(None), _) => cvsh.spec.desired_update.as_ref().is_some_and(|d| {
+            d.image.is_some() && d.image != status.current.as_ref().and_then(|c| c.image.clone())
+        }),
     };
     let assessment = if cvsh.is_condition_true(types::STALLED) {
         Assessment::Stalled
@@ -445,6 +448,28 @@ mod tests {
         assert_eq!(progress_bar(57, 10), "[#####-----] 57%");
         assert_eq!(progress_bar(100, 10), "[##########] 100%");
         assert_eq!(progress_bar(250, 10), "[##########] 100%");
+    }
+
+    #[test]
+    fn a_request_by_image_is_pending_until_the_cluster_runs_that_image() {
+        use acp_api::cvsh::{DesiredUpdate, Release};
+        let mut cvsh = ClusterVersionShadow::new("global", Default::default());
+        cvsh.spec.desired_update = Some(DesiredUpdate {
+            version: None,
+            image: Some("registry.example/acp:4.3.1".into()),
+            force: false,
+        });
+        cvsh.status = Some(ClusterVersionShadowStatus {
+            current: Some(Release::version("4.3.0")),
+            ..Default::default()
+        });
+        let now = "2026-03-01T12:00:00Z".parse().unwrap();
+        assert_eq!(summarize(&cvsh, now).assessment, Assessment::Pending);
+        cvsh.status.as_mut().unwrap().current = Some(Release {
+            version: Some("4.3.1".into()),
+            image: Some("registry.example/acp:4.3.1".into()),
+        });
+        assert_eq!(summarize(&cvsh, now).assessment, Assessment::Completed);
     }
 
     #[test]

@@ -127,6 +127,17 @@ impl Request<'_> {
     }
 }
 
+/// True when the error says nothing about the request itself: the API server could not be reached, timed out,
+/// or answered that it is overloaded or unavailable. During an upgrade the global cluster's own API server
+/// restarts, so a watch rides through these.
+pub fn is_transient(err: &kube::Error) -> bool {
+    match err {
+        kube::Error::Api(status) => matches!(status.code, 429 | 500 | 502 | 503 | 504),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
 /// True when the error is a 404 for a named object (the object, not its API, is missing).
 pub fn is_object_missing(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(s) if s.code == 404 && s.details.as_ref().is_some_and(|d| !d.name.is_empty()))
@@ -134,6 +145,21 @@ pub fn is_object_missing(err: &kube::Error) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn outages_are_transient_and_answers_are_not() {
+        let status = |code| kube::Error::Api(Box::new(Status::failure("x", "y").with_code(code)));
+        for code in [429, 500, 503] {
+            assert!(is_transient(&status(code)), "HTTP {code}");
+        }
+        for code in [401, 403, 404, 409, 422] {
+            assert!(!is_transient(&status(code)), "HTTP {code}");
+        }
+        let refused = kube::Error::Service(Box::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        )));
+        assert!(is_transient(&refused));
+    }
+
     use kube::core::Status;
     use kube::core::response::StatusDetails;
 

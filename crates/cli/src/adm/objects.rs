@@ -31,6 +31,24 @@ pub async fn get_cvsh(conn: &Connection, name: &str) -> anyhow::Result<ClusterVe
         .map_err(|e| request(conn, "read", name).explain(e))
 }
 
+/// What one read of a watched ClusterVersionShadow saw.
+pub enum Watched {
+    Seen(Box<ClusterVersionShadow>),
+    /// The API server did not answer (restarting, overloaded); the message says which server and why.
+    Unreachable(String),
+}
+
+/// One GET for `--watch`: outages of the API server are reported, not fatal; every other error is.
+pub async fn watch_cvsh(conn: &Connection, name: &str) -> anyhow::Result<Watched> {
+    match api(conn).get(name).await {
+        Ok(cvsh) => Ok(Watched::Seen(Box::new(cvsh))),
+        Err(e) if crate::errors::is_transient(&e) => {
+            Ok(Watched::Unreachable(request(conn, "read", name).message(&e)))
+        }
+        Err(e) => Err(request(conn, "read", name).explain(e)),
+    }
+}
+
 /// The cluster's ClusterVersionShadow, or None when there is none (the API itself must exist).
 pub async fn get_cvsh_opt(conn: &Connection, name: &str) -> anyhow::Result<Option<ClusterVersionShadow>> {
     match api(conn).get(name).await {

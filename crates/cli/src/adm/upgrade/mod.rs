@@ -125,6 +125,9 @@ async fn run_upgrade(args: UpgradeArgs, out: &mut dyn Write) -> anyhow::Result<O
     Ok(Outcome::Success)
 }
 
+/// How long `--watch` keeps retrying an API server that does not answer before it gives up.
+const MAX_OUTAGE: Duration = Duration::from_secs(300);
+
 async fn run_status(args: StatusArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let conn = Connection::open(&args.connection).await?;
     let name = &args.cluster.cluster;
@@ -137,8 +140,33 @@ async fn run_status(args: StatusArgs, out: &mut dyn Write) -> anyhow::Result<Out
     let started = Instant::now();
     let terminal = output::stdout_is_terminal() && args.output.is_human();
     let mut last_version: Option<String> = None;
+    let mut outage: Option<Instant> = None;
     loop {
-        let cvsh = objects::get_cvsh(&conn, name).await?;
+        let cvsh = match objects::watch_cvsh(&conn, name).await? {
+            objects::Watched::Seen(cvsh) => {
+                if outage.take().is_some() {
+                    eprintln!("reached the API server again; following the upgrade of cluster {name}");
+                }
+                *cvsh
+            }
+            objects::Watched::Unreachable(message) => {
+                // The global cluster's own API server restarts during its Kubernetes hop: keep following.
+                let since = *outage.get_or_insert_with(|| {
+                    eprintln!(
+                        "{message}; retrying (the API server may be restarting as part of the upgrade)"
+                    );
+                    Instant::now()
+                });
+                if since.elapsed() >= MAX_OUTAGE || args.timeout.is_some_and(|t| started.elapsed() >= t) {
+                    anyhow::bail!(
+                        "{message}; gave up after {} without an answer",
+                        humanize::duration(MAX_OUTAGE)
+                    );
+                }
+                tokio::time::sleep(args.interval).await;
+                continue;
+            }
+        };
         let summary = status::summarize(&cvsh, Timestamp::now());
         // Off a terminal, print a page only when the object changed; on one, redraw every time so ages
         // and the ETA stay current.

@@ -264,6 +264,16 @@ pub fn rolled_out(d: &Deployment, version: &str) -> bool {
 
 /// The operator binary, run against `global`'s kubeconfig.
 pub fn operator_spec(global: &Cluster, install_version: &str, identity: &str) -> ProcessSpec {
+    operator_spec_stalling_after(global, install_version, identity, 600)
+}
+
+/// Like [`operator_spec`], declaring an upgrade Stalled after `stall_after` seconds of Degraded.
+pub fn operator_spec_stalling_after(
+    global: &Cluster,
+    install_version: &str,
+    identity: &str,
+    stall_after: u64,
+) -> ProcessSpec {
     let binary = acp_testkit::workspace_binary("acp-operator", "acp-cvo").unwrap();
     ProcessSpec::new(binary)
         .name(format!("acp-cvo-{identity}"))
@@ -282,9 +292,9 @@ pub fn operator_spec(global: &Cluster, install_version: &str, identity: &str) ->
             "6",
             "--resync",
             "3",
-            "--stall-after",
-            "600",
         ])
+        .arg("--stall-after")
+        .arg(stall_after.to_string())
         .arg("--metrics-addr")
         .arg(format!("127.0.0.1:{}", free_port()))
         .env("RUST_LOG", "info,acp_operator=debug,kube=warn")

@@ -5,7 +5,11 @@
 mod operator_support;
 
 use acp_api::names;
+use std::time::Duration;
+
 use acp_testkit::wait_for;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
 use operator_support::*;
 use serde_json::json;
 

@@ -81,9 +81,25 @@ pub fn main() -> ExitCode {
         Ok(Outcome::Refused) => ExitCode::FAILURE,
         Err(err) => {
             eprintln!("error: {}", error_text(&err));
-            ExitCode::FAILURE
+            if is_usage_error(&err) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
+}
+
+/// Errors that mean the command line itself is wrong, reported with clap's usage exit code (2): a
+/// malformed release bundle reference found only once a command runs.
+fn is_usage_error(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause.is::<acp_bundle::RefError>()
+            || matches!(
+                cause.downcast_ref::<acp_bundle::BundleError>(),
+                Some(acp_bundle::BundleError::Reference(_))
+            )
+    })
 }
 
 /// The error and its causes joined by ": ", leaving out a cause its parent already quotes (many library
@@ -119,6 +135,20 @@ mod tests {
     fn the_command_definitions_are_consistent() {
         // clap checks duplicate flags, bad groups and requirements only when asked (or at run time).
         super::command().debug_assert();
+    }
+
+    #[test]
+    fn malformed_bundle_references_are_usage_errors_and_registry_failures_are_not() {
+        let reference = || acp_bundle::BundleRef::parse("release:4.4.0").unwrap_err();
+        let bundle_error = anyhow::Error::new(acp_bundle::BundleError::from(reference()));
+        assert!(super::is_usage_error(&bundle_error));
+        assert!(super::is_usage_error(
+            &anyhow::Error::new(reference()).context("cannot publish")
+        ));
+        let missing = acp_bundle::BundleError::NotFound {
+            reference: "registry.example.com/acp/release:4.4.0".into(),
+        };
+        assert!(!super::is_usage_error(&anyhow::Error::new(missing)));
     }
 
     #[test]

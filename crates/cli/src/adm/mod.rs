@@ -21,7 +21,7 @@ pub struct AdmArgs {
 enum AdmCommand {
     /// Show a cluster's version and available updates; request, force or cancel an upgrade.
     Upgrade(upgrade::UpgradeArgs),
-    /// Make platform releases available (ProductManifest) and list them.
+    /// Publish and inspect release bundles; make releases available (ProductManifest) and list them.
     Release(release::ReleaseArgs),
     /// Register managed clusters and list them.
     Cluster(cluster::ClusterArgs),

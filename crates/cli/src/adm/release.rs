@@ -1,4 +1,5 @@
-//! `ac adm release import-manifest --version=V [--wait]` and `ac adm release list`.
+//! `ac adm release`: make releases available (`import-manifest --version=V | --image=REF`), list
+//! them, and publish (`push`) and inspect (`show`) release bundles in a registry.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -6,8 +7,9 @@ use std::time::{Duration, Instant};
 use acp_api::conditions::{self, types};
 use acp_api::k8s::Timestamp;
 use acp_api::{ProductManifest, ProductManifestSpec};
+use acp_bundle::BundleRef;
 use acp_policy::AcpVersion;
-use clap::{Args, Subcommand};
+use clap::{ArgGroup, Args, Subcommand};
 use kube::api::PostParams;
 use kube::{Api, ResourceExt};
 
@@ -16,6 +18,10 @@ use crate::connect::{Connection, ConnectionArgs};
 use crate::errors::{Kind, Request};
 use crate::humanize;
 use crate::output::{self, Cell, Format, Style, Table};
+
+pub mod push;
+pub mod registry;
+pub mod show;
 
 /// How often `--wait` reads the ProductManifest.
 const WAIT_INTERVAL: Duration = Duration::from_secs(1);
@@ -32,14 +38,24 @@ enum ReleaseCommand {
     ImportManifest(ImportArgs),
     /// List ProductManifests and whether each is Ready.
     List(ListArgs),
+    /// Publish a release bundle (a ProductRelease YAML file) to an OCI registry.
+    Push(push::PushArgs),
+    /// Show a release bundle published in an OCI registry.
+    Show(show::ShowArgs),
 }
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("release").required(true).args(["acp_version", "image"])))]
 pub struct ImportArgs {
     /// Platform version of the release, e.g. 4.3.1.
     // The id differs from the flag: `version` is clap's own --version.
     #[arg(long = "version", id = "acp_version", value_name = "VERSION")]
-    version: AcpVersion,
+    version: Option<AcpVersion>,
+
+    /// A release bundle in a registry (as `ac adm release push` prints it); the ProductManifest is
+    /// named after the version it holds and pins its digest.
+    #[arg(long, value_name = "REF", value_parser = BundleRef::parse, conflicts_with = "acp_version")]
+    image: Option<BundleRef>,
 
     /// Wait until the ProductManifest is Ready.
     #[arg(long)]
@@ -51,6 +67,10 @@ pub struct ImportArgs {
 
     #[command(flatten)]
     connection: ConnectionArgs,
+
+    /// With --image: how to reach the registry.
+    #[command(flatten)]
+    registry: registry::RegistryArgs,
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +87,8 @@ pub async fn run(args: ReleaseArgs, out: &mut dyn Write) -> anyhow::Result<Outco
     match args.command {
         ReleaseCommand::ImportManifest(args) => import_manifest(args, out).await,
         ReleaseCommand::List(args) => list(args, out).await,
+        ReleaseCommand::Push(args) => push::run(args, out).await,
+        ReleaseCommand::Show(args) => show::run(args, out).await,
     }
 }
 
@@ -83,37 +105,117 @@ fn request<'a>(conn: &'a Connection, verb: &'static str, name: &'a str) -> Reque
 /// What to do about an existing ProductManifest of the same name.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Existing {
-    /// It names the same version: nothing to change.
+    /// It names the same release: nothing to change.
     Same,
     /// It names something else: refuse, with this message.
     Conflict(String),
 }
 
+/// What `import-manifest` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wanted {
+    /// `--version`: `spec.version`.
+    Version(AcpVersion),
+    /// `--image`: `spec.image`, pinned to the digest pulled (`pinned`), for the bundle given as
+    /// `given` (which may name only a tag).
+    Image { pinned: BundleRef, given: BundleRef },
+}
+
+impl Wanted {
+    /// What the refusal says was asked for.
+    fn describe(&self) -> String {
+        match self {
+            Wanted::Version(version) => version.to_string(),
+            Wanted::Image { pinned, .. } => format!("spec.image {pinned}"),
+        }
+    }
+
+    /// Whether an existing ProductManifest already holds this.
+    fn is_held_by(&self, existing: &ProductManifest) -> bool {
+        match self {
+            Wanted::Version(version) => existing
+                .version()
+                .and_then(|v| v.parse::<AcpVersion>().ok())
+                .is_some_and(|v| &v == version),
+            // The pinned image, or the very reference given: both name this bundle.
+            Wanted::Image { pinned, given } => existing
+                .spec
+                .image
+                .as_deref()
+                .and_then(|image| BundleRef::parse(image).ok())
+                .is_some_and(|image| &image == pinned || &image == given),
+        }
+    }
+
+    /// The spec a new ProductManifest gets.
+    fn spec(&self) -> ProductManifestSpec {
+        match self {
+            Wanted::Version(version) => ProductManifestSpec {
+                version: Some(version.to_string()),
+                image: None,
+            },
+            Wanted::Image { pinned, .. } => ProductManifestSpec {
+                version: None,
+                image: Some(pinned.to_string()),
+            },
+        }
+    }
+}
+
 /// Compares an existing ProductManifest with the version being imported. Pure.
 pub fn compare_existing(existing: &ProductManifest, version: &AcpVersion) -> Existing {
-    let name = existing.name_any();
-    let same = existing
-        .version()
-        .and_then(|v| v.parse::<AcpVersion>().ok())
-        .is_some_and(|v| &v == version);
-    if same {
+    compare(existing, &Wanted::Version(version.clone()))
+}
+
+/// Compares an existing ProductManifest with what is being imported. Pure.
+pub fn compare(existing: &ProductManifest, wanted: &Wanted) -> Existing {
+    if wanted.is_held_by(existing) {
         return Existing::Same;
     }
+    let name = existing.name_any();
     let holds = match (existing.spec.version.as_deref(), existing.spec.image.as_deref()) {
         (Some(v), _) => format!("spec.version {v}"),
         (None, Some(image)) => format!("spec.image {image}"),
         (None, None) => "neither a version nor an image".to_owned(),
     };
     Existing::Conflict(format!(
-        "ProductManifest {name} already exists with {holds}, not {version}; it was left unchanged. \
-         If it is wrong, delete it (`kubectl delete pdman {name}`) and import again"
+        "ProductManifest {name} already exists with {holds}, not {}; it was left unchanged. \
+         If it is wrong, delete it (`kubectl delete pdman {name}`) and import again",
+        wanted.describe()
     ))
+}
+
+/// The release asked for and its version: `--version` as given, `--image` read from the bundle.
+async fn wanted(args: &ImportArgs, out: &mut dyn Write) -> anyhow::Result<(Wanted, AcpVersion)> {
+    match (&args.version, &args.image) {
+        (Some(version), _) => Ok((Wanted::Version(version.clone()), version.clone())),
+        (None, Some(image)) => {
+            let client = args.registry.client(acp_bundle::DEFAULT_TIMEOUT)?;
+            let bundle = acp_bundle::pull(&client, image)
+                .await
+                .map_err(|e| registry::explain(e, &client))?;
+            writeln!(
+                out,
+                "Release bundle {} holds ACP {}.",
+                bundle.reference, bundle.release.version
+            )?;
+            let wanted = Wanted::Image {
+                pinned: bundle.reference,
+                given: image.clone(),
+            };
+            Ok((wanted, bundle.release.version))
+        }
+        // clap requires exactly one of them.
+        (None, None) => anyhow::bail!("give --version VERSION or --image REF"),
+    }
 }
 
 async fn import_manifest(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let conn = Connection::open(&args.connection).await?;
+    // Read the bundle before writing anything: a bundle that cannot be pulled is not offered.
+    let (wanted, version) = wanted(&args, out).await?;
     let api: Api<ProductManifest> = Api::all(conn.client.clone());
-    let version = args.version.to_string();
+    let version = version.to_string();
     let name = ProductManifest::name_for_version(&version);
 
     let existing = api
@@ -121,7 +223,7 @@ async fn import_manifest(args: ImportArgs, out: &mut dyn Write) -> anyhow::Resul
         .await
         .map_err(|e| request(&conn, "read", &name).explain(e))?;
     let manifest = match existing {
-        Some(existing) => match compare_existing(&existing, &args.version) {
+        Some(existing) => match compare(&existing, &wanted) {
             Existing::Same => {
                 writeln!(
                     out,
@@ -132,13 +234,7 @@ async fn import_manifest(args: ImportArgs, out: &mut dyn Write) -> anyhow::Resul
             Existing::Conflict(message) => anyhow::bail!(message),
         },
         None => {
-            let manifest = ProductManifest::new(
-                &name,
-                ProductManifestSpec {
-                    version: Some(version.clone()),
-                    image: None,
-                },
-            );
+            let manifest = ProductManifest::new(&name, wanted.spec());
             match api.create(&PostParams::default(), &manifest).await {
                 Ok(created) => {
                     writeln!(out, "Created ProductManifest {name} for {version}.")?;
@@ -150,7 +246,7 @@ async fn import_manifest(args: ImportArgs, out: &mut dyn Write) -> anyhow::Resul
                         .get(&name)
                         .await
                         .map_err(|e| request(&conn, "read", &name).explain(e))?;
-                    if let Existing::Conflict(message) = compare_existing(&existing, &args.version) {
+                    if let Existing::Conflict(message) = compare(&existing, &wanted) {
                         anyhow::bail!(message);
                     }
                     writeln!(
@@ -205,7 +301,7 @@ async fn wait_ready(
             writeln!(
                 out,
                 "ProductManifest {name} is Ready: clusters that can reach {} are offered it.",
-                manifest.version().unwrap_or(name)
+                release_version(&manifest).unwrap_or(name)
             )?;
             return Ok(Outcome::Success);
         }
@@ -255,11 +351,20 @@ async fn list(args: ListArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// Newest version first; manifests by image (or with an unreadable version) last, by name.
+/// The version a ProductManifest offers: `spec.version`, else (by image) the version of the release
+/// acp-cvo resolved.
+fn release_version(manifest: &ProductManifest) -> Option<&str> {
+    manifest
+        .version()
+        .or_else(|| manifest.release().map(|r| r.version.as_str()))
+}
+
+/// Newest version first; manifests by an image not resolved yet (or with an unreadable version)
+/// last, by name.
 pub fn sort_newest_first(items: &mut [ProductManifest]) {
     items.sort_by(|a, b| {
-        let va = a.version().and_then(|v| v.parse::<AcpVersion>().ok());
-        let vb = b.version().and_then(|v| v.parse::<AcpVersion>().ok());
+        let va = release_version(a).and_then(|v| v.parse::<AcpVersion>().ok());
+        let vb = release_version(b).and_then(|v| v.parse::<AcpVersion>().ok());
         match (va, vb) {
             (Some(a), Some(b)) => b.cmp(&a),
             (Some(_), None) => std::cmp::Ordering::Less,
@@ -318,7 +423,7 @@ pub fn render_list(items: &[ProductManifest], now: Timestamp, wide: bool, colour
             });
         let mut row: Vec<Cell> = vec![
             m.name_any().into(),
-            m.version().unwrap_or("-").into(),
+            release_version(m).unwrap_or("-").into(),
             Cell::styled(state, style),
             kubernetes.into(),
             age.into(),

@@ -86,4 +86,12 @@ async fn the_standby_takes_over_and_finishes_the_upgrade() {
         1,
         "the upgrade was not started again"
     );
+
+    // SIGTERM: the leader stops cleanly and hands the Lease back at once.
+    let exit = b.terminate(Duration::from_secs(20)).await.unwrap();
+    assert!(exit.success(), "acp-cvo exited with {exit}:\n{}", b.log_tail(20));
+    let leases: Api<Lease> = Api::namespaced(global.client().await.unwrap(), names::NAMESPACE);
+    let lease = leases.get("acp-cvo").await.unwrap();
+    let holder = lease.spec.and_then(|s| s.holder_identity).unwrap_or_default();
+    assert_ne!(holder, "replica-b", "the Lease must be released on shutdown");
 }

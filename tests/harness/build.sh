@@ -82,7 +82,7 @@ current_or_build() {
     echo "harness target $name is current in $dest"
     return
   fi
-  echo "building harness target $name into $dest (a cold Go cache takes about 10 minutes)"
+  echo "building harness target $name into $dest (with an empty Go build cache this takes 10 to 20 minutes on 2 cores)"
   local started=$SECONDS
   (cd "$dir" && eval "$build")
   install_binaries "$stage" "$dest" "$@"

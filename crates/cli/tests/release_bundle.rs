@@ -258,6 +258,55 @@ fn a_support_only_release_says_it_applies_nothing() {
     }
 }
 
+#[test]
+fn import_by_image_accepts_the_same_bundle_and_refuses_anything_else() {
+    use acp_api::{ProductManifest, ProductManifestSpec};
+    use acp_cli::adm::release::{Existing, Wanted, compare};
+
+    let repository = format!("{FAKE_REGISTRY}/acp/release");
+    let other_digest = format!("sha256:{}", "1".repeat(64));
+    let reference = |text: &str| BundleRef::parse(text).unwrap();
+    let wanted = Wanted::Image {
+        pinned: reference(&format!("{repository}:4.4.0@{FAKE_DIGEST}")),
+        given: reference(&format!("{repository}:4.4.0")),
+    };
+    let manifest = |version: Option<&str>, image: Option<String>| {
+        ProductManifest::new(
+            "v4.4.0",
+            ProductManifestSpec {
+                version: version.map(str::to_owned),
+                image,
+            },
+        )
+    };
+
+    // Imported before from the same digest, or from the same tag: nothing to do.
+    for image in [
+        format!("{repository}:4.4.0@{FAKE_DIGEST}"),
+        format!("{repository}:4.4.0"),
+    ] {
+        assert_eq!(compare(&manifest(None, Some(image)), &wanted), Existing::Same);
+    }
+    // Another digest, or made by version: refused, saying what it holds.
+    for (existing, holds) in [
+        (
+            manifest(None, Some(format!("{repository}@{other_digest}"))),
+            format!("spec.image {repository}@{other_digest}"),
+        ),
+        (manifest(Some("4.4.0"), None), "spec.version 4.4.0".to_owned()),
+    ] {
+        let Existing::Conflict(message) = compare(&existing, &wanted) else {
+            panic!("{holds} must be refused");
+        };
+        assert!(
+            message.starts_with(&format!(
+                "ProductManifest v4.4.0 already exists with {holds}, not spec.image {repository}:4.4.0@{FAKE_DIGEST}; it was left unchanged"
+            )),
+            "{message}"
+        );
+    }
+}
+
 // --- usage errors: no registry needed ---
 
 #[test]

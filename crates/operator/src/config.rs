@@ -32,6 +32,26 @@ pub struct Config {
     #[arg(long, env = "ACP_CVO_RELEASE_REPOSITORY")]
     pub release_repository: Option<String>,
 
+    /// Registries (`host[:port]`) reached over plain HTTP; loopback registries always are.
+    #[arg(
+        long = "insecure-registry",
+        env = "ACP_CVO_INSECURE_REGISTRIES",
+        value_delimiter = ','
+    )]
+    pub insecure_registries: Vec<String>,
+
+    /// Docker config JSON (`~/.docker/config.json` format) with registry credentials; anonymous without it.
+    #[arg(long, env = "ACP_CVO_REGISTRY_AUTH_FILE")]
+    pub registry_auth_file: Option<PathBuf>,
+
+    /// Extra PEM CA certificates to trust for registries.
+    #[arg(
+        long = "registry-ca-file",
+        env = "ACP_CVO_REGISTRY_CA_FILES",
+        value_delimiter = ','
+    )]
+    pub registry_ca_files: Vec<PathBuf>,
+
     /// Address of the HTTP server for /metrics, /healthz and /readyz.
     #[arg(long, env = "ACP_CVO_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,

@@ -107,6 +107,40 @@ async fn global_client(config: &Config) -> anyhow::Result<kube::Client> {
     kube::Client::try_from(kube_config).context("cannot build a client for the global cluster")
 }
 
+/// The client release bundles are pulled with, from the registry flags.
+fn registry_client(config: &Config) -> anyhow::Result<acp_bundle::BundleClient> {
+    let mut options = acp_bundle::ClientOptions {
+        insecure_registries: config.insecure_registries.clone(),
+        ..acp_bundle::ClientOptions::default()
+    };
+    for path in &config.registry_ca_files {
+        let pem = std::fs::read(path).with_context(|| {
+            format!(
+                "cannot read registry CA file {}; fix --registry-ca-file",
+                path.display()
+            )
+        })?;
+        options.extra_root_certificates.push(pem);
+    }
+    let client = acp_bundle::BundleClient::new(options);
+    let Some(path) = &config.registry_auth_file else {
+        return Ok(client);
+    };
+    let json = std::fs::read(path).with_context(|| {
+        format!(
+            "cannot read registry credentials {}; fix --registry-auth-file",
+            path.display()
+        )
+    })?;
+    let docker = acp_bundle::DockerConfig::from_json(&json).with_context(|| {
+        format!(
+            "{} is not a docker config JSON; fix --registry-auth-file",
+            path.display()
+        )
+    })?;
+    Ok(client.with_docker_config(docker))
+}
+
 /// The two controllers, run until `shutdown`; they finish in-flight reconciles before returning.
 async fn controllers(
     config: Config,
@@ -132,12 +166,7 @@ async fn controllers(
             "no --install-version: the global cluster's version is read from its acp-version ConfigMap"
         );
     }
-    if let Some(repository) = &config.release_repository {
-        tracing::warn!(
-            %repository,
-            "pulling release bundles from a registry is not supported by this version; using the built-in catalogue"
-        );
-    }
+    let registry = registry_client(&config)?;
     let shadows_api: kube::Api<ClusterVersionShadow> =
         kube::Api::namespaced(client.clone(), &config.namespace);
     let manifests_api: kube::Api<ProductManifest> = kube::Api::all(client.clone());
@@ -164,7 +193,11 @@ async fn controllers(
         }
     }
 
-    let releases = Arc::new(releases::Releases::default());
+    let releases = Arc::new(releases::Releases::new(
+        releases::builtin::catalogue(),
+        config.release_repository.clone(),
+        registry,
+    ));
     let clock: Arc<dyn acp_api::conditions::Clock> = Arc::new(acp_api::conditions::SystemClock);
 
     // Each release reconcile runs on an up-to-date ProductManifest cache and then re-queues every

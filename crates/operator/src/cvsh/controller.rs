@@ -162,6 +162,7 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
     status.observed = Some(record::observed(&observation, now.clone()));
 
     // Plan.
+    ctx.releases.forget_missing(&ctx.manifests);
     let catalogue = ctx.releases.catalogue();
     let current = plan::current(
         &status,
@@ -175,7 +176,15 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
             .history
             .insert(0, record::bootstrap_entry(&bootstrap.version, now.clone()));
     }
-    status.current = current.version.as_ref().map(|v| Release::version(v.to_string()));
+    // The image the current version was reached by, when it was requested by image.
+    let current_image = status
+        .last_completed()
+        .map(|e| e.image.clone())
+        .filter(|i| !i.is_empty());
+    status.current = current
+        .version
+        .as_ref()
+        .map(|v| release_of(v, current_image.as_deref()));
     let ready = releases::ready_versions(&ctx.manifests);
     status.available_updates = current
         .version
@@ -188,7 +197,9 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
         })
         .unwrap_or_default();
     let fleet = Fleet::from_shadows(&ctx.shadows.state());
-    let request = plan::request(&shadow.spec);
+    let request = plan::request(&shadow.spec, |image| {
+        releases::version_of_image(&ctx.manifests, image)
+    });
     let mode = plan::mode(&status, &request, current.version.as_ref());
 
     let pass = Pass {
@@ -219,8 +230,8 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
             executing = Some((target.clone(), note));
             None
         }
-        Mode::Requested { target, force } => {
-            status.desired = Some(Release::version(target.to_string()));
+        Mode::Requested { target, force, image } => {
+            status.desired = Some(release_of(&target, image.as_deref()));
             let checks = pass.preflight(&status, current.version.as_ref(), &target).await;
             let summary = Summary::of(&checks);
             for failed in checks
@@ -239,7 +250,14 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
             } else if summary.may_start(force) && pass.ctx.reserve_slot(&name, shadow.tier(), &pass.fleet) {
                 let risks = if force { summary.failed.clone() } else { Vec::new() };
                 match pass
-                    .start(&mut status, &mut base, &target, current.version.as_ref(), &risks)
+                    .start(
+                        &mut status,
+                        &mut base,
+                        &target,
+                        image.as_deref(),
+                        current.version.as_ref(),
+                        &risks,
+                    )
                     .await
                 {
                     Ok(()) => {
@@ -257,7 +275,7 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
         }
         Mode::Idle => {
             status.desired = match &request {
-                plan::Request::Version { target, .. } => Some(Release::version(target.to_string())),
+                plan::Request::Version { target, image, .. } => Some(release_of(target, image.as_deref())),
                 _ => None,
             };
             let newest = status
@@ -332,6 +350,14 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
     }
     publish_transitions(&ctx, &shadow, &old, &status).await;
     Ok(requeue(&situation, &pass.observation, ctx.resync))
+}
+
+/// A release by version, with the image it was requested by, if any.
+fn release_of(version: &AcpVersion, image: Option<&str>) -> Release {
+    Release {
+        version: Some(version.to_string()),
+        image: image.map(String::from),
+    }
 }
 
 fn write_failed(name: &str, err: kube::Error) -> Result<Action, Error> {
@@ -453,6 +479,7 @@ impl Pass<'_> {
         status: &mut ClusterVersionShadowStatus,
         base: &mut ClusterVersionShadow,
         target: &AcpVersion,
+        image: Option<&str>,
         current: Option<&AcpVersion>,
         risks: &[String],
     ) -> Result<(), kube::Error> {
@@ -464,14 +491,14 @@ impl Pass<'_> {
         let now = self.ctx.clock.time();
         status
             .history
-            .insert(0, record::started_entry(target, risks, now));
+            .insert(0, record::started_entry(target, image, risks, now));
         status.stages = stages::plan(&PlanInputs {
             current: current.and_then(|c| catalogue.release(c)),
             target: target_release,
             kubernetes: self.observed_kubernetes(),
             driver: self.shadow.kubernetes_driver(),
         });
-        status.desired = Some(Release::version(target.to_string()));
+        status.desired = Some(release_of(target, image));
         let situation = Situation::Executing {
             target: target.clone(),
             advance: stages::Advance::default(),
@@ -560,6 +587,11 @@ impl Pass<'_> {
             };
         }
         let now = self.ctx.clock.time();
+        let image = status
+            .history
+            .first()
+            .map(|e| e.image.clone())
+            .filter(|i| !i.is_empty());
         if let Some(entry) = status.history.first_mut() {
             entry.state = acp_api::cvsh::HistoryState::Completed;
             entry.completion_time = Some(now);
@@ -567,8 +599,8 @@ impl Pass<'_> {
                 self.ctx.metrics.upgrade_completed(took);
             }
         }
-        status.current = Some(Release::version(target.to_string()));
-        status.desired = Some(Release::version(target.to_string()));
+        status.current = Some(release_of(target, image.as_deref()));
+        status.desired = Some(release_of(target, image.as_deref()));
         status.available_updates.retain(|u| {
             u.version
                 .as_deref()

@@ -90,17 +90,24 @@ pub fn current(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
     None,
+    /// A version; `image` is set when the request named a release image that resolved to it.
     Version {
         target: AcpVersion,
         force: bool,
+        image: Option<String>,
     },
     /// Not a version; the text says what was wrong.
     Invalid(String),
-    /// A release image: resolving images needs a registry client this version lacks.
+    /// A release image no Ready ProductManifest resolves (yet).
     Image(String),
 }
 
-pub fn request(spec: &ClusterVersionShadowSpec) -> Request {
+/// Reads `spec.desiredUpdate`; `version_of_image` maps a release image to the version its Ready
+/// ProductManifest resolved to.
+pub fn request(
+    spec: &ClusterVersionShadowSpec,
+    version_of_image: impl Fn(&str) -> Option<AcpVersion>,
+) -> Request {
     let Some(desired) = &spec.desired_update else {
         return Request::None;
     };
@@ -109,10 +116,18 @@ pub fn request(spec: &ClusterVersionShadowSpec) -> Request {
             Ok(target) => Request::Version {
                 target,
                 force: desired.force,
+                image: None,
             },
             Err(err) => Request::Invalid(err.to_string()),
         },
-        (None, Some(image)) => Request::Image(image.clone()),
+        (None, Some(image)) => match version_of_image(image) {
+            Some(target) => Request::Version {
+                target,
+                force: desired.force,
+                image: Some(image.clone()),
+            },
+            None => Request::Image(image.clone()),
+        },
         (None, None) => Request::None,
     }
 }
@@ -123,7 +138,11 @@ pub enum Mode {
     /// An upgrade started earlier and has not completed: resume it, whatever the spec says now.
     Executing { target: AcpVersion },
     /// A version other than the current one is requested: check it and start when allowed.
-    Requested { target: AcpVersion, force: bool },
+    Requested {
+        target: AcpVersion,
+        force: bool,
+        image: Option<String>,
+    },
     /// Nothing requested, or the requested version is the current one.
     Idle,
     /// The request cannot be acted on.
@@ -145,19 +164,20 @@ pub fn mode(status: &ClusterVersionShadowStatus, request: &Request, current: Opt
     match request {
         Request::None => Mode::Idle,
         Request::Version { target, .. } if Some(target) == current => Mode::Idle,
-        Request::Version { target, force } => Mode::Requested {
+        Request::Version { target, force, image } => Mode::Requested {
             target: target.clone(),
             force: *force,
+            image: image.clone(),
         },
         Request::Invalid(message) => Mode::Rejected {
             reason: "InvalidVersion",
             message: format!("{message}; set spec.desiredUpdate.version to a version from `ac adm upgrade`"),
         },
         Request::Image(image) => Mode::Rejected {
-            reason: "ImageUnsupported",
+            reason: "ImageNotImported",
             message: format!(
-                "spec.desiredUpdate.image ({image}) needs an OCI registry client, which this operator version does \
-                 not have; request the version instead (spec.desiredUpdate.version)"
+                "no Ready ProductManifest has spec.image {image}: import it first (`ac adm release import-manifest \
+                 --image {image}`) and wait until it is Ready, or request the version instead"
             ),
         },
     }
@@ -225,6 +245,7 @@ mod tests {
             Request::Version {
                 target: v("4.3.0"),
                 force: false,
+                image: None,
             },
         ] {
             assert_eq!(
@@ -238,28 +259,29 @@ mod tests {
     fn requests_are_classified() {
         let status = ClusterVersionShadowStatus::default();
         let current = v("4.2.3");
+        let imported = "registry.example/acp/release:4.3.1";
         let ask = |desired: Option<DesiredUpdate>| {
             let spec = ClusterVersionShadowSpec {
                 desired_update: desired,
                 ..Default::default()
             };
-            mode(&status, &request(&spec), Some(&current))
+            let version_of_image = |image: &str| (image == imported).then(|| v("4.3.1"));
+            mode(&status, &request(&spec, version_of_image), Some(&current))
+        };
+        let requested = |target: &str, force: bool, image: Option<&str>| Mode::Requested {
+            target: v(target),
+            force,
+            image: image.map(String::from),
         };
         assert_eq!(ask(None), Mode::Idle);
         assert_eq!(ask(Some(DesiredUpdate::version("4.2.3"))), Mode::Idle);
         assert_eq!(
             ask(Some(DesiredUpdate::version("v4.3.1"))),
-            Mode::Requested {
-                target: v("4.3.1"),
-                force: false
-            }
+            requested("4.3.1", false, None)
         );
         assert_eq!(
             ask(Some(DesiredUpdate::version("4.1.0"))),
-            Mode::Requested {
-                target: v("4.1.0"),
-                force: false
-            }
+            requested("4.1.0", false, None)
         );
         assert!(matches!(
             ask(Some(DesiredUpdate::version("4.x"))),
@@ -268,14 +290,18 @@ mod tests {
                 ..
             }
         ));
-        let by_image = DesiredUpdate {
-            image: Some("registry/acp:4.3.1".into()),
+        let by_image = |image: &str| DesiredUpdate {
+            image: Some(image.into()),
             ..Default::default()
         };
+        assert_eq!(
+            ask(Some(by_image(imported))),
+            requested("4.3.1", false, Some(imported))
+        );
         assert!(matches!(
-            ask(Some(by_image)),
+            ask(Some(by_image("registry.example/acp/release:9.9.9"))),
             Mode::Rejected {
-                reason: "ImageUnsupported",
+                reason: "ImageNotImported",
                 ..
             }
         ));
@@ -283,12 +309,6 @@ mod tests {
             force: true,
             ..DesiredUpdate::version("4.3.1")
         };
-        assert_eq!(
-            ask(Some(forced)),
-            Mode::Requested {
-                target: v("4.3.1"),
-                force: true
-            }
-        );
+        assert_eq!(ask(Some(forced)), requested("4.3.1", true, None));
     }
 }

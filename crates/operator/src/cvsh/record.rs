@@ -60,10 +60,15 @@ pub fn bootstrap_entry(version: &AcpVersion, now: Time) -> HistoryEntry {
 }
 
 /// The Partial entry written when execution starts.
-pub fn started_entry(target: &AcpVersion, accepted_risks: &[String], now: Time) -> HistoryEntry {
+pub fn started_entry(
+    target: &AcpVersion,
+    image: Option<&str>,
+    accepted_risks: &[String],
+    now: Time,
+) -> HistoryEntry {
     HistoryEntry {
         version: Some(target.to_string()),
-        image: String::new(),
+        image: image.unwrap_or_default().to_string(),
         state: HistoryState::Partial,
         started_time: now,
         completion_time: None,
@@ -588,7 +593,7 @@ mod tests {
             .collect();
         ClusterVersionShadowStatus {
             desired: Some(Release::version("4.3.1")),
-            history: vec![started_entry(&v("4.3.1"), &[], clock(0).time())],
+            history: vec![started_entry(&v("4.3.1"), None, &[], clock(0).time())],
             stages: vec![Stage {
                 name: "Core".into(),
                 priority: 30,

@@ -9,11 +9,10 @@ use acp_api::conditions::{self, Clock, ConditionUpdate, types};
 use acp_api::product_manifest::{
     Artifact, ArtifactChannel, ArtifactStatus, PackageType, ProductManifestStatus, ResolvedRelease,
 };
-use acp_policy::ProductRelease;
 use kube::runtime::controller::Action;
 use kube::{Api, ResourceExt};
 
-use super::{Releases, ResolveError};
+use super::{Releases, ResolveError, Resolved};
 use crate::metrics::{ControllerName, Metrics};
 use crate::status;
 
@@ -49,12 +48,18 @@ impl Error {
 pub async fn reconcile(manifest: Arc<ProductManifest>, ctx: Arc<Context>) -> Result<Action, Error> {
     let _timer = ctx.metrics.reconcile_started(ControllerName::Release);
     let old = manifest.status.clone().unwrap_or_default();
-    let new = desired_status(
-        &manifest,
-        ctx.releases.resolve(&manifest),
-        &old,
-        ctx.clock.as_ref(),
-    );
+    let resolved = ctx.releases.resolve(&manifest).await;
+    let retry = match &resolved {
+        Ok(_) => Duration::from_secs(600),
+        Err(err) if err.is_transient() => Duration::from_secs(15),
+        Err(_) => Duration::from_secs(120),
+    };
+    if let Err(err) = &resolved {
+        tracing::info!(reason = err.reason(), error = %err, "release not resolved");
+    }
+    ctx.releases
+        .record(&manifest.name_any(), resolved.as_ref().ok().map(|r| &r.release));
+    let new = desired_status(&manifest, resolved, &old, ctx.clock.as_ref());
     if new != old {
         let api: Api<ProductManifest> = Api::all(ctx.client.clone());
         match status::apply(&api, manifest.as_ref(), &new).await {
@@ -68,7 +73,9 @@ pub async fn reconcile(manifest: Arc<ProductManifest>, ctx: Arc<Context>) -> Res
             }
         }
     }
-    Ok(Action::requeue(Duration::from_secs(600)))
+    // Every cluster re-reads the offered releases; the receiver is gone only while shutting down.
+    let _ = ctx.resolved.send(());
+    Ok(Action::requeue(retry))
 }
 
 pub fn error_policy(manifest: Arc<ProductManifest>, error: &Error, ctx: Arc<Context>) -> Action {
@@ -85,7 +92,7 @@ fn manifest_ready(status: &ProductManifestStatus) -> bool {
 /// The status a ProductManifest should have for the resolution result.
 pub fn desired_status(
     manifest: &ProductManifest,
-    resolved: Result<ProductRelease, ResolveError>,
+    resolved: Result<Resolved, ResolveError>,
     old: &ProductManifestStatus,
     clock: &dyn Clock,
 ) -> ProductManifestStatus {
@@ -93,12 +100,19 @@ pub fn desired_status(
     let mut status = ProductManifestStatus {
         conditions: old.conditions.clone(),
         observed_generation: generation,
+        // A digest resolved before stays pinned even while the registry is away.
+        resolved_image_digest: old.resolved_image_digest.clone(),
         ..ProductManifestStatus::default()
     };
     let condition = match resolved {
-        Ok(release) => {
+        Ok(resolved) => {
+            let release = &resolved.release;
+            let source = match &resolved.repository {
+                Some(repository) => format!("pulled from {repository}"),
+                None => "resolved from the built-in catalogue".to_string(),
+            };
             let message = format!(
-                "ACP {} resolved from the built-in catalogue: {} modules, Kubernetes {}",
+                "ACP {} {source}: {} modules, Kubernetes {}",
                 release.version,
                 release.modules.len(),
                 release
@@ -106,8 +120,11 @@ pub fn desired_status(
                     .version
                     .map_or_else(|| release.kubernetes.compatible_text(), |v| v.to_string())
             );
-            status.artifacts = artifacts(&release);
-            status.release = Some(ResolvedRelease::from(&release));
+            status.artifacts = artifacts(&resolved);
+            status.release = Some(ResolvedRelease::from(release));
+            if resolved.digest.is_some() {
+                status.resolved_image_digest = resolved.digest.clone();
+            }
             ConditionUpdate::new(types::READY, true, "Resolved", message)
         }
         Err(err) => ConditionUpdate::new(types::READY, false, err.reason(), err.to_string()),
@@ -120,8 +137,9 @@ pub fn desired_status(
     status
 }
 
-fn artifacts(release: &ProductRelease) -> Vec<Artifact> {
-    release
+fn artifacts(resolved: &Resolved) -> Vec<Artifact> {
+    resolved
+        .release
         .modules
         .iter()
         .map(|module| Artifact {
@@ -129,10 +147,10 @@ fn artifacts(release: &ProductRelease) -> Vec<Artifact> {
             package_type: Some(PackageType::ModulePlugin),
             channels: vec![ArtifactChannel {
                 channel: "stable".into(),
-                repository: Some("builtin".into()),
+                repository: Some(resolved.repository.clone().unwrap_or_else(|| "builtin".into())),
                 tag: Some(module.version.clone()),
                 artifact_status: Some(ArtifactStatus::Ready),
-                digest: None,
+                digest: resolved.digest.clone(),
                 default: Some(true),
             }],
         })
@@ -162,11 +180,11 @@ mod tests {
         pm
     }
 
-    #[test]
-    fn a_known_version_is_ready_with_its_release_and_artifacts() {
+    #[tokio::test]
+    async fn a_known_version_is_ready_with_its_release_and_artifacts() {
         let releases = Releases::default();
         let pm = manifest("4.3.1");
-        let status = desired_status(&pm, releases.resolve(&pm), &Default::default(), &clock());
+        let status = desired_status(&pm, releases.resolve(&pm).await, &Default::default(), &clock());
         assert!(manifest_ready(&status));
         assert_eq!(status.observed_generation, Some(1));
         assert_eq!(status.release.as_ref().unwrap().version, "4.3.1");
@@ -176,22 +194,50 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_version_is_not_ready_and_says_why() {
+    fn a_pulled_bundle_records_its_digest_and_repository() {
+        let release = Releases::default()
+            .catalogue()
+            .release(&"4.3.1".parse().unwrap())
+            .cloned()
+            .unwrap();
+        let resolved = Resolved {
+            release,
+            repository: Some("127.0.0.1:5000/acp/release".into()),
+            digest: Some("sha256:abc".into()),
+        };
+        let status = desired_status(&manifest("4.3.1"), Ok(resolved), &Default::default(), &clock());
+        assert_eq!(status.resolved_image_digest.as_deref(), Some("sha256:abc"));
+        let channel = &status.artifacts[0].channels[0];
+        assert_eq!(channel.repository.as_deref(), Some("127.0.0.1:5000/acp/release"));
+        assert_eq!(channel.digest.as_deref(), Some("sha256:abc"));
+        let ready = conditions::find(&status.conditions, types::READY).unwrap();
+        assert!(
+            ready.message.contains("pulled from 127.0.0.1:5000/acp/release"),
+            "{}",
+            ready.message
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_version_is_not_ready_and_says_why() {
         let releases = Releases::default();
         let pm = manifest("4.9.9");
-        let status = desired_status(&pm, releases.resolve(&pm), &Default::default(), &clock());
+        let status = desired_status(&pm, releases.resolve(&pm).await, &Default::default(), &clock());
         assert!(!manifest_ready(&status));
         assert!(status.release.is_none());
         let ready = conditions::find(&status.conditions, types::READY).unwrap();
         assert_eq!(ready.reason, "ReleaseNotFound");
     }
 
-    #[test]
-    fn resolving_again_changes_nothing() {
+    #[tokio::test]
+    async fn resolving_again_changes_nothing() {
         let releases = Releases::default();
         let pm = manifest("4.2.5");
-        let first = desired_status(&pm, releases.resolve(&pm), &Default::default(), &clock());
+        let first = desired_status(&pm, releases.resolve(&pm).await, &Default::default(), &clock());
         let later = FixedClock(Timestamp::from_second(1_800_000_600).unwrap());
-        assert_eq!(desired_status(&pm, releases.resolve(&pm), &first, &later), first);
+        assert_eq!(
+            desired_status(&pm, releases.resolve(&pm).await, &first, &later),
+            first
+        );
     }
 }

@@ -1,32 +1,43 @@
-//! Releases: the built-in bundles, how a ProductManifest resolves to one, and the ProductManifest
-//! controller that publishes the result.
+//! Releases: the built-in bundles, how a ProductManifest resolves to one (built-in catalogue or an OCI
+//! bundle pulled from a registry), and the ProductManifest controller that publishes the result.
 
 pub mod builtin;
 pub mod controller;
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
 
 use acp_api::ProductManifest;
+use acp_bundle::{BundleClient, BundleError, BundleSource, Requested, bundle_source, pull};
 use acp_policy::{AcpVersion, Catalogue, ProductRelease};
+use kube::ResourceExt;
 use kube::runtime::reflector::Store;
 
 /// Why a ProductManifest does not resolve to a release. Each says what to do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     #[error(
         "spec.version {value:?} is not an ACP version ({message}); create a ProductManifest with a version such as 4.3.1"
     )]
     InvalidVersion { value: String, message: String },
     #[error(
-        "no release bundle for ACP {version}: the built-in catalogue ships 4.0.0–4.3.1 and no release repository \
-         holds it; check the version, or run the operator with --release-repository pointing at a registry that has it"
+        "no release bundle for ACP {version}: the built-in catalogue ships 4.0.0–4.3.1; check the version, or run \
+         the operator with --release-repository pointing at a registry that has it"
     )]
     UnknownVersion { version: AcpVersion },
+    #[error("spec.image {image:?} is not a usable reference: {message}")]
+    InvalidImage { image: String, message: String },
+    #[error("{0}")]
+    Bundle(#[from] BundleError),
     #[error(
-        "resolving a release by spec.image ({image}) needs an OCI registry client, which this operator version \
-         does not have; use spec.version instead"
+        "the bundle at {reference} holds ACP {found}, but spec.version asks for {wanted}; publish the right bundle \
+         or fix spec.version"
     )]
-    ImageUnsupported { image: String },
+    VersionMismatch {
+        reference: String,
+        wanted: AcpVersion,
+        found: AcpVersion,
+    },
     #[error("the ProductManifest sets neither spec.version nor spec.image; set spec.version")]
     Empty,
 }
@@ -35,77 +46,206 @@ impl ResolveError {
     /// Condition reason.
     pub fn reason(&self) -> &'static str {
         match self {
-            Self::InvalidVersion { .. } | Self::Empty => "InvalidSpec",
+            Self::InvalidVersion { .. } | Self::InvalidImage { .. } | Self::Empty => "InvalidSpec",
             Self::UnknownVersion { .. } => "ReleaseNotFound",
-            Self::ImageUnsupported { .. } => "ImageResolutionUnsupported",
+            Self::Bundle(err) => err.reason(),
+            Self::VersionMismatch { .. } => "VersionMismatch",
         }
+    }
+
+    /// Whether trying again later may succeed without anyone changing anything.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Bundle(err) if err.is_transient())
     }
 }
 
-/// The releases the operator knows, shared by both controllers.
+/// A release and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resolved {
+    pub release: ProductRelease,
+    /// `registry/repository` of a pulled bundle; `None` for the built-in catalogue.
+    pub repository: Option<String>,
+    /// Manifest digest of a pulled bundle.
+    pub digest: Option<String>,
+}
+
+/// The releases the operator knows: the built-in ones and those resolved from ProductManifests (which
+/// add to and override the built-in ones). Shared by both controllers.
 pub struct Releases {
-    catalogue: Arc<Catalogue>,
+    builtin: Catalogue,
+    repository: Option<String>,
+    registry: BundleClient,
+    /// Release resolved for each ProductManifest, by name.
+    resolved: RwLock<BTreeMap<String, ProductRelease>>,
+    /// `builtin` merged with `resolved`, rebuilt when `resolved` changes.
+    merged: RwLock<Arc<Catalogue>>,
 }
 
 impl Default for Releases {
     fn default() -> Self {
-        Self::new(builtin::catalogue())
+        Self::new(builtin::catalogue(), None, BundleClient::default())
     }
 }
 
 impl Releases {
-    pub fn new(catalogue: Catalogue) -> Self {
+    pub fn new(builtin: Catalogue, repository: Option<String>, registry: BundleClient) -> Self {
+        let merged = RwLock::new(Arc::new(builtin.clone()));
         Self {
-            catalogue: Arc::new(catalogue),
+            builtin,
+            repository,
+            registry,
+            resolved: RwLock::default(),
+            merged,
         }
     }
 
     /// Every known release with its modules.
     pub fn catalogue(&self) -> Arc<Catalogue> {
-        self.catalogue.clone()
+        self.merged
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 
-    /// The release a ProductManifest names.
-    pub fn resolve(&self, manifest: &ProductManifest) -> Result<ProductRelease, ResolveError> {
-        if let Some(image) = &manifest.spec.image {
-            return Err(ResolveError::ImageUnsupported { image: image.clone() });
+    /// Resolves what a ProductManifest names: its image, `<release repository>:<version>`, or the
+    /// built-in release of its version. A digest recorded before pins a registry source.
+    pub async fn resolve(&self, manifest: &ProductManifest) -> Result<Resolved, ResolveError> {
+        let version = match (&manifest.spec.version, &manifest.spec.image) {
+            (Some(value), _) => {
+                Some(
+                    value
+                        .parse::<AcpVersion>()
+                        .map_err(|e| ResolveError::InvalidVersion {
+                            value: value.clone(),
+                            message: e.to_string(),
+                        })?,
+                )
+            }
+            (None, Some(_)) => None,
+            (None, None) => return Err(ResolveError::Empty),
+        };
+        let requested = match (&version, &manifest.spec.image) {
+            (Some(version), _) => Requested::Version(version),
+            (None, Some(image)) => Requested::Image(image),
+            (None, None) => return Err(ResolveError::Empty),
+        };
+        let digest = manifest
+            .status
+            .as_ref()
+            .and_then(|s| s.resolved_image_digest.as_deref());
+        let source = bundle_source(requested, self.repository.as_deref(), digest).map_err(|e| {
+            ResolveError::InvalidImage {
+                image: manifest
+                    .spec
+                    .image
+                    .clone()
+                    .or_else(|| self.repository.clone())
+                    .unwrap_or_default(),
+                message: e.to_string(),
+            }
+        })?;
+        match source {
+            BundleSource::BuiltIn(version) => match self.builtin.release(&version) {
+                Some(release) => Ok(Resolved {
+                    release: release.clone(),
+                    repository: None,
+                    digest: None,
+                }),
+                None => Err(ResolveError::UnknownVersion { version }),
+            },
+            BundleSource::Registry(reference) => {
+                let pulled = pull(&self.registry, &reference).await?;
+                if let Some(wanted) = version
+                    && pulled.release.version != wanted
+                {
+                    return Err(ResolveError::VersionMismatch {
+                        reference: reference.to_string(),
+                        wanted,
+                        found: pulled.release.version,
+                    });
+                }
+                Ok(Resolved {
+                    release: pulled.release,
+                    repository: Some(reference.repository_ref().to_string()),
+                    digest: Some(pulled.digest),
+                })
+            }
         }
-        let value = manifest.spec.version.as_deref().ok_or(ResolveError::Empty)?;
-        let version: AcpVersion =
-            value
-                .parse()
-                .map_err(|e: acp_policy::VersionError| ResolveError::InvalidVersion {
-                    value: value.to_string(),
-                    message: e.to_string(),
-                })?;
-        self.catalogue
-            .release(&version)
-            .cloned()
-            .ok_or(ResolveError::UnknownVersion { version })
     }
 
-    /// The release of `version`, whether or not a ProductManifest offers it (explicit upgrades may
-    /// name a version nobody imported).
-    pub fn release(&self, version: &AcpVersion) -> Option<&ProductRelease> {
-        self.catalogue.release(version)
+    /// Records what ProductManifest `name` resolved to (`None`: nothing); true when the catalogue changed.
+    pub fn record(&self, name: &str, release: Option<&ProductRelease>) -> bool {
+        let Ok(mut resolved) = self.resolved.write() else {
+            return false;
+        };
+        let changed = match release {
+            Some(release) => resolved.insert(name.to_string(), release.clone()).as_ref() != Some(release),
+            None => resolved.remove(name).is_some(),
+        };
+        if changed {
+            let mut merged = self.builtin.clone();
+            for release in resolved.values() {
+                if let Err(err) = merged.insert(release.clone()) {
+                    tracing::warn!(error = %err, "a resolved release is not valid; it is left out");
+                }
+            }
+            if let Ok(mut slot) = self.merged.write() {
+                *slot = Arc::new(merged);
+            }
+        }
+        changed
+    }
+
+    /// Drops releases of ProductManifests that no longer exist.
+    pub fn forget_missing(&self, manifests: &Store<ProductManifest>) {
+        let existing: Vec<String> = manifests.state().iter().map(|pm| pm.name_any()).collect();
+        let gone: Vec<String> = self
+            .resolved
+            .read()
+            .map(|r| {
+                r.keys()
+                    .filter(|name| !existing.contains(name))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for name in gone {
+            self.record(&name, None);
+        }
     }
 }
 
 /// Versions offered by a Ready ProductManifest whose status is current for its spec.
 pub fn ready_versions(manifests: &Store<ProductManifest>) -> Vec<AcpVersion> {
-    let mut versions: Vec<AcpVersion> = manifests
+    let mut versions: Vec<AcpVersion> = ready_manifests(manifests)
+        .into_iter()
+        .map(|(version, _)| version)
+        .collect();
+    versions.sort();
+    versions.dedup();
+    versions
+}
+
+/// Ready ProductManifests with the version they resolved to.
+pub fn ready_manifests(manifests: &Store<ProductManifest>) -> Vec<(AcpVersion, Arc<ProductManifest>)> {
+    manifests
         .state()
-        .iter()
+        .into_iter()
         .filter(|pm| pm.is_ready())
         .filter(|pm| {
             let status_generation = pm.status.as_ref().and_then(|s| s.observed_generation);
             status_generation.is_none() || status_generation == pm.metadata.generation
         })
-        .filter_map(|pm| pm.release().and_then(|r| r.version.parse().ok()))
-        .collect();
-    versions.sort();
-    versions.dedup();
-    versions
+        .filter_map(|pm| Some((pm.release()?.version.parse().ok()?, pm)))
+        .collect()
+}
+
+/// The version a Ready ProductManifest with `spec.image == image` resolved to.
+pub fn version_of_image(manifests: &Store<ProductManifest>, image: &str) -> Option<AcpVersion> {
+    ready_manifests(manifests)
+        .into_iter()
+        .find(|(_, pm)| pm.spec.image.as_deref() == Some(image))
+        .map(|(version, _)| version)
 }
 
 #[cfg(test)]
@@ -123,17 +263,19 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_listed_version_resolves_with_modules() {
-        let release = Releases::default()
+    #[tokio::test]
+    async fn a_listed_version_resolves_from_the_builtin_catalogue() {
+        let resolved = Releases::default()
             .resolve(&manifest(Some("4.3.1"), None))
+            .await
             .unwrap();
-        assert_eq!(release.version, AcpVersion::new(4, 3, 1));
-        assert!(!release.modules.is_empty());
+        assert_eq!(resolved.release.version, AcpVersion::new(4, 3, 1));
+        assert!(!resolved.release.modules.is_empty());
+        assert_eq!((resolved.repository, resolved.digest), (None, None));
     }
 
-    #[test]
-    fn bad_specs_get_reasons_that_say_what_to_do() {
+    #[tokio::test]
+    async fn bad_specs_get_reasons_that_say_what_to_do() {
         let releases = Releases::default();
         let cases = [
             (
@@ -143,16 +285,41 @@ mod tests {
             ),
             (manifest(Some("four"), None), "InvalidSpec", "such as 4.3.1"),
             (
-                manifest(None, Some("registry.example/acp:4.3.1")),
-                "ImageResolutionUnsupported",
-                "spec.version",
+                manifest(None, Some("not a reference!")),
+                "InvalidSpec",
+                "not a usable reference",
             ),
             (manifest(None, None), "InvalidSpec", "set spec.version"),
         ];
         for (pm, reason, hint) in cases {
-            let err = releases.resolve(&pm).unwrap_err();
+            let err = releases.resolve(&pm).await.unwrap_err();
             assert_eq!(err.reason(), reason, "{err}");
             assert!(err.to_string().contains(hint), "{err}");
         }
+    }
+
+    #[test]
+    fn resolved_releases_add_to_and_override_the_builtin_ones() {
+        let releases = Releases::default();
+        let builtin = releases
+            .catalogue()
+            .release(&AcpVersion::new(4, 3, 1))
+            .cloned()
+            .unwrap();
+        let mut next = builtin.clone();
+        next.version = AcpVersion::new(4, 4, 0);
+        next.upgrade_from = vec![">=4.3.0, <4.4.0".parse().unwrap()];
+        assert!(releases.record("v4.4.0", Some(&next)));
+        assert!(
+            !releases.record("v4.4.0", Some(&next)),
+            "the same release again changes nothing"
+        );
+        assert_eq!(
+            releases.catalogue().release(&AcpVersion::new(4, 4, 0)),
+            Some(&next)
+        );
+        assert!(releases.record("v4.4.0", None));
+        assert!(releases.catalogue().release(&AcpVersion::new(4, 4, 0)).is_none());
+        assert!(releases.catalogue().release(&AcpVersion::new(4, 3, 1)).is_some());
     }
 }

@@ -285,14 +285,7 @@ pub fn operator_spec_stalling_after(
             "--install-version",
             install_version,
         ])
-        .args([
-            "--identity",
-            identity,
-            "--lease-duration",
-            "6",
-            "--resync",
-            "3",
-        ])
+        .args(["--identity", identity, "--lease-duration", "6", "--resync", "3"])
         .arg("--stall-after")
         .arg(stall_after.to_string())
         .arg("--metrics-addr")

@@ -143,6 +143,20 @@ fn status_without_preflight_results_never_says_passed() {
 }
 
 #[test]
+fn a_cluster_on_the_newest_release_has_nothing_to_check_rather_than_a_pending_result() {
+    let mut object = cvsh("global-idle.yaml");
+    let status = object.status.as_mut().unwrap();
+    status.available_updates.clear();
+    status.preflight = None;
+    let page = render_status(&object, now(), false, false, false);
+    assert!(
+        page.contains("Preflight: nothing to check, no newer release is available"),
+        "{page}"
+    );
+    assert!(!page.contains("no result yet"), "{page}");
+}
+
+#[test]
 fn a_requested_upgrade_not_started_is_pending_with_the_preflight_verdict() {
     let mut object = cvsh("global-idle.yaml");
     object.spec.desired_update = Some(acp_api::cvsh::DesiredUpdate::version("4.3.1"));

@@ -250,6 +250,15 @@ fn preflight_section(
     colour: bool,
 ) -> String {
     let Some(preflight) = status.preflight.as_ref().filter(|p| !p.checks.is_empty()) else {
+        let version = |r: &Option<acp_api::cvsh::Release>| r.as_ref().and_then(|r| r.version.clone());
+        let current = version(&status.current);
+        let settled = current.is_some() && version(&status.desired).is_none_or(|d| Some(d) == current);
+        if settled && status.available_updates.is_empty() {
+            // Continuous preflight has no target: "no result yet" would promise one is coming.
+            return "Preflight: nothing to check, no newer release is available \
+                    (import one with `ac adm release import-manifest --version=V`)\n"
+                .to_owned();
+        }
         return "Preflight: no result yet\n".to_owned();
     };
     let target = preflight.target_version.as_deref().unwrap_or("an unnamed target");

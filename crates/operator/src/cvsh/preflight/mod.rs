@@ -20,7 +20,7 @@ use crate::clusters::ClusterError;
 use crate::clusters::observe::Observation;
 use crate::cvsh::fleet::Fleet;
 pub use settings::Settings;
-use sources::{CronJobSource, CustomObjectSource, ModuleSource, PlatformSource, PodSource};
+use sources::{CronJobSource, CustomObjectSource, MetricsSource, ModuleSource, PlatformSource, PodSource};
 
 /// What one check concluded, before `cvo-config` and `force` are applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,8 +122,11 @@ pub fn policy_of(check: &str) -> CheckPolicy {
 }
 
 /// Every source a check may gather facts from.
-pub trait Sources: CronJobSource + PodSource + CustomObjectSource + ModuleSource + Sync {}
-impl<T: CronJobSource + PodSource + CustomObjectSource + ModuleSource + Sync> Sources for T {}
+pub trait Sources:
+    CronJobSource + PodSource + CustomObjectSource + ModuleSource + MetricsSource + Sync
+{
+}
+impl<T: CronJobSource + PodSource + CustomObjectSource + ModuleSource + MetricsSource + Sync> Sources for T {}
 
 /// Runs every check for `inputs.target`. `target` is the managed cluster; `platform` reads the
 /// operator's settings in the global cluster. `previous` lets `Once` checks keep their Passed result.
@@ -192,6 +195,9 @@ pub async fn evaluate(
             names::KUBELET_VERSION_SKEW if reachable => checks::kubelet_version_skew::decide(inputs),
             names::GLOBAL_TIER_REACHED => checks::global_tier_reached::decide(inputs),
             names::CONCURRENT_UPGRADE_LIMIT => checks::concurrent_upgrade_limit::decide(inputs),
+            names::DEPRECATED_APIS_REMOVED if reachable => {
+                checks::deprecated_apis_removed::run(inputs, target).await
+            }
             _ => no_answer(),
         };
         results.push(check(name, policy, outcome));
@@ -200,7 +206,7 @@ pub async fn evaluate(
 }
 
 /// The checks this operator runs, in the order they are listed.
-pub const CHECKS: [&str; 16] = [
+pub const CHECKS: [&str; 17] = [
     names::VERSION_UPGRADE_PATH,
     names::KUBERNETES_VERSION_SUPPORTED,
     names::CLUSTER_VERSION_UPGRADEABLE,
@@ -217,6 +223,7 @@ pub const CHECKS: [&str; 16] = [
     names::KUBELET_VERSION_SKEW,
     names::GLOBAL_TIER_REACHED,
     names::CONCURRENT_UPGRADE_LIMIT,
+    names::DEPRECATED_APIS_REMOVED,
 ];
 
 fn check(name: &str, policy: CheckPolicy, outcome: Outcome) -> PreflightCheck {
@@ -335,9 +342,6 @@ mod tests {
     #[test]
     fn every_check_of_the_contract_is_run() {
         for name in names::ALL {
-            if name == names::DEPRECATED_APIS_REMOVED {
-                continue;
-            }
             assert!(CHECKS.contains(&name), "{name} is not evaluated");
         }
     }

@@ -75,6 +75,30 @@ pub trait ModuleSource {
     ) -> impl Future<Output = Result<Vec<ModuleObjectFact>, ClusterError>> + Send;
 }
 
+pub trait MetricsSource {
+    /// The API server's `/metrics` text.
+    fn apiserver_metrics(&self) -> impl Future<Output = Result<String, ClusterError>> + Send;
+}
+
+impl MetricsSource for Cluster {
+    async fn apiserver_metrics(&self) -> Result<String, ClusterError> {
+        let request =
+            http::Request::get("/metrics")
+                .body(Vec::new())
+                .map_err(|e| ClusterError::Unreachable {
+                    cluster: self.name.clone(),
+                    message: e.to_string(),
+                })?;
+        self.call("get /metrics", self.client.request_text(request)).await
+    }
+}
+
+impl MetricsSource for NoCluster {
+    async fn apiserver_metrics(&self) -> Result<String, ClusterError> {
+        Err(no_client())
+    }
+}
+
 /// The operator's own settings in the global cluster's platform namespace.
 pub trait PlatformSource {
     fn config_map(

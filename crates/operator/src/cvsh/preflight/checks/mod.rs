@@ -9,6 +9,7 @@ pub mod concurrent_upgrade_limit;
 pub mod control_plane_static_pods_present;
 pub mod cri_upgrade_pods_absent;
 pub mod custom_etcd_backup_cron_jobs_absent;
+pub mod deprecated_apis_removed;
 pub mod docker_runtime_unsupported;
 pub mod global_tier_reached;
 pub mod kubelet_version_skew;

@@ -102,3 +102,42 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         Role::Starting => (StatusCode::SERVICE_UNAVAILABLE, "starting: caches not synced yet"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let code = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (code, response.split_once("\r\n\r\n").unwrap().1.to_string())
+    }
+
+    #[tokio::test]
+    async fn readiness_follows_the_role_and_metrics_are_served() {
+        let mut registry = Registry::default();
+        let metrics = crate::metrics::Metrics::new(&mut registry);
+        metrics.set_leader(true);
+        let health = Arc::new(Health::default());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = router(Arc::new(registry), health.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+
+        assert_eq!(get(addr, "/healthz").await.0, 200);
+        assert_eq!(get(addr, "/readyz").await.0, 503);
+        health.set(Role::Standby);
+        let (code, body) = get(addr, "/readyz").await;
+        assert_eq!((code, body.contains("standby")), (200, true));
+        health.set(Role::Leader);
+        assert_eq!(get(addr, "/readyz").await.0, 200);
+        let (code, body) = get(addr, "/metrics").await;
+        assert_eq!(code, 200);
+        assert!(body.contains("acp_cvo_leader 1"), "{body}");
+    }
+}

@@ -131,11 +131,9 @@ impl Metrics {
         });
     }
 
-    /// Forgets a cluster whose ClusterVersionShadow was deleted.
-    pub fn cluster_removed(&self, cluster: &str) {
-        self.update_states(|states| {
-            states.remove(cluster);
-        });
+    /// Forgets clusters whose ClusterVersionShadow no longer exists.
+    pub fn retain_clusters(&self, exists: impl Fn(&str) -> bool) {
+        self.update_states(|states| states.retain(|name, _| exists(name)));
     }
 
     fn update_states(&self, change: impl FnOnce(&mut BTreeMap<String, String>)) {
@@ -207,7 +205,7 @@ mod tests {
         let text = render(&registry);
         assert!(text.contains("acp_cvo_clusters{state=\"Idle\"} 2"), "{text}");
         assert!(!text.contains("state=\"Upgrading\""), "{text}");
-        metrics.cluster_removed("east");
+        metrics.retain_clusters(|name| name != "east");
         assert!(render(&registry).contains("acp_cvo_clusters{state=\"Idle\"} 1"));
     }
 

@@ -211,7 +211,12 @@ async fn a_rejected_manifest_fails_the_operation_then_stalls_and_recovers() {
     .unwrap();
 
     let operator = env
-        .spawn(operator_spec_stalling_after(global, "4.2.3", "replica-a", 8))
+        .spawn(operator_spec_with(
+            global,
+            "4.2.3",
+            "replica-a",
+            &[("--stall-after", "8")],
+        ))
         .unwrap();
     wait_shadow(global, "global", "current 4.2.3", LONG, |s| {
         s.current_version() == Some("4.2.3")

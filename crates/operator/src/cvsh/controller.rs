@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use acp_api::conditions::Clock;
-use acp_api::cvsh::{Preflight, Release, Tier};
+use acp_api::cvsh::{CheckState, Preflight, Release, Tier};
 use acp_api::{ClusterVersionShadow, ClusterVersionShadowStatus, ProductManifest};
 use acp_policy::{AcpVersion, KubeVersion, available_updates, prune_history};
 use kube::runtime::controller::Action;
@@ -119,11 +119,29 @@ impl Context {
         true
     }
 
+    /// Drops per-cluster state of clusters whose ClusterVersionShadow was deleted.
+    fn forget_deleted(&self, shadows: &[Arc<ClusterVersionShadow>]) {
+        let exists = |name: &str| shadows.iter().any(|s| s.name_any() == name);
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.retain(|name| exists(name));
+        }
+        self.metrics.retain_clusters(exists);
+    }
+
     fn release_slot(&self, name: &str) {
         if let Ok(mut slots) = self.slots.lock() {
             slots.remove(name);
         }
     }
+}
+
+/// What follows preflight: record a situation, or execute (resume or start) an upgrade.
+enum Next {
+    Record(Situation),
+    Execute {
+        target: AcpVersion,
+        note: Option<String>,
+    },
 }
 
 /// What one reconcile of one cluster works with.
@@ -196,7 +214,9 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
                 .collect()
         })
         .unwrap_or_default();
-    let fleet = Fleet::from_shadows(&ctx.shadows.state());
+    let shadows = ctx.shadows.state();
+    ctx.forget_deleted(&shadows);
+    let fleet = Fleet::from_shadows(&shadows);
     let request = plan::request(&shadow.spec, |image| {
         releases::version_of_image(&ctx.manifests, image)
     });
@@ -214,8 +234,7 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
     let mut base = (*shadow).clone();
 
     // Preflight, and the start of execution.
-    let mut executing: Option<(AcpVersion, Option<String>)> = None;
-    let mut situation = match mode {
+    let next = match mode {
         Mode::Executing { target } => {
             let note = match &request {
                 plan::Request::Version { target: asked, .. } if *asked != target => Some(format!(
@@ -227,50 +246,32 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
                 )),
                 _ => None,
             };
-            executing = Some((target.clone(), note));
-            None
+            Next::Execute { target, note }
         }
         Mode::Requested { target, force, image } => {
             status.desired = Some(release_of(&target, image.as_deref()));
-            let checks = pass.preflight(&status, current.version.as_ref(), &target).await;
-            let summary = Summary::of(&checks);
-            for failed in checks
-                .iter()
-                .filter(|c| c.state == acp_api::cvsh::CheckState::Failed)
-            {
-                ctx.metrics.preflight_failed(&failed.name);
-            }
-            status.preflight = Some(Preflight {
-                observed_at: Some(now.clone()),
-                target_version: Some(target.to_string()),
-                checks,
-            });
+            let summary = pass
+                .preflight_into(&mut status, current.version.as_ref(), &target)
+                .await;
             if shadow.is_paused() {
-                Some(Situation::Paused { target })
-            } else if summary.may_start(force) && pass.ctx.reserve_slot(&name, shadow.tier(), &pass.fleet) {
+                Next::Record(Situation::Paused { target })
+            } else if summary.may_start(force) && ctx.reserve_slot(&name, shadow.tier(), &pass.fleet) {
                 let risks = if force { summary.failed.clone() } else { Vec::new() };
-                match pass
-                    .start(
-                        &mut status,
-                        &mut base,
-                        &target,
-                        image.as_deref(),
-                        current.version.as_ref(),
-                        &risks,
-                    )
-                    .await
-                {
-                    Ok(()) => {
-                        executing = Some((target, None));
-                        None
-                    }
-                    Err(err) => {
-                        pass.ctx.release_slot(&name);
-                        return write_failed(&name, err);
-                    }
+                let started = pass.start(
+                    &mut status,
+                    &mut base,
+                    &target,
+                    image.as_deref(),
+                    current.version.as_ref(),
+                    &risks,
+                );
+                if let Err(err) = started.await {
+                    ctx.release_slot(&name);
+                    return write_failed(&name, err);
                 }
+                Next::Execute { target, note: None }
             } else {
-                Some(Situation::Blocked { target, summary })
+                Next::Record(Situation::Blocked { target, summary })
             }
         }
         Mode::Idle => {
@@ -278,28 +279,24 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
                 plan::Request::Version { target, image, .. } => Some(release_of(target, image.as_deref())),
                 _ => None,
             };
+            // Without a request, preflight answers "could the newest available update start now?".
             let newest = status
                 .available_updates
                 .first()
-                .and_then(|r| r.version.as_deref()?.parse::<AcpVersion>().ok());
+                .and_then(|r| r.version.as_deref()?.parse().ok());
             let newest = match newest {
-                Some(newest) if pass.observation.reachable => {
-                    let checks = pass.preflight(&status, current.version.as_ref(), &newest).await;
-                    let summary = Summary::of(&checks);
-                    status.preflight = Some(Preflight {
-                        observed_at: Some(now.clone()),
-                        target_version: Some(newest.to_string()),
-                        checks,
-                    });
+                Some(newest) => {
+                    let summary = pass
+                        .preflight_into(&mut status, current.version.as_ref(), &newest)
+                        .await;
                     Some((newest, summary))
                 }
-                Some(_) => None,
                 None => {
                     status.preflight = None;
                     None
                 }
             };
-            Some(Situation::Idle {
+            Next::Record(Situation::Idle {
                 current: current.version.clone(),
                 problem: current.problem.clone(),
                 newest,
@@ -307,19 +304,17 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
         }
         Mode::Rejected { reason, message } => {
             status.desired = None;
-            Some(Situation::Rejected { reason, message })
+            Next::Record(Situation::Rejected { reason, message })
         }
     };
 
     // Execute.
-    if let Some((target, note)) = executing {
-        situation = Some(
+    let situation = match next {
+        Next::Record(situation) => situation,
+        Next::Execute { target, note } => {
             pass.execute(&mut status, &target, current.version.as_ref(), note)
-                .await,
-        );
-    }
-    let Some(situation) = situation else {
-        return Ok(Action::requeue(Duration::from_secs(1)));
+                .await
+        }
     };
 
     // Record.
@@ -472,6 +467,36 @@ impl Pass<'_> {
         }
     }
 
+    /// Runs preflight for `target` into `status.preflight`, counting checks that newly fail.
+    async fn preflight_into(
+        &self,
+        status: &mut ClusterVersionShadowStatus,
+        current: Option<&AcpVersion>,
+        target: &AcpVersion,
+    ) -> Summary {
+        let checks = self.preflight(status, current, target).await;
+        let failed_before: Vec<&str> = status
+            .preflight
+            .iter()
+            .filter(|p| p.target_version.as_deref() == Some(target.to_string().as_str()))
+            .flat_map(|p| &p.checks)
+            .filter(|c| c.state == CheckState::Failed)
+            .map(|c| c.name.as_str())
+            .collect();
+        for check in checks.iter().filter(|c| c.state == CheckState::Failed) {
+            if !failed_before.contains(&check.name.as_str()) {
+                self.ctx.metrics.preflight_failed(&check.name);
+            }
+        }
+        let summary = Summary::of(&checks);
+        status.preflight = Some(Preflight {
+            observed_at: Some(self.ctx.clock.time()),
+            target_version: Some(target.to_string()),
+            checks,
+        });
+        summary
+    }
+
     /// Writes the start of execution (Partial history entry, planned stages) before anything is applied,
     /// so a restarted operator knows the upgrade began.
     async fn start(
@@ -548,8 +573,11 @@ impl Pass<'_> {
         let Some(target_release) = catalogue.release(target) else {
             let advance = stages::Advance {
                 blocked: Some(stages::Blocked {
-                    reason: "ReleaseUnknown",
-                    message: format!("the release {target} being applied is no longer known to the operator"),
+                    reason: "ReleaseNotLoaded",
+                    message: format!(
+                        "the release {target} being applied is not loaded: its ProductManifest is resolved again \
+                         after a restart, or was deleted (import it again to continue)"
+                    ),
                 }),
                 ..stages::Advance::default()
             };

@@ -1,0 +1,177 @@
+//! Wiring: both controllers (ProductManifest and ClusterVersionShadow) over one shared release catalogue,
+//! run until shutdown. Only the leader runs this.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::{Config, clusters, cvsh, http, metrics, releases, shutdown};
+
+/// The client release bundles are pulled with, from the registry flags.
+fn registry_client(config: &Config) -> anyhow::Result<acp_bundle::BundleClient> {
+    let mut options = acp_bundle::ClientOptions {
+        insecure_registries: config.insecure_registries.clone(),
+        ..acp_bundle::ClientOptions::default()
+    };
+    for path in &config.registry_ca_files {
+        let pem = std::fs::read(path).with_context(|| {
+            format!(
+                "cannot read registry CA file {}; fix --registry-ca-file",
+                path.display()
+            )
+        })?;
+        options.extra_root_certificates.push(pem);
+    }
+    let client = acp_bundle::BundleClient::new(options);
+    let Some(path) = &config.registry_auth_file else {
+        return Ok(client);
+    };
+    let json = std::fs::read(path).with_context(|| {
+        format!(
+            "cannot read registry credentials {}; fix --registry-auth-file",
+            path.display()
+        )
+    })?;
+    let docker = acp_bundle::DockerConfig::from_json(&json).with_context(|| {
+        format!(
+            "{} is not a docker config JSON; fix --registry-auth-file",
+            path.display()
+        )
+    })?;
+    Ok(client.with_docker_config(docker))
+}
+
+/// The two controllers, run until `shutdown`; they finish in-flight reconciles before returning.
+pub async fn run(
+    config: Config,
+    client: kube::Client,
+    metrics: metrics::Metrics,
+    health: Arc<http::Health>,
+    shutdown: shutdown::Shutdown,
+) -> anyhow::Result<()> {
+    use acp_api::{ClusterVersionShadow, ProductManifest};
+    use futures::StreamExt;
+    use kube::runtime::controller::Controller;
+    use kube::runtime::events::{Recorder, Reporter};
+    use kube::runtime::watcher;
+
+    let install_version = config
+        .install_version
+        .as_deref()
+        .map(str::parse::<acp_policy::AcpVersion>)
+        .transpose()
+        .context("--install-version is not an ACP version; pass e.g. --install-version 4.3.1")?;
+    if install_version.is_none() {
+        tracing::warn!(
+            "no --install-version: the global cluster's version is read from its acp-version ConfigMap"
+        );
+    }
+    let registry = registry_client(&config)?;
+    let shadows_api: kube::Api<ClusterVersionShadow> =
+        kube::Api::namespaced(client.clone(), &config.namespace);
+    let manifests_api: kube::Api<ProductManifest> = kube::Api::all(client.clone());
+    for (what, check) in [
+        (
+            "ClusterVersionShadow",
+            shadows_api
+                .list(&kube::api::ListParams::default().limit(1))
+                .await
+                .err(),
+        ),
+        (
+            "ProductManifest",
+            manifests_api
+                .list(&kube::api::ListParams::default().limit(1))
+                .await
+                .err(),
+        ),
+    ] {
+        if let Some(err) = check {
+            anyhow::bail!(
+                "cannot list {what} objects ({err}); install the CRDs from deploy/crds and check RBAC"
+            );
+        }
+    }
+
+    let releases = Arc::new(releases::Releases::new(
+        releases::builtin::catalogue(),
+        config.release_repository.clone(),
+        registry,
+    ));
+    let clock: Arc<dyn acp_api::conditions::Clock> = Arc::new(acp_api::conditions::SystemClock);
+
+    // Each release reconcile runs on an up-to-date ProductManifest cache and then re-queues every
+    // cluster, so offered updates follow imported releases at once.
+    let (trigger_tx, trigger_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let release_controller = Controller::new(manifests_api, watcher::Config::default());
+    let manifests = release_controller.store();
+    let release_ctx = Arc::new(releases::controller::Context {
+        client: client.clone(),
+        releases: releases.clone(),
+        metrics: metrics.clone(),
+        clock: clock.clone(),
+        resolved: trigger_tx,
+    });
+    let release_controller = release_controller
+        .graceful_shutdown_on(shutdown.clone().wait())
+        .run(
+            releases::controller::reconcile,
+            releases::controller::error_policy,
+            release_ctx,
+        )
+        .for_each(|_| futures::future::ready(()));
+
+    let shadow_controller = Controller::new(shadows_api, watcher::Config::default())
+        .with_config(kube::runtime::controller::Config::default().concurrency(32));
+    let shadows = shadow_controller.store();
+    let retrigger =
+        futures::stream::unfold(
+            trigger_rx,
+            |mut rx| async move { rx.recv().await.map(|()| ((), rx)) },
+        );
+    let cvsh_ctx = Arc::new(cvsh::controller::Context {
+        client: client.clone(),
+        namespace: config.namespace.clone(),
+        access: clusters::ClusterAccess::new(client.clone(), config.request_timeout()),
+        releases,
+        manifests: manifests.clone(),
+        shadows: shadows.clone(),
+        metrics: metrics.clone(),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: acp_api::names::FIELD_MANAGER.into(),
+                instance: Some(config.identity()),
+            },
+        ),
+        clock,
+        install_version,
+        max_concurrent: config.max_concurrent_upgrades,
+        stall_after: config.stall_after(),
+        resync: config.resync(),
+        slots: Default::default(),
+    });
+    let shadow_controller = shadow_controller
+        .reconcile_all_on(retrigger)
+        .graceful_shutdown_on(shutdown.clone().wait())
+        .run(
+            cvsh::controller::reconcile,
+            cvsh::controller::error_policy,
+            cvsh_ctx,
+        )
+        .for_each(|_| futures::future::ready(()));
+
+    let ready = {
+        let (manifests, shadows, health) = (manifests.clone(), shadows.clone(), health.clone());
+        async move {
+            let synced =
+                futures::future::join(manifests.wait_until_ready(), shadows.wait_until_ready()).await;
+            if synced.0.is_ok() && synced.1.is_ok() {
+                tracing::info!("caches synced; controllers running");
+                health.set(http::Role::Leader);
+            }
+        }
+    };
+    tokio::join!(release_controller, shadow_controller, ready);
+    Ok(())
+}

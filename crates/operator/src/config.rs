@@ -85,6 +85,10 @@ pub struct Config {
     #[arg(long = "stall-after", env = "ACP_CVO_STALL_AFTER", default_value_t = 600)]
     pub stall_after_seconds: u64,
 
+    /// Log format: `text` for people, `json` for log collectors. Levels come from RUST_LOG.
+    #[arg(long, env = "ACP_CVO_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+
     /// How often an idle cluster is observed again, in seconds.
     #[arg(long = "resync", env = "ACP_CVO_RESYNC", default_value_t = 30)]
     pub resync_seconds: u64,

@@ -4,8 +4,9 @@
 
 mod operator_support;
 
-use acp_api::conditions::types;
+use acp_api::conditions::{self, types};
 use acp_api::names;
+use kube::api::{Patch, PatchParams};
 use operator_support::*;
 use serde_json::json;
 
@@ -36,6 +37,20 @@ async fn a_killed_operator_resumes_the_upgrade_where_it_stopped() {
         "Succeeded"
     ));
     assert!(operation_in(&before, "Core", "platform-auth", "Pending"));
+
+    // A started upgrade cannot be withdrawn: clearing the request is explained, not obeyed.
+    let clear = json!({"spec": {"desiredUpdate": null}});
+    shadows(global)
+        .await
+        .patch("global", &PatchParams::default(), &Patch::Merge(&clear))
+        .await
+        .unwrap();
+    let explained = wait_shadow(global, "global", "the cleared request explained", LONG, |s| {
+        conditions::find(s.conditions(), types::RECONCILING)
+            .is_some_and(|c| c.status == "True" && c.message.contains("cannot be cancelled"))
+    })
+    .await;
+    assert_eq!(explained.desired_version(), Some("4.3.1"));
     operator.kill();
     assert!(!operator.is_running());
 

@@ -8,11 +8,13 @@ use acp_operator::{Config, shutdown};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,kube=warn")),
-        )
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,kube=warn"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    if config.log_format == "json" {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
 
     let (trigger, stop) = shutdown::channel();
     shutdown::on_signals(trigger.clone());

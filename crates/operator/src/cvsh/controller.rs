@@ -92,27 +92,22 @@ impl Context {
 
     /// Other workload clusters executing now: the cache plus this process's reservations.
     fn upgrading_elsewhere(&self, name: &str, fleet: &Fleet) -> Vec<String> {
-        let mut busy: BTreeSet<String> = fleet
-            .executing_workloads(name)
-            .into_iter()
-            .map(String::from)
-            .collect();
-        if let Ok(slots) = self.slots.lock() {
-            busy.extend(slots.iter().filter(|s| *s != name).cloned());
+        match self.slots.lock() {
+            Ok(slots) => busy_elsewhere(name, fleet, &slots),
+            Err(_) => busy_elsewhere(name, fleet, &BTreeSet::new()),
         }
-        busy.into_iter().collect()
     }
 
-    /// Reserves a concurrent-upgrade slot for a workload cluster; false when all are taken.
+    /// Reserves a concurrent-upgrade slot for a workload cluster; false when all are taken. Counting and
+    /// reserving happen under one lock, so two reconciles cannot take the last slot together.
     fn reserve_slot(&self, name: &str, tier: Tier, fleet: &Fleet) -> bool {
         if tier != Tier::Workload {
             return true;
         }
-        let busy = self.upgrading_elsewhere(name, fleet).len();
         let Ok(mut slots) = self.slots.lock() else {
             return false;
         };
-        if busy >= self.max_concurrent {
+        if busy_elsewhere(name, fleet, &slots).len() >= self.max_concurrent {
             return false;
         }
         slots.insert(name.to_string());
@@ -133,6 +128,17 @@ impl Context {
             slots.remove(name);
         }
     }
+}
+
+/// Workload clusters other than `name` that run stages: seen executing in the cache, or reserved here.
+fn busy_elsewhere(name: &str, fleet: &Fleet, reserved: &BTreeSet<String>) -> Vec<String> {
+    let mut busy: BTreeSet<String> = fleet
+        .executing_workloads(name)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    busy.extend(reserved.iter().filter(|s| *s != name).cloned());
+    busy.into_iter().collect()
 }
 
 /// What follows preflight: record a situation, or execute (resume or start) an upgrade.

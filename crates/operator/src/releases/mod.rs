@@ -196,8 +196,11 @@ impl Releases {
         changed
     }
 
-    /// Drops releases of ProductManifests that no longer exist.
+    /// Drops releases of ProductManifests that no longer exist. An empty cache (not listed yet) drops nothing.
     pub fn forget_missing(&self, manifests: &Store<ProductManifest>) {
+        if manifests.is_empty() {
+            return;
+        }
         let existing: Vec<String> = manifests.state().iter().map(|pm| pm.name_any()).collect();
         let gone: Vec<String> = self
             .resolved

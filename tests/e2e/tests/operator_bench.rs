@@ -28,13 +28,7 @@ async fn request_to_reconciling_latency() {
     record_version(fleet, "4.2.3").await;
     import(global, "4.3.1").await;
     // The clusters share one API server, so one cluster's rollout must not hold the next one's preflight.
-    apply(
-        global,
-        &json!({"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "cvo-config", "namespace": names::NAMESPACE},
-                "data": {"preflight": "disabled: [ClusterModuleStable]"}}),
-    )
-    .await;
+    disable_checks(global, &["ClusterModuleStable"]).await;
     create_cvsh(global, names::GLOBAL_CLUSTER, json!({})).await;
     let names: Vec<String> = (0..SAMPLES).map(|i| format!("w-{i:02}")).collect();
     for name in &names {
@@ -83,23 +77,6 @@ async fn request_to_reconciling_latency() {
         ms(samples[SAMPLES * 9 / 10]),
         ms(samples[SAMPLES - 1])
     );
-}
-
-/// Registers `cluster` under another name, with its own kubeconfig Secret.
-async fn register_as(global: &acp_testkit::Cluster, cluster: &acp_testkit::Cluster, name: &str) {
-    apply(
-        global,
-        &json!({"apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": format!("{name}-kubeconfig"), "namespace": names::NAMESPACE},
-                "stringData": {"value": cluster.kubeconfig_yaml()}}),
-    )
-    .await;
-    create_cvsh(
-        global,
-        name,
-        json!({"kubeconfigSecretRef": {"name": format!("{name}-kubeconfig")}}),
-    )
-    .await;
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {

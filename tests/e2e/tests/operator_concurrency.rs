@@ -16,29 +16,11 @@ async fn workload_upgrades_beyond_the_limit_wait_their_turn() {
     record_version(fleet, "4.2.3").await;
     import(global, "4.3.1").await;
     // Three registered clusters share one API server here, so one's rollout must not hold another's preflight.
-    apply(
-        global,
-        &json!({"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "cvo-config", "namespace": names::NAMESPACE},
-                "data": {"preflight": "disabled: [ClusterModuleStable]"}}),
-    )
-    .await;
+    disable_checks(global, &["ClusterModuleStable"]).await;
     create_cvsh(global, names::GLOBAL_CLUSTER, json!({})).await;
     let clusters = ["w-a", "w-b", "w-c"];
     for name in clusters {
-        apply(
-            global,
-            &json!({"apiVersion": "v1", "kind": "Secret",
-                    "metadata": {"name": format!("{name}-kubeconfig"), "namespace": names::NAMESPACE},
-                    "stringData": {"value": fleet.kubeconfig_yaml()}}),
-        )
-        .await;
-        create_cvsh(
-            global,
-            name,
-            json!({"kubeconfigSecretRef": {"name": format!("{name}-kubeconfig")}}),
-        )
-        .await;
+        register_as(global, fleet, name).await;
     }
     let spec = operator_spec_with(
         global,

@@ -131,13 +131,18 @@ pub async fn record_version(cluster: &Cluster, version: &str) {
 
 /// Registers `workload` in the global cluster: its kubeconfig Secret and its cvsh.
 pub async fn register(global: &Cluster, workload: &Cluster) {
-    let name = workload.name();
+    register_as(global, workload, workload.name()).await;
+}
+
+/// Registers `cluster` under `name`, with its own kubeconfig Secret `<name>-kubeconfig` (several names may
+/// point at one API server).
+pub async fn register_as(global: &Cluster, cluster: &Cluster, name: &str) {
     apply(
         global,
         &json!({
             "apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": format!("{name}-kubeconfig"), "namespace": names::NAMESPACE},
-            "stringData": {"value": workload.kubeconfig_yaml()},
+            "stringData": {"value": cluster.kubeconfig_yaml()},
         }),
     )
     .await;
@@ -145,6 +150,19 @@ pub async fn register(global: &Cluster, workload: &Cluster) {
         global,
         name,
         json!({"kubeconfigSecretRef": {"name": format!("{name}-kubeconfig")}}),
+    )
+    .await;
+}
+
+/// Switches preflight checks off in ConfigMap `cvo-config`, as an administrator may.
+pub async fn disable_checks(global: &Cluster, checks: &[&str]) {
+    apply(
+        global,
+        &json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "cvo-config", "namespace": names::NAMESPACE},
+            "data": {"preflight": format!("disabled: [{}]", checks.join(", "))},
+        }),
     )
     .await;
 }

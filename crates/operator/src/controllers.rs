@@ -41,6 +41,31 @@ fn registry_client(config: &Config) -> anyhow::Result<acp_bundle::BundleClient> 
     Ok(client.with_docker_config(docker))
 }
 
+/// The global cluster always has a shadow. ACP's installer creates it; a plain `helm install` must work
+/// without that step. It is created empty and only when absent, so an existing object is never touched.
+async fn ensure_global_shadow(api: &kube::Api<acp_api::ClusterVersionShadow>, namespace: &str) {
+    use acp_api::names::{FIELD_MANAGER, GLOBAL_CLUSTER};
+    let global = acp_api::ClusterVersionShadow::new(GLOBAL_CLUSTER, Default::default());
+    let params = kube::api::PostParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..Default::default()
+    };
+    match api.create(&params, &global).await {
+        Ok(_) => tracing::info!(
+            namespace,
+            "created ClusterVersionShadow {GLOBAL_CLUSTER} for the global cluster"
+        ),
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        // Not fatal: the controllers still serve every shadow that exists, and pick this one up once it does.
+        Err(err) => tracing::warn!(
+            namespace,
+            error = %err,
+            "cannot create ClusterVersionShadow {GLOBAL_CLUSTER}: create it from deploy/samples/cvsh-global.yaml \
+             (and check that the namespace exists and acp-cvo may create ClusterVersionShadows)"
+        ),
+    }
+}
+
 /// The two controllers, run until `shutdown`; they finish in-flight reconciles before returning.
 pub async fn run(
     config: Config,
@@ -92,6 +117,8 @@ pub async fn run(
             );
         }
     }
+
+    ensure_global_shadow(&shadows_api, &config.namespace).await;
 
     let releases = Arc::new(releases::Releases::new(
         releases::builtin::catalogue(),

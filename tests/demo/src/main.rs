@@ -23,13 +23,6 @@ const INSTALLED: &str = "4.2.3";
 const RELEASES: [&str; 3] = ["4.2.5", "4.3.0", "4.3.1"];
 /// The Kubernetes patch ACP 4.3 installs (REFERENCE §1), played by the restarted API servers.
 const KUBERNETES_OF_4_3: &str = "v1.34.5";
-const GLOBAL_CVSH: &str = "apiVersion: config.alauda.io/v1
-kind: ClusterVersionShadow
-metadata:
-  name: global
-  namespace: cpaas-system
-spec: {}
-";
 /// Bound for each watched upgrade; a healthy run takes well under a minute.
 const UPGRADE_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -215,11 +208,7 @@ async fn run() -> Result<()> {
             .arg("--identity=demo"),
     )?;
 
-    demo.say("creating the `global` ClusterVersionShadow, as the ACP installer does");
-    demo.cluster("global")
-        .kubectl_with_stdin(["apply", "-f", "-"], Some(GLOBAL_CVSH))
-        .await
-        .context("create the global ClusterVersionShadow")?;
+    demo.say("the operator creates the `global` ClusterVersionShadow and records the installed version");
     wait_for_shadow(
         &demo,
         "the operator to record the global cluster at ACP 4.2.3",

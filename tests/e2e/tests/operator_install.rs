@@ -80,3 +80,21 @@ async fn a_fresh_install_records_its_version_and_offers_imported_releases() {
     assert!(known.is_ready());
     assert_eq!(known.release().unwrap().modules.len(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_creates_the_global_shadow_when_the_installer_did_not() {
+    let env = start([cluster("global", "1.34")]).await;
+    let global = env.cluster("global");
+    let _operator = run_operator(&env, "4.3.0", "replica-a");
+
+    let shadow = wait_shadow(global, "global", "created at 4.3.0", LONG, |s| {
+        s.current_version() == Some("4.3.0")
+    })
+    .await;
+    assert_eq!(
+        shadow.spec,
+        Default::default(),
+        "created empty: nothing requested, every default left to the API"
+    );
+    assert!(ready(&shadow), "{:?}", shadow.conditions());
+}

@@ -295,7 +295,9 @@ pub fn operator_spec_with(
 ) -> ProcessSpec {
     let binary = acp_testkit::workspace_binary("acp-operator", "acp-cvo").unwrap();
     let port = free_port().to_string();
+    let kubeconfig = global.kubeconfig_path().to_string_lossy().into_owned();
     let mut flags = vec![
+        ("--kubeconfig", kubeconfig.as_str()),
         ("--namespace", names::NAMESPACE),
         ("--install-version", install_version),
         ("--identity", identity),
@@ -309,8 +311,6 @@ pub fn operator_spec_with(
     }
     let mut spec = ProcessSpec::new(binary)
         .name(format!("acp-cvo-{identity}"))
-        .arg("--kubeconfig")
-        .arg(global.kubeconfig_path())
         .arg("--metrics-addr")
         .arg(format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "info,acp_operator=debug,kube=warn");

@@ -152,6 +152,12 @@ async fn helm_chart_renders_what_deploy_installs_and_the_server_accepts_it() {
         "releaseRepository=registry.example.com/acp/releases",
         "--set",
         "nodeSelector.role=infra",
+        "--set",
+        "registry.authSecret=release-pull",
+        "--set",
+        "registry.insecure={registry.lab:5000}",
+        "--set",
+        "logFormat=json",
     ])
     .await;
     kubectl(global, &["apply", "--dry-run=server", "-f", "-"], Some(&tuned)).await;
@@ -160,6 +166,10 @@ async fn helm_chart_renders_what_deploy_installs_and_the_server_accepts_it() {
         "--max-concurrent-upgrades=5",
         "--release-repository=registry.example.com/acp/releases",
         "role: infra",
+        "--registry-auth-file=/etc/acp-cvo/registry-auth/.dockerconfigjson",
+        "secretName: release-pull",
+        "--insecure-registry=registry.lab:5000",
+        "--log-format=json",
     ] {
         assert!(
             tuned.contains(expected),

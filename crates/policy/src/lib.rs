@@ -29,6 +29,6 @@ pub use release::{
     AdminGate, GlobalUpgradeRule, KubernetesSupport, Lifecycle, Module, ProductRelease, RELEASE_KIND,
 };
 pub use upgrade_path::upgrade_path;
-pub use verdict::{Decision, Finding, Reason, Severity, Verdict};
+pub use verdict::{Decision, Finding, MAX_NAMED, Reason, Severity, Verdict, name_list};
 pub use version::{AcpMinor, AcpVersion, KubeMinor, KubeVersion, VersionError};
 pub use workload_gate::workload_gate;

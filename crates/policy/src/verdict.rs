@@ -224,7 +224,7 @@ pub const MAX_NAMED: usize = 10;
 
 /// `a`, `b` and `c` — or the first [`MAX_NAMED`] of `total` followed by "and N more". `named` may
 /// hold just the first [`MAX_NAMED`] items, so callers format only what is shown.
-pub(crate) fn name_list(named: &[String], total: usize) -> String {
+pub fn name_list(named: &[String], total: usize) -> String {
     let shown = &named[..named.len().min(MAX_NAMED)];
     let rest = total.saturating_sub(shown.len());
     match (shown, rest) {

@@ -19,17 +19,9 @@ pub mod platform_license;
 pub mod resource_patch_upgradeable;
 pub mod version_upgrade_path;
 
-/// `a`, `b` and `c`; at most ten names, then "and N more".
+/// `a`, `b` and `c`; at most ten names, then "and N more" — the same wording as the policy's verdicts.
 pub(crate) fn name_list(names: &[String]) -> String {
-    const SHOWN: usize = 10;
-    let shown = &names[..names.len().min(SHOWN)];
-    let rest = names.len() - shown.len();
-    match (shown, rest) {
-        ([], _) => String::new(),
-        ([one], 0) => one.clone(),
-        ([init @ .., last], 0) => format!("{} and {last}", init.join(", ")),
-        _ => format!("{} and {rest} more", shown.join(", ")),
-    }
+    acp_policy::name_list(names, names.len())
 }
 
 #[cfg(test)]

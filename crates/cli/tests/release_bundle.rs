@@ -7,8 +7,10 @@
 #[path = "../../bundle/tests/support/mod.rs"]
 mod support;
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use acp_bundle::{BundleRef, PulledBundle};
 use acp_cli::adm::release::show;
@@ -21,70 +23,12 @@ const FAKE_DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000
 /// The registry the rendered page of the sample is shown in.
 const FAKE_REGISTRY: &str = "registry.example.com";
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn sample_path() -> PathBuf {
     repo().join("deploy/samples/release-4.4.0.yaml")
 }
 
 fn sample_text() -> String {
     std::fs::read_to_string(sample_path()).unwrap()
-}
-
-/// Runs `ac` with registry logins only from `docker_config` (never the machine's own), no
-/// kubeconfig, and no colour.
-fn ac_with_docker_config(args: &[&str], docker_config: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ac"))
-        .args(args)
-        .current_dir(repo())
-        .env("NO_COLOR", "1")
-        .env("KUBECONFIG", "/nonexistent/kubeconfig")
-        .env("DOCKER_CONFIG", docker_config)
-        .output()
-        .unwrap()
-}
-
-fn ac(args: &[&str]) -> Output {
-    let empty = tempfile::tempdir().unwrap();
-    ac_with_docker_config(args, empty.path())
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
-
-#[track_caller]
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
-}
-
-/// Compares with the checked-in snapshot; `UPDATE_SNAPSHOTS=1` rewrites it.
-fn assert_snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(
-        actual,
-        expected,
-        "output differs from {}; rerun with UPDATE_SNAPSHOTS=1 to accept",
-        path.display()
-    );
 }
 
 /// Pushes the sample to `REGISTRY/acp/release` and returns the pinned reference printed.
@@ -583,7 +527,7 @@ fn registry_logins_come_from_the_registry_config_or_the_docker_config() {
     };
     let run = |args: &[String], docker_config: &Path| {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        ac_with_docker_config(&args, docker_config)
+        ac_with(&args, &[("DOCKER_CONFIG", docker_config)])
     };
     let no_logins = tempfile::tempdir().unwrap();
 

@@ -3,6 +3,9 @@
 //! rewrites them; review the diff like code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::assert_snapshot;
+
 use std::path::Path;
 
 use acp_api::k8s::Timestamp;
@@ -25,22 +28,6 @@ fn fixture_text(name: &str) -> String {
 
 fn cvsh(name: &str) -> ClusterVersionShadow {
     serde_saphyr::from_str(&fixture_text(name)).unwrap()
-}
-
-fn assert_snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(
-        actual,
-        expected,
-        "output differs from {}; rerun with UPDATE_SNAPSHOTS=1 to accept",
-        path.display()
-    );
 }
 
 #[test]

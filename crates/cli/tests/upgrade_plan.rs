@@ -1,47 +1,8 @@
 //! `ac adm upgrade plan` as a user runs it: the real binary, the shipped sample inventories.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn ac(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ac"))
-        .args(args)
-        .current_dir(repo())
-        // Colour is never used off a terminal; NO_COLOR makes sure of it even on one.
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
-
-/// Compares with the checked-in snapshot; `UPDATE_SNAPSHOTS=1` rewrites it.
-fn assert_snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(
-        actual,
-        expected,
-        "output differs from {}; rerun with UPDATE_SNAPSHOTS=1 to accept",
-        path.display()
-    );
-}
+mod common;
+use common::*;
 
 #[test]
 fn ready_inventory_may_proceed() {

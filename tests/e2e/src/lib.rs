@@ -1,1 +1,73 @@
-//! End-to-end suites live in tests/.
+//! What every end-to-end suite does to a fresh global cluster before its scenario: install the CRDs from
+//! `deploy/crds` and wait until they serve, create the platform namespace, create ClusterVersionShadows as
+//! an administrator would. The suites themselves live in `tests/`.
+// Test support: a failed step must stop the test with its message, so panicking is the right answer here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use acp_api::{ClusterVersionShadow, names};
+use acp_testkit::{Cluster, wait_for};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use serde_json::{Value, json};
+
+/// How long a freshly applied CRD may take to be Established on a loaded 2-core machine.
+const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Field manager of objects the suites write as an administrator.
+const ADMIN: &str = "e2e-admin";
+
+/// Applies `deploy/crds`, waits until every CRD is Established, and creates the platform namespace.
+pub async fn install_crds(cluster: &Cluster) {
+    let dir = acp_testkit::repo_root().join("deploy/crds");
+    cluster
+        .kubectl(["apply", "-f", dir.to_str().unwrap()])
+        .await
+        .unwrap();
+    let client = cluster.client().await.unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in acp_api::crd::all() {
+        let name = crd.metadata.name.clone().unwrap();
+        wait_for(
+            &format!("CRD {name} to be Established"),
+            ESTABLISHED_TIMEOUT,
+            || async {
+                crds.get(&name).await.is_ok_and(|crd| {
+                    crd.status
+                        .and_then(|s| s.conditions)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                })
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": names::NAMESPACE}});
+    Api::<Namespace>::all(client)
+        .patch(
+            names::NAMESPACE,
+            &PatchParams::apply(ADMIN).force(),
+            &Patch::Apply(&namespace),
+        )
+        .await
+        .unwrap();
+}
+
+/// Creates (or updates) the ClusterVersionShadow `name` with `spec` (JSON), by server-side apply.
+pub async fn create_cvsh(cluster: &Cluster, name: &str, spec: Value) {
+    let body = json!({
+        "apiVersion": names::API_VERSION,
+        "kind": "ClusterVersionShadow",
+        "metadata": {"name": name, "namespace": names::NAMESPACE},
+        "spec": spec,
+    });
+    Api::<ClusterVersionShadow>::namespaced(cluster.client().await.unwrap(), names::NAMESPACE)
+        .patch(name, &PatchParams::apply(ADMIN).force(), &Patch::Apply(&body))
+        .await
+        .unwrap();
+}

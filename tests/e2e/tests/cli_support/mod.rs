@@ -8,11 +8,14 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use acp_api::{ClusterVersionShadow, names};
-use acp_testkit::{Cluster, ClusterSpec, TestEnv, wait_for};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use acp_testkit::{Cluster, ClusterSpec, TestEnv};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
+
+// Not every suite uses both.
+#[allow(unused_imports)]
+pub use acp_e2e::{create_cvsh, install_crds};
 
 const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -80,39 +83,6 @@ pub async fn ac_with_env(cluster: &Cluster, args: &[&str], env: &[(&str, &str)])
     }
 }
 
-/// Installs deploy/crds with kubectl and waits until they are served; creates cpaas-system.
-pub async fn install_crds(cluster: &Cluster) {
-    let dir = acp_testkit::repo_root().join("deploy/crds");
-    cluster
-        .kubectl(["apply", "-f", dir.to_str().unwrap()])
-        .await
-        .unwrap();
-    let crds: Api<CustomResourceDefinition> = Api::all(cluster.client().await.unwrap());
-    for crd in acp_api::crd::all() {
-        let name = crd.metadata.name.clone().unwrap();
-        wait_for(
-            &format!("CRD {name} to be Established"),
-            ESTABLISHED_TIMEOUT,
-            || async {
-                let Ok(crd) = crds.get(&name).await else {
-                    return false;
-                };
-                crd.status
-                    .and_then(|s| s.conditions)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True")
-            },
-        )
-        .await
-        .unwrap();
-    }
-    cluster
-        .kubectl(["create", "namespace", names::NAMESPACE])
-        .await
-        .unwrap();
-}
-
 /// A global cluster (Kubernetes 1.34) with the CRDs installed, plus any other clusters asked for.
 pub async fn platform(others: impl IntoIterator<Item = ClusterSpec>) -> TestEnv {
     let specs = std::iter::once(ClusterSpec::new("global", "1.34")).chain(others);
@@ -123,25 +93,6 @@ pub async fn platform(others: impl IntoIterator<Item = ClusterSpec>) -> TestEnv 
 
 pub async fn cvsh_api(cluster: &Cluster) -> Api<ClusterVersionShadow> {
     Api::namespaced(cluster.client().await.unwrap(), names::NAMESPACE)
-}
-
-/// Creates a ClusterVersionShadow with the given spec (JSON).
-pub async fn create_cvsh(cluster: &Cluster, name: &str, spec: Value) {
-    let body = json!({
-        "apiVersion": names::API_VERSION,
-        "kind": "ClusterVersionShadow",
-        "metadata": {"name": name, "namespace": names::NAMESPACE},
-        "spec": spec,
-    });
-    cvsh_api(cluster)
-        .await
-        .patch(
-            name,
-            &PatchParams::apply("e2e-admin").force(),
-            &Patch::Apply(&body),
-        )
-        .await
-        .unwrap();
 }
 
 /// Writes `status` (JSON) the way the operator does: server-side apply on the status subresource.

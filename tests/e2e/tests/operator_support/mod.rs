@@ -14,10 +14,13 @@ use acp_testkit::{
     ChildProcess, Cluster, ClusterSpec, NodeSpec, ProcessSpec, TestEnv, wait_for, wait_for_some,
 };
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
+
+// Not every suite uses both.
+#[allow(unused_imports)]
+pub use acp_e2e::{create_cvsh, install_crds};
 
 /// Generous bounds for a loaded 2-core machine; polling returns as soon as the condition holds.
 pub const SHORT: Duration = Duration::from_secs(60);
@@ -44,34 +47,6 @@ pub async fn start(specs: impl IntoIterator<Item = ClusterSpec>) -> TestEnv {
     }
     install_crds(&env.clusters()[0]).await;
     env
-}
-
-pub async fn install_crds(global: &Cluster) {
-    let dir = acp_testkit::repo_root().join("deploy/crds");
-    global
-        .kubectl(["apply", "-f", dir.to_str().unwrap()])
-        .await
-        .unwrap();
-    let crds: Api<CustomResourceDefinition> = Api::all(global.client().await.unwrap());
-    for crd in acp_api::crd::all() {
-        let name = crd.metadata.name.clone().unwrap();
-        wait_for(&format!("CRD {name} to be Established"), SHORT, || async {
-            crds.get(&name).await.is_ok_and(|crd| {
-                crd.status
-                    .and_then(|s| s.conditions)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True")
-            })
-        })
-        .await
-        .unwrap();
-    }
-    apply(
-        global,
-        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": names::NAMESPACE}}),
-    )
-    .await;
 }
 
 /// Server-side applies one object as a test administrator would.
@@ -162,18 +137,6 @@ pub async fn disable_checks(global: &Cluster, checks: &[&str]) {
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "cvo-config", "namespace": names::NAMESPACE},
             "data": {"preflight": format!("disabled: [{}]", checks.join(", "))},
-        }),
-    )
-    .await;
-}
-
-pub async fn create_cvsh(global: &Cluster, name: &str, spec: Value) {
-    apply(
-        global,
-        &json!({
-            "apiVersion": names::API_VERSION, "kind": "ClusterVersionShadow",
-            "metadata": {"name": name, "namespace": names::NAMESPACE},
-            "spec": spec,
         }),
     )
     .await;

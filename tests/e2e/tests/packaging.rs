@@ -1,8 +1,9 @@
 //! The ways platform teams install the operator, checked by a real Kubernetes 1.34 API server: the plain
 //! manifests (`kubectl apply -k deploy/`) and the Helm chart (`helm template | kubectl apply`) are accepted
-//! without a single warning — including the restricted Pod Security level, which the tests switch on in
-//! warn mode (the shipped namespace sets no level: it also hosts the platform's modules, whose policy is the
-//! cluster administrator's call) — and the chart renders exactly the objects deploy/ installs.
+//! without a single warning — including the restricted Pod Security level, at which the shipped namespace
+//! warns (it does not enforce it: it also hosts the platform's modules, whose policy is the cluster
+//! administrator's call) — the chart renders exactly the objects deploy/ installs, and `helm uninstall`
+//! leaves the namespace with every ClusterVersionShadow and kubeconfig Secret in it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
@@ -20,21 +21,26 @@ fn helm_path() -> PathBuf {
     helm
 }
 
-async fn helm_template(args: &[&str]) -> String {
+async fn helm(args: &[&str]) -> String {
     let out = tokio::process::Command::new(helm_path())
-        .args(["template", "acp-cvo"])
-        .arg(acp_testkit::repo_root().join("charts/acp-cvo"))
         .args(args)
         .output()
         .await
         .unwrap();
     assert!(
         out.status.success(),
-        "helm template {} failed: {}",
+        "helm {} failed: {}",
         args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+async fn helm_template(args: &[&str]) -> String {
+    let chart = acp_testkit::repo_root().join("charts/acp-cvo");
+    let mut all = vec!["template", "acp-cvo", chart.to_str().unwrap()];
+    all.extend_from_slice(args);
+    helm(&all).await
 }
 
 /// `kind/namespace/name` of every object in a multi-document YAML stream.
@@ -176,4 +182,75 @@ async fn helm_chart_renders_what_deploy_installs_and_the_server_accepts_it() {
             "helm template with values lacks `{expected}`"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn helm_uninstall_keeps_the_namespace_and_the_clusters_in_it() {
+    let env = cluster().await;
+    let global = env.cluster("global");
+    let kubeconfig = global.kubeconfig_path().to_str().unwrap().to_owned();
+    let chart = acp_testkit::repo_root().join("charts/acp-cvo");
+    // As the README installs it: the release record in `default`, the chart creating `cpaas-system`.
+    helm(&[
+        "install",
+        "acp-cvo",
+        chart.to_str().unwrap(),
+        "--kubeconfig",
+        &kubeconfig,
+    ])
+    .await;
+    // What an administrator and the operator leave in the namespace.
+    kubectl(
+        global,
+        &["apply", "-f", "-"],
+        Some(
+            r#"
+apiVersion: v1
+kind: Secret
+metadata: {name: edge-1-kubeconfig, namespace: cpaas-system}
+stringData: {value: "apiVersion: v1"}
+---
+apiVersion: config.alauda.io/v1
+kind: ClusterVersionShadow
+metadata: {name: edge-1, namespace: cpaas-system}
+spec: {}
+"#,
+        ),
+    )
+    .await;
+
+    let out = helm(&["uninstall", "acp-cvo", "--kubeconfig", &kubeconfig]).await;
+    assert!(
+        out.contains("kept due to the resource policy"),
+        "helm uninstall did not keep the namespace:\n{out}"
+    );
+    let phase = kubectl(
+        global,
+        &[
+            "get",
+            "namespace",
+            "cpaas-system",
+            "-o",
+            "jsonpath={.status.phase}",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        phase, "Active",
+        "cpaas-system is no longer active after helm uninstall"
+    );
+    for object in ["secret/edge-1-kubeconfig", "clusterversionshadow/edge-1"] {
+        kubectl(global, &["get", "-n", "cpaas-system", object], None).await;
+    }
+    let deployments = kubectl(
+        global,
+        &["get", "deployments", "-n", "cpaas-system", "-o", "name"],
+        None,
+    )
+    .await;
+    assert!(
+        deployments.trim().is_empty(),
+        "the operator was not uninstalled: {deployments}"
+    );
 }

@@ -45,6 +45,73 @@ async fn service_account_kubeconfig(global: &Cluster, dir: &std::path::Path) -> 
     path
 }
 
+/// `kubectl auth can-i VERB RESOURCE -n NAMESPACE --as USER`, answered by the API server's authorizer.
+async fn can(global: &Cluster, user: &str, verb: &str, resource: &str, namespace: &str) -> bool {
+    global
+        .kubectl([
+            "auth",
+            "can-i",
+            verb,
+            resource,
+            "-n",
+            namespace,
+            &format!("--as={user}"),
+        ])
+        .await
+        .is_ok()
+}
+
+/// An administrator bound to the Role and the ClusterRole `acp-cvo-admin` requests upgrades, imports
+/// releases and registers clusters, and reads no Secret outside `cpaas-system`; the operator itself
+/// reads kubeconfig Secrets one by name and never lists them.
+async fn assert_admin_roles_stay_in_the_platform_namespace(global: &Cluster) {
+    let admin = "platform-admin";
+    for (kind, binding) in [("role", "rolebinding"), ("clusterrole", "clusterrolebinding")] {
+        let mut args = vec![
+            "create".to_owned(),
+            binding.to_owned(),
+            "acp-cvo-admin".to_owned(),
+            format!("--{kind}=acp-cvo-admin"),
+            format!("--user={admin}"),
+        ];
+        if binding == "rolebinding" {
+            args.extend(["-n".to_owned(), names::NAMESPACE.to_owned()]);
+        }
+        global.kubectl(args).await.unwrap();
+    }
+    let ns = names::NAMESPACE;
+    for (verb, resource, namespace, allowed) in [
+        ("patch", "clusterversionshadows.config.alauda.io", ns, true),
+        ("create", "clusterversionshadows.config.alauda.io", ns, true),
+        ("create", "productmanifests.config.alauda.io", ns, true),
+        ("create", "secrets", ns, true),
+        ("get", "secrets", ns, true),
+        ("list", "secrets", ns, false),
+        ("get", "secrets", "kube-system", false),
+        ("get", "secrets", "default", false),
+        (
+            "patch",
+            "clusterversionshadows.config.alauda.io",
+            "default",
+            false,
+        ),
+    ] {
+        assert_eq!(
+            can(global, admin, verb, resource, namespace).await,
+            allowed,
+            "acp-cvo-admin: can {verb} {resource} in {namespace} should be {allowed}"
+        );
+    }
+    let operator = "system:serviceaccount:cpaas-system:acp-cvo";
+    assert!(can(global, operator, "get", "secrets", ns).await);
+    for verb in ["list", "watch"] {
+        assert!(
+            !can(global, operator, verb, "secrets", ns).await,
+            "the operator may {verb} Secrets in {ns}; it reads them one by name"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_upgrades_the_global_cluster_with_only_the_rbac_deploy_grants() {
     let env = start([cluster("global", "1.33")]).await;
@@ -78,6 +145,7 @@ async fn the_operator_upgrades_the_global_cluster_with_only_the_rbac_deploy_gran
         denied.is_err(),
         "acp-cvo may list Secrets in kube-system: {denied:?}"
     );
+    assert_admin_roles_stay_in_the_platform_namespace(global).await;
 
     let kubeconfig = service_account_kubeconfig(global, env.dir()).await;
     import(global, "4.2.5").await;

@@ -35,14 +35,21 @@ async fn publish(registry: &Registry, version: &str) -> BundleRef {
 async fn a_signed_bundle_verifies_with_its_key_and_no_other() {
     let Some(registry) = Registry::start() else { return };
     let reference = publish(&registry, "4.4.0").await;
-    let (key, stranger) = (SigningKey::generate("release.key"), SigningKey::generate("other.key"));
+    let (key, stranger) = (
+        SigningKey::generate("release.key"),
+        SigningKey::generate("other.key"),
+    );
 
     let signed = signature::sign(&client(), &reference, &key).await.unwrap();
     assert!(signed.added);
     let digest = reference.digest().unwrap();
     assert_eq!(
         signed.signatures,
-        format!("{}/acp/release:{}", registry.host(), signature::signature_tag(digest))
+        format!(
+            "{}/acp/release:{}",
+            registry.host(),
+            signature::signature_tag(digest)
+        )
     );
 
     let pulled = pull(&client(), &reference).await.unwrap();
@@ -92,9 +99,24 @@ async fn signing_again_adds_nothing_and_a_second_key_adds_a_signature() {
     let Some(registry) = Registry::start() else { return };
     let reference = publish(&registry, "4.4.0").await;
     let (first, second) = (SigningKey::generate("a.key"), SigningKey::generate("b.key"));
-    assert!(signature::sign(&client(), &reference, &first).await.unwrap().added);
-    assert!(!signature::sign(&client(), &reference, &first).await.unwrap().added);
-    assert!(signature::sign(&client(), &reference, &second).await.unwrap().added);
+    assert!(
+        signature::sign(&client(), &reference, &first)
+            .await
+            .unwrap()
+            .added
+    );
+    assert!(
+        !signature::sign(&client(), &reference, &first)
+            .await
+            .unwrap()
+            .added
+    );
+    assert!(
+        signature::sign(&client(), &reference, &second)
+            .await
+            .unwrap()
+            .added
+    );
     let pulled = pull(&client(), &reference).await.unwrap();
     for key in [&first, &second] {
         let verified = signature::verify(&client(), &pulled, &[key.public_key().clone()])
@@ -119,9 +141,13 @@ async fn a_signature_of_another_bundle_is_refused() {
         ..ClientConfig::default()
     });
     let tag = |r: &BundleRef| {
-        format!("{}:{}", r.repository_ref(), signature::signature_tag(r.digest().unwrap()))
-            .parse::<oci_client::Reference>()
-            .unwrap()
+        format!(
+            "{}:{}",
+            r.repository_ref(),
+            signature::signature_tag(r.digest().unwrap())
+        )
+        .parse::<oci_client::Reference>()
+        .unwrap()
     };
     let (manifest, _) = raw
         .pull_manifest_raw(&tag(&genuine), &RegistryAuth::Anonymous, &[OCI_IMAGE_MEDIA_TYPE])

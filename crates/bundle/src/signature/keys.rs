@@ -59,9 +59,7 @@ pub enum KeyError {
          `cosign sign`"
     )]
     PasswordNeeded { file: String },
-    #[error(
-        "cannot decrypt {file}: wrong password, or the file is damaged; check COSIGN_PASSWORD"
-    )]
+    #[error("cannot decrypt {file}: wrong password, or the file is damaged; check COSIGN_PASSWORD")]
     Decrypt { file: String },
     #[error(
         "{file} uses key-derivation settings cosign does not write; re-create it with `cosign \
@@ -113,11 +111,10 @@ impl PublicKey {
                         expected: "PEM `PUBLIC KEY`, as in cosign.pub",
                     });
                 }
-                let key = p256::ecdsa::VerifyingKey::from_public_key_der(&der).map_err(|_| {
-                    KeyError::NotP256 {
+                let key =
+                    p256::ecdsa::VerifyingKey::from_public_key_der(&der).map_err(|_| KeyError::NotP256 {
                         file: source.to_owned(),
-                    }
-                })?;
+                    })?;
                 Ok(PublicKey::new(key, source))
             })
             .collect()

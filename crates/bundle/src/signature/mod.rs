@@ -29,11 +29,11 @@ use tracing::debug;
 
 pub use keys::{KeyError, MAX_KEY_FILE_BYTES, PublicKey, SigningKey};
 
+use crate::PulledBundle;
 use crate::artifact::sha256_digest;
 use crate::client::{BundleClient, classify, download};
 use crate::error::{BundleError, Operation};
 use crate::reference::BundleRef;
-use crate::PulledBundle;
 
 /// Media type of a signature layer (cosign's "simple signing" payload).
 pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
@@ -194,7 +194,11 @@ fn signatures_ref(reference: &BundleRef, digest: &str) -> Result<BundleRef, Bund
 
 /// Signs the bundle `reference` pinned to (it must carry a digest) with `key`, adding the signature
 /// to any already there, as `cosign sign --key` does.
-pub async fn sign(client: &BundleClient, reference: &BundleRef, key: &SigningKey) -> Result<Signed, SignatureError> {
+pub async fn sign(
+    client: &BundleClient,
+    reference: &BundleRef,
+    key: &SigningKey,
+) -> Result<Signed, SignatureError> {
     let Some(digest) = reference.digest() else {
         return Err(SignatureError::Registry(BundleError::PushNeedsTag {
             reference: reference.to_string(),
@@ -224,7 +228,10 @@ pub async fn sign(client: &BundleClient, reference: &BundleRef, key: &SigningKey
         None => Vec::new(),
     };
     // ECDSA signing here is deterministic (RFC 6979): signing twice finds the same layer.
-    if layers.iter().any(|l| l.digest == layer.digest && l.annotations == layer.annotations) {
+    if layers
+        .iter()
+        .any(|l| l.digest == layer.digest && l.annotations == layer.annotations)
+    {
         return Ok(signed(false));
     }
     if layers.len() >= MAX_SIGNATURES {
@@ -275,7 +282,11 @@ pub async fn sign(client: &BundleClient, reference: &BundleRef, key: &SigningKey
     let oci = client.oci_client(&target).map_err(SignatureError::Registry)?;
     let timeout = client.options().timeout;
     let fail = |e| classify(e, Operation::PushingSignature, &target, anonymous, timeout);
-    let payload_digest = manifest.layers.last().map(|l| l.digest.clone()).unwrap_or_default();
+    let payload_digest = manifest
+        .layers
+        .last()
+        .map(|l| l.digest.clone())
+        .unwrap_or_default();
     debug!(signatures = %target, "pushing release signature");
     client
         .timed(Operation::PushingSignature, &target, async {
@@ -376,7 +387,10 @@ pub async fn verify(
             continue;
         };
         match serde_json::from_slice::<Payload>(&content) {
-            Ok(p) if p.critical.kind == PAYLOAD_TYPE && p.critical.image.docker_manifest_digest == bundle.digest => {
+            Ok(p)
+                if p.critical.kind == PAYLOAD_TYPE
+                    && p.critical.image.docker_manifest_digest == bundle.digest =>
+            {
                 debug!(reference = %reference, key = key.fingerprint(), "release signature verified");
                 return Ok(Verified {
                     digest: bundle.digest.clone(),
@@ -386,7 +400,9 @@ pub async fn verify(
                 });
             }
             Ok(p) if p.critical.kind == PAYLOAD_TYPE => {
-                findings.other_digest.push(clip(&p.critical.image.docker_manifest_digest));
+                findings
+                    .other_digest
+                    .push(clip(&p.critical.image.docker_manifest_digest));
             }
             _ => findings.not_a_payload += 1,
         }
@@ -444,7 +460,10 @@ impl Findings {
     fn describe(&self, total: usize) -> String {
         let mut parts = Vec::new();
         if self.unknown_key > 0 {
-            parts.push(format!("{} made with a key that is not trusted", self.unknown_key));
+            parts.push(format!(
+                "{} made with a key that is not trusted",
+                self.unknown_key
+            ));
         }
         if !self.other_digest.is_empty() {
             parts.push(format!(
@@ -555,7 +574,10 @@ mod tests {
             ..Findings::default()
         };
         let text = findings.describe(2);
-        assert!(text.starts_with("2 signatures: 1 made with a key that is not trusted"), "{text}");
+        assert!(
+            text.starts_with("2 signatures: 1 made with a key that is not trusted"),
+            "{text}"
+        );
         assert!(text.contains(&format!("for another bundle ({DIGEST})")), "{text}");
         assert_eq!(Findings::default().describe(1), "1 signature");
     }

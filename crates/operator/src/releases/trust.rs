@@ -203,7 +203,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bad = dir.path().join("cosign.pub");
         std::fs::write(&bad, "not a key").unwrap();
-        let err = ReleaseTrust::load(&[bad.clone()]).unwrap_err();
+        let err = ReleaseTrust::load(std::slice::from_ref(&bad)).unwrap_err();
         let text = format!("{err:#}");
         assert!(text.contains(&bad.display().to_string()), "{text}");
         assert!(text.contains("--release-verification-key"), "{text}");

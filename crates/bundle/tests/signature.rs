@@ -40,6 +40,13 @@ async fn a_signed_bundle_verifies_with_its_key_and_no_other() {
         SigningKey::generate("other.key"),
     );
 
+    let tagged = BundleRef::parse(&format!("{}:4.4.0", reference.repository_ref())).unwrap();
+    let err = signature::sign(&client(), &tagged, &key).await.unwrap_err();
+    assert!(
+        err.to_string().contains("sign REGISTRY/REPOSITORY@sha256:DIGEST"),
+        "{err}"
+    );
+
     let signed = signature::sign(&client(), &reference, &key).await.unwrap();
     assert!(signed.added);
     let digest = reference.digest().unwrap();

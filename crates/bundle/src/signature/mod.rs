@@ -200,9 +200,14 @@ pub async fn sign(
     key: &SigningKey,
 ) -> Result<Signed, SignatureError> {
     let Some(digest) = reference.digest() else {
-        return Err(SignatureError::Registry(BundleError::PushNeedsTag {
-            reference: reference.to_string(),
-        }));
+        // A signature is for one digest: signing a tag would sign whatever it points at by then.
+        return Err(SignatureError::Registry(BundleError::Reference(
+            crate::RefError {
+                input: reference.to_string(),
+                problem: "a signature names the bundle's digest; sign REGISTRY/REPOSITORY@sha256:DIGEST"
+                    .to_owned(),
+            },
+        )));
     };
     let target = signatures_ref(reference, digest).map_err(SignatureError::Registry)?;
     let payload = payload(&reference.repository_ref(), digest);

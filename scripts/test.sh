@@ -22,8 +22,10 @@ if [ -x scripts/check-generated.sh ]; then
   bash scripts/check-generated.sh
 fi
 
-step "Helm chart matches deploy/ and lints"
+step "tools the tests use: helm, cosign (built once into target/tools)"
 bash scripts/tools.sh
+
+step "Helm chart matches deploy/ and lints"
 bash scripts/check-chart.sh
 
 step "tests"

@@ -1,17 +1,39 @@
 #!/usr/bin/env bash
-# Builds the command-line tools the tests use that no package provides (helm), from the Go module proxy,
-# into target/tools. Does nothing when they are there at the pinned version.
+# Builds the command-line tools the tests use that no package provides, from the Go module proxy, into
+# target/tools: helm (chart checks) and cosign (signature interop tests). Each is built once and rebuilt
+# only when its pinned version changes. `scripts/tools.sh helm` or `scripts/tools.sh cosign` builds one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 HELM_VERSION=v3.22.0
+# v2 keeps cosign's key-based signatures in the registry as `sha256-<digest>.sig` images, the layout
+# acp-bundle reads and writes.
+COSIGN_VERSION=v2.6.5
 tools="$PWD/target/tools"
 mkdir -p "$tools"
 
-if [ -x "$tools/helm" ] && [ "$(cat "$tools/.helm-version" 2>/dev/null)" = "$HELM_VERSION" ]; then
-  exit 0
-fi
-echo "building helm $HELM_VERSION into target/tools (once)"
-GOBIN="$tools" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
-  "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-echo "$HELM_VERSION" > "$tools/.helm-version"
+fresh() { [ -x "$tools/$1" ] && [ "$(cat "$tools/.$1-version" 2>/dev/null)" = "$2" ]; }
+
+build_helm() {
+  fresh helm "$HELM_VERSION" && return 0
+  echo "building helm $HELM_VERSION into target/tools (once)"
+  GOBIN="$tools" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  echo "$HELM_VERSION" > "$tools/.helm-version"
+}
+
+build_cosign() {
+  fresh cosign "$COSIGN_VERSION" && return 0
+  echo "building cosign $COSIGN_VERSION into target/tools (once; several minutes)"
+  GOBIN="$tools" CGO_ENABLED=0 go install -trimpath \
+    -ldflags "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION" \
+    "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN_VERSION"
+  echo "$COSIGN_VERSION" > "$tools/.cosign-version"
+}
+
+case "${1:-all}" in
+  helm) build_helm ;;
+  cosign) build_cosign ;;
+  all) build_helm; build_cosign ;;
+  *) echo "usage: scripts/tools.sh [helm|cosign|all]" >&2; exit 2 ;;
+esac

@@ -19,6 +19,9 @@ pub mod types {
     pub const PREFLIGHT_READY: &str = "PreflightReady";
     /// Blocked past the retry deadline: a human has to act.
     pub const STALLED: &str = "Stalled";
+    /// Whether a ProductManifest's release bundle carries a signature by a trusted key (or why it was
+    /// not checked: built in, or no keys configured).
+    pub const SIGNATURE_VERIFIED: &str = "SignatureVerified";
 }
 
 /// Status of a condition, as the API spells it.

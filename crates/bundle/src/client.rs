@@ -108,7 +108,7 @@ impl BundleClient {
         &self.options
     }
 
-    fn credentials_for(&self, registry: &str) -> Credentials {
+    pub(crate) fn credentials_for(&self, registry: &str) -> Credentials {
         match &self.auth {
             Auth::Anonymous => Credentials::Anonymous,
             Auth::Fixed(credentials) => credentials.clone(),
@@ -118,7 +118,7 @@ impl BundleClient {
 
     /// A fresh OCI client for one operation: its protocol is chosen for this registry, and it
     /// caches no credentials or tokens beyond the operation.
-    fn oci_client(&self, reference: &BundleRef) -> Result<oci_client::Client, BundleError> {
+    pub(crate) fn oci_client(&self, reference: &BundleRef) -> Result<oci_client::Client, BundleError> {
         install_crypto_provider();
         let protocol = if self.options.uses_plain_http(reference.registry()) {
             ClientProtocol::Http
@@ -150,7 +150,7 @@ impl BundleClient {
     }
 
     /// Runs one registry call under the operation deadline.
-    async fn timed<T>(
+    pub(crate) async fn timed<T>(
         &self,
         operation: Operation,
         reference: &BundleRef,
@@ -298,6 +298,7 @@ pub async fn pull(client: &BundleClient, reference: &BundleRef) -> Result<Pulled
                 &oci_ref,
                 &layer,
                 limit,
+                Operation::DownloadingBundle,
                 &pinned,
                 anonymous,
                 client.options.timeout,
@@ -334,16 +335,18 @@ pub async fn pull(client: &BundleClient, reference: &BundleRef) -> Result<Pulled
 }
 
 /// Streams the layer, refusing more bytes than it declared or than the limit allows.
-async fn download(
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn download(
     oci: &oci_client::Client,
     oci_ref: &oci_client::Reference,
     layer: &OciDescriptor,
     limit: u64,
+    operation: Operation,
     reference: &BundleRef,
     anonymous: bool,
     timeout: Duration,
 ) -> Result<Vec<u8>, BundleError> {
-    let fail = |e| classify(e, Operation::DownloadingBundle, reference, anonymous, timeout);
+    let fail = |e| classify(e, operation, reference, anonymous, timeout);
     let declared = u64::try_from(layer.size).unwrap_or(u64::MAX);
     let mut stream = oci.pull_blob_stream(oci_ref, layer).await.map_err(fail)?;
     let mut content = Vec::with_capacity(usize::try_from(declared.min(limit)).unwrap_or(0));
@@ -383,7 +386,7 @@ fn check_tag_matches(reference: &BundleRef, tag: &str, release: &ProductRelease)
 }
 
 /// Maps the registry client's errors onto the ones a person can act on.
-fn classify(
+pub(crate) fn classify(
     err: OciDistributionError,
     operation: Operation,
     reference: &BundleRef,
@@ -418,15 +421,13 @@ fn classify(
             "it serves HTTPS but was contacted over plain HTTP ({}); do not list it as insecure",
             message.trim()
         )),
-        OciDistributionError::ServerError { code: 404, .. } if operation == Operation::FetchingManifest => {
-            not_found()
-        }
+        OciDistributionError::ServerError { code: 404, .. } if operation.finds_manifests() => not_found(),
         OciDistributionError::RegistryError { envelope, .. } => {
             let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
             let has = |wanted: &[OciErrorCode]| codes.iter().any(|c| wanted.contains(c));
             if has(&[OciErrorCode::Unauthorized, OciErrorCode::Denied]) {
                 unauthorized(envelope.to_string())
-            } else if operation == Operation::FetchingManifest
+            } else if operation.finds_manifests()
                 && has(&[
                     OciErrorCode::ManifestUnknown,
                     OciErrorCode::NameUnknown,

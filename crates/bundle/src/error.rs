@@ -162,6 +162,15 @@ pub enum Operation {
     FetchingManifest,
     DownloadingBundle,
     Pushing,
+    FetchingSignatures,
+    PushingSignature,
+}
+
+impl Operation {
+    /// Whether a missing manifest means "not there" (rather than a registry failure).
+    pub(crate) fn finds_manifests(self) -> bool {
+        matches!(self, Operation::FetchingManifest | Operation::FetchingSignatures)
+    }
 }
 
 impl std::fmt::Display for Operation {
@@ -170,6 +179,8 @@ impl std::fmt::Display for Operation {
             Operation::FetchingManifest => "fetching the manifest of",
             Operation::DownloadingBundle => "downloading the bundle of",
             Operation::Pushing => "pushing",
+            Operation::FetchingSignatures => "fetching the signatures of",
+            Operation::PushingSignature => "pushing a signature to",
         })
     }
 }

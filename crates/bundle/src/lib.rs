@@ -23,6 +23,7 @@ mod credentials;
 mod document;
 mod error;
 mod reference;
+pub mod signature;
 mod source;
 
 pub use client::{

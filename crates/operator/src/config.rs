@@ -32,6 +32,18 @@ pub struct Config {
     #[arg(long, env = "ACP_CVO_RELEASE_REPOSITORY")]
     pub release_repository: Option<String>,
 
+    /// Public key (PEM, as `cosign.pub`) that release bundles from registries must be signed with, in
+    /// cosign's format; repeatable, and a file may hold several keys. A bundle signed by none of them is
+    /// refused (ProductManifest Ready=False, SignatureInvalid). Without any, signatures are not checked
+    /// and every registry ProductManifest says so. Built-in releases are trusted as shipped.
+    #[arg(
+        long = "release-verification-key",
+        env = "ACP_CVO_RELEASE_VERIFICATION_KEYS",
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
+    pub release_verification_keys: Vec<PathBuf>,
+
     /// Registries (`host[:port]`) reached over plain HTTP; loopback registries always are.
     #[arg(
         long = "insecure-registry",
@@ -178,6 +190,28 @@ mod tests {
         assert_eq!(config.request_timeout(), Duration::from_secs(3));
         assert_eq!(config.stall_after(), Duration::from_secs(60));
         assert_eq!(config.resync(), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn verification_keys_repeat_or_come_comma_separated() {
+        let config = Config::try_parse_from([
+            "acp-cvo",
+            "--release-verification-key",
+            "/keys/a.pub",
+            "--release-verification-key",
+            "/keys/b.pub",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.release_verification_keys,
+            [PathBuf::from("/keys/a.pub"), PathBuf::from("/keys/b.pub")]
+        );
+        assert!(
+            Config::try_parse_from(["acp-cvo"])
+                .unwrap()
+                .release_verification_keys
+                .is_empty()
+        );
     }
 
     #[test]

@@ -120,11 +120,30 @@ pub async fn run(
 
     ensure_global_shadow(&shadows_api, &config.namespace).await;
 
-    let releases = Arc::new(releases::Releases::new(
-        releases::builtin::catalogue(),
-        config.release_repository.clone(),
-        registry,
-    ));
+    let trust = releases::trust::ReleaseTrust::load(&config.release_verification_keys)?;
+    if trust.keys().is_empty() {
+        tracing::warn!(
+            "release signature verification is off: no --release-verification-key, so bundles from registries \
+             are applied without checking who published them; each such ProductManifest reports \
+             SignatureVerified=False (VerificationDisabled)"
+        );
+    } else {
+        for key in trust.keys() {
+            tracing::info!(
+                key = key.fingerprint(),
+                file = key.source(),
+                "release bundles must be signed by this key (or another listed)"
+            );
+        }
+    }
+    let releases = Arc::new(
+        releases::Releases::new(
+            releases::builtin::catalogue(),
+            config.release_repository.clone(),
+            registry,
+        )
+        .with_trust(trust),
+    );
     let clock: Arc<dyn acp_api::conditions::Clock> = Arc::new(acp_api::conditions::SystemClock);
 
     // Each release reconcile runs on an up-to-date ProductManifest cache and then re-queues every
@@ -139,7 +158,12 @@ pub async fn run(
         clock: clock.clone(),
         resolved: trigger_tx,
     });
+    // A version claimed by a second ProductManifest refuses the first one too: look at all of them again.
+    let duplicates = futures::stream::unfold(releases.duplicates_changed(), |mut rx| async move {
+        rx.changed().await.ok().map(|()| ((), rx))
+    });
     let release_controller = release_controller
+        .reconcile_all_on(duplicates)
         .graceful_shutdown_on(shutdown.clone().wait())
         .run(
             releases::controller::reconcile,

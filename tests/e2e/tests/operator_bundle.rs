@@ -96,6 +96,14 @@ async fn a_release_pulled_from_a_registry_is_offered_requested_by_image_and_appl
     let status = resolved.status.as_ref().unwrap();
     assert_eq!(status.resolved_image_digest.as_deref(), Some(digest.as_str()));
     assert_eq!(status.release.as_ref().unwrap().version, "4.4.0");
+    // Started without --release-verification-key: offered, and it says the signature was not checked.
+    let signature = conditions::find(resolved.conditions(), types::SIGNATURE_VERIFIED).unwrap();
+    assert_eq!(
+        (signature.status.as_str(), signature.reason.as_str()),
+        ("False", "VerificationDisabled"),
+        "{}",
+        signature.message
+    );
     let missing = wait_for_some("4.5.0 to be refused", LONG, || async {
         let pm = manifests.get("v4.5.0").await.ok()?;
         conditions::find(pm.conditions(), types::READY).cloned()

@@ -149,7 +149,15 @@ async fn helm_chart_renders_what_deploy_installs_and_the_server_accepts_it() {
     );
 
     // Values reach the Deployment.
+    let release_key = acp_bundle::signature::SigningKey::generate("release")
+        .public_key()
+        .to_pem();
+    let release_keys = serde_json::json!([release_key]).to_string();
     let tuned = helm_template(&[
+        "--set-json",
+        &format!("releaseVerification.publicKeys={release_keys}"),
+        "--set",
+        "releaseVerification.existingConfigMap=site-release-keys",
         "--set",
         "replicas=3",
         "--set",
@@ -176,6 +184,11 @@ async fn helm_chart_renders_what_deploy_installs_and_the_server_accepts_it() {
         "secretName: release-pull",
         "--insecure-registry=registry.lab:5000",
         "--log-format=json",
+        "--release-verification-key=/etc/acp-cvo/release-keys/key-0.pub",
+        "--release-verification-key=/etc/acp-cvo/release-keys-existing/cosign.pub",
+        "name: acp-cvo-release-keys",
+        "name: site-release-keys",
+        release_key.lines().nth(1).unwrap(),
     ] {
         assert!(
             tuned.contains(expected),

@@ -1,5 +1,6 @@
 //! `ac adm release`: make releases available (`import-manifest --version=V | --image=REF`), list
-//! them, and publish (`push`) and inspect (`show`) release bundles in a registry.
+//! them, and publish (`push`), inspect (`show`) and check the signatures of (`verify`) release bundles in
+//! a registry.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -22,6 +23,7 @@ use crate::output::{self, Cell, Format, Style, Table};
 pub mod push;
 pub mod registry;
 pub mod show;
+pub mod verify;
 
 /// How often `--wait` reads the ProductManifest.
 const WAIT_INTERVAL: Duration = Duration::from_secs(1);
@@ -42,6 +44,8 @@ enum ReleaseCommand {
     Push(push::PushArgs),
     /// Show a release bundle published in an OCI registry.
     Show(show::ShowArgs),
+    /// Check that a release bundle in a registry is signed (cosign's format) by one of the given keys.
+    Verify(verify::VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +93,7 @@ pub async fn run(args: ReleaseArgs, out: &mut dyn Write) -> anyhow::Result<Outco
         ReleaseCommand::List(args) => list(args, out).await,
         ReleaseCommand::Push(args) => push::run(args, out).await,
         ReleaseCommand::Show(args) => show::run(args, out).await,
+        ReleaseCommand::Verify(args) => verify::run(args, out).await,
     }
 }
 

@@ -59,6 +59,10 @@ pub async fn reconcile(manifest: Arc<ProductManifest>, ctx: Arc<Context>) -> Res
     }
     ctx.releases
         .record(&manifest.name_any(), resolved.as_ref().ok().map(|r| &r.release));
+    let resolved = resolved.and_then(|r| ctx.releases.unique(&manifest.name_any(), r));
+    if let Err(err @ ResolveError::DuplicateVersion { .. }) = &resolved {
+        tracing::info!(reason = err.reason(), error = %err, "release not offered");
+    }
     let new = desired_status(&manifest, resolved, &old, ctx.clock.as_ref());
     if new != old {
         let api: Api<ProductManifest> = Api::all(ctx.client.clone());
@@ -104,6 +108,7 @@ pub fn desired_status(
         resolved_image_digest: old.resolved_image_digest.clone(),
         ..ProductManifestStatus::default()
     };
+    let signature = super::trust::condition(&resolved);
     let condition = match resolved {
         Ok(resolved) => {
             let release = &resolved.release;
@@ -134,6 +139,18 @@ pub fn desired_status(
         condition.observed_generation(generation),
         clock,
     );
+    match signature {
+        Some(signature) => {
+            conditions::set(
+                &mut status.conditions,
+                signature.observed_generation(generation),
+                clock,
+            );
+        }
+        None => {
+            conditions::remove(&mut status.conditions, types::SIGNATURE_VERIFIED);
+        }
+    }
     status
 }
 
@@ -191,6 +208,33 @@ mod tests {
         assert_eq!(status.artifacts.len(), 4);
         let ready = conditions::find(&status.conditions, types::READY).unwrap();
         assert!(ready.message.contains("4 modules"), "{}", ready.message);
+        let signature = conditions::find(&status.conditions, types::SIGNATURE_VERIFIED).unwrap();
+        assert_eq!(
+            (signature.status.as_str(), signature.reason.as_str()),
+            ("True", "BuiltIn")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_duplicate_is_not_ready_and_drops_what_it_said_about_signatures() {
+        let releases = Releases::default();
+        let pm = manifest("4.3.1");
+        let first = desired_status(&pm, releases.resolve(&pm).await, &Default::default(), &clock());
+        let duplicate = Err(ResolveError::DuplicateVersion {
+            version: "4.3.1".parse().unwrap(),
+            others: vec!["other-4-3-1".into()],
+        });
+        let status = desired_status(&pm, duplicate, &first, &clock());
+        assert!(!manifest_ready(&status));
+        assert!(status.release.is_none());
+        let ready = conditions::find(&status.conditions, types::READY).unwrap();
+        assert_eq!(ready.reason, "DuplicateVersion");
+        assert!(
+            ready.message.contains("ProductManifest other-4-3-1"),
+            "{}",
+            ready.message
+        );
+        assert!(conditions::find(&status.conditions, types::SIGNATURE_VERIFIED).is_none());
     }
 
     #[test]
@@ -204,6 +248,7 @@ mod tests {
             release,
             repository: Some("127.0.0.1:5000/acp/release".into()),
             digest: Some("sha256:abc".into()),
+            trust: super::super::trust::Trust::Unchecked,
         };
         let status = desired_status(&manifest("4.3.1"), Ok(resolved), &Default::default(), &clock());
         assert_eq!(status.resolved_image_digest.as_deref(), Some("sha256:abc"));

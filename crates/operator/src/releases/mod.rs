@@ -3,11 +3,13 @@
 
 pub mod builtin;
 pub mod controller;
+pub mod trust;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 
 use acp_api::ProductManifest;
+use acp_bundle::signature::SignatureError;
 use acp_bundle::{BundleClient, BundleError, BundleSource, Requested, bundle_source, pull};
 use acp_policy::{AcpVersion, Catalogue, ProductRelease};
 use kube::ResourceExt;
@@ -40,6 +42,17 @@ pub enum ResolveError {
     },
     #[error("the ProductManifest sets neither spec.version nor spec.image; set spec.version")]
     Empty,
+    #[error("{0}")]
+    Signature(#[from] SignatureError),
+    #[error(
+        "ACP {version} is also claimed by ProductManifest {}; with two releases for one version neither is \
+         offered: delete the ProductManifest you do not want",
+        others.join(", ")
+    )]
+    DuplicateVersion {
+        version: AcpVersion,
+        others: Vec<String>,
+    },
 }
 
 impl ResolveError {
@@ -50,12 +63,18 @@ impl ResolveError {
             Self::UnknownVersion { .. } => "ReleaseNotFound",
             Self::Bundle(err) => err.reason(),
             Self::VersionMismatch { .. } => "VersionMismatch",
+            Self::Signature(err) => err.reason(),
+            Self::DuplicateVersion { .. } => "DuplicateVersion",
         }
     }
 
     /// Whether trying again later may succeed without anyone changing anything.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Bundle(err) if err.is_transient())
+        match self {
+            Self::Bundle(err) => err.is_transient(),
+            Self::Signature(err) => err.is_transient(),
+            _ => false,
+        }
     }
 }
 
@@ -67,6 +86,8 @@ pub struct Resolved {
     pub repository: Option<String>,
     /// Manifest digest of a pulled bundle.
     pub digest: Option<String>,
+    /// Whether its signature was checked, and by which key.
+    pub trust: trust::Trust,
 }
 
 /// The releases the operator knows: the built-in ones and those resolved from ProductManifests (which
@@ -75,10 +96,14 @@ pub struct Releases {
     builtin: Catalogue,
     repository: Option<String>,
     registry: BundleClient,
+    trust: trust::ReleaseTrust,
     /// Release resolved for each ProductManifest, by name.
     resolved: RwLock<BTreeMap<String, ProductRelease>>,
     /// `builtin` merged with `resolved`, rebuilt when `resolved` changes.
     merged: RwLock<Arc<Catalogue>>,
+    /// Bumped whenever the set of versions claimed by more than one ProductManifest changes, so that
+    /// every ProductManifest of such a version is reconciled again.
+    duplicates_changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for Releases {
@@ -94,9 +119,22 @@ impl Releases {
             builtin,
             repository,
             registry,
+            trust: trust::ReleaseTrust::default(),
             resolved: RwLock::default(),
             merged,
+            duplicates_changed: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Verifies bundles from registries against these keys (none: not checked).
+    pub fn with_trust(mut self, trust: trust::ReleaseTrust) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    /// Changes whenever a version becomes, or stops being, claimed by more than one ProductManifest.
+    pub fn duplicates_changed(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.duplicates_changed.subscribe()
     }
 
     /// Every known release with its modules.
@@ -150,11 +188,13 @@ impl Releases {
                     release: release.clone(),
                     repository: None,
                     digest: None,
+                    trust: trust::Trust::BuiltIn,
                 }),
                 None => Err(ResolveError::UnknownVersion { version }),
             },
             BundleSource::Registry(reference) => {
                 let pulled = pull(&self.registry, &reference).await?;
+                let trust = self.trust.check(&self.registry, &pulled).await?;
                 if let Some(wanted) = version
                     && pulled.release.version != wanted
                 {
@@ -168,6 +208,7 @@ impl Releases {
                     release: pulled.release,
                     repository: Some(reference.repository_ref().to_string()),
                     digest: Some(pulled.digest),
+                    trust,
                 })
             }
         }
@@ -178,13 +219,16 @@ impl Releases {
         let Ok(mut resolved) = self.resolved.write() else {
             return false;
         };
+        let duplicated_before = duplicated_versions(&resolved);
         let changed = match release {
             Some(release) => resolved.insert(name.to_string(), release.clone()).as_ref() != Some(release),
             None => resolved.remove(name).is_some(),
         };
         if changed {
+            // A version claimed twice is left out: which one would win is not for the name to decide.
+            let duplicated = duplicated_versions(&resolved);
             let mut merged = self.builtin.clone();
-            for release in resolved.values() {
+            for release in resolved.values().filter(|r| !duplicated.contains(&r.version)) {
                 if let Err(err) = merged.insert(release.clone()) {
                     tracing::warn!(error = %err, "a resolved release is not valid; it is left out");
                 }
@@ -192,8 +236,36 @@ impl Releases {
             if let Ok(mut slot) = self.merged.write() {
                 *slot = Arc::new(merged);
             }
+            if duplicated != duplicated_before {
+                self.duplicates_changed.send_modify(|n| *n = n.wrapping_add(1));
+            }
         }
         changed
+    }
+
+    /// Refuses a release whose version another ProductManifest also resolved to (see [`Self::record`]).
+    pub fn unique(&self, name: &str, resolved: Resolved) -> Result<Resolved, ResolveError> {
+        let others: Vec<String> = self
+            .resolved
+            .read()
+            .map(|claims| {
+                claims
+                    .iter()
+                    .filter(|(other, release)| {
+                        other.as_str() != name && release.version == resolved.release.version
+                    })
+                    .map(|(other, _)| other.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if others.is_empty() {
+            Ok(resolved)
+        } else {
+            Err(ResolveError::DuplicateVersion {
+                version: resolved.release.version,
+                others,
+            })
+        }
     }
 
     /// Drops releases of ProductManifests that no longer exist. An empty cache (not listed yet) drops nothing.
@@ -216,6 +288,16 @@ impl Releases {
             self.record(&name, None);
         }
     }
+}
+
+/// Versions that more than one ProductManifest resolved to.
+fn duplicated_versions(resolved: &BTreeMap<String, ProductRelease>) -> BTreeSet<AcpVersion> {
+    let mut seen = BTreeSet::new();
+    resolved
+        .values()
+        .filter(|release| !seen.insert(release.version.clone()))
+        .map(|release| release.version.clone())
+        .collect()
 }
 
 /// Versions offered by a Ready ProductManifest whose status is current for its spec.
@@ -324,5 +406,65 @@ mod tests {
         assert!(releases.record("v4.4.0", None));
         assert!(releases.catalogue().release(&AcpVersion::new(4, 4, 0)).is_none());
         assert!(releases.catalogue().release(&AcpVersion::new(4, 3, 1)).is_some());
+    }
+
+    #[tokio::test]
+    async fn two_manifests_of_one_version_are_both_refused_naming_each_other() {
+        let releases = Releases::default();
+        let mut changes = releases.duplicates_changed();
+        let resolve = |name: &'static str| {
+            let releases = &releases;
+            async move {
+                let resolved = releases.resolve(&manifest(Some("4.3.1"), None)).await.unwrap();
+                releases.record(name, Some(&resolved.release));
+                releases.unique(name, resolved)
+            }
+        };
+        let mut next = releases
+            .catalogue()
+            .release(&AcpVersion::new(4, 3, 1))
+            .cloned()
+            .unwrap();
+        next.version = AcpVersion::new(4, 4, 0);
+        next.upgrade_from = vec![">=4.3.0, <4.4.0".parse().unwrap()];
+        releases.record("acp-4-4-0", Some(&next));
+        assert!(resolve("v4.3.1").await.is_ok(), "one claim is fine");
+        assert!(!changes.has_changed().unwrap());
+
+        // "zz" sorts last: before, it silently won; now both are refused and each names the other.
+        let mut other = next.clone();
+        other.modules.clear();
+        releases.record("zz-4-4-0", Some(&other));
+        assert!(
+            changes.has_changed().unwrap(),
+            "the earlier claimant is told to look again"
+        );
+        changes.mark_unchanged();
+        assert!(
+            releases.catalogue().release(&AcpVersion::new(4, 4, 0)).is_none(),
+            "neither release of 4.4.0 is in the catalogue"
+        );
+        for (name, other) in [("acp-4-4-0", "zz-4-4-0"), ("zz-4-4-0", "acp-4-4-0")] {
+            let resolved = Resolved {
+                release: next.clone(),
+                repository: None,
+                digest: None,
+                trust: trust::Trust::Unchecked,
+            };
+            let err = releases.unique(name, resolved).unwrap_err();
+            assert_eq!(err.reason(), "DuplicateVersion");
+            assert!(
+                err.to_string().contains(&format!("ProductManifest {other}")),
+                "{err}"
+            );
+        }
+
+        // Deleting one makes the other whole again.
+        releases.record("zz-4-4-0", None);
+        assert!(changes.has_changed().unwrap());
+        assert_eq!(
+            releases.catalogue().release(&AcpVersion::new(4, 4, 0)),
+            Some(&next)
+        );
     }
 }

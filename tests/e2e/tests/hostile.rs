@@ -1,0 +1,8 @@
+//! Hostile inputs, refused with the operator running as a real process against real API servers: one test
+//! binary, one module per area under `hostile/`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod operator_support;
+
+#[path = "hostile/signing.rs"]
+mod hostile_signing;

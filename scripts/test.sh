@@ -26,5 +26,8 @@ step "Helm chart matches deploy/ and lints"
 bash scripts/tools.sh
 bash scripts/check-chart.sh
 
+step "alerting rules (promtool test rules) and the Grafana dashboard"
+bash scripts/check-monitoring.sh
+
 step "tests"
 cargo test --workspace --locked --no-fail-fast

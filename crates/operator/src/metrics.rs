@@ -219,6 +219,25 @@ impl ClusterSeries {
     }
 }
 
+/// A labelled family registered so that its HELP and TYPE are served before it has a sample: scrapers,
+/// dashboards and rules see every family the operator declares, whatever state the fleet is in.
+#[derive(Debug)]
+struct Declared<M>(M);
+
+impl<M: prometheus_client::encoding::EncodeMetric> prometheus_client::encoding::EncodeMetric for Declared<M> {
+    fn encode(&self, encoder: prometheus_client::encoding::MetricEncoder) -> std::fmt::Result {
+        self.0.encode(encoder)
+    }
+
+    fn metric_type(&self) -> prometheus_client::metrics::MetricType {
+        self.0.metric_type()
+    }
+
+    fn is_empty(&self) -> bool {
+        false
+    }
+}
+
 /// Every metric the operator exports; cheap to clone (all handles are shared).
 #[derive(Clone)]
 pub struct Metrics {
@@ -261,19 +280,23 @@ impl Metrics {
         registry.register(
             "reconciles",
             "Reconciles run, by controller",
-            metrics.reconciles.clone(),
+            Declared(Declared(metrics.reconciles.clone())),
         );
         registry.register(
             "reconcile_failures",
             "Reconciles that ended in an error, by controller and error kind",
-            metrics.failures.clone(),
+            Declared(Declared(metrics.failures.clone())),
         );
         registry.register(
             "reconcile_duration_seconds",
             "Time a reconcile took, by controller",
-            metrics.durations.clone(),
+            Declared(Declared(metrics.durations.clone())),
         );
-        registry.register("clusters", "Managed clusters by state", metrics.clusters.clone());
+        registry.register(
+            "clusters",
+            "Managed clusters by state",
+            Declared(metrics.clusters.clone()),
+        );
         registry.register(
             "upgrade_duration_seconds",
             "Time from the start of an upgrade to its completion",
@@ -282,71 +305,80 @@ impl Metrics {
         registry.register(
             "preflight_failures",
             "Preflight checks that failed, by check",
-            metrics.preflight_failures.clone(),
+            Declared(Declared(metrics.preflight_failures.clone())),
         );
         registry.register(
             "leader",
             "1 while this replica holds the leader Lease",
             metrics.leader.clone(),
         );
+        // Every outcome starts at 0, so that increase() sees the first failure.
+        for result in [
+            Delivery::Delivered,
+            Delivery::Rejected,
+            Delivery::Failed,
+            Delivery::Dropped,
+        ] {
+            metrics.notifications.get_or_create(&DeliveryLabels { result });
+        }
         let series = &metrics.series;
         registry.register(
             "cluster_info",
             "1 for each managed cluster, with its tier and current ACP version (`unknown` until known)",
-            series.info.clone(),
+            Declared(Declared(series.info.clone())),
         );
         registry.register(
             "cluster_state",
             "1 for each managed cluster, in the state it is in (the states of acp_cvo_clusters)",
-            series.state.clone(),
+            Declared(Declared(series.state.clone())),
         );
         registry.register(
             "cluster_reachable",
             "1 when the last observation of the cluster got an answer, else 0",
-            series.reachable.clone(),
+            Declared(Declared(series.reachable.clone())),
         );
         registry.register(
             "cluster_observed_timestamp_seconds",
             "When the operator last observed the cluster (Unix seconds), whatever the outcome",
-            series.observed.clone(),
+            Declared(Declared(series.observed.clone())),
         );
         registry.register(
             "cluster_minors_behind_global",
             "Minor lines a workload cluster trails the global tier by",
-            series.minors_behind.clone(),
+            Declared(Declared(series.minors_behind.clone())),
         );
         registry.register(
             "upgrade_started_timestamp_seconds",
             "When the running upgrade of the cluster started (Unix seconds); absent when none runs",
-            series.upgrade_started.clone(),
+            Declared(Declared(series.upgrade_started.clone())),
         );
         registry.register(
             "upgrade_expected_duration_seconds",
             "How long the cluster's previous upgrade took, the basis of the running upgrade's ETA; absent \
              for a first upgrade",
-            series.upgrade_expected.clone(),
+            Declared(Declared(series.upgrade_expected.clone())),
         );
         registry.register(
             "upgrade_progress_ratio",
             "Operations done out of all planned for the running upgrade, 0 to 1",
-            series.upgrade_progress.clone(),
+            Declared(Declared(series.upgrade_progress.clone())),
         );
         registry.register(
             "preflight_check_failing",
             "1 for each preflight check that is Failed now; requested=\"true\" when it holds a requested \
              upgrade, \"false\" when it concerns the newest offered update",
-            series.failing_checks.clone(),
+            Declared(Declared(series.failing_checks.clone())),
         );
         registry.register(
             "release_unsigned",
             "1 for each offered (Ready) release whose bundle signature was not verified because no \
              verification key is configured",
-            metrics.unsigned_releases.clone(),
+            Declared(Declared(metrics.unsigned_releases.clone())),
         );
         registry.register(
             "notifications",
             "Upgrade notifications by outcome: delivered, rejected, failed (after retries), dropped (queue full)",
-            metrics.notifications.clone(),
+            Declared(Declared(metrics.notifications.clone())),
         );
         registry.register(
             "notifications_queued",

@@ -319,7 +319,10 @@ impl Metrics {
             Delivery::Failed,
             Delivery::Dropped,
         ] {
-            metrics.notifications.get_or_create(&DeliveryLabels { result });
+            metrics
+                .notifications
+                .get_or_create(&DeliveryLabels { result })
+                .inc_by(0);
         }
         let series = &metrics.series;
         registry.register(

@@ -363,3 +363,51 @@ fn metric_names(text: &str) -> BTreeSet<String> {
     }
     names
 }
+
+/// The chart passes the notification Secret to the operator and ships the dashboard for Grafana's sidecar.
+#[tokio::test]
+async fn the_chart_wires_the_notification_secret_and_the_dashboard() {
+    let root = acp_testkit::repo_root();
+    let helm = root.join("target/tools/helm");
+    assert!(
+        helm.exists(),
+        "{} is missing: run scripts/tools.sh",
+        helm.display()
+    );
+    let out = tokio::process::Command::new(helm)
+        .args(["template", "acp-cvo"])
+        .arg(root.join("charts/acp-cvo"))
+        .args([
+            "--set",
+            "notifications.secret=upgrade-webhook",
+            "--set",
+            "dashboard.enabled=true",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rendered = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        rendered.contains("- --notification-secret=upgrade-webhook"),
+        "{rendered}"
+    );
+    assert!(rendered.contains("name: acp-cvo-dashboard"), "{rendered}");
+    assert!(rendered.contains("grafana_dashboard: \"1\""), "{rendered}");
+    // Off by default: the Prometheus Operator's CRDs may be absent.
+    let out = tokio::process::Command::new(root.join("target/tools/helm"))
+        .args(["template", "acp-cvo"])
+        .arg(root.join("charts/acp-cvo"))
+        .output()
+        .await
+        .unwrap();
+    let plain = String::from_utf8(out.stdout).unwrap();
+    for kind in [
+        "kind: PrometheusRule",
+        "kind: ServiceMonitor",
+        "acp-cvo-dashboard",
+        "--notification-secret",
+    ] {
+        assert!(!plain.contains(kind), "{kind} rendered by default");
+    }
+}

@@ -554,6 +554,76 @@ mod tests {
         assert!(render(&registry).contains("acp_cvo_clusters{state=\"Idle\"} 1"));
     }
 
+    fn facts(version: &str, upgrading: bool) -> ClusterFacts {
+        use crate::cvsh::facts::{FailingCheck, UpgradeFacts};
+        ClusterFacts {
+            tier: "Workload",
+            version: version.into(),
+            state: if upgrading { "Upgrading" } else { "Blocked" },
+            reachable: true,
+            observed_at: 1_800_000_000,
+            minors_behind_global: Some(2),
+            upgrade: upgrading.then_some(UpgradeFacts {
+                started_at: 1_799_999_000,
+                expected_seconds: Some(1200),
+                progress_ratio: 0.25,
+            }),
+            failing_checks: if upgrading {
+                vec![]
+            } else {
+                vec![FailingCheck {
+                    check: "GlobalTierReached".into(),
+                    requested: true,
+                }]
+            },
+        }
+    }
+
+    #[test]
+    fn a_cluster_s_series_are_replaced_as_a_whole_and_dropped_with_it_or_with_leadership() {
+        let mut registry = Registry::default();
+        let metrics = Metrics::new(&mut registry);
+        metrics.set_leader(true);
+        metrics.cluster_facts("east", facts("4.2.3", false));
+        let text = render(&registry);
+        for series in [
+            "acp_cvo_cluster_info{cluster=\"east\",tier=\"Workload\",version=\"4.2.3\"} 1",
+            "acp_cvo_cluster_state{cluster=\"east\",state=\"Blocked\"} 1",
+            "acp_cvo_cluster_observed_timestamp_seconds{cluster=\"east\"} 1800000000",
+            "acp_cvo_cluster_minors_behind_global{cluster=\"east\"} 2",
+            "acp_cvo_preflight_check_failing{cluster=\"east\",check=\"GlobalTierReached\",requested=\"true\"} 1",
+        ] {
+            assert!(text.contains(series), "{series} missing:\n{text}");
+        }
+        assert!(
+            !text.contains("acp_cvo_upgrade_started_timestamp_seconds{"),
+            "{text}"
+        );
+
+        metrics.cluster_facts("east", facts("4.3.1", true));
+        let text = render(&registry);
+        assert!(!text.contains("version=\"4.2.3\""), "{text}");
+        assert!(!text.contains("GlobalTierReached"), "{text}");
+        assert!(!text.contains("state=\"Blocked\""), "{text}");
+        assert!(
+            text.contains("acp_cvo_upgrade_progress_ratio{cluster=\"east\"} 0.25"),
+            "{text}"
+        );
+        assert!(text.contains("acp_cvo_upgrade_expected_duration_seconds{cluster=\"east\"} 1200"));
+
+        metrics.cluster_facts("west", facts("4.2.3", false));
+        metrics.retain_clusters(|name| name != "east");
+        let text = render(&registry);
+        assert!(!text.contains("cluster=\"east\""), "{text}");
+        assert!(text.contains("cluster=\"west\""), "{text}");
+
+        // A replica that stops leading drops them all but still declares every family.
+        metrics.set_leader(false);
+        let text = render(&registry);
+        assert!(!text.contains("cluster=\"west\""), "{text}");
+        assert!(text.contains("# TYPE acp_cvo_cluster_info gauge"), "{text}");
+    }
+
     #[test]
     fn reconciles_and_failures_are_labelled_by_controller() {
         let mut registry = Registry::default();

@@ -28,5 +28,8 @@ bash scripts/tools.sh
 step "Helm chart matches deploy/ and lints"
 bash scripts/check-chart.sh
 
+step "alerting rules (promtool test rules) and the Grafana dashboard"
+bash scripts/check-monitoring.sh
+
 step "tests"
 cargo test --workspace --locked --no-fail-fast

@@ -104,6 +104,11 @@ pub struct Config {
     /// How often an idle cluster is observed again, in seconds.
     #[arg(long = "resync", env = "ACP_CVO_RESYNC", default_value_t = 30)]
     pub resync_seconds: u64,
+
+    /// Secret in --namespace holding the webhook that upgrade notifications (CloudEvents) are posted to:
+    /// key `url`, optional key `token` (a bearer token). Without it no notifications are sent.
+    #[arg(long, env = "ACP_CVO_NOTIFICATION_SECRET")]
+    pub notification_secret: Option<String>,
 }
 
 impl Config {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::{Config, clusters, cvsh, http, metrics, releases, shutdown};
+use crate::{Config, clusters, cvsh, http, metrics, notify, releases, shutdown};
 
 /// The client release bundles are pulled with, from the registry flags.
 fn registry_client(config: &Config) -> anyhow::Result<acp_bundle::BundleClient> {
@@ -64,6 +64,45 @@ async fn ensure_global_shadow(api: &kube::Api<acp_api::ClusterVersionShadow>, na
              (and check that the namespace exists and acp-cvo may create ClusterVersionShadows)"
         ),
     }
+}
+
+/// Aborts a task when dropped, so a task started by the controllers ends with them (losing the Lease
+/// drops the controllers without running their shutdown).
+pub struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The notifier the reconciles publish to and the delivery task behind it, when a webhook is configured.
+fn notifications(
+    config: &Config,
+    client: &kube::Client,
+    metrics: &metrics::Metrics,
+    shutdown: &shutdown::Shutdown,
+) -> anyhow::Result<(notify::Notifier, Option<AbortOnDrop>)> {
+    let Some(name) = config.notification_secret.as_ref().filter(|n| !n.is_empty()) else {
+        return Ok((notify::Notifier::disabled(), None));
+    };
+    let retry = notify::deliver::Retry::default();
+    let http = notify::deliver::client(&retry)?;
+    let queue = notify::Queue::new(notify::QUEUE_CAPACITY, metrics.clone());
+    let secret = notify::deliver::WebhookSecret {
+        api: kube::Api::namespaced(client.clone(), &config.namespace),
+        namespace: config.namespace.clone(),
+        name: name.clone(),
+    };
+    let task = tokio::spawn(notify::deliver::run(
+        queue.clone(),
+        http,
+        secret,
+        retry,
+        metrics.clone(),
+        shutdown.clone(),
+    ));
+    Ok((notify::Notifier::new(queue), Some(AbortOnDrop(task))))
 }
 
 /// The two controllers, run until `shutdown`; they finish in-flight reconciles before returning.
@@ -172,6 +211,9 @@ pub async fn run(
         )
         .for_each(|_| futures::future::ready(()));
 
+    // Only the leader runs this function, so only the leader sends; the task ends with it.
+    let (notifier, _delivery) = notifications(&config, &client, &metrics, &shutdown)?;
+
     let shadow_controller = Controller::new(shadows_api, watcher::Config::default())
         .with_config(kube::runtime::controller::Config::default().concurrency(32));
     let shadows = shadow_controller.store();
@@ -201,6 +243,7 @@ pub async fn run(
         stall_after: config.stall_after(),
         resync: config.resync(),
         slots: Default::default(),
+        notifier: notifier.clone(),
     });
     let shadow_controller = shadow_controller
         .reconcile_all_on(retrigger)

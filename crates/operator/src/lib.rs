@@ -9,6 +9,7 @@ pub mod cvsh;
 pub mod http;
 pub mod leader;
 pub mod metrics;
+pub mod notify;
 pub mod releases;
 pub mod shutdown;
 pub mod status;

@@ -1,6 +1,7 @@
 //! Prometheus metrics served on `/metrics`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,6 +11,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::cvsh::facts::ClusterFacts;
 
 /// Which controller a reconcile belongs to.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
@@ -39,6 +42,202 @@ struct CheckLabels {
     check: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClusterLabels {
+    cluster: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClusterInfoLabels {
+    cluster: String,
+    tier: String,
+    version: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClusterStateLabels {
+    cluster: String,
+    state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailingCheckLabels {
+    cluster: String,
+    check: String,
+    requested: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabels {
+    version: String,
+}
+
+/// What became of a notification.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Delivery {
+    /// The receiver answered 2xx.
+    Delivered,
+    /// The receiver refused it (4xx other than 408/429), or no webhook is configured; not retried.
+    Rejected,
+    /// Every attempt failed (network error, timeout, 5xx, 408, 429).
+    Failed,
+    /// The queue was full: the oldest waiting notification was dropped for a new one.
+    Dropped,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Delivered => "delivered",
+            Delivery::Rejected => "rejected",
+            Delivery::Failed => "failed",
+            Delivery::Dropped => "dropped",
+        }
+    }
+}
+
+impl EncodeLabelValue for Delivery {
+    fn encode(&self, encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>) -> std::fmt::Result {
+        EncodeLabelValue::encode(&self.as_str(), encoder)
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    result: Delivery,
+}
+
+/// The per-cluster series; each cluster's are replaced as a whole when its facts change.
+#[derive(Clone, Default)]
+struct ClusterSeries {
+    info: Family<ClusterInfoLabels, Gauge>,
+    state: Family<ClusterStateLabels, Gauge>,
+    reachable: Family<ClusterLabels, Gauge>,
+    observed: Family<ClusterLabels, Gauge>,
+    minors_behind: Family<ClusterLabels, Gauge>,
+    upgrade_started: Family<ClusterLabels, Gauge>,
+    upgrade_expected: Family<ClusterLabels, Gauge>,
+    upgrade_progress: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
+    failing_checks: Family<FailingCheckLabels, Gauge>,
+}
+
+impl ClusterSeries {
+    fn set(&self, cluster: &str, facts: &ClusterFacts) {
+        let id = || ClusterLabels {
+            cluster: cluster.to_string(),
+        };
+        self.info
+            .get_or_create(&ClusterInfoLabels {
+                cluster: cluster.to_string(),
+                tier: facts.tier.to_string(),
+                version: facts.version.clone(),
+            })
+            .set(1);
+        self.state
+            .get_or_create(&ClusterStateLabels {
+                cluster: cluster.to_string(),
+                state: facts.state.to_string(),
+            })
+            .set(1);
+        self.reachable
+            .get_or_create(&id())
+            .set(i64::from(facts.reachable));
+        self.observed.get_or_create(&id()).set(facts.observed_at);
+        if let Some(behind) = facts.minors_behind_global {
+            self.minors_behind
+                .get_or_create(&id())
+                .set(i64::try_from(behind).unwrap_or(i64::MAX));
+        }
+        if let Some(upgrade) = &facts.upgrade {
+            self.upgrade_started.get_or_create(&id()).set(upgrade.started_at);
+            self.upgrade_progress
+                .get_or_create(&id())
+                .set(upgrade.progress_ratio);
+            if let Some(expected) = upgrade.expected_seconds {
+                self.upgrade_expected
+                    .get_or_create(&id())
+                    .set(i64::try_from(expected).unwrap_or(i64::MAX));
+            }
+        }
+        for failing in &facts.failing_checks {
+            self.failing_checks
+                .get_or_create(&FailingCheckLabels {
+                    cluster: cluster.to_string(),
+                    check: failing.check.clone(),
+                    requested: failing.requested.to_string(),
+                })
+                .set(1);
+        }
+    }
+
+    fn remove(&self, cluster: &str, facts: &ClusterFacts) {
+        let id = ClusterLabels {
+            cluster: cluster.to_string(),
+        };
+        self.info.remove(&ClusterInfoLabels {
+            cluster: cluster.to_string(),
+            tier: facts.tier.to_string(),
+            version: facts.version.clone(),
+        });
+        self.state.remove(&ClusterStateLabels {
+            cluster: cluster.to_string(),
+            state: facts.state.to_string(),
+        });
+        for family in [
+            &self.reachable,
+            &self.observed,
+            &self.minors_behind,
+            &self.upgrade_started,
+            &self.upgrade_expected,
+        ] {
+            family.remove(&id);
+        }
+        self.upgrade_progress.remove(&id);
+        for failing in &facts.failing_checks {
+            self.failing_checks.remove(&FailingCheckLabels {
+                cluster: cluster.to_string(),
+                check: failing.check.clone(),
+                requested: failing.requested.to_string(),
+            });
+        }
+    }
+
+    fn clear(&self) {
+        self.info.clear();
+        self.state.clear();
+        for family in [
+            &self.reachable,
+            &self.observed,
+            &self.minors_behind,
+            &self.upgrade_started,
+            &self.upgrade_expected,
+        ] {
+            family.clear();
+        }
+        self.upgrade_progress.clear();
+        self.failing_checks.clear();
+    }
+}
+
+/// A labelled family registered so that its HELP and TYPE are served before it has a sample: scrapers,
+/// dashboards and rules see every family the operator declares, whatever state the fleet is in.
+#[derive(Debug)]
+struct Declared<M>(M);
+
+impl<M: prometheus_client::encoding::EncodeMetric> prometheus_client::encoding::EncodeMetric for Declared<M> {
+    fn encode(&self, encoder: prometheus_client::encoding::MetricEncoder) -> std::fmt::Result {
+        self.0.encode(encoder)
+    }
+
+    fn metric_type(&self) -> prometheus_client::metrics::MetricType {
+        self.0.metric_type()
+    }
+
+    fn is_empty(&self) -> bool {
+        false
+    }
+}
+
 /// Every metric the operator exports; cheap to clone (all handles are shared).
 #[derive(Clone)]
 pub struct Metrics {
@@ -51,6 +250,12 @@ pub struct Metrics {
     leader: Gauge,
     /// Last known state of each cluster, so the `clusters` gauge counts every cluster exactly once.
     cluster_states: Arc<Mutex<BTreeMap<String, String>>>,
+    series: ClusterSeries,
+    /// The facts each cluster's series were last set from, so they can be replaced or removed.
+    cluster_facts: Arc<Mutex<BTreeMap<String, ClusterFacts>>>,
+    unsigned_releases: Family<VersionLabels, Gauge>,
+    notifications: Family<DeliveryLabels, Counter>,
+    notifications_queued: Gauge,
 }
 
 impl Metrics {
@@ -65,24 +270,33 @@ impl Metrics {
             preflight_failures: Family::default(),
             leader: Gauge::default(),
             cluster_states: Arc::default(),
+            series: ClusterSeries::default(),
+            cluster_facts: Arc::default(),
+            unsigned_releases: Family::default(),
+            notifications: Family::default(),
+            notifications_queued: Gauge::default(),
         };
         let registry = registry.sub_registry_with_prefix("acp_cvo");
         registry.register(
             "reconciles",
             "Reconciles run, by controller",
-            metrics.reconciles.clone(),
+            Declared(Declared(metrics.reconciles.clone())),
         );
         registry.register(
             "reconcile_failures",
             "Reconciles that ended in an error, by controller and error kind",
-            metrics.failures.clone(),
+            Declared(Declared(metrics.failures.clone())),
         );
         registry.register(
             "reconcile_duration_seconds",
             "Time a reconcile took, by controller",
-            metrics.durations.clone(),
+            Declared(Declared(metrics.durations.clone())),
         );
-        registry.register("clusters", "Managed clusters by state", metrics.clusters.clone());
+        registry.register(
+            "clusters",
+            "Managed clusters by state",
+            Declared(metrics.clusters.clone()),
+        );
         registry.register(
             "upgrade_duration_seconds",
             "Time from the start of an upgrade to its completion",
@@ -91,14 +305,126 @@ impl Metrics {
         registry.register(
             "preflight_failures",
             "Preflight checks that failed, by check",
-            metrics.preflight_failures.clone(),
+            Declared(Declared(metrics.preflight_failures.clone())),
         );
         registry.register(
             "leader",
             "1 while this replica holds the leader Lease",
             metrics.leader.clone(),
         );
+        // Every outcome starts at 0, so that increase() sees the first failure.
+        for result in [
+            Delivery::Delivered,
+            Delivery::Rejected,
+            Delivery::Failed,
+            Delivery::Dropped,
+        ] {
+            metrics
+                .notifications
+                .get_or_create(&DeliveryLabels { result })
+                .inc_by(0);
+        }
+        let series = &metrics.series;
+        registry.register(
+            "cluster_info",
+            "1 for each managed cluster, with its tier and current ACP version (`unknown` until known)",
+            Declared(Declared(series.info.clone())),
+        );
+        registry.register(
+            "cluster_state",
+            "1 for each managed cluster, in the state it is in (the states of acp_cvo_clusters)",
+            Declared(Declared(series.state.clone())),
+        );
+        registry.register(
+            "cluster_reachable",
+            "1 when the last observation of the cluster got an answer, else 0",
+            Declared(Declared(series.reachable.clone())),
+        );
+        registry.register(
+            "cluster_observed_timestamp_seconds",
+            "When the operator last observed the cluster (Unix seconds), whatever the outcome",
+            Declared(Declared(series.observed.clone())),
+        );
+        registry.register(
+            "cluster_minors_behind_global",
+            "Minor lines a workload cluster trails the global tier by",
+            Declared(Declared(series.minors_behind.clone())),
+        );
+        registry.register(
+            "upgrade_started_timestamp_seconds",
+            "When the running upgrade of the cluster started (Unix seconds); absent when none runs",
+            Declared(Declared(series.upgrade_started.clone())),
+        );
+        registry.register(
+            "upgrade_expected_duration_seconds",
+            "How long the cluster's previous upgrade took, the basis of the running upgrade's ETA; absent \
+             for a first upgrade",
+            Declared(Declared(series.upgrade_expected.clone())),
+        );
+        registry.register(
+            "upgrade_progress_ratio",
+            "Operations done out of all planned for the running upgrade, 0 to 1",
+            Declared(Declared(series.upgrade_progress.clone())),
+        );
+        registry.register(
+            "preflight_check_failing",
+            "1 for each preflight check that is Failed now; requested=\"true\" when it holds a requested \
+             upgrade, \"false\" when it concerns the newest offered update",
+            Declared(Declared(series.failing_checks.clone())),
+        );
+        registry.register(
+            "release_unsigned",
+            "1 for each offered (Ready) release whose bundle signature was not verified because no \
+             verification key is configured",
+            Declared(Declared(metrics.unsigned_releases.clone())),
+        );
+        registry.register(
+            "notifications",
+            "Upgrade notifications by outcome: delivered, rejected, failed (after retries), dropped (queue full)",
+            Declared(Declared(metrics.notifications.clone())),
+        );
+        registry.register(
+            "notifications_queued",
+            "Notifications waiting to be delivered",
+            metrics.notifications_queued.clone(),
+        );
         metrics
+    }
+
+    /// Replaces the per-cluster series of `cluster` with `facts`.
+    pub fn cluster_facts(&self, cluster: &str, facts: ClusterFacts) {
+        let Ok(mut known) = self.cluster_facts.lock() else {
+            return;
+        };
+        if known.get(cluster) == Some(&facts) {
+            return;
+        }
+        if let Some(before) = known.remove(cluster) {
+            self.series.remove(cluster, &before);
+        }
+        self.series.set(cluster, &facts);
+        known.insert(cluster.to_string(), facts);
+    }
+
+    /// Offered releases whose signature was not verified, by version; replaces the previous set.
+    pub fn unsigned_releases(&self, versions: &[String]) {
+        self.unsigned_releases.clear();
+        for version in versions {
+            self.unsigned_releases
+                .get_or_create(&VersionLabels {
+                    version: version.clone(),
+                })
+                .set(1);
+        }
+    }
+
+    pub fn notification(&self, result: Delivery) {
+        self.notifications.get_or_create(&DeliveryLabels { result }).inc();
+    }
+
+    pub fn notifications_queued(&self, length: usize) {
+        self.notifications_queued
+            .set(i64::try_from(length).unwrap_or(i64::MAX));
     }
 
     /// Counts a reconcile and measures it until the returned guard is dropped.
@@ -134,6 +460,15 @@ impl Metrics {
     /// Forgets clusters whose ClusterVersionShadow no longer exists.
     pub fn retain_clusters(&self, exists: impl Fn(&str) -> bool) {
         self.update_states(|states| states.retain(|name, _| exists(name)));
+        if let Ok(mut known) = self.cluster_facts.lock() {
+            known.retain(|name, facts| {
+                let keep = exists(name);
+                if !keep {
+                    self.series.remove(name, facts);
+                }
+                keep
+            });
+        }
     }
 
     fn update_states(&self, change: impl FnOnce(&mut BTreeMap<String, String>)) {
@@ -167,8 +502,18 @@ impl Metrics {
             .inc();
     }
 
+    /// Records leadership. A replica that stops leading drops its cluster series: only the leader
+    /// observes, so only its values are current (and sums over replicas count each cluster once).
     pub fn set_leader(&self, leader: bool) {
         self.leader.set(i64::from(leader));
+        if !leader {
+            self.update_states(BTreeMap::clear);
+            if let Ok(mut known) = self.cluster_facts.lock() {
+                known.clear();
+                self.series.clear();
+            }
+            self.unsigned_releases.clear();
+        }
     }
 }
 
@@ -207,6 +552,76 @@ mod tests {
         assert!(!text.contains("state=\"Upgrading\""), "{text}");
         metrics.retain_clusters(|name| name != "east");
         assert!(render(&registry).contains("acp_cvo_clusters{state=\"Idle\"} 1"));
+    }
+
+    fn facts(version: &str, upgrading: bool) -> ClusterFacts {
+        use crate::cvsh::facts::{FailingCheck, UpgradeFacts};
+        ClusterFacts {
+            tier: "Workload",
+            version: version.into(),
+            state: if upgrading { "Upgrading" } else { "Blocked" },
+            reachable: true,
+            observed_at: 1_800_000_000,
+            minors_behind_global: Some(2),
+            upgrade: upgrading.then_some(UpgradeFacts {
+                started_at: 1_799_999_000,
+                expected_seconds: Some(1200),
+                progress_ratio: 0.25,
+            }),
+            failing_checks: if upgrading {
+                vec![]
+            } else {
+                vec![FailingCheck {
+                    check: "GlobalTierReached".into(),
+                    requested: true,
+                }]
+            },
+        }
+    }
+
+    #[test]
+    fn a_cluster_s_series_are_replaced_as_a_whole_and_dropped_with_it_or_with_leadership() {
+        let mut registry = Registry::default();
+        let metrics = Metrics::new(&mut registry);
+        metrics.set_leader(true);
+        metrics.cluster_facts("east", facts("4.2.3", false));
+        let text = render(&registry);
+        for series in [
+            "acp_cvo_cluster_info{cluster=\"east\",tier=\"Workload\",version=\"4.2.3\"} 1",
+            "acp_cvo_cluster_state{cluster=\"east\",state=\"Blocked\"} 1",
+            "acp_cvo_cluster_observed_timestamp_seconds{cluster=\"east\"} 1800000000",
+            "acp_cvo_cluster_minors_behind_global{cluster=\"east\"} 2",
+            "acp_cvo_preflight_check_failing{cluster=\"east\",check=\"GlobalTierReached\",requested=\"true\"} 1",
+        ] {
+            assert!(text.contains(series), "{series} missing:\n{text}");
+        }
+        assert!(
+            !text.contains("acp_cvo_upgrade_started_timestamp_seconds{"),
+            "{text}"
+        );
+
+        metrics.cluster_facts("east", facts("4.3.1", true));
+        let text = render(&registry);
+        assert!(!text.contains("version=\"4.2.3\""), "{text}");
+        assert!(!text.contains("GlobalTierReached"), "{text}");
+        assert!(!text.contains("state=\"Blocked\""), "{text}");
+        assert!(
+            text.contains("acp_cvo_upgrade_progress_ratio{cluster=\"east\"} 0.25"),
+            "{text}"
+        );
+        assert!(text.contains("acp_cvo_upgrade_expected_duration_seconds{cluster=\"east\"} 1200"));
+
+        metrics.cluster_facts("west", facts("4.2.3", false));
+        metrics.retain_clusters(|name| name != "east");
+        let text = render(&registry);
+        assert!(!text.contains("cluster=\"east\""), "{text}");
+        assert!(text.contains("cluster=\"west\""), "{text}");
+
+        // A replica that stops leading drops them all but still declares every family.
+        metrics.set_leader(false);
+        let text = render(&registry);
+        assert!(!text.contains("cluster=\"west\""), "{text}");
+        assert!(text.contains("# TYPE acp_cvo_cluster_info gauge"), "{text}");
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct Context {
     pub resync: Duration,
     /// Workload clusters this process started executing, before the cache shows it.
     pub slots: Mutex<BTreeSet<String>>,
+    /// Upgrade notifications to a webhook (disabled without --notification-secret).
+    pub notifier: crate::notify::Notifier,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -340,6 +342,16 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
     let stalled = status.is_condition_true(acp_api::conditions::types::STALLED);
     ctx.metrics
         .cluster_state(&name, situation.state_label(degraded, stalled));
+    let facts = super::facts::cluster_facts(
+        shadow.tier(),
+        situation.state_label(degraded, stalled),
+        &status,
+        &pass.fleet,
+        &catalogue,
+    );
+    ctx.metrics.cluster_facts(&name, facts);
+    ctx.metrics
+        .unsigned_releases(&super::facts::unsigned_releases(&ctx.manifests.state()));
 
     let written = base.status.clone().unwrap_or_default();
     if record::needs_write(&written, &status, ctx.resync) {
@@ -392,7 +404,10 @@ async fn publish_transitions(
     new: &ClusterVersionShadowStatus,
 ) {
     let reference = shadow.object_ref(&());
-    for transition in record::transitions(old, new) {
+    let transitions = record::transitions(old, new);
+    ctx.notifier
+        .publish(shadow, old, new, &transitions, &ctx.clock.time());
+    for transition in transitions {
         tracing::info!(reason = transition.reason, note = %transition.note, "transition");
         let event = Event {
             type_: transition.type_,

@@ -2,6 +2,7 @@
 //! state machine persisted in the object's status.
 
 pub mod controller;
+pub mod facts;
 pub mod fleet;
 pub mod plan;
 pub mod preflight;

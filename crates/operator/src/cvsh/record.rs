@@ -388,12 +388,22 @@ pub struct Transition {
     pub type_: EventType,
     pub reason: &'static str,
     pub note: String,
+    /// The stage (`Core`) or operation (`Core/platform-api`) it is about, if any.
+    pub about: Option<String>,
 }
 
 /// The transitions from `old` to `new`, in the order they happened.
 pub fn transitions(old: &ClusterVersionShadowStatus, new: &ClusterVersionShadowStatus) -> Vec<Transition> {
-    let mut out = Vec::new();
-    let mut add = |type_, reason, note: String| out.push(Transition { type_, reason, note });
+    let out = std::cell::RefCell::new(Vec::new());
+    let add_about = |type_, reason, note: String, about: Option<String>| {
+        out.borrow_mut().push(Transition {
+            type_,
+            reason,
+            note,
+            about,
+        });
+    };
+    let add = |type_, reason, note: String| add_about(type_, reason, note, None);
 
     if old.history.is_empty()
         && let Some(first) = new.history.last().filter(|e| e.state == HistoryState::Completed)
@@ -406,6 +416,19 @@ pub fn transitions(old: &ClusterVersionShadowStatus, new: &ClusterVersionShadowS
     }
     let old_running = old.running_upgrade().map(version);
     let new_running = new.running_upgrade().map(version);
+    // A new request for a version the cluster does not run yet (the status's desired follows the spec's
+    // request once the operator accepted it).
+    if let Some(target) = new.desired_version()
+        && old.desired_version() != Some(target)
+        && new.current_version() != Some(target)
+        && old_running.as_deref() != Some(target)
+    {
+        add(
+            EventType::Normal,
+            "UpgradeRequested",
+            format!("upgrade to {target} requested"),
+        );
+    }
     if let Some(target) = &new_running
         && old_running.as_ref() != Some(target)
     {
@@ -427,10 +450,11 @@ pub fn transitions(old: &ClusterVersionShadowStatus, new: &ClusterVersionShadowS
                     format!("stage {} started", stage.name),
                 ),
                 StagePhase::Finished if before.is_some() => {
-                    add(
+                    add_about(
                         EventType::Normal,
                         "StageFinished",
                         format!("stage {} finished", stage.name),
+                        Some(stage.name.clone()),
                     );
                 }
                 _ => {}
@@ -441,7 +465,7 @@ pub fn transitions(old: &ClusterVersionShadowStatus, new: &ClusterVersionShadowS
                 .and_then(|s| s.operations.iter().find(|o| o.name == op.name))
                 .and_then(|o| o.phase.clone());
             if op.phase == Some(OperationPhase::Failed) && was != Some(OperationPhase::Failed) {
-                add(
+                add_about(
                     EventType::Warning,
                     "OperationFailed",
                     format!(
@@ -450,6 +474,7 @@ pub fn transitions(old: &ClusterVersionShadowStatus, new: &ClusterVersionShadowS
                         op.name,
                         op.message.as_deref().unwrap_or("no detail")
                     ),
+                    Some(format!("{}/{}", stage.name, op.name)),
                 );
             }
         }
@@ -503,7 +528,7 @@ pub fn transitions(old: &ClusterVersionShadowStatus, new: &ClusterVersionShadowS
             format!("the request for {target} was withdrawn before any stage started"),
         );
     }
-    out
+    out.into_inner()
 }
 
 /// `Name: message` of each Failed check evaluated for the requested version.
@@ -719,7 +744,7 @@ mod tests {
         let reasons = |t: Vec<Transition>| t.into_iter().map(|t| t.reason).collect::<Vec<_>>();
         assert_eq!(
             reasons(transitions(&idle, &started)),
-            ["UpgradeStarted", "StageStarted"]
+            ["UpgradeRequested", "UpgradeStarted", "StageStarted"]
         );
 
         let mut failed = started.clone();
@@ -765,7 +790,10 @@ mod tests {
         let offered = with(None, &["KubernetesVersionSupported"]);
         let requested = with(Some("4.3.1"), &["KubernetesVersionSupported"]);
         assert!(reasons(transitions(&ClusterVersionShadowStatus::default(), &offered)).is_empty());
-        assert_eq!(reasons(transitions(&offered, &requested)), ["PreflightFailed"]);
+        assert_eq!(
+            reasons(transitions(&offered, &requested)),
+            ["UpgradeRequested", "PreflightFailed"]
+        );
         assert!(reasons(transitions(&requested, &requested)).is_empty());
         let more = with(Some("4.3.1"), &["KubernetesVersionSupported", "ClusterRunning"]);
         assert_eq!(reasons(transitions(&requested, &more)), ["PreflightFailed"]);

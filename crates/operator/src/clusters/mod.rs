@@ -101,6 +101,14 @@ impl Cluster {
                 code: status.code,
                 message: status.message.clone(),
             },
+            // A credential plugin's error quotes its output, which may hold a credential: never copied.
+            kube::Error::Auth(_) => ClusterError::Unreachable {
+                cluster: self.name.clone(),
+                message: format!(
+                    "{what} failed: no credential could be obtained from the kubeconfig (its credential \
+                     plugin failed or gave no token)"
+                ),
+            },
             other => ClusterError::Unreachable {
                 cluster: self.name.clone(),
                 message: format!("{what} failed: {other}"),

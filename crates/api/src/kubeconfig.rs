@@ -329,7 +329,10 @@ pub fn validate(bytes: &[u8], policy: Policy) -> Result<Accepted, Refusal> {
 
 /// What is wrong with building a client from an accepted kubeconfig (a fixed message).
 #[derive(Debug, thiserror::Error)]
-#[error("its credentials or certificates are not usable by the client; replace them")]
+#[error(
+    "no client can be made from it: its certificates or credentials are not usable, or its credential plugin \
+     failed; fix them"
+)]
 pub struct ClientError;
 
 impl Accepted {
@@ -371,10 +374,13 @@ impl Accepted {
             .first()
             .and_then(|u| u.auth_info.clone())
             .ok_or(ClientError)?;
-        if let Some(exec) = auth_info.exec.as_mut()
-            && exec.provide_cluster_info
-        {
-            exec.cluster = Some((&cluster).try_into().map_err(|_| ClientError)?);
+        if let Some(exec) = auth_info.exec.as_mut() {
+            // No terminal here: the plugin gets no stdin, and its stderr is captured instead of going to
+            // this process's own log.
+            exec.interactive_mode = Some(kube::config::ExecInteractiveMode::Never);
+            if exec.provide_cluster_info {
+                exec.cluster = Some((&cluster).try_into().map_err(|_| ClientError)?);
+            }
         }
         let mut config = kube::Config::new(self.server.parse().map_err(|_| ClientError)?);
         config.default_namespace = self.namespace.clone().unwrap_or_else(|| "default".into());
@@ -1126,6 +1132,14 @@ mod tests {
         )
         .unwrap();
         assert!(accepted.to_yaml().contains("get-token"));
+        let config = accepted.config(Duration::from_secs(1)).unwrap();
+        assert!(
+            matches!(
+                config.auth_info.exec.unwrap().interactive_mode,
+                Some(kube::config::ExecInteractiveMode::Never)
+            ),
+            "a plugin never gets the process's stdin or stderr"
+        );
         // Allowing exec does not allow the other dangers.
         assert!(
             validate(

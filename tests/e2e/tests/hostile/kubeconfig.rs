@@ -7,7 +7,9 @@
 //! - `insecure-skip-tls-verify: true` with an inline token: refused;
 //! - a valid kubeconfig in a Secret not marked as one: refused unread, the message says how to mark it;
 //! - a password and a PEM private key in the referenced key: reported as "not a kubeconfig", and no piece
-//!   of either appears in the cvsh, its Events or the operator's log.
+//!   of either appears in the cvsh, its Events or the operator's log;
+//! - opted in with `--allow-kubeconfig-exec`, a plugin runs, but a failing plugin's output reaches no
+//!   status, Event or log, and a plugin's token is never sent to a server TLS did not verify.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -29,6 +31,8 @@ use crate::operator_support::*;
 const SA_TOKEN: &str = "sa-token-hostile-5b0e7d2c91f4a8";
 /// An inline token of the insecure kubeconfig.
 const INLINE_TOKEN: &str = "inline-token-hostile-3e9a1f77c0d2";
+/// What a failing credential plugin prints.
+const PLUGIN_OUTPUT: &str = "plugin-output-hostile-8c2f61d0";
 /// A password-like value in a referenced key.
 const PASSWORD: &str = "Tr0ub4dor&3-hostile-pa55w0rd-QX9";
 
@@ -330,4 +334,71 @@ async fn hostile_kubeconfig_secrets_are_refused_and_leak_nothing() {
     assert!(!log.is_empty(), "the operator's output is captured");
     assert_absent(&log, &needles, "the operator's log");
     assert!(operator.is_running());
+
+    // Opted in with --allow-kubeconfig-exec, plugins run (kube runs one when the client is built). A failing
+    // plugin's output, on stdout or stderr, still reaches no status, Event or log; a plugin's token is
+    // only ever sent over verified TLS.
+    hostile_cluster(
+        global,
+        "exec-leaky",
+        "value",
+        &kubeconfig(
+            &listener.server(),
+            json!({}),
+            json!({"exec": {
+                "apiVersion": "client.authentication.k8s.io/v1", "command": "/bin/sh",
+                "args": ["-c", format!("echo {PLUGIN_OUTPUT}; echo {PLUGIN_OUTPUT} >&2; exit 1")],
+            }}),
+        ),
+        true,
+    )
+    .await;
+    operator
+        .restart_with(operator_spec_with(
+            global,
+            "4.2.3",
+            "replica-a",
+            &[("--allow-kubeconfig-exec", "on")],
+        ))
+        .unwrap();
+    let leaky = wait_shadow(global, "exec-leaky", "the failing plugin reported", LONG, |s| {
+        conditions::find(s.conditions(), types::DEGRADED).is_some_and(|c| {
+            c.reason == "KubeconfigInvalid" && c.message.contains("credential plugin failed")
+        })
+    })
+    .await;
+    assert_eq!(
+        leaky
+            .status
+            .as_ref()
+            .unwrap()
+            .observed
+            .as_ref()
+            .unwrap()
+            .reachable,
+        Some(false)
+    );
+    acp_testkit::wait_for("the allowed plugin to run", SHORT, || async { marker.exists() })
+        .await
+        .unwrap();
+    wait_shadow(
+        global,
+        "exec-plugin",
+        "unreachable over unverified TLS",
+        LONG,
+        |s| {
+            conditions::find(s.conditions(), types::DEGRADED)
+                .is_some_and(|c| c.status == "True" && c.reason == "ClusterUnreachable")
+        },
+    )
+    .await;
+    for request in listener.requests.lock().unwrap().iter() {
+        assert!(
+            !request.contains(INLINE_TOKEN),
+            "a token went to an unverified server: {request}"
+        );
+    }
+    needles.push(PLUGIN_OUTPUT);
+    assert_absent(&everything_readable(global).await, &needles, "a cvsh or an Event");
+    assert_absent(&operator.logs(), &needles, "the operator's log");
 }

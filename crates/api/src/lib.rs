@@ -9,6 +9,7 @@ pub mod checks;
 pub mod conditions;
 pub mod crd;
 pub mod cvsh;
+pub mod kubeconfig;
 pub mod names;
 pub mod product_manifest;
 pub mod ssa;

@@ -49,6 +49,9 @@ pub mod labels {
     /// Names the managed cluster an object belongs to (on kubeconfig Secrets written by
     /// `ac adm cluster register`).
     pub const CLUSTER: &str = "config.alauda.io/cluster";
+    /// Marks a Secret as holding a kubeconfig (value `"true"`); the operator reads no other Secret (Cluster
+    /// API's `cluster.x-k8s.io/secret` type aside). `ac adm cluster register` sets it.
+    pub const KUBECONFIG: &str = "config.alauda.io/kubeconfig";
     /// Names the release module an applied object belongs to.
     pub const MODULE: &str = "config.alauda.io/module";
     /// Release version that last applied an object.

@@ -64,6 +64,16 @@ pub struct Config {
     )]
     pub registry_ca_files: Vec<PathBuf>,
 
+    /// Accept `exec` credential plugins in kubeconfig Secrets. RISK: whoever may write a kubeconfig Secret
+    /// then runs any command inside the operator, with its service account and every cluster's credentials.
+    #[arg(long, env = "ACP_CVO_ALLOW_KUBECONFIG_EXEC", default_value = "off", value_parser = parse_switch, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "on")]
+    pub allow_kubeconfig_exec: bool,
+
+    /// Accept `insecure-skip-tls-verify: true` in kubeconfig Secrets. RISK: anyone on the network path to
+    /// such a cluster can impersonate its API server and read the credential the operator sends.
+    #[arg(long, env = "ACP_CVO_ALLOW_INSECURE_KUBECONFIG_TLS", default_value = "off", value_parser = parse_switch, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "on")]
+    pub allow_insecure_kubeconfig_tls: bool,
+
     /// Address of the HTTP server for /metrics, /healthz and /readyz.
     #[arg(long, env = "ACP_CVO_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
@@ -132,6 +142,14 @@ impl Config {
             .ok()
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| format!("acp-cvo-{}", std::process::id()))
+    }
+
+    /// The kubeconfig policy these flags ask for.
+    pub fn kubeconfig_policy(&self) -> acp_api::kubeconfig::Policy {
+        acp_api::kubeconfig::Policy {
+            allow_exec: self.allow_kubeconfig_exec,
+            allow_insecure_tls: self.allow_insecure_kubeconfig_tls,
+        }
     }
 
     pub fn request_timeout(&self) -> Duration {
@@ -217,6 +235,22 @@ mod tests {
                 .release_verification_keys
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn kubeconfig_opt_ins_are_off_unless_asked() {
+        let config = Config::try_parse_from(["acp-cvo"]).unwrap();
+        assert_eq!(config.kubeconfig_policy(), acp_api::kubeconfig::Policy::default());
+        let config = Config::try_parse_from([
+            "acp-cvo",
+            "--allow-kubeconfig-exec",
+            "--allow-insecure-kubeconfig-tls=on",
+        ])
+        .unwrap();
+        assert!(config.kubeconfig_policy().allow_exec);
+        assert!(config.kubeconfig_policy().allow_insecure_tls);
+        let config = Config::try_parse_from(["acp-cvo", "--allow-kubeconfig-exec=off"]).unwrap();
+        assert!(!config.kubeconfig_policy().allow_exec);
     }
 
     #[test]

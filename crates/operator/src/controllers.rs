@@ -130,6 +130,16 @@ pub async fn run(
             "no --install-version: the global cluster's version is read from its acp-version ConfigMap"
         );
     }
+    if config.allow_kubeconfig_exec {
+        tracing::warn!(
+            "--allow-kubeconfig-exec is on: kubeconfig Secrets may run credential plugin commands in the operator"
+        );
+    }
+    if config.allow_insecure_kubeconfig_tls {
+        tracing::warn!(
+            "--allow-insecure-kubeconfig-tls is on: kubeconfig Secrets may turn TLS verification off"
+        );
+    }
     let registry = registry_client(&config)?;
     let shadows_api: kube::Api<ClusterVersionShadow> =
         kube::Api::namespaced(client.clone(), &config.namespace);
@@ -225,7 +235,11 @@ pub async fn run(
     let cvsh_ctx = Arc::new(cvsh::controller::Context {
         client: client.clone(),
         namespace: config.namespace.clone(),
-        access: clusters::ClusterAccess::new(client.clone(), config.request_timeout()),
+        access: clusters::ClusterAccess::new(
+            client.clone(),
+            config.request_timeout(),
+            config.kubeconfig_policy(),
+        ),
         releases,
         manifests: manifests.clone(),
         shadows: shadows.clone(),

@@ -73,9 +73,22 @@ async fn register_checks_the_kubernetes_range_and_writes_secret_cvsh_and_version
         "{stdout}"
     );
     let secret = secrets.get("edge-1-kubeconfig").await.unwrap();
+    // What is stored is the file's current context, minified and flattened, and it passes the policy.
     let stored = &secret.data.unwrap()["value"].0;
-    assert_eq!(stored, &std::fs::read(edge.kubeconfig_path()).unwrap());
-    assert_eq!(secret.metadata.labels.unwrap()[names::labels::CLUSTER], "edge-1");
+    let given = acp_api::kubeconfig::validate(
+        &std::fs::read(edge.kubeconfig_path()).unwrap(),
+        Default::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(stored),
+        given.to_yaml(),
+        "the minified kubeconfig"
+    );
+    assert!(!String::from_utf8_lossy(stored).contains("preferences"));
+    let labels = secret.metadata.labels.unwrap();
+    assert_eq!(labels[names::labels::CLUSTER], "edge-1");
+    assert_eq!(labels[names::labels::KUBECONFIG], "true");
     let cvsh = cvsh_api(global).await.get("edge-1").await.unwrap();
     assert_eq!(cvsh.kubeconfig_secret_ref().unwrap().name, "edge-1-kubeconfig");
     assert_eq!(cvsh.kubeconfig_secret_ref().unwrap().key, "value");
@@ -160,6 +173,32 @@ async fn register_checks_the_kubernetes_range_and_writes_secret_cvsh_and_version
         stderr.contains("cannot read the kubeconfig of cluster edge-2 from /nonexistent"),
         "{stderr}"
     );
+
+    // A kubeconfig the operator would refuse is refused here too, naming the field and not its value;
+    // nothing is written.
+    let hostile = std::env::temp_dir().join(format!("edge-3-{}.kubeconfig", std::process::id()));
+    let mut doc: serde_json::Value = serde_saphyr::from_str(edge.kubeconfig_yaml()).unwrap();
+    doc["users"][0]["user"]["tokenFile"] = "/var/run/secrets/kubernetes.io/serviceaccount/token".into();
+    std::fs::write(&hostile, serde_json::to_string(&doc).unwrap()).unwrap();
+    let stderr = ac(
+        global,
+        &[
+            "adm",
+            "cluster",
+            "register",
+            "edge-3",
+            "--kubeconfig",
+            hostile.to_str().unwrap(),
+        ],
+    )
+    .await
+    .failed_with(1)
+    .to_owned();
+    std::fs::remove_file(&hostile).unwrap();
+    assert!(stderr.contains("is refused"), "{stderr}");
+    assert!(stderr.contains("users[edge-1-admin].user.tokenFile"), "{stderr}");
+    assert!(!stderr.contains("serviceaccount"), "{stderr}");
+    assert!(secrets.get_opt("edge-3-kubeconfig").await.unwrap().is_none());
 
     // Both clusters are listed, the global one first.
     let stdout = ac(global, &["adm", "cluster", "list"]).await.ok().to_owned();

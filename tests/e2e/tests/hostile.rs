@@ -6,3 +6,5 @@ mod operator_support;
 
 #[path = "hostile/signing.rs"]
 mod hostile_signing;
+#[path = "hostile/kubeconfig.rs"]
+mod kubeconfig;

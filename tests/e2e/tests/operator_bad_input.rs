@@ -37,7 +37,8 @@ async fn bad_requests_and_broken_access_get_clear_conditions() {
     apply(
         global,
         &json!({"apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": "garbled-kubeconfig", "namespace": names::NAMESPACE},
+                "metadata": {"name": "garbled-kubeconfig", "namespace": names::NAMESPACE,
+                             "labels": {names::labels::KUBECONFIG: "true"}},
                 "stringData": {"value": "this is not a kubeconfig: ["}}),
     )
     .await;

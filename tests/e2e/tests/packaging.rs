@@ -138,6 +138,18 @@ async fn helm_chart_renders_what_deploy_installs_and_the_server_accepts_it() {
         "chart and deploy/ install different objects"
     );
 
+    // The kubeconfig opt-ins stay off unless asked for, in both.
+    for text in [&rendered, &plain] {
+        assert!(
+            !text.contains("--allow-kubeconfig-exec"),
+            "exec plugins allowed by default"
+        );
+        assert!(
+            !text.contains("--allow-insecure-kubeconfig-tls"),
+            "insecure TLS allowed by default"
+        );
+    }
+
     // CRDs and the namespace first, for real; then the rest as a server-side dry run.
     let crds = acp_testkit::repo_root().join("deploy/crds");
     kubectl(global, &["apply", "-f", crds.to_str().unwrap()], None).await;
@@ -172,6 +184,10 @@ async fn helm_chart_renders_what_deploy_installs_and_the_server_accepts_it() {
         "registry.insecure={registry.lab:5000}",
         "--set",
         "logFormat=json",
+        "--set",
+        "kubeconfig.allowExec=true",
+        "--set",
+        "kubeconfig.allowInsecureTLS=true",
     ])
     .await;
     kubectl(global, &["apply", "--dry-run=server", "-f", "-"], Some(&tuned)).await;
@@ -189,6 +205,8 @@ async fn helm_chart_renders_what_deploy_installs_and_the_server_accepts_it() {
         "name: acp-cvo-release-keys",
         "name: site-release-keys",
         release_key.lines().nth(1).unwrap(),
+        "--allow-kubeconfig-exec=on",
+        "--allow-insecure-kubeconfig-tls=on",
     ] {
         assert!(
             tuned.contains(expected),

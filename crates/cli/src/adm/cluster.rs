@@ -1,19 +1,19 @@
 //! `ac adm cluster register NAME --kubeconfig FILE` and `ac adm cluster list`.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use acp_api::conditions::types;
 use acp_api::cvsh::{ClusterVersionShadowSpec, KubeconfigSecretRef, Provisioning, Tier};
-use acp_api::{ClusterVersionShadow, names, ssa};
+use acp_api::{ClusterVersionShadow, kubeconfig, names, ssa};
 use acp_policy::{AcpVersion, Catalogue, KubeVersion, import_gate};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
-use kube::config::Kubeconfig;
 use kube::{Api, ResourceExt};
 
 use crate::Outcome;
@@ -62,8 +62,11 @@ pub struct RegisterArgs {
     #[arg(value_parser = parse_cluster_name)]
     name: String,
 
-    /// Kubeconfig of the cluster being registered; stored in Secret `<NAME>-kubeconfig` for acp-cvo.
-    /// Certificates and keys must be embedded (`kubectl config view --flatten --minify`).
+    /// Kubeconfig of the cluster being registered. Its current context, cluster and user are stored in
+    /// Secret `<NAME>-kubeconfig` for acp-cvo, minified and flattened. Refused (as acp-cvo refuses them):
+    /// files (tokenFile, client-certificate, client-key, certificate-authority), exec and auth-provider
+    /// plugins, insecure-skip-tls-verify, impersonation, proxy-url, http:// servers, username/password.
+    /// `kubectl config view --flatten --minify` embeds certificates and keys.
     #[arg(long, value_name = "FILE")]
     kubeconfig: PathBuf,
 
@@ -130,31 +133,27 @@ pub fn kubeconfig_secret_name(cluster: &str) -> String {
     format!("{cluster}-kubeconfig")
 }
 
-/// Parts of a kubeconfig that point outside the file: the operator, reading it from a Secret, cannot
-/// follow them.
-pub fn external_references(kubeconfig: &Kubeconfig) -> Vec<String> {
-    let mut found = Vec::new();
-    for cluster in &kubeconfig.clusters {
-        if let Some(c) = &cluster.cluster
-            && c.certificate_authority.is_some()
-        {
-            found.push(format!("cluster {}: certificate-authority file", cluster.name));
-        }
-    }
-    for user in &kubeconfig.auth_infos {
-        if let Some(a) = &user.auth_info {
-            if a.client_certificate.is_some() || a.client_key.is_some() {
-                found.push(format!("user {}: client certificate/key files", user.name));
-            }
-            if a.token_file.is_some() {
-                found.push(format!("user {}: token file", user.name));
-            }
-            if a.exec.is_some() || a.auth_provider.is_some() {
-                found.push(format!("user {}: credential plugin", user.name));
-            }
-        }
-    }
-    found
+/// How long registering waits for the cluster being registered to answer.
+const WORKLOAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The kubeconfig file, read with the policy's size bound (so a wrong path to a huge file fails fast).
+fn read_kubeconfig(path: &Path, cluster: &str) -> anyhow::Result<Vec<u8>> {
+    let file = std::fs::File::open(path).with_context(|| {
+        format!(
+            "cannot read the kubeconfig of cluster {cluster} from {}; check the path given to --kubeconfig",
+            path.display()
+        )
+    })?;
+    let mut bytes = Vec::new();
+    file.take(u64::try_from(kubeconfig::MAX_BYTES).unwrap_or(u64::MAX) + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| {
+            format!(
+                "cannot read the kubeconfig of cluster {cluster} from {}; check the path given to --kubeconfig",
+                path.display()
+            )
+        })?;
+    Ok(bytes)
 }
 
 async fn register(args: RegisterArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
@@ -165,29 +164,23 @@ async fn register(args: RegisterArgs, out: &mut dyn Write) -> anyhow::Result<Out
              Pick another name for the cluster to register"
         );
     }
-    let text = std::fs::read_to_string(&args.kubeconfig).with_context(|| {
-        format!(
-            "cannot read the kubeconfig of cluster {name} from {}; check the path given to --kubeconfig",
+    // The same policy the operator applies, so what is stored is what acp-cvo will use.
+    let bytes = read_kubeconfig(&args.kubeconfig, name)?;
+    let accepted = kubeconfig::validate(&bytes, kubeconfig::Policy::default()).map_err(|refusal| {
+        anyhow::anyhow!(
+            "the kubeconfig {} of cluster {name} is refused: {refusal}",
             args.kubeconfig.display()
         )
     })?;
-    let parsed = Kubeconfig::from_yaml(&text).with_context(|| {
-        format!(
-            "{} is not a kubeconfig; pass the kubeconfig of cluster {name}",
-            args.kubeconfig.display()
-        )
-    })?;
-    let external = external_references(&parsed);
-    if !external.is_empty() {
-        eprintln!(
-            "warning: the kubeconfig of {name} refers to things outside the file ({}); acp-cvo reads it from a \
-             Secret and cannot follow them. Embed them: `kubectl config view --flatten --minify`",
-            external.join("; ")
-        );
-    }
 
     // 1. The cluster itself: reachable, and running a Kubernetes the platform can manage.
-    let (workload, workload_server) = connect::client(Some(&args.kubeconfig), None).await?;
+    let workload_server = accepted.server().to_owned();
+    let workload = accepted.client(WORKLOAD_TIMEOUT).map_err(|e| {
+        anyhow::anyhow!(
+            "the kubeconfig {} of cluster {name}: {e}",
+            args.kubeconfig.display()
+        )
+    })?;
     let info = workload.apiserver_version().await.map_err(|e| {
         anyhow::anyhow!(
             "cannot read /version of cluster {name} at {workload_server}: {e}; check that the cluster runs and \
@@ -247,16 +240,19 @@ async fn register(args: RegisterArgs, out: &mut dyn Write) -> anyhow::Result<Out
         metadata: ObjectMeta {
             name: Some(secret_name.clone()),
             namespace: Some(conn.namespace.clone()),
-            labels: Some(BTreeMap::from([(
-                names::labels::CLUSTER.to_owned(),
-                name.clone(),
-            )])),
+            labels: Some(BTreeMap::from([
+                (names::labels::CLUSTER.to_owned(), name.clone()),
+                (
+                    names::labels::KUBECONFIG.to_owned(),
+                    kubeconfig::MARKER_VALUE.to_owned(),
+                ),
+            ])),
             ..Default::default()
         },
         type_: Some("Opaque".to_owned()),
         data: Some(BTreeMap::from([(
             names::DEFAULT_KUBECONFIG_SECRET_KEY.to_owned(),
-            ByteString(text.into_bytes()),
+            ByteString(accepted.to_yaml().into_bytes()),
         )])),
         ..Default::default()
     };

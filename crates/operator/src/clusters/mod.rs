@@ -93,18 +93,66 @@ impl Cluster {
     }
 
     fn classify(&self, what: &str, err: kube::Error) -> ClusterError {
-        match err {
-            // 5xx and 429 mean the server is there but not serving: treat as unreachable, retry later.
-            kube::Error::Api(status) if status.code < 500 && status.code != 429 => ClusterError::Refused {
-                cluster: self.name.clone(),
-                what: what.to_string(),
-                code: status.code,
-                message: status.message.clone(),
-            },
-            other => ClusterError::Unreachable {
-                cluster: self.name.clone(),
-                message: format!("{what} failed: {other}"),
-            },
+        classify(&self.name, what, err)
+    }
+}
+
+fn classify(cluster: &str, what: &str, err: kube::Error) -> ClusterError {
+    match err {
+        // 5xx and 429 mean the server is there but not serving: treat as unreachable, retry later.
+        kube::Error::Api(status) if status.code < 500 && status.code != 429 => ClusterError::Refused {
+            cluster: cluster.to_owned(),
+            what: what.to_string(),
+            code: status.code,
+            message: status.message.clone(),
+        },
+        // Obtaining a credential failed. kube's text for it quotes a credential plugin's output (which can
+        // hold a credential) or the header value it could not use: never copied.
+        err if is_auth_error(&err) => ClusterError::Unreachable {
+            cluster: cluster.to_owned(),
+            message: format!(
+                "{what} failed: no usable credential could be obtained from the kubeconfig (its credential \
+                 plugin failed or gave no usable token)"
+            ),
+        },
+        other => ClusterError::Unreachable {
+            cluster: cluster.to_owned(),
+            message: format!("{what} failed: {other}"),
+        },
+    }
+}
+
+/// Auth errors come back from kube's middleware boxed as a service error.
+fn is_auth_error(err: &kube::Error) -> bool {
+    match err {
+        kube::Error::Auth(_) => true,
+        kube::Error::Service(source) => source.is::<kube::client::AuthError>(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::client::AuthError;
+
+    #[test]
+    fn credential_plugin_errors_are_reported_without_their_text() {
+        for err in [
+            kube::Error::Service(Box::new(AuthError::AuthExec(
+                "plugin printed SECRET-token".into(),
+            ))),
+            kube::Error::Auth(AuthError::AuthExec("plugin printed SECRET-token".into())),
+        ] {
+            let text = classify("east", "get /version", err).to_string();
+            assert!(!text.contains("SECRET"), "{text}");
+            assert!(text.contains("no usable credential"), "{text}");
         }
+        let other = classify(
+            "east",
+            "get /version",
+            kube::Error::Service("connection refused".into()),
+        );
+        assert!(other.to_string().contains("connection refused"));
     }
 }

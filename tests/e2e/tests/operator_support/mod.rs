@@ -109,14 +109,17 @@ pub async fn register(global: &Cluster, workload: &Cluster) {
     register_as(global, workload, workload.name()).await;
 }
 
-/// Registers `cluster` under `name`, with its own kubeconfig Secret `<name>-kubeconfig` (several names may
-/// point at one API server).
+/// Registers `cluster` under `name`, with its own kubeconfig Secret `<name>-kubeconfig`, marked as
+/// `ac adm cluster register` marks it (several names may point at one API server).
 pub async fn register_as(global: &Cluster, cluster: &Cluster, name: &str) {
     apply(
         global,
         &json!({
             "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": format!("{name}-kubeconfig"), "namespace": names::NAMESPACE},
+            "metadata": {
+                "name": format!("{name}-kubeconfig"), "namespace": names::NAMESPACE,
+                "labels": {names::labels::KUBECONFIG: "true"},
+            },
             "stringData": {"value": cluster.kubeconfig_yaml()},
         }),
     )

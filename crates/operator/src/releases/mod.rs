@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use acp_api::ProductManifest;
-use acp_bundle::{BundleClient, BundleError, BundleSource, Requested, bundle_source, pull};
+use acp_bundle::{
+    BundleClient, BundleError, BundleSource, ContentPolicy, ContentRefused, Requested, bundle_source, pull,
+};
 use acp_policy::{AcpVersion, Catalogue, ProductRelease};
 use kube::ResourceExt;
 use kube::runtime::reflector::Store;
@@ -40,6 +42,8 @@ pub enum ResolveError {
     },
     #[error("the ProductManifest sets neither spec.version nor spec.image; set spec.version")]
     Empty,
+    #[error("{0}")]
+    ContentRefused(#[from] ContentRefused),
 }
 
 impl ResolveError {
@@ -50,6 +54,7 @@ impl ResolveError {
             Self::UnknownVersion { .. } => "ReleaseNotFound",
             Self::Bundle(err) => err.reason(),
             Self::VersionMismatch { .. } => "VersionMismatch",
+            Self::ContentRefused(_) => "ReleaseContentRefused",
         }
     }
 
@@ -75,6 +80,8 @@ pub struct Releases {
     builtin: Catalogue,
     repository: Option<String>,
     registry: BundleClient,
+    /// What a bundle pulled from a registry may write to managed clusters.
+    content: ContentPolicy,
     /// Release resolved for each ProductManifest, by name.
     resolved: RwLock<BTreeMap<String, ProductRelease>>,
     /// `builtin` merged with `resolved`, rebuilt when `resolved` changes.
@@ -94,9 +101,16 @@ impl Releases {
             builtin,
             repository,
             registry,
+            content: ContentPolicy::default(),
             resolved: RwLock::default(),
             merged,
         }
+    }
+
+    /// Holds bundles pulled from registries to `content` (built-in releases are trusted as shipped).
+    pub fn with_content_policy(mut self, content: ContentPolicy) -> Self {
+        self.content = content;
+        self
     }
 
     /// Every known release with its modules.
@@ -164,6 +178,7 @@ impl Releases {
                         found: pulled.release.version,
                     });
                 }
+                self.content.check(&pulled.release)?;
                 Ok(Resolved {
                     release: pulled.release,
                     repository: Some(reference.repository_ref().to_string()),

@@ -58,7 +58,7 @@ fn release(version: &str, extra: Vec<Module>) -> ProductRelease {
     release
 }
 
-fn module(name: &str, version: &str, manifests: Vec<Value>) -> Module {
+fn bundle_module(name: &str, version: &str, manifests: Vec<Value>) -> Module {
     Module {
         name: name.into(),
         lifecycle: Lifecycle::Core,
@@ -205,14 +205,14 @@ async fn a_bundle_may_not_write_into_kube_system_nor_take_over_a_deployment_it_d
                  "template": {"metadata": {"labels": {"app": "node-agent"}},
                               "spec": {"containers": [{"name": "agent",
                                        "image": acp_operator::releases::builtin::SAMPLE_IMAGE}]}}}});
-    let privileged = release("4.5.0", vec![module("node-agent", "4.5.0", vec![agent])]);
+    let privileged = release("4.5.0", vec![bundle_module("node-agent", "4.5.0", vec![agent])]);
     let privileged_image = push(env, host, &privileged).await;
     import_image(global, "acp-4-5-0", &privileged_image).await;
 
     // 4.4.0 adds a module whose Deployment is the tenant's gateway, without marking it for adoption.
     let takeover = release(
         "4.4.0",
-        vec![module(GATEWAY_MODULE, "4.4.0", vec![gateway("4.4.0")])],
+        vec![bundle_module(GATEWAY_MODULE, "4.4.0", vec![gateway("4.4.0")])],
     );
     let image = push(env, host, &takeover).await;
     import_image(global, "acp-4-4-0", &image).await;
@@ -299,7 +299,7 @@ async fn a_bundle_that_marks_the_deployment_for_adoption_takes_it_over() {
 
     let mut adopted = gateway("4.4.0");
     adopted["metadata"]["annotations"] = json!({(names::annotations::ADOPT): "true"});
-    let takeover = release("4.4.0", vec![module(GATEWAY_MODULE, "4.4.0", vec![adopted])]);
+    let takeover = release("4.4.0", vec![bundle_module(GATEWAY_MODULE, "4.4.0", vec![adopted])]);
     let image = push(env, host, &takeover).await;
     import_image(global, "acp-4-4-0", &image).await;
 

@@ -158,13 +158,11 @@ fn grants_everything(role: &Value) -> bool {
             .and_then(Value::as_array)
             .is_some_and(|items| items.iter().any(|i| i.as_str() == Some("*")))
     };
-    role.get("rules")
-        .and_then(Value::as_array)
-        .is_some_and(|rules| {
-            rules
-                .iter()
-                .any(|r| has_star(r, "verbs") && has_star(r, "resources") && has_star(r, "apiGroups"))
-        })
+    role.get("rules").and_then(Value::as_array).is_some_and(|rules| {
+        rules
+            .iter()
+            .any(|r| has_star(r, "verbs") && has_star(r, "resources") && has_star(r, "apiGroups"))
+    })
 }
 
 /// `Kind namespace/name` (or `Kind name`) as written in the manifest.
@@ -210,17 +208,26 @@ mod tests {
         let admission = |kind: &str| object("admissionregistration.k8s.io/v1", kind, None, "hook");
         let table: Vec<(Value, Vec<Rule>)> = vec![
             // Ordinary platform content.
-            (object("apps/v1", "Deployment", Some("cpaas-system"), "api"), vec![]),
+            (
+                object("apps/v1", "Deployment", Some("cpaas-system"), "api"),
+                vec![],
+            ),
             (object("v1", "Namespace", None, "cpaas-system"), vec![]),
             (object("v1", "ConfigMap", None, "no-namespace"), vec![]),
             (binding("ClusterRoleBinding", None, "view"), vec![]),
             (binding("RoleBinding", Some("cpaas-system"), "edit"), vec![]),
             (
-                role("ClusterRole", json!({"apiGroups": [""], "resources": ["*"], "verbs": ["*"]})),
+                role(
+                    "ClusterRole",
+                    json!({"apiGroups": [""], "resources": ["*"], "verbs": ["*"]}),
+                ),
                 vec![],
             ),
             (
-                role("ClusterRole", json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["get"]})),
+                role(
+                    "ClusterRole",
+                    json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["get"]}),
+                ),
                 vec![],
             ),
             // Kubernetes' own namespaces, written into or redefined.
@@ -241,12 +248,29 @@ mod tests {
                 vec![Rule::ProtectedNamespace("kube-system".into())],
             ),
             // Admission control, webhooks and policies alike, any version.
-            (admission("ValidatingWebhookConfiguration"), vec![Rule::AdmissionControl]),
-            (admission("MutatingWebhookConfiguration"), vec![Rule::AdmissionControl]),
-            (admission("ValidatingAdmissionPolicy"), vec![Rule::AdmissionControl]),
-            (admission("ValidatingAdmissionPolicyBinding"), vec![Rule::AdmissionControl]),
             (
-                object("admissionregistration.k8s.io/v1beta1", "MutatingAdmissionPolicy", None, "p"),
+                admission("ValidatingWebhookConfiguration"),
+                vec![Rule::AdmissionControl],
+            ),
+            (
+                admission("MutatingWebhookConfiguration"),
+                vec![Rule::AdmissionControl],
+            ),
+            (
+                admission("ValidatingAdmissionPolicy"),
+                vec![Rule::AdmissionControl],
+            ),
+            (
+                admission("ValidatingAdmissionPolicyBinding"),
+                vec![Rule::AdmissionControl],
+            ),
+            (
+                object(
+                    "admissionregistration.k8s.io/v1beta1",
+                    "MutatingAdmissionPolicy",
+                    None,
+                    "p",
+                ),
                 vec![Rule::AdmissionControl],
             ),
             // cluster-admin, bound directly or granted by a wildcard role.
@@ -259,7 +283,10 @@ mod tests {
                 vec![Rule::ClusterAdminBinding],
             ),
             (
-                role("ClusterRole", json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]})),
+                role(
+                    "ClusterRole",
+                    json!({"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}),
+                ),
                 vec![Rule::WildcardRole],
             ),
             // Several rules at once are all reported.
@@ -297,8 +324,14 @@ mod tests {
     #[test]
     fn a_refusal_names_the_module_and_the_object_and_the_way_out() {
         let release = release(vec![
-            ("platform-api", vec![object("apps/v1", "Deployment", Some("cpaas-system"), "api")]),
-            ("node-agent", vec![object("apps/v1", "DaemonSet", Some("kube-system"), "agent")]),
+            (
+                "platform-api",
+                vec![object("apps/v1", "Deployment", Some("cpaas-system"), "api")],
+            ),
+            (
+                "node-agent",
+                vec![object("apps/v1", "DaemonSet", Some("kube-system"), "agent")],
+            ),
         ]);
         let refused = ContentPolicy::default().check(&release).unwrap_err();
         let text = refused.to_string();

@@ -120,14 +120,16 @@ pub async fn run(
 
     ensure_global_shadow(&shadows_api, &config.namespace).await;
 
-    let releases = Arc::new(releases::Releases::new(
-        releases::builtin::catalogue(),
-        config.release_repository.clone(),
-        registry,
-    )
-    .with_content_policy(acp_bundle::ContentPolicy {
-        allow_privileged: config.allow_privileged_release_content,
-    }));
+    let releases = Arc::new(
+        releases::Releases::new(
+            releases::builtin::catalogue(),
+            config.release_repository.clone(),
+            registry,
+        )
+        .with_content_policy(acp_bundle::ContentPolicy {
+            allow_privileged: config.allow_privileged_release_content,
+        }),
+    );
     let clock: Arc<dyn acp_api::conditions::Clock> = Arc::new(acp_api::conditions::SystemClock);
 
     // Each release reconcile runs on an up-to-date ProductManifest cache and then re-queues every

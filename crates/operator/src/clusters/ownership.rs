@@ -53,7 +53,10 @@ pub enum Removal {
 /// Whether the live object belongs to `module` as acp-cvo applied it, and so may be deleted with it.
 pub fn removal(live: &Value, module: &str) -> Removal {
     if label(live, labels::MANAGED_BY) != Some(names::FIELD_MANAGER) {
-        return Removal::Keep(format!("acp-cvo does not manage it (no {}=acp-cvo)", labels::MANAGED_BY));
+        return Removal::Keep(format!(
+            "acp-cvo does not manage it (no {}=acp-cvo)",
+            labels::MANAGED_BY
+        ));
     }
     match label(live, labels::MODULE) {
         Some(m) if m == module => Removal::Delete,
@@ -153,7 +156,9 @@ mod tests {
     fn a_dropped_module_deletes_only_its_own_objects() {
         let table = [
             (
-                live(json!({"app.kubernetes.io/managed-by": "acp-cvo", "config.alauda.io/module": "logging"})),
+                live(
+                    json!({"app.kubernetes.io/managed-by": "acp-cvo", "config.alauda.io/module": "logging"}),
+                ),
                 Removal::Delete,
             ),
             (

@@ -248,7 +248,9 @@ mod tests {
         let ready = conditions::find(&status.conditions, types::READY).unwrap();
         assert_eq!(ready.reason, "ReleaseContentRefused");
         assert!(
-            ready.message.contains("module platform-api: DaemonSet kube-system/agent"),
+            ready
+                .message
+                .contains("module platform-api: DaemonSet kube-system/agent"),
             "{}",
             ready.message
         );

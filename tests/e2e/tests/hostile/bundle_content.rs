@@ -228,9 +228,9 @@ async fn a_bundle_may_not_write_into_kube_system_nor_take_over_a_deployment_it_d
     .unwrap();
     assert_eq!(refused.reason, "ReleaseContentRefused", "{}", refused.message);
     assert!(
-        refused
-            .message
-            .contains("module node-agent: DaemonSet kube-system/node-agent writes into namespace kube-system"),
+        refused.message.contains(
+            "module node-agent: DaemonSet kube-system/node-agent writes into namespace kube-system"
+        ),
         "{}",
         refused.message
     );
@@ -299,7 +299,10 @@ async fn a_bundle_that_marks_the_deployment_for_adoption_takes_it_over() {
 
     let mut adopted = gateway("4.4.0");
     adopted["metadata"]["annotations"] = json!({(names::annotations::ADOPT): "true"});
-    let takeover = release("4.4.0", vec![bundle_module(GATEWAY_MODULE, "4.4.0", vec![adopted])]);
+    let takeover = release(
+        "4.4.0",
+        vec![bundle_module(GATEWAY_MODULE, "4.4.0", vec![adopted])],
+    );
     let image = push(env, host, &takeover).await;
     import_image(global, "acp-4-4-0", &image).await;
 

@@ -308,7 +308,11 @@ pub async fn apply_and_wait(cluster: &Cluster, manifests: &[&serde_json::Value],
              manage it, or mark its manifest in the bundle with annotation {}: \"true\" to adopt it",
             owner.module,
             owner.release,
-            if foreign.len() == 1 { "an object" } else { "objects" },
+            if foreign.len() == 1 {
+                "an object"
+            } else {
+                "objects"
+            },
             listed(&foreign),
             labels::MANAGED_BY,
             acp_api::names::FIELD_MANAGER,

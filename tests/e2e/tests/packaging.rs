@@ -119,6 +119,10 @@ async fn helm_chart_renders_what_deploy_installs_and_the_server_accepts_it() {
     let global = env.cluster("global");
 
     let rendered = helm_template(&[]).await;
+    assert!(
+        !rendered.contains("--allow-privileged-release-content"),
+        "privileged release content is refused unless a value allows it"
+    );
     let deploy = acp_testkit::repo_root().join("deploy");
     let plain = global
         .kubectl(["kustomize", deploy.to_str().unwrap()])
@@ -158,6 +162,8 @@ async fn helm_chart_renders_what_deploy_installs_and_the_server_accepts_it() {
         "registry.insecure={registry.lab:5000}",
         "--set",
         "logFormat=json",
+        "--set",
+        "allowPrivilegedReleaseContent=true",
     ])
     .await;
     kubectl(global, &["apply", "--dry-run=server", "-f", "-"], Some(&tuned)).await;
@@ -170,6 +176,7 @@ async fn helm_chart_renders_what_deploy_installs_and_the_server_accepts_it() {
         "secretName: release-pull",
         "--insecure-registry=registry.lab:5000",
         "--log-format=json",
+        "--allow-privileged-release-content",
     ] {
         assert!(
             tuned.contains(expected),

@@ -297,17 +297,30 @@ async fn a_bundle_that_marks_the_deployment_for_adoption_takes_it_over() {
     let (env, host) = (&platform.env, &platform.registry);
     let global = env.cluster("global");
 
+    // The release also drops cluster-logging, whose Deployment another team has taken over since.
+    let handed_over = json!({"metadata": {"labels": {(names::labels::MANAGED_BY): "logging-team"}}});
+    let deployments: Api<Deployment> = Api::namespaced(global.client().await.unwrap(), names::NAMESPACE);
+    deployments
+        .patch(
+            "cluster-logging",
+            &PatchParams::default(),
+            &Patch::Merge(&handed_over),
+        )
+        .await
+        .unwrap();
+
     let mut adopted = gateway("4.4.0");
     adopted["metadata"]["annotations"] = json!({(names::annotations::ADOPT): "true"});
-    let takeover = release(
+    let mut takeover = release(
         "4.4.0",
         vec![bundle_module(GATEWAY_MODULE, "4.4.0", vec![adopted])],
     );
+    takeover.modules.retain(|m| m.name != "cluster-logging");
     let image = push(env, host, &takeover).await;
     import_image(global, "acp-4-4-0", &image).await;
 
     upgrade_to(global, &image).await;
-    wait_shadow(global, "global", "4.4.0 completed", LONG, |s| {
+    let done = wait_shadow(global, "global", "4.4.0 completed", LONG, |s| {
         s.current_version() == Some("4.4.0") && ready(s)
     })
     .await;
@@ -325,6 +338,31 @@ async fn a_bundle_that_marks_the_deployment_for_adoption_takes_it_over() {
             .contains_key(names::annotations::ADOPT),
         "the adoption marker is the bundle's, not the object's"
     );
-    // Everything else of the release rolled out once, as any upgrade does.
-    assert_modules_upgraded_once(global, "4.4.0").await;
+    for name in CORE_MODULES {
+        let deployment = module(global, name).await;
+        assert!(
+            rolled_out(&deployment, "4.4.0"),
+            "{name}: {:?}",
+            deployment.status
+        );
+    }
+
+    // The dropped module's Deployment is no longer acp-cvo's: left in place, and the operation says so.
+    let logging = module(global, "cluster-logging").await;
+    assert!(logging.metadata.deletion_timestamp.is_none());
+    let removal = done
+        .status
+        .as_ref()
+        .unwrap()
+        .stages
+        .iter()
+        .flat_map(|s| &s.operations)
+        .find(|o| o.name == "cluster-logging")
+        .and_then(|o| o.message.clone())
+        .unwrap();
+    assert!(
+        removal.contains("left in place")
+            && removal.contains("Deployment cpaas-system/cluster-logging (acp-cvo does not manage it"),
+        "{removal}"
+    );
 }

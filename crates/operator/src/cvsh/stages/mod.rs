@@ -14,11 +14,10 @@ use std::collections::BTreeSet;
 
 use acp_api::cvsh::{KubernetesDriver, Operation, OperationAction, OperationPhase, Stage, StagePhase};
 use acp_api::k8s::Time;
+use acp_api::names::{self, annotations, labels};
 use acp_api::stages::StandardStage;
 use acp_policy::{KubeVersion, ProductRelease};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-
-use acp_api::names::{annotations, labels};
 
 use crate::clusters::objects::{ObjectKey, Readiness, readiness};
 use crate::clusters::ownership::{self, Ownership};
@@ -315,7 +314,7 @@ pub async fn apply_and_wait(cluster: &Cluster, manifests: &[&serde_json::Value],
             },
             listed(&foreign),
             labels::MANAGED_BY,
-            acp_api::names::FIELD_MANAGER,
+            names::FIELD_MANAGER,
             annotations::ADOPT,
         ));
     }

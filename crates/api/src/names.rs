@@ -63,4 +63,8 @@ pub mod annotations {
     /// On a ResourcePatch: the target version it has been reviewed for; a ResourcePatch without it
     /// blocks `ResourcePatchUpgradeable`.
     pub const EXEMPT_FOR_VERSION: &str = "config.cpaas.io/exempt-for-ver";
+    /// On a manifest in a release bundle: `"true"` lets the release take over an existing object
+    /// that acp-cvo does not manage yet (Helm's adoption rule). The operator reads it and strips it
+    /// before applying, so it never reaches the cluster.
+    pub const ADOPT: &str = "config.alauda.io/adopt";
 }

@@ -19,6 +19,7 @@
 
 pub mod artifact;
 mod client;
+pub mod content;
 mod credentials;
 mod document;
 mod error;
@@ -30,6 +31,7 @@ pub use client::{
     BundleClient, ClientOptions, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_TIMEOUT, PulledBundle, pull, push,
     push_release,
 };
+pub use content::{ContentPolicy, ContentRefused};
 pub use credentials::{
     Credentials, CredentialsError, DockerConfig, credentials_from_docker_config, default_docker_config_path,
 };

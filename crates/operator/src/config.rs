@@ -74,6 +74,17 @@ pub struct Config {
     #[arg(long, env = "ACP_CVO_ALLOW_INSECURE_KUBECONFIG_TLS", default_value = "off", value_parser = parse_switch, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "on")]
     pub allow_insecure_kubeconfig_tls: bool,
 
+    /// Let release bundles from registries write into kube-system, kube-public and kube-node-lease,
+    /// install admission webhooks and admission policies, and bind or grant cluster-admin. RISK: anyone
+    /// who can publish a release the operator resolves then controls every managed cluster's control
+    /// plane. Off by default: such a release is refused when it is resolved (`ReleaseContentRefused`).
+    #[arg(
+        long,
+        env = "ACP_CVO_ALLOW_PRIVILEGED_RELEASE_CONTENT",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub allow_privileged_release_content: bool,
+
     /// Address of the HTTP server for /metrics, /healthz and /readyz.
     #[arg(long, env = "ACP_CVO_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
@@ -251,6 +262,14 @@ mod tests {
         assert!(config.kubeconfig_policy().allow_insecure_tls);
         let config = Config::try_parse_from(["acp-cvo", "--allow-kubeconfig-exec=off"]).unwrap();
         assert!(!config.kubeconfig_policy().allow_exec);
+    }
+
+    #[test]
+    fn privileged_release_content_is_refused_unless_allowed() {
+        let default = Config::try_parse_from(["acp-cvo"]).unwrap();
+        assert!(!default.allow_privileged_release_content);
+        let allowed = Config::try_parse_from(["acp-cvo", "--allow-privileged-release-content"]).unwrap();
+        assert!(allowed.allow_privileged_release_content);
     }
 
     #[test]

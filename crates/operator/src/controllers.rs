@@ -191,7 +191,10 @@ pub async fn run(
             config.release_repository.clone(),
             registry,
         )
-        .with_trust(trust),
+        .with_trust(trust)
+        .with_content_policy(acp_bundle::ContentPolicy {
+            allow_privileged: config.allow_privileged_release_content,
+        }),
     );
     let clock: Arc<dyn acp_api::conditions::Clock> = Arc::new(acp_api::conditions::SystemClock);
 

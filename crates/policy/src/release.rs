@@ -204,7 +204,10 @@ pub struct Module {
     /// Names of modules of the same release that must be ready first.
     #[serde(default)]
     pub depends_on: Vec<String>,
-    /// Kubernetes objects, kept generic so this crate stays free of Kubernetes types.
+    /// Kubernetes objects, kept generic so this crate stays free of Kubernetes types. The operator
+    /// labels each as acp-cvo's (module, release) and applies it over an existing object only when
+    /// acp-cvo manages that object already or the manifest carries the annotation
+    /// `config.alauda.io/adopt: "true"` (see docs/architecture.md, "What a release bundle may do").
     #[serde(default)]
     pub manifests: Vec<serde_json::Value>,
 }

@@ -4,6 +4,8 @@
 
 mod operator_support;
 
+#[path = "hostile/bundle_content.rs"]
+mod hostile_bundle_content;
 #[path = "hostile/signing.rs"]
 mod hostile_signing;
 #[path = "hostile/kubeconfig.rs"]

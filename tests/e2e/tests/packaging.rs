@@ -125,6 +125,10 @@ async fn helm_chart_renders_what_deploy_installs_and_the_server_accepts_it() {
     let global = env.cluster("global");
 
     let rendered = helm_template(&[]).await;
+    assert!(
+        !rendered.contains("--allow-privileged-release-content"),
+        "privileged release content is refused unless a value allows it"
+    );
     let deploy = acp_testkit::repo_root().join("deploy");
     let plain = global
         .kubectl(["kustomize", deploy.to_str().unwrap()])
@@ -188,6 +192,8 @@ async fn helm_chart_renders_what_deploy_installs_and_the_server_accepts_it() {
         "kubeconfig.allowExec=true",
         "--set",
         "kubeconfig.allowInsecureTLS=true",
+        "--set",
+        "allowPrivilegedReleaseContent=true",
     ])
     .await;
     kubectl(global, &["apply", "--dry-run=server", "-f", "-"], Some(&tuned)).await;
@@ -207,6 +213,7 @@ async fn helm_chart_renders_what_deploy_installs_and_the_server_accepts_it() {
         release_key.lines().nth(1).unwrap(),
         "--allow-kubeconfig-exec=on",
         "--allow-insecure-kubeconfig-tls=on",
+        "--allow-privileged-release-content",
     ] {
         assert!(
             tuned.contains(expected),

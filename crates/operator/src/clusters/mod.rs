@@ -4,6 +4,7 @@
 pub mod access;
 pub mod objects;
 pub mod observe;
+pub mod ownership;
 
 use std::time::Duration;
 

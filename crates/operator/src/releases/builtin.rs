@@ -53,8 +53,8 @@ pub fn sample_modules(version: &AcpVersion) -> Vec<Module> {
         .map(|(name, lifecycle, depends_on)| {
             let mut manifests = Vec::new();
             if *name == "platform-api" {
-                manifests.push(namespace());
-                manifests.push(crd(version));
+                manifests.push(namespace(name, version));
+                manifests.push(crd(name, version));
             }
             manifests.push(deployment(name, version));
             Module {
@@ -68,21 +68,37 @@ pub fn sample_modules(version: &AcpVersion) -> Vec<Module> {
         .collect()
 }
 
-fn namespace() -> Value {
+/// The labels acp-cvo sets on everything it applies, written into the bundle too, so objects an
+/// installer applied from it are acp-cvo's to upgrade.
+fn ownership_labels(module: &str, version: &AcpVersion) -> Value {
     json!({
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": names::NAMESPACE},
+        (names::labels::MANAGED_BY): names::FIELD_MANAGER,
+        (names::labels::MODULE): module,
+        (names::labels::RELEASE_VERSION): version.to_string(),
     })
 }
 
-fn crd(version: &AcpVersion) -> Value {
+/// The platform namespace usually exists before the first upgrade (the installer, `ac adm cluster
+/// register`), so the release adopts it.
+fn namespace(module: &str, version: &AcpVersion) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": names::NAMESPACE,
+            "labels": ownership_labels(module, version),
+            "annotations": {(names::annotations::ADOPT): "true"},
+        },
+    })
+}
+
+fn crd(module: &str, version: &AcpVersion) -> Value {
     json!({
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": SAMPLE_CRD,
-            "labels": {names::labels::RELEASE_VERSION: version.to_string()},
+            "labels": ownership_labels(module, version),
         },
         "spec": {
             "group": "release.alauda.io",
@@ -170,6 +186,31 @@ mod tests {
                     "{} depends on unknown {dep}",
                     module.name
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn built_in_releases_pass_the_content_policy_of_registry_bundles() {
+        for release in catalogue().iter() {
+            assert_eq!(
+                acp_bundle::ContentPolicy::default().check(release),
+                Ok(()),
+                "{}",
+                release.version
+            );
+        }
+    }
+
+    #[test]
+    fn every_object_carries_the_ownership_labels_of_its_module() {
+        let version = AcpVersion::new(4, 3, 1);
+        for module in sample_modules(&version) {
+            for manifest in &module.manifests {
+                let labels = &manifest["metadata"]["labels"];
+                assert_eq!(labels[names::labels::MANAGED_BY], "acp-cvo", "{manifest}");
+                assert_eq!(labels[names::labels::MODULE], module.name.as_str(), "{manifest}");
+                assert_eq!(labels[names::labels::RELEASE_VERSION], "4.3.1", "{manifest}");
             }
         }
     }

@@ -274,6 +274,33 @@ mod tests {
         assert_eq!(ready.reason, "ReleaseNotFound");
     }
 
+    #[test]
+    fn a_release_with_privileged_content_is_not_ready_and_names_the_object() {
+        let mut release = Releases::default()
+            .catalogue()
+            .release(&"4.3.1".parse().unwrap())
+            .cloned()
+            .unwrap();
+        release.modules[0].manifests.push(serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": "agent", "namespace": "kube-system"}}));
+        let refused = acp_bundle::ContentPolicy::default().check(&release).unwrap_err();
+        let err = ResolveError::from(refused);
+        assert!(!err.is_transient());
+        let status = desired_status(&manifest("4.3.1"), Err(err), &Default::default(), &clock());
+        assert!(!manifest_ready(&status));
+        assert!(status.release.is_none() && status.artifacts.is_empty());
+        let ready = conditions::find(&status.conditions, types::READY).unwrap();
+        assert_eq!(ready.reason, "ReleaseContentRefused");
+        assert!(
+            ready
+                .message
+                .contains("module platform-api: DaemonSet kube-system/agent"),
+            "{}",
+            ready.message
+        );
+    }
+
     #[tokio::test]
     async fn resolving_again_changes_nothing() {
         let releases = Releases::default();

@@ -10,7 +10,9 @@ use std::sync::{Arc, RwLock};
 
 use acp_api::ProductManifest;
 use acp_bundle::signature::SignatureError;
-use acp_bundle::{BundleClient, BundleError, BundleSource, Requested, bundle_source, pull};
+use acp_bundle::{
+    BundleClient, BundleError, BundleSource, ContentPolicy, ContentRefused, Requested, bundle_source, pull,
+};
 use acp_policy::{AcpVersion, Catalogue, ProductRelease};
 use kube::ResourceExt;
 use kube::runtime::reflector::Store;
@@ -53,6 +55,8 @@ pub enum ResolveError {
         version: AcpVersion,
         others: Vec<String>,
     },
+    #[error("{0}")]
+    ContentRefused(#[from] ContentRefused),
 }
 
 impl ResolveError {
@@ -65,6 +69,7 @@ impl ResolveError {
             Self::VersionMismatch { .. } => "VersionMismatch",
             Self::Signature(err) => err.reason(),
             Self::DuplicateVersion { .. } => "DuplicateVersion",
+            Self::ContentRefused(_) => "ReleaseContentRefused",
         }
     }
 
@@ -97,6 +102,8 @@ pub struct Releases {
     repository: Option<String>,
     registry: BundleClient,
     trust: trust::ReleaseTrust,
+    /// What a bundle pulled from a registry may write to managed clusters.
+    content: ContentPolicy,
     /// Release resolved for each ProductManifest, by name.
     resolved: RwLock<BTreeMap<String, ProductRelease>>,
     /// `builtin` merged with `resolved`, rebuilt when `resolved` changes.
@@ -120,6 +127,7 @@ impl Releases {
             repository,
             registry,
             trust: trust::ReleaseTrust::default(),
+            content: ContentPolicy::default(),
             resolved: RwLock::default(),
             merged,
             duplicates_changed: tokio::sync::watch::Sender::new(0),
@@ -135,6 +143,12 @@ impl Releases {
     /// Changes whenever a version becomes, or stops being, claimed by more than one ProductManifest.
     pub fn duplicates_changed(&self) -> tokio::sync::watch::Receiver<u64> {
         self.duplicates_changed.subscribe()
+    }
+
+    /// Holds bundles pulled from registries to `content` (built-in releases are trusted as shipped).
+    pub fn with_content_policy(mut self, content: ContentPolicy) -> Self {
+        self.content = content;
+        self
     }
 
     /// Every known release with its modules.
@@ -204,6 +218,7 @@ impl Releases {
                         found: pulled.release.version,
                     });
                 }
+                self.content.check(&pulled.release)?;
                 Ok(Resolved {
                     release: pulled.release,
                     repository: Some(reference.repository_ref().to_string()),

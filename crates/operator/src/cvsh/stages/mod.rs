@@ -14,11 +14,13 @@ use std::collections::BTreeSet;
 
 use acp_api::cvsh::{KubernetesDriver, Operation, OperationAction, OperationPhase, Stage, StagePhase};
 use acp_api::k8s::Time;
+use acp_api::names::{self, annotations, labels};
 use acp_api::stages::StandardStage;
 use acp_policy::{KubeVersion, ProductRelease};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use crate::clusters::objects::{ObjectKey, Readiness, readiness};
+use crate::clusters::ownership::{self, Ownership};
 use crate::clusters::{Cluster, ClusterError};
 
 /// How long a Failed operation waits before it is tried again.
@@ -264,14 +266,74 @@ async fn perform(which: StandardStage, op: &Operation, cluster: &Cluster, exec: 
     }
 }
 
-/// Applies `manifests` and reports whether every object is ready.
-pub async fn apply_and_wait(cluster: &Cluster, manifests: &[&serde_json::Value]) -> Step {
+/// Who an applied object belongs to: the module that declares it, in the target release.
+#[derive(Clone, Copy, Debug)]
+pub struct Owner<'a> {
+    pub module: &'a str,
+    pub release: &'a str,
+}
+
+/// How many objects a refusal names before it counts the rest.
+const LISTED: usize = 5;
+
+/// Applies `manifests` with `owner`'s labels and reports whether every object is ready. Nothing is
+/// applied while any of them exists and is not acp-cvo's to overwrite.
+pub async fn apply_and_wait(cluster: &Cluster, manifests: &[&serde_json::Value], owner: Owner<'_>) -> Step {
+    let mut applied = Vec::with_capacity(manifests.len());
+    let mut foreign = Vec::new();
     for manifest in manifests {
+        let (manifest, adopt) = ownership::labelled(manifest, owner.module, owner.release);
+        let key = match ObjectKey::of(&manifest) {
+            Ok(key) => key,
+            Err(err) => return Step::Failed(err),
+        };
+        let live = match cluster.fetch(&key).await {
+            Ok(live) => live,
+            Err(err) => return Step::from_error(&err),
+        };
+        match ownership::decide(live.as_ref(), adopt) {
+            Ownership::Foreign(why) => foreign.push(format!("{key} ({why})")),
+            Ownership::Adoptable => {
+                tracing::info!(object = %key, module = owner.module, "adopting an object the bundle marks for adoption");
+            }
+            Ownership::Absent | Ownership::Owned => {}
+        }
+        applied.push(manifest);
+    }
+    if !foreign.is_empty() {
+        return Step::Failed(format!(
+            "module {} of release {} would take over {} that acp-cvo does not manage: {}; nothing was \
+             applied. Delete or rename the object if it is left over, label it {}={} if acp-cvo should \
+             manage it, or mark its manifest in the bundle with annotation {}: \"true\" to adopt it",
+            owner.module,
+            owner.release,
+            if foreign.len() == 1 {
+                "an object"
+            } else {
+                "objects"
+            },
+            listed(&foreign),
+            labels::MANAGED_BY,
+            names::FIELD_MANAGER,
+            annotations::ADOPT,
+        ));
+    }
+    for manifest in &applied {
         if let Err(err) = cluster.apply(manifest).await {
             return Step::from_error(&err);
         }
     }
-    objects_ready(cluster, manifests).await
+    let applied: Vec<&serde_json::Value> = applied.iter().collect();
+    objects_ready(cluster, &applied).await
+}
+
+/// The first few items, then how many more.
+pub fn listed(items: &[String]) -> String {
+    let mut text: Vec<String> = items.iter().take(LISTED).cloned().collect();
+    if items.len() > LISTED {
+        text.push(format!("and {} more", items.len() - LISTED));
+    }
+    text.join(", ")
 }
 
 /// Whether every object of `manifests` exists and is ready.

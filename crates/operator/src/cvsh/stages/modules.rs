@@ -6,9 +6,10 @@ use acp_policy::{Lifecycle, Module};
 use serde_json::Value;
 
 use super::prepare::is_prepare_kind;
-use super::{Execution, PlanInputs, Step, apply_and_wait, operation};
+use super::{Execution, Owner, PlanInputs, Step, apply_and_wait, listed, operation};
 use crate::clusters::Cluster;
 use crate::clusters::objects::ObjectKey;
+use crate::clusters::ownership::{self, Removal};
 
 pub fn plan(inputs: &PlanInputs<'_>, lifecycle: Lifecycle) -> Vec<Operation> {
     let target: Vec<&Module> = inputs
@@ -75,34 +76,52 @@ pub async fn perform(op: &Operation, cluster: &Cluster, exec: &Execution<'_>) ->
                 "module {name} is not part of the current release; nothing to delete"
             ));
         };
-        return delete(cluster, &workload_manifests(module)).await;
+        return delete(cluster, name, &workload_manifests(module)).await;
     }
     let Some(module) = exec.target.modules.iter().find(|m| m.name == name) else {
         return Step::Failed(format!("release {} has no module {name}", exec.target.version));
     };
-    apply_and_wait(cluster, &workload_manifests(module)).await
+    let release = exec.target.version.to_string();
+    let owner = Owner {
+        module: &module.name,
+        release: &release,
+    };
+    apply_and_wait(cluster, &workload_manifests(module), owner).await
 }
 
-async fn delete(cluster: &Cluster, manifests: &[&Value]) -> Step {
+/// Deletes the objects of a dropped module that acp-cvo manages for it; others stay, and the
+/// operation's message names them.
+async fn delete(cluster: &Cluster, module: &str, manifests: &[&Value]) -> Step {
     let mut remaining = Vec::new();
+    let mut kept = Vec::new();
     for manifest in manifests {
         let Ok(key) = ObjectKey::of(manifest) else {
             continue;
         };
         match cluster.fetch(&key).await {
             Ok(None) => {}
-            Ok(Some(_)) => {
-                if let Err(err) = cluster.delete(&key).await {
-                    return Step::from_error(&err);
+            Ok(Some(live)) => match ownership::removal(&live, module) {
+                Removal::Delete => {
+                    if let Err(err) = cluster.delete(&key).await {
+                        return Step::from_error(&err);
+                    }
+                    remaining.push(key.to_string());
                 }
-                remaining.push(key.to_string());
-            }
+                Removal::Keep(why) => kept.push(format!("{key} ({why})")),
+            },
             Err(err) => return Step::from_error(&err),
         }
     }
-    if remaining.is_empty() {
-        Step::Done(format!("{} object(s) removed", manifests.len()))
+    if !remaining.is_empty() {
+        return Step::Waiting(format!("deleting {}", remaining.join(", ")));
+    }
+    if kept.is_empty() {
+        Step::Done(format!("module {module} removed"))
     } else {
-        Step::Waiting(format!("deleting {}", remaining.join(", ")))
+        Step::Done(format!(
+            "module {module} removed; left in place, because acp-cvo does not manage them for this \
+             module: {}",
+            listed(&kept)
+        ))
     }
 }

@@ -4,7 +4,7 @@ use acp_api::cvsh::{Operation, OperationAction};
 use acp_policy::ProductRelease;
 use serde_json::Value;
 
-use super::{Execution, PlanInputs, Step, apply_and_wait, operation};
+use super::{Execution, Owner, PlanInputs, Step, apply_and_wait, operation};
 use crate::clusters::Cluster;
 use crate::clusters::objects::ObjectKey;
 
@@ -18,21 +18,29 @@ pub fn is_prepare_kind(manifest: &Value) -> bool {
         .is_some_and(|k| KINDS.contains(&k))
 }
 
-/// The release's Prepare objects by operation name (`Kind/name`), without duplicates.
-pub fn objects(release: &ProductRelease) -> Vec<(String, &Value)> {
-    let mut objects: Vec<(String, &Value)> = Vec::new();
-    for manifest in release
-        .modules
-        .iter()
-        .flat_map(|m| &m.manifests)
-        .filter(|m| is_prepare_kind(m))
-    {
-        let Ok(key) = ObjectKey::of(manifest) else {
-            continue;
-        };
-        let name = format!("{}/{}", key.kind, key.name);
-        if !objects.iter().any(|(n, _)| *n == name) {
-            objects.push((name, manifest));
+/// A Prepare object: its operation name (`Kind/name`), the first module declaring it, its manifest.
+pub struct PrepareObject<'a> {
+    pub name: String,
+    pub module: &'a str,
+    pub manifest: &'a Value,
+}
+
+/// The release's Prepare objects, without duplicates.
+pub fn objects(release: &ProductRelease) -> Vec<PrepareObject<'_>> {
+    let mut objects: Vec<PrepareObject<'_>> = Vec::new();
+    for module in &release.modules {
+        for manifest in module.manifests.iter().filter(|m| is_prepare_kind(m)) {
+            let Ok(key) = ObjectKey::of(manifest) else {
+                continue;
+            };
+            let name = format!("{}/{}", key.kind, key.name);
+            if !objects.iter().any(|o| o.name == name) {
+                objects.push(PrepareObject {
+                    name,
+                    module: &module.name,
+                    manifest,
+                });
+            }
         }
     }
     objects
@@ -41,11 +49,11 @@ pub fn objects(release: &ProductRelease) -> Vec<(String, &Value)> {
 pub fn plan(inputs: &PlanInputs<'_>) -> Vec<Operation> {
     let existing: Vec<String> = inputs
         .current
-        .map(|c| objects(c).into_iter().map(|(n, _)| n).collect())
+        .map(|c| objects(c).into_iter().map(|o| o.name).collect())
         .unwrap_or_default();
     objects(inputs.target)
         .into_iter()
-        .map(|(name, _)| {
+        .map(|PrepareObject { name, .. }| {
             let action = if existing.contains(&name) {
                 OperationAction::Upgrade
             } else {
@@ -65,11 +73,16 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Vec<Operation> {
 
 pub async fn perform(op: &Operation, cluster: &Cluster, exec: &Execution<'_>) -> Step {
     let objects = objects(exec.target);
-    let Some((_, manifest)) = objects.iter().find(|(name, _)| *name == op.name) else {
+    let Some(object) = objects.iter().find(|o| o.name == op.name) else {
         return Step::Failed(format!(
             "release {} has no object {}",
             exec.target.version, op.name
         ));
     };
-    apply_and_wait(cluster, &[manifest]).await
+    let release = exec.target.version.to_string();
+    let owner = Owner {
+        module: object.module,
+        release: &release,
+    };
+    apply_and_wait(cluster, &[object.manifest], owner).await
 }

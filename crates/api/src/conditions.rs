@@ -19,6 +19,11 @@ pub mod types {
     pub const PREFLIGHT_READY: &str = "PreflightReady";
     /// Blocked past the retry deadline: a human has to act.
     pub const STALLED: &str = "Stalled";
+    /// Another ClusterVersionShadow reaches the same cluster (same `kube-system` UID); present only then.
+    pub const DUPLICATE_CLUSTER: &str = "DuplicateCluster";
+    /// `spec.tier` claims a role the operator does not grant (a second GlobalStandby, Global on an object
+    /// not named `global`); the cluster is treated as a workload cluster. Present only then.
+    pub const TIER_REFUSED: &str = "TierRefused";
 }
 
 /// Status of a condition, as the API spells it.

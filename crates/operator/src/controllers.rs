@@ -177,6 +177,7 @@ pub async fn run(
         stall_after: config.stall_after(),
         resync: config.resync(),
         slots: Default::default(),
+        upgrading: Default::default(),
     });
     let shadow_controller = shadow_controller
         .reconcile_all_on(retrigger)

@@ -7,6 +7,8 @@ pub mod observe;
 
 use std::time::Duration;
 
+use acp_api::cvsh::bounds::{MAX_MESSAGE_CHARS, clip};
+use http_body_util::BodyExt;
 use kube::Client;
 
 pub use access::{AccessError, ClusterAccess};
@@ -43,6 +45,17 @@ impl ClusterError {
     pub fn is_not_found(&self) -> bool {
         self.code() == Some(404)
     }
+}
+
+/// An answer read by [`Cluster::get_bounded`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoundedAnswer {
+    /// HTTP status code.
+    pub status: u16,
+    /// The body as text (invalid UTF-8 replaced), at most the limit asked for.
+    pub text: String,
+    /// True when the body was longer than the limit and the rest was not read.
+    pub truncated: bool,
 }
 
 /// A client for one managed cluster, named for messages, whose calls all end within `timeout`.
@@ -92,6 +105,55 @@ impl Cluster {
         }
     }
 
+    /// GETs `path` and reads at most `limit` bytes of the answer, whatever its status: bodies the
+    /// operator reads itself (`/readyz`, `/metrics`) come from a cluster it does not control, so a
+    /// hostile or broken one cannot make it hold more than `limit`.
+    pub async fn get_bounded(&self, path: &str, limit: usize) -> Result<BoundedAnswer, ClusterError> {
+        let unreachable = |message: String| ClusterError::Unreachable {
+            cluster: self.name.clone(),
+            message: clip_error(&message),
+        };
+        let request = http::Request::get(path)
+            .body(kube::client::Body::from(Vec::new()))
+            .map_err(|e| unreachable(format!("get {path}: {e}")))?;
+        let read = async {
+            let response = self
+                .client
+                .send(request)
+                .await
+                .map_err(|e| unreachable(format!("get {path} failed: {e}")))?;
+            let status = response.status().as_u16();
+            let mut body = response.into_body();
+            let mut bytes = Vec::new();
+            let mut truncated = false;
+            while let Some(frame) = body.frame().await {
+                let frame =
+                    frame.map_err(|e| unreachable(format!("get {path}: reading the answer failed: {e}")))?;
+                if let Ok(data) = frame.into_data() {
+                    let room = limit.saturating_sub(bytes.len());
+                    bytes.extend_from_slice(&data[..data.len().min(room)]);
+                    if data.len() > room {
+                        // Stop reading: the rest of the body is dropped with the connection.
+                        truncated = true;
+                        break;
+                    }
+                }
+            }
+            Ok(BoundedAnswer {
+                status,
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+                truncated,
+            })
+        };
+        match tokio::time::timeout(self.timeout, read).await {
+            Ok(answer) => answer,
+            Err(_) => Err(unreachable(format!(
+                "get {path} got no answer within {}s",
+                self.timeout.as_secs()
+            ))),
+        }
+    }
+
     fn classify(&self, what: &str, err: kube::Error) -> ClusterError {
         match err {
             // 5xx and 429 mean the server is there but not serving: treat as unreachable, retry later.
@@ -99,12 +161,18 @@ impl Cluster {
                 cluster: self.name.clone(),
                 what: what.to_string(),
                 code: status.code,
-                message: status.message.clone(),
+                message: clip_error(&status.message),
             },
             other => ClusterError::Unreachable {
                 cluster: self.name.clone(),
-                message: format!("{what} failed: {other}"),
+                message: clip_error(&format!("{what} failed: {other}")),
             },
         }
     }
+}
+
+/// Error text from a cluster, clipped where it enters the operator: a hostile API server's error body
+/// can be megabytes, and it would otherwise be copied into logs and every message built on it.
+fn clip_error(text: &str) -> String {
+    clip(text, MAX_MESSAGE_CHARS).into_owned()
 }

@@ -3,7 +3,9 @@
 
 pub mod controller;
 pub mod fleet;
+pub mod pinning;
 pub mod plan;
 pub mod preflight;
 pub mod record;
+pub mod roles;
 pub mod stages;

@@ -58,7 +58,7 @@ pub async fn reconcile(manifest: Arc<ProductManifest>, ctx: Arc<Context>) -> Res
         tracing::info!(reason = err.reason(), error = %err, "release not resolved");
     }
     ctx.releases
-        .record(&manifest.name_any(), resolved.as_ref().ok().map(|r| &r.release));
+        .record_resolved(&manifest.name_any(), resolved.as_ref().ok());
     let new = desired_status(&manifest, resolved, &old, ctx.clock.as_ref());
     if new != old {
         let api: Api<ProductManifest> = Api::all(ctx.client.clone());

@@ -77,8 +77,13 @@ pub struct Releases {
     registry: BundleClient,
     /// Release resolved for each ProductManifest, by name.
     resolved: RwLock<BTreeMap<String, ProductRelease>>,
+    /// Bundle digest of each ProductManifest's release pulled from a registry, by name.
+    digests: RwLock<BTreeMap<String, String>>,
     /// `builtin` merged with `resolved`, rebuilt when `resolved` changes.
     merged: RwLock<Arc<Catalogue>>,
+    /// Where each release of `merged` came from: its bundle digest, or `builtin`. Replaced together with
+    /// `merged` (under its lock), so a reader never pairs a release with another's digest.
+    origins: RwLock<Arc<BTreeMap<AcpVersion, String>>>,
 }
 
 impl Default for Releases {
@@ -90,12 +95,15 @@ impl Default for Releases {
 impl Releases {
     pub fn new(builtin: Catalogue, repository: Option<String>, registry: BundleClient) -> Self {
         let merged = RwLock::new(Arc::new(builtin.clone()));
+        let origins = RwLock::new(Arc::new(builtin_origins(&builtin)));
         Self {
             builtin,
             repository,
             registry,
             resolved: RwLock::default(),
+            digests: RwLock::default(),
             merged,
+            origins,
         }
     }
 
@@ -173,6 +181,27 @@ impl Releases {
         }
     }
 
+    /// Records what ProductManifest `name` resolved to, with the digest of a pulled bundle (`None`:
+    /// nothing); true when the catalogue changed.
+    pub fn record_resolved(&self, name: &str, resolved: Option<&Resolved>) -> bool {
+        let digest = resolved.and_then(|r| r.digest.clone());
+        let digest_changed = match self.digests.write() {
+            Ok(mut digests) => match digest {
+                Some(digest) => digests.insert(name.to_string(), digest.clone()) != Some(digest),
+                None => digests.remove(name).is_some(),
+            },
+            Err(_) => false,
+        };
+        let changed = self.record(name, resolved.map(|r| &r.release));
+        if digest_changed && !changed {
+            // Same content under a new digest: the origins still change.
+            if let Ok(resolved) = self.resolved.read() {
+                self.merge(&resolved);
+            }
+        }
+        changed || digest_changed
+    }
+
     /// Records what ProductManifest `name` resolved to (`None`: nothing); true when the catalogue changed.
     pub fn record(&self, name: &str, release: Option<&ProductRelease>) -> bool {
         let Ok(mut resolved) = self.resolved.write() else {
@@ -183,17 +212,45 @@ impl Releases {
             None => resolved.remove(name).is_some(),
         };
         if changed {
-            let mut merged = self.builtin.clone();
-            for release in resolved.values() {
-                if let Err(err) = merged.insert(release.clone()) {
-                    tracing::warn!(error = %err, "a resolved release is not valid; it is left out");
-                }
-            }
-            if let Ok(mut slot) = self.merged.write() {
-                *slot = Arc::new(merged);
-            }
+            self.merge(&resolved);
         }
         changed
+    }
+
+    fn merge(&self, resolved: &BTreeMap<String, ProductRelease>) {
+        let digests = self.digests.read().map(|d| d.clone()).unwrap_or_default();
+        let mut merged = self.builtin.clone();
+        let mut origins = builtin_origins(&self.builtin);
+        for (name, release) in resolved {
+            match merged.insert(release.clone()) {
+                Ok(_) => {
+                    let origin = digests
+                        .get(name)
+                        .cloned()
+                        .unwrap_or_else(|| crate::cvsh::pinning::BUILTIN_DIGEST.to_string());
+                    origins.insert(release.version.clone(), origin);
+                }
+                Err(err) => tracing::warn!(error = %err, "a resolved release is not valid; it is left out"),
+            }
+        }
+        if let Ok(mut slot) = self.merged.write() {
+            *slot = Arc::new(merged);
+            if let Ok(mut origins_slot) = self.origins.write() {
+                *origins_slot = Arc::new(origins);
+            }
+        }
+    }
+
+    /// Every known release, with the digest each came from (`builtin` for the built-in catalogue), read
+    /// together.
+    pub fn catalogue_with_origins(&self) -> (Arc<Catalogue>, Arc<BTreeMap<AcpVersion, String>>) {
+        let merged = self.merged.read().unwrap_or_else(|p| p.into_inner());
+        let origins = self
+            .origins
+            .read()
+            .map(|o| o.clone())
+            .unwrap_or_else(|p| p.into_inner().clone());
+        (merged.clone(), origins)
     }
 
     /// Drops releases of ProductManifests that no longer exist. An empty cache (not listed yet) drops nothing.
@@ -216,6 +273,18 @@ impl Releases {
             self.record(&name, None);
         }
     }
+}
+
+fn builtin_origins(builtin: &Catalogue) -> BTreeMap<AcpVersion, String> {
+    builtin
+        .iter()
+        .map(|r| {
+            (
+                r.version.clone(),
+                crate::cvsh::pinning::BUILTIN_DIGEST.to_string(),
+            )
+        })
+        .collect()
 }
 
 /// Versions offered by a Ready ProductManifest whose status is current for its spec.
@@ -324,5 +393,26 @@ mod tests {
         assert!(releases.record("v4.4.0", None));
         assert!(releases.catalogue().release(&AcpVersion::new(4, 4, 0)).is_none());
         assert!(releases.catalogue().release(&AcpVersion::new(4, 3, 1)).is_some());
+    }
+
+    #[test]
+    fn each_release_is_known_with_the_digest_it_came_from() {
+        let releases = Releases::default();
+        let v431 = AcpVersion::new(4, 3, 1);
+        let origin = |releases: &Releases| releases.catalogue_with_origins().1.get(&v431).cloned();
+        assert_eq!(origin(&releases).as_deref(), Some("builtin"));
+        let release = releases.catalogue().release(&v431).cloned().unwrap();
+        let pulled = |digest: &str| Resolved {
+            release: release.clone(),
+            repository: Some("127.0.0.1:5000/acp/release".into()),
+            digest: Some(digest.into()),
+        };
+        assert!(releases.record_resolved("v4.3.1", Some(&pulled("sha256:aaa"))));
+        assert_eq!(origin(&releases).as_deref(), Some("sha256:aaa"));
+        // The same content under another digest is another release.
+        assert!(releases.record_resolved("v4.3.1", Some(&pulled("sha256:bbb"))));
+        assert_eq!(origin(&releases).as_deref(), Some("sha256:bbb"));
+        assert!(releases.record_resolved("v4.3.1", None));
+        assert_eq!(origin(&releases).as_deref(), Some("builtin"));
     }
 }

@@ -198,14 +198,15 @@ mod tests {
         let target: AcpVersion = "4.3.1".parse().unwrap();
         let d = Some("sha256:aaa");
         // (pinned identity, pinned digest, reachable, seen identity, held digest, expected stop reason)
-        let table: [(
-            Option<&str>,
-            Option<&str>,
+        type Row<'a> = (
+            Option<&'a str>,
+            Option<&'a str>,
             bool,
-            Option<&str>,
-            Option<&str>,
-            Option<&str>,
-        ); 10] = [
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
+        );
+        let table: [Row<'_>; 10] = [
             (Some("uid-1"), d, true, Some("uid-1"), d, None),
             (
                 Some("uid-1"),

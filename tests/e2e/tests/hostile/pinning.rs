@@ -105,7 +105,7 @@ async fn a_forged_tier_is_refused_or_gains_nothing() {
     register_with(
         global,
         "dr",
-        &dr.kubeconfig_yaml(),
+        dr.kubeconfig_yaml(),
         json!({"tier": "GlobalStandby"}),
     )
     .await;
@@ -130,7 +130,7 @@ async fn a_forged_tier_is_refused_or_gains_nothing() {
     register_with(
         global,
         "edge",
-        &edge.kubeconfig_yaml(),
+        edge.kubeconfig_yaml(),
         json!({"tier": "GlobalStandby"}),
     )
     .await;
@@ -198,7 +198,7 @@ async fn a_kubeconfig_swapped_mid_upgrade_applies_nothing_on_the_other_cluster()
     }
     import(global, "4.3.1").await;
     create_cvsh(global, names::GLOBAL_CLUSTER, json!({})).await;
-    register_with(global, "edge", &edge.kubeconfig_yaml(), json!({})).await;
+    register_with(global, "edge", edge.kubeconfig_yaml(), json!({})).await;
     let spec = operator_spec_with(global, "4.3.1", "swap", &[("--stall-after", "8")]);
     let _operator = env.spawn(spec).unwrap();
     wait_shadow(global, "edge", "current 4.2.3", LONG, |s| {
@@ -224,7 +224,7 @@ async fn a_kubeconfig_swapped_mid_upgrade_applies_nothing_on_the_other_cluster()
     assert_eq!(entry.cluster_identity.as_deref(), Some(edge_uid.as_str()));
     assert_eq!(entry.release_digest.as_deref(), Some("builtin"));
 
-    write_kubeconfig(global, "edge", &other.kubeconfig_yaml()).await;
+    write_kubeconfig(global, "edge", other.kubeconfig_yaml()).await;
     let stopped = wait_shadow(global, "edge", "Degraded ClusterIdentityChanged", LONG, |s| {
         has_condition(s, types::DEGRADED, "ClusterIdentityChanged")
     })
@@ -259,7 +259,7 @@ async fn a_kubeconfig_swapped_mid_upgrade_applies_nothing_on_the_other_cluster()
     assert!(namespaces.get("cpaas-system").await.is_ok());
 
     // Pointed back, the upgrade resumes on its own cluster.
-    write_kubeconfig(global, "edge", &edge.kubeconfig_yaml()).await;
+    write_kubeconfig(global, "edge", edge.kubeconfig_yaml()).await;
     uncordon(edge).await;
     let done = wait_shadow(global, "edge", "4.3.1 completed", LONG, |s| {
         s.current_version() == Some("4.3.1") && ready(s)
@@ -286,7 +286,7 @@ async fn two_shadows_on_one_cluster_are_flagged_and_take_turns() {
     create_cvsh(global, names::GLOBAL_CLUSTER, json!({})).await;
     let twins = ["twin-a", "twin-b"];
     for name in twins {
-        register_with(global, name, &fleet.kubeconfig_yaml(), json!({})).await;
+        register_with(global, name, fleet.kubeconfig_yaml(), json!({})).await;
     }
     let _operator = run_operator(&env, "4.3.1", "twins");
     let uid = identity(fleet).await;

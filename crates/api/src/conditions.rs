@@ -22,6 +22,11 @@ pub mod types {
     /// Whether a ProductManifest's release bundle carries a signature by a trusted key (or why it was
     /// not checked: built in, or no keys configured).
     pub const SIGNATURE_VERIFIED: &str = "SignatureVerified";
+    /// Another ClusterVersionShadow reaches the same cluster (same `kube-system` UID); present only then.
+    pub const DUPLICATE_CLUSTER: &str = "DuplicateCluster";
+    /// `spec.tier` claims a role the operator does not grant (a second GlobalStandby, Global on an object
+    /// not named `global`); the cluster is treated as a workload cluster. Present only then.
+    pub const TIER_REFUSED: &str = "TierRefused";
 }
 
 /// Status of a condition, as the API spells it.

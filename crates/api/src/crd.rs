@@ -55,10 +55,36 @@ pub enum CrdError {
 
 /// Every CRD of the API, ready to apply.
 pub fn all() -> Vec<CustomResourceDefinition> {
-    [ClusterVersionShadow::crd(), ProductManifest::crd()]
-        .into_iter()
-        .map(sanitise)
-        .collect()
+    [
+        bound_condition_messages(ClusterVersionShadow::crd()),
+        ProductManifest::crd(),
+    ]
+    .into_iter()
+    .map(sanitise)
+    .collect()
+}
+
+/// `status.conditions[].message` gets the bound the operator clips to: `Condition` is Kubernetes' type,
+/// so its schema cannot carry the attribute.
+fn bound_condition_messages(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaPropsOrArray;
+    let max = i64::try_from(crate::cvsh::bounds::MAX_MESSAGE_CHARS).unwrap_or(i64::MAX);
+    for version in &mut crd.spec.versions {
+        let message = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+            .and_then(|root| root.properties.as_mut()?.get_mut("status"))
+            .and_then(|status| status.properties.as_mut()?.get_mut("conditions"))
+            .and_then(|conditions| match conditions.items.as_mut()? {
+                JSONSchemaPropsOrArray::Schema(item) => item.properties.as_mut()?.get_mut("message"),
+                JSONSchemaPropsOrArray::Schemas(_) => None,
+            });
+        if let Some(message) = message {
+            message.max_length = Some(max);
+        }
+    }
+    crd
 }
 
 /// File name of a CRD in `deploy/crds/`: `<group>_<plural>.yaml`, as controller-gen names them.

@@ -299,6 +299,8 @@ mod tests {
             started_time: Time("2026-01-01T00:00:00Z".parse().unwrap()),
             completion_time: None,
             accepted_risks: None,
+            release_digest: None,
+            cluster_identity: None,
         };
         let mut history: Vec<HistoryEntry> = (0..150)
             .map(|i| entry(&format!("4.0.{i}"), HistoryState::Completed))

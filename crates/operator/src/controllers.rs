@@ -261,6 +261,7 @@ pub async fn run(
         resync: config.resync(),
         slots: Default::default(),
         notifier: notifier.clone(),
+        upgrading: Default::default(),
     });
     let shadow_controller = shadow_controller
         .reconcile_all_on(retrigger)

@@ -10,3 +10,5 @@ mod hostile_bundle_content;
 mod hostile_signing;
 #[path = "hostile/kubeconfig.rs"]
 mod kubeconfig;
+#[path = "hostile/pinning.rs"]
+mod pinning;

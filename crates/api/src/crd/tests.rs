@@ -363,3 +363,61 @@ fn committed_crds_match_the_types() {
         );
     }
 }
+
+#[test]
+fn status_messages_and_lists_are_bounded_as_the_operator_clips_them() {
+    use crate::cvsh::bounds::*;
+    let cvsh = schema("clusterversionshadows");
+    let strings = [
+        ("status.conditions.[].message", MAX_MESSAGE_CHARS),
+        ("status.preflight.checks.[].message", MAX_MESSAGE_CHARS),
+        ("status.observed.message", MAX_MESSAGE_CHARS),
+        ("status.history.[].acceptedRisks", MAX_MESSAGE_CHARS),
+        (
+            "status.stages.[].operations.[].message",
+            MAX_OPERATION_MESSAGE_CHARS,
+        ),
+        ("status.observed.kubernetesVersion", MAX_SHORT_CHARS),
+        ("status.observed.clusterIdentity", MAX_SHORT_CHARS),
+        ("status.history.[].releaseDigest", MAX_SHORT_CHARS),
+        ("status.history.[].clusterIdentity", MAX_SHORT_CHARS),
+    ];
+    for (path, max) in strings {
+        assert_eq!(at(&cvsh, path)["maxLength"], json!(max), "{path}");
+    }
+    let lists = [
+        ("status.conditions", MAX_CONDITIONS),
+        ("status.preflight.checks", MAX_CHECKS),
+        ("status.stages", MAX_STAGES),
+        ("status.stages.[].operations", MAX_OPERATIONS),
+        ("status.history", MAX_HISTORY),
+        ("status.observed.nodes.kubeletVersions", MAX_NODE_VERSIONS),
+        ("status.observed.nodes.runtimes", MAX_NODE_VERSIONS),
+        ("status.availableUpdates", crate::cvsh::MAX_AVAILABLE_UPDATES),
+    ];
+    for (path, max) in lists {
+        assert_eq!(at(&cvsh, path)["maxItems"], json!(max), "{path}");
+    }
+    // The history bound is the policy's pruning bound: a pruned history always fits.
+    assert_eq!(MAX_HISTORY, acp_policy::MAX_HISTORY);
+}
+
+#[test]
+fn the_tier_is_immutable_and_global_only_on_the_object_named_global() {
+    let root = schema("clusterversionshadows");
+    let rules = rules(&root);
+    assert!(
+        rules
+            .iter()
+            .any(|(rule, message)| rule.contains("self.metadata.name == 'global'")
+                && !rule.contains("oldSelf")
+                && message.contains("reserved for the ClusterVersionShadow named global")),
+        "{rules:?}"
+    );
+    assert!(
+        rules
+            .iter()
+            .any(|(rule, message)| rule.contains("oldSelf.spec.tier") && message.contains("immutable")),
+        "{rules:?}"
+    );
+}

@@ -3,6 +3,7 @@
 //! The spec is what an administrator asks for (ACP 4.3's `desiredUpdate`, plus how to reach the
 //! cluster); the status is the operator's whole state machine, so a new leader resumes from it.
 
+pub mod bounds;
 mod preflight_outcome;
 mod status;
 mod view;
@@ -16,6 +17,22 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::names;
+
+/// CEL on the whole object: only the object named `global` may say `tier: Global`, so no other cluster
+/// takes the global cluster's role (its version from `--install-version`, going first).
+pub const GLOBAL_TIER_RULE: &str =
+    "!has(self.spec.tier) || self.spec.tier != 'Global' || self.metadata.name == 'global'";
+pub const GLOBAL_TIER_MESSAGE: &str = "spec.tier Global is reserved for the ClusterVersionShadow named global; \
+     leave spec.tier unset (Workload) or set Workload";
+
+/// CEL transition rule: the tier a cluster was created with (an unset tier reads as Global for
+/// `global` and Workload for any other name) never changes, so a workload cluster cannot later claim the
+/// global tier's place in the upgrade order.
+pub const TIER_IMMUTABLE_RULE: &str = "(has(self.spec.tier) ? self.spec.tier : (self.metadata.name == 'global' ? \
+     'Global' : 'Workload')) == (has(oldSelf.spec.tier) ? oldSelf.spec.tier : (oldSelf.metadata.name == 'global' ? \
+     'Global' : 'Workload'))";
+pub const TIER_IMMUTABLE_MESSAGE: &str = "spec.tier is immutable: a cluster keeps the tier it was registered with; \
+     delete the ClusterVersionShadow and create it again to change it";
 
 /// Desired state of a managed cluster's platform version.
 // Each printer column repeats `type_ = "string"`, which clippy mistakes for a duplicated attribute.
@@ -45,7 +62,9 @@ use crate::names;
         type_ = "string",
         json_path = r#".status.conditions[?(@.type=="Ready")].message"#
     ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    validation = Rule::new(GLOBAL_TIER_RULE).message(GLOBAL_TIER_MESSAGE),
+    validation = Rule::new(TIER_IMMUTABLE_RULE).message(TIER_IMMUTABLE_MESSAGE)
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterVersionShadowSpec {

@@ -8,6 +8,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::bounds::{
+    MAX_CHECKS, MAX_CONDITIONS, MAX_HISTORY, MAX_MESSAGE_CHARS, MAX_NODE_VERSIONS,
+    MAX_OPERATION_MESSAGE_CHARS, MAX_OPERATIONS, MAX_SHORT_CHARS, MAX_STAGES,
+};
+
 /// The most entries `status.availableUpdates` holds.
 pub const MAX_AVAILABLE_UPDATES: usize = 16;
 
@@ -35,11 +40,13 @@ pub struct ClusterVersionShadowStatus {
 
     /// Ready, Reconciling, Degraded, PreflightReady, Stalled.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_CONDITIONS))]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
 
     /// Upgrades started on this cluster, newest first, bounded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_HISTORY))]
     #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
     pub history: Vec<HistoryEntry>,
 
@@ -49,6 +56,7 @@ pub struct ClusterVersionShadowStatus {
 
     /// Stages of the running or last upgrade, run one after another by ascending priority.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_STAGES))]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub stages: Vec<Stage>,
 
@@ -103,7 +111,20 @@ pub struct HistoryEntry {
 
     /// Failed checks that `force` went past, e.g. `PlatformLicense: licence expires before 4.3 support ends`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_MESSAGE_CHARS))]
     pub accepted_risks: Option<String>,
+
+    /// Digest of the release bundle the upgrade applies (`sha256:…` of the ProductManifest's resolved
+    /// image, or `builtin` for the built-in catalogue). A resumed upgrade applies this release or nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_SHORT_CHARS))]
+    pub release_digest: Option<String>,
+
+    /// Identity of the cluster the upgrade runs on: the UID of its `kube-system` namespace. A cluster
+    /// answering with another identity is never touched by this upgrade.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_SHORT_CHARS))]
+    pub cluster_identity: Option<String>,
 }
 
 /// State of a history entry.
@@ -127,6 +148,7 @@ pub struct Preflight {
 
     /// One entry per check.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_CHECKS))]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub checks: Vec<PreflightCheck>,
 }
@@ -152,6 +174,7 @@ pub struct PreflightCheck {
 
     /// What was found, naming the cluster or object, and what to do next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_MESSAGE_CHARS))]
     pub message: Option<String>,
 }
 
@@ -185,6 +208,7 @@ pub struct Stage {
 
     /// Operations of the stage; dependsOn orders them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_OPERATIONS))]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub operations: Vec<Operation>,
 }
@@ -230,6 +254,7 @@ pub struct Operation {
 
     /// What the operation is waiting for or why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_OPERATION_MESSAGE_CHARS))]
     pub message: Option<String>,
 
     /// When the phase last changed; a resumed operator measures retry deadlines from it.
@@ -324,6 +349,7 @@ impl JsonSchema for OperationPhase {
 pub struct Observed {
     /// `gitVersion` of the cluster's API server, e.g. `v1.33.7`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_SHORT_CHARS))]
     pub kubernetes_version: Option<String>,
 
     /// Node summary.
@@ -340,7 +366,14 @@ pub struct Observed {
 
     /// Why the cluster could not be observed, or anything else worth knowing about it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_MESSAGE_CHARS))]
     pub message: Option<String>,
+
+    /// The cluster's identity: the UID of its `kube-system` namespace. Two ClusterVersionShadows with one
+    /// identity reach the same cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_SHORT_CHARS))]
+    pub cluster_identity: Option<String>,
 }
 
 /// Nodes of a cluster, summarised.
@@ -359,11 +392,13 @@ pub struct NodeSummary {
 
     /// Distinct kubelet versions, sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_NODE_VERSIONS))]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub kubelet_versions: Vec<String>,
 
     /// Distinct container runtime versions, e.g. `containerd://1.7.27`, sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_NODE_VERSIONS))]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub runtimes: Vec<String>,
 }

@@ -60,6 +60,13 @@ fn tier_defaults_from_the_name_unless_set() {
     };
     assert_eq!(named("global-dr", standby).tier(), Tier::GlobalStandby);
     assert!(Tier::GlobalStandby.is_global());
+    // Only the object named `global` is the global cluster, whatever another one claims.
+    let claims_global = ClusterVersionShadowSpec {
+        tier: Some(Tier::Global),
+        ..Default::default()
+    };
+    assert_eq!(named("business-1", claims_global.clone()).tier(), Tier::Workload);
+    assert_eq!(named("global", claims_global).tier(), Tier::Global);
     assert!(!Tier::Workload.is_global());
 }
 
@@ -119,6 +126,8 @@ fn upgrading_status() -> ClusterVersionShadowStatus {
                 started_time: time("2026-03-01T10:00:00Z"),
                 completion_time: None,
                 accepted_risks: Some("PlatformLicense: licence expires before 4.3 support ends".into()),
+                release_digest: None,
+                cluster_identity: None,
             },
             HistoryEntry {
                 version: Some("4.2.5".into()),
@@ -127,6 +136,8 @@ fn upgrading_status() -> ClusterVersionShadowStatus {
                 started_time: time("2026-01-10T08:00:00Z"),
                 completion_time: Some(time("2026-01-10T08:42:30Z")),
                 accepted_risks: None,
+                release_digest: None,
+                cluster_identity: None,
             },
         ],
         preflight: Some(Preflight {
@@ -198,6 +209,7 @@ fn upgrading_status() -> ClusterVersionShadowStatus {
             reachable: Some(true),
             observed_at: Some(time("2026-03-01T10:06:00Z")),
             message: None,
+            cluster_identity: None,
         }),
     }
 }

@@ -13,15 +13,18 @@ use super::{
 use crate::{conditions, names};
 
 impl ClusterVersionShadow {
-    /// `spec.tier`, or Global for the object named `global` and Workload for any other.
+    /// `spec.tier`, or Global for the object named `global` and Workload for any other. Global belongs
+    /// to the object named `global` alone (the CRD refuses it elsewhere; an object written before that
+    /// rule existed reads as Workload). Whether a GlobalStandby claim holds depends on the other objects:
+    /// the operator decides that.
     pub fn tier(&self) -> Tier {
-        self.spec.tier.unwrap_or_else(|| {
-            if self.name_any() == names::GLOBAL_CLUSTER {
-                Tier::Global
-            } else {
-                Tier::Workload
-            }
-        })
+        let named_global = self.name_any() == names::GLOBAL_CLUSTER;
+        match self.spec.tier {
+            None if named_global => Tier::Global,
+            None => Tier::Workload,
+            Some(Tier::Global) if !named_global => Tier::Workload,
+            Some(tier) => tier,
+        }
     }
 
     /// `spec.provisioning`, PlatformManaged when unset.

@@ -8,6 +8,8 @@ pub mod ownership;
 
 use std::time::Duration;
 
+use acp_api::cvsh::bounds::{MAX_MESSAGE_CHARS, clip};
+use http_body_util::BodyExt;
 use kube::Client;
 
 pub use access::{AccessError, ClusterAccess};
@@ -44,6 +46,17 @@ impl ClusterError {
     pub fn is_not_found(&self) -> bool {
         self.code() == Some(404)
     }
+}
+
+/// An answer read by [`Cluster::get_bounded`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BoundedAnswer {
+    /// HTTP status code.
+    pub status: u16,
+    /// The body as text (invalid UTF-8 replaced), at most the limit asked for.
+    pub text: String,
+    /// True when the body was longer than the limit and the rest was not read.
+    pub truncated: bool,
 }
 
 /// A client for one managed cluster, named for messages, whose calls all end within `timeout`.
@@ -93,6 +106,55 @@ impl Cluster {
         }
     }
 
+    /// GETs `path` and reads at most `limit` bytes of the answer, whatever its status: bodies the
+    /// operator reads itself (`/readyz`, `/metrics`) come from a cluster it does not control, so a
+    /// hostile or broken one cannot make it hold more than `limit`.
+    pub async fn get_bounded(&self, path: &str, limit: usize) -> Result<BoundedAnswer, ClusterError> {
+        let unreachable = |message: String| ClusterError::Unreachable {
+            cluster: self.name.clone(),
+            message: clip_error(&message),
+        };
+        let request = http::Request::get(path)
+            .body(kube::client::Body::from(Vec::new()))
+            .map_err(|e| unreachable(format!("get {path}: {e}")))?;
+        let read = async {
+            let response = self
+                .client
+                .send(request)
+                .await
+                .map_err(|e| unreachable(format!("get {path} failed: {e}")))?;
+            let status = response.status().as_u16();
+            let mut body = response.into_body();
+            let mut bytes = Vec::new();
+            let mut truncated = false;
+            while let Some(frame) = body.frame().await {
+                let frame =
+                    frame.map_err(|e| unreachable(format!("get {path}: reading the answer failed: {e}")))?;
+                if let Ok(data) = frame.into_data() {
+                    let room = limit.saturating_sub(bytes.len());
+                    bytes.extend_from_slice(&data[..data.len().min(room)]);
+                    if data.len() > room {
+                        // Stop reading: the rest of the body is dropped with the connection.
+                        truncated = true;
+                        break;
+                    }
+                }
+            }
+            Ok(BoundedAnswer {
+                status,
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+                truncated,
+            })
+        };
+        match tokio::time::timeout(self.timeout, read).await {
+            Ok(answer) => answer,
+            Err(_) => Err(unreachable(format!(
+                "get {path} got no answer within {}s",
+                self.timeout.as_secs()
+            ))),
+        }
+    }
+
     fn classify(&self, what: &str, err: kube::Error) -> ClusterError {
         classify(&self.name, what, err)
     }
@@ -105,7 +167,7 @@ fn classify(cluster: &str, what: &str, err: kube::Error) -> ClusterError {
             cluster: cluster.to_owned(),
             what: what.to_string(),
             code: status.code,
-            message: status.message.clone(),
+            message: clip_error(&status.message),
         },
         // Obtaining a credential failed. kube's text for it quotes a credential plugin's output (which can
         // hold a credential) or the header value it could not use: never copied.
@@ -118,7 +180,7 @@ fn classify(cluster: &str, what: &str, err: kube::Error) -> ClusterError {
         },
         other => ClusterError::Unreachable {
             cluster: cluster.to_owned(),
-            message: format!("{what} failed: {other}"),
+            message: clip_error(&format!("{what} failed: {other}")),
         },
     }
 }
@@ -130,6 +192,12 @@ fn is_auth_error(err: &kube::Error) -> bool {
         kube::Error::Service(source) => source.is::<kube::client::AuthError>(),
         _ => false,
     }
+}
+
+/// Error text from a cluster, clipped where it enters the operator: a hostile API server's error body
+/// can be megabytes, and it would otherwise be copied into logs and every message built on it.
+fn clip_error(text: &str) -> String {
+    clip(text, MAX_MESSAGE_CHARS).into_owned()
 }
 
 #[cfg(test)]

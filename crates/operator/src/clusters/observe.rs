@@ -1,7 +1,7 @@
 //! What the operator sees of a managed cluster: API server version and health, nodes, control-plane
 //! static pods, and the platform version recorded in the cluster.
 
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
 use kube::api::ListParams;
@@ -16,6 +16,10 @@ pub const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
 pub const ACP_VERSION_NAMESPACE: &str = acp_api::names::NAMESPACE;
 pub const ACP_VERSION_CONFIG_MAP: &str = acp_api::names::acp_version_config_map::NAME;
 pub const ACP_VERSION_KEY: &str = acp_api::names::acp_version_config_map::KEY;
+/// The namespace whose UID identifies a cluster.
+pub const KUBE_SYSTEM: &str = "kube-system";
+/// The most of a `/readyz` answer read: a real one lists a few dozen checks in a few KiB.
+pub const MAX_READYZ_BYTES: usize = 64 * 1024;
 
 /// One node, reduced to what the checks need.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +56,8 @@ pub struct Observation {
     pub static_pods: Vec<StaticPodFact>,
     /// Value of `cpaas-system/acp-version` key `version`, when present.
     pub recorded_version: Option<String>,
+    /// The cluster's identity: the UID of its `kube-system` namespace (`None` when it may not be read).
+    pub identity: Option<String>,
 }
 
 impl Observation {
@@ -78,6 +84,7 @@ pub async fn observe(cluster: &Cluster) -> Observation {
 async fn try_observe(cluster: &Cluster) -> Result<Observation, ClusterError> {
     let client = &cluster.client;
     let version = cluster.call("get /version", client.apiserver_version()).await?;
+    let identity = identity(cluster).await?;
     let (api_ready, api_ready_detail) = readyz(cluster).await?;
 
     let nodes: Api<Node> = Api::all(client.clone());
@@ -104,7 +111,26 @@ async fn try_observe(cluster: &Cluster) -> Result<Observation, ClusterError> {
         nodes,
         static_pods,
         recorded_version,
+        identity,
     })
+}
+
+/// The UID of the cluster's `kube-system` namespace: it is created once with the cluster and never
+/// changes, so it tells one cluster from another whatever address or credentials reach it.
+pub async fn identity(cluster: &Cluster) -> Result<Option<String>, ClusterError> {
+    let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
+    match cluster
+        .get_opt("get namespace kube-system", namespaces.get(KUBE_SYSTEM))
+        .await
+    {
+        Ok(namespace) => Ok(namespace.and_then(|n| n.metadata.uid)),
+        // Refused (e.g. not permitted): the cluster is there, its identity unknown.
+        Err(err) if !err.is_unreachable() => {
+            tracing::debug!(cluster = %cluster.name, error = %err, "cluster identity not readable");
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
 }
 
 /// The platform version recorded in the cluster's `cpaas-system/acp-version` ConfigMap.
@@ -124,23 +150,10 @@ pub async fn recorded_version(cluster: &Cluster) -> Result<Option<String>, Clust
 }
 
 async fn readyz(cluster: &Cluster) -> Result<(bool, Option<String>), ClusterError> {
-    let unreachable = |message: String| ClusterError::Unreachable {
-        cluster: cluster.name.clone(),
-        message,
-    };
-    let request = http::Request::get("/readyz")
-        .body(Vec::new())
-        .map_err(|e| unreachable(e.to_string()))?;
-    match tokio::time::timeout(cluster.timeout, cluster.client.request_text(request)).await {
-        Err(_) => Err(unreachable(format!(
-            "get /readyz got no answer within {}s",
-            cluster.timeout.as_secs()
-        ))),
-        Ok(Ok(body)) => Ok((body.trim() == "ok", Some(body.trim().to_string()))),
-        // A not-ready API server answers 500 with the failing checks: reachable, but not ready.
-        Ok(Err(kube::Error::Api(status))) => Ok((false, Some(status.message.trim().to_string()))),
-        Ok(Err(err)) => Err(unreachable(format!("get /readyz failed: {err}"))),
-    }
+    // Any answer is reachable; a not-ready API server answers 500 with the failing checks.
+    let answer = cluster.get_bounded("/readyz", MAX_READYZ_BYTES).await?;
+    let text = answer.text.trim();
+    Ok((answer.status == 200 && text == "ok", Some(text.to_string())))
 }
 
 fn node_fact(node: &Node) -> NodeFact {

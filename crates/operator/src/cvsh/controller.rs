@@ -1,7 +1,7 @@
 //! The ClusterVersionShadow reconcile: sequences observe → plan → preflight → execute → record and
 //! writes the result as one status.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use kube::runtime::reflector::Store;
 use kube::{Api, Resource, ResourceExt};
 
 use super::fleet::Fleet;
+use super::pinning::{self, Stop};
 use super::plan::{self, Mode};
 use super::preflight::sources::{NoCluster, Platform};
 use super::preflight::{self, Inputs, Settings, Summary};
@@ -47,6 +48,9 @@ pub struct Context {
     pub slots: Mutex<BTreeSet<String>>,
     /// Upgrade notifications to a webhook (disabled without --notification-secret).
     pub notifier: crate::notify::Notifier,
+    /// Clusters this process started upgrading, with the identity each is pinned to, before the cache
+    /// shows it.
+    pub upgrading: Mutex<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +104,41 @@ impl Context {
         }
     }
 
+    /// Reserves the cluster's identity for the upgrade of `name` and, for a workload cluster, a
+    /// concurrent-upgrade slot. Checking and reserving happen under one lock, so two reconciles of
+    /// ClusterVersionShadows reaching one cluster cannot both start.
+    fn reserve(
+        &self,
+        name: &str,
+        tier: Tier,
+        identity: Option<&str>,
+        fleet: &Fleet,
+        target: &AcpVersion,
+    ) -> Reservation {
+        let Ok(mut upgrading) = self.upgrading.lock() else {
+            return Reservation::NoSlot;
+        };
+        let mut busy: Vec<&str> = identity
+            .map(|id| fleet.upgrading_on(id, name))
+            .unwrap_or_default();
+        busy.extend(
+            upgrading
+                .iter()
+                .filter(|(other, id)| other.as_str() != name && Some(id.as_str()) == identity)
+                .map(|(other, _)| other.as_str()),
+        );
+        if let Err(stop) = pinning::may_start(name, identity, &busy, target) {
+            return Reservation::Held(stop);
+        }
+        if !self.reserve_slot(name, tier, fleet) {
+            return Reservation::NoSlot;
+        }
+        if let Some(identity) = identity {
+            upgrading.insert(name.to_string(), identity.to_string());
+        }
+        Reservation::Reserved
+    }
+
     /// Reserves a concurrent-upgrade slot for a workload cluster; false when all are taken. Counting and
     /// reserving happen under one lock, so two reconciles cannot take the last slot together.
     fn reserve_slot(&self, name: &str, tier: Tier, fleet: &Fleet) -> bool {
@@ -122,6 +161,9 @@ impl Context {
         if let Ok(mut slots) = self.slots.lock() {
             slots.retain(|name| exists(name));
         }
+        if let Ok(mut upgrading) = self.upgrading.lock() {
+            upgrading.retain(|name, _| exists(name));
+        }
         self.metrics.retain_clusters(exists);
     }
 
@@ -129,7 +171,18 @@ impl Context {
         if let Ok(mut slots) = self.slots.lock() {
             slots.remove(name);
         }
+        if let Ok(mut upgrading) = self.upgrading.lock() {
+            upgrading.remove(name);
+        }
     }
+}
+
+/// Whether an upgrade whose preflight passed may start now.
+enum Reservation {
+    Reserved,
+    /// Every concurrent-upgrade slot is taken.
+    NoSlot,
+    Held(Stop),
 }
 
 /// Workload clusters other than `name` that run stages: seen executing in the cache, or reserved here.
@@ -157,6 +210,10 @@ struct Pass<'a> {
     ctx: &'a Context,
     shadow: &'a ClusterVersionShadow,
     name: String,
+    /// The tier the operator grants this cluster (see `roles`), not merely `spec.tier`.
+    tier: Tier,
+    /// Where the cluster's kubeconfig comes from, for messages (`None`: the operator's own client).
+    kubeconfig: Option<String>,
     cluster: Option<Cluster>,
     access_error: Option<AccessError>,
     observation: Observation,
@@ -188,11 +245,21 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
     status.observed = Some(record::observed(&observation, now.clone()));
 
     // Plan.
+    let shadows = ctx.shadows.state();
+    ctx.forget_deleted(&shadows);
+    let fleet = Fleet::from_shadows(&shadows);
+    let role = fleet.role(&shadow);
+    let tier = role.tier;
+    let duplicate = observation.identity.as_deref().and_then(|identity| {
+        let others = pinning::duplicates(&name, Some(identity), &fleet.peers());
+        (!others.is_empty()).then(|| pinning::duplicate_message(&name, identity, &others))
+    });
     ctx.releases.forget_missing(&ctx.manifests);
     let catalogue = ctx.releases.catalogue();
     let current = plan::current(
         &status,
-        shadow.tier(),
+        &name,
+        tier,
         ctx.install_version.as_ref(),
         observation.recorded_version.as_deref(),
     );
@@ -222,9 +289,6 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
                 .collect()
         })
         .unwrap_or_default();
-    let shadows = ctx.shadows.state();
-    ctx.forget_deleted(&shadows);
-    let fleet = Fleet::from_shadows(&shadows);
     let request = plan::request(&shadow.spec, |image| {
         releases::version_of_image(&ctx.manifests, image)
     });
@@ -234,6 +298,15 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
         ctx: &ctx,
         shadow: &shadow,
         name: name.clone(),
+        tier,
+        kubeconfig: shadow.kubeconfig_secret_ref().map(|r| {
+            format!(
+                "Secret {}/{} key {}",
+                shadow.namespace().unwrap_or_else(|| ctx.namespace.clone()),
+                r.name,
+                r.key
+            )
+        }),
         cluster,
         access_error,
         observation,
@@ -263,21 +336,32 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
                 .await;
             if shadow.is_paused() {
                 Next::Record(Situation::Paused { target })
-            } else if summary.may_start(force) && ctx.reserve_slot(&name, shadow.tier(), &pass.fleet) {
-                let risks = if force { summary.failed.clone() } else { Vec::new() };
-                let started = pass.start(
-                    &mut status,
-                    &mut base,
-                    &target,
-                    image.as_deref(),
-                    current.version.as_ref(),
-                    &risks,
-                );
-                if let Err(err) = started.await {
-                    ctx.release_slot(&name);
-                    return write_failed(&name, err);
+            } else if summary.may_start(force) {
+                let identity = pass.observation.identity.as_deref();
+                match ctx.reserve(&name, tier, identity, &pass.fleet, &target) {
+                    Reservation::Reserved => {
+                        let risks = if force { summary.failed.clone() } else { Vec::new() };
+                        let started = pass.start(
+                            &mut status,
+                            &mut base,
+                            &target,
+                            image.as_deref(),
+                            current.version.as_ref(),
+                            &risks,
+                        );
+                        if let Err(err) = started.await {
+                            ctx.release_slot(&name);
+                            return write_failed(&name, err);
+                        }
+                        Next::Execute { target, note: None }
+                    }
+                    Reservation::NoSlot => Next::Record(Situation::Blocked { target, summary }),
+                    Reservation::Held(stop) => Next::Record(Situation::Held {
+                        target,
+                        reason: stop.reason,
+                        message: stop.message,
+                    }),
                 }
-                Next::Execute { target, note: None }
             } else {
                 Next::Record(Situation::Blocked { target, summary })
             }
@@ -336,8 +420,16 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
         ctx.stall_after,
         ctx.clock.as_ref(),
     );
+    record::set_registration_conditions(
+        &mut status,
+        role.refused.map(|r| (r.reason, r.message)),
+        duplicate,
+        generation,
+        ctx.clock.as_ref(),
+    );
     status.history = prune_history(std::mem::take(&mut status.history));
     status.observed_generation = generation;
+    status.clip_to_bounds();
     let degraded = status.is_condition_true(acp_api::conditions::types::DEGRADED);
     let stalled = status.is_condition_true(acp_api::conditions::types::STALLED);
     ctx.metrics
@@ -357,12 +449,24 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
     if record::needs_write(&written, &status, ctx.resync) {
         let api: Api<ClusterVersionShadow> =
             Api::namespaced(ctx.client.clone(), &base.namespace().unwrap_or_default());
-        if let Err(err) = status::apply(&api, &base, &status).await {
+        if let Err(err) = write_status(&api, &base, &mut status).await {
             return write_failed(&name, err);
         }
     }
     publish_transitions(&ctx, &shadow, &old, &status).await;
     Ok(requeue(&situation, &pass.observation, ctx.resync))
+}
+
+/// Every status this controller writes passes here: clipped to the documented bounds
+/// (`acp_api::cvsh::bounds`), so no text from a cluster, a bundle or a spec can push the object past
+/// what the API server stores, then applied fenced on the object's resourceVersion.
+async fn write_status(
+    api: &Api<ClusterVersionShadow>,
+    base: &ClusterVersionShadow,
+    status: &mut ClusterVersionShadowStatus,
+) -> Result<ClusterVersionShadow, kube::Error> {
+    status.clip_to_bounds();
+    status::apply(api, base, status).await
 }
 
 /// A release by version, with the image it was requested by, if any.
@@ -423,6 +527,18 @@ async fn publish_transitions(
 }
 
 impl Pass<'_> {
+    /// What the running upgrade's pins are compared with: this reconcile's observation and the release
+    /// the operator holds for `target`.
+    fn now<'a>(&'a self, origins: &'a BTreeMap<AcpVersion, String>, target: &AcpVersion) -> pinning::Now<'a> {
+        pinning::Now {
+            cluster: &self.name,
+            kubeconfig: self.kubeconfig.as_deref(),
+            reachable: self.observation.reachable,
+            identity: self.observation.identity.as_deref(),
+            release_digest: origins.get(target).map(String::as_str),
+        }
+    }
+
     fn observed_kubernetes(&self) -> Option<KubeVersion> {
         self.observation
             .kubernetes_version
@@ -468,7 +584,7 @@ impl Pass<'_> {
         }
         let inputs = Inputs {
             cluster: &self.name,
-            tier: self.shadow.tier(),
+            tier: self.tier,
             provisioning: self.shadow.provisioning(),
             driver: self.shadow.kubernetes_driver(),
             current,
@@ -529,15 +645,19 @@ impl Pass<'_> {
         current: Option<&AcpVersion>,
         risks: &[String],
     ) -> Result<(), kube::Error> {
-        let catalogue = self.ctx.releases.catalogue();
+        let (catalogue, origins) = self.ctx.releases.catalogue_with_origins();
         let Some(target_release) = catalogue.release(target) else {
             // may_start needs VersionUpgradePath to pass, which needs the release.
             return Ok(());
         };
         let now = self.ctx.clock.time();
+        let pins = record::Pins {
+            release_digest: origins.get(target).cloned(),
+            cluster_identity: self.observation.identity.clone(),
+        };
         status
             .history
-            .insert(0, record::started_entry(target, image, risks, now));
+            .insert(0, record::started_entry(target, image, risks, pins, now));
         status.stages = stages::plan(&PlanInputs {
             current: current.and_then(|c| catalogue.release(c)),
             target: target_release,
@@ -578,7 +698,7 @@ impl Pass<'_> {
         acp_api::conditions::set(&mut status.conditions, ready, self.ctx.clock.as_ref());
         let api: Api<ClusterVersionShadow> =
             Api::namespaced(self.ctx.client.clone(), &base.namespace().unwrap_or_default());
-        *base = status::apply(&api, base, status).await?;
+        *base = write_status(&api, base, status).await?;
         tracing::info!(%target, "upgrade started");
         Ok(())
     }
@@ -590,7 +710,24 @@ impl Pass<'_> {
         current: Option<&AcpVersion>,
         note: Option<String>,
     ) -> Situation {
-        let catalogue = self.ctx.releases.catalogue();
+        let (catalogue, origins) = self.ctx.releases.catalogue_with_origins();
+        if let Some(running) = status.running_upgrade()
+            && let Err(stop) = pinning::check(running, target, &self.now(&origins, target))
+        {
+            tracing::warn!(%target, reason = stop.reason, "the running upgrade takes no step");
+            let advance = stages::Advance {
+                blocked: Some(stages::Blocked {
+                    reason: stop.reason,
+                    message: stop.message,
+                }),
+                ..stages::Advance::default()
+            };
+            return Situation::Executing {
+                target: target.clone(),
+                advance,
+                note,
+            };
+        }
         let Some(target_release) = catalogue.release(target) else {
             let advance = stages::Advance {
                 blocked: Some(stages::Blocked {

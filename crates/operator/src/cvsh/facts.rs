@@ -182,7 +182,7 @@ fn requested_preflight(status: &ClusterVersionShadowStatus) -> bool {
 mod tests {
     use super::*;
     use crate::cvsh::fleet::GlobalView;
-    use crate::cvsh::record::{bootstrap_entry, started_entry};
+    use crate::cvsh::record::{Pins, bootstrap_entry, started_entry};
     use acp_api::cvsh::{
         HistoryState, Observed, Operation, OperationAction, OperationPhase, Preflight, PreflightCheck,
         Release, Stage, StagePhase,
@@ -289,10 +289,10 @@ mod tests {
         let mut status = idle("4.2.3");
         // The previous upgrade took 20 minutes.
         status.history = vec![
-            started_entry(&v("4.3.1"), None, &[], at(10_000)),
+            started_entry(&v("4.3.1"), None, &[], Pins::default(), at(10_000)),
             acp_api::cvsh::HistoryEntry {
                 completion_time: Some(at(3_200)),
-                ..started_entry(&v("4.2.3"), None, &[], at(2_000))
+                ..started_entry(&v("4.2.3"), None, &[], Pins::default(), at(2_000))
             },
         ];
         status.history[1].state = HistoryState::Completed;

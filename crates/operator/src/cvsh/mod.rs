@@ -4,7 +4,9 @@
 pub mod controller;
 pub mod facts;
 pub mod fleet;
+pub mod pinning;
 pub mod plan;
 pub mod preflight;
 pub mod record;
+pub mod roles;
 pub mod stages;

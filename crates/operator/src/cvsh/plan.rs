@@ -22,10 +22,13 @@ pub struct Bootstrap {
     pub source: &'static str,
 }
 
-/// The current version: the last completed upgrade; else, on first sight, the install version (global
-/// cluster) or the version recorded in the cluster's `cpaas-system/acp-version` ConfigMap.
+/// The current version: the last completed upgrade; else, on first sight, the install version (the
+/// object named `global`, granted the Global tier) or the version recorded in the cluster's own
+/// `cpaas-system/acp-version` ConfigMap (every other cluster, a standby included: the operator's flag
+/// describes the cluster it was installed in, and no other object may borrow it).
 pub fn current(
     status: &ClusterVersionShadowStatus,
+    name: &str,
     tier: Tier,
     install_version: Option<&AcpVersion>,
     recorded: Option<&str>,
@@ -47,6 +50,7 @@ pub fn current(
         };
     }
     if tier == Tier::Global
+        && name == acp_api::names::GLOBAL_CLUSTER
         && let Some(version) = install_version
     {
         let bootstrap = Bootstrap {
@@ -197,6 +201,8 @@ mod tests {
             started_time: Time(Timestamp::UNIX_EPOCH),
             completion_time: None,
             accepted_risks: None,
+            release_digest: None,
+            cluster_identity: None,
         }
     }
 
@@ -208,26 +214,36 @@ mod tests {
     fn the_current_version_comes_from_history_then_install_then_the_cluster() {
         let mut status = ClusterVersionShadowStatus::default();
         let install = v("4.2.3");
-        let global = current(&status, Tier::Global, Some(&install), Some("4.1.0"));
+        let global = current(&status, "global", Tier::Global, Some(&install), Some("4.1.0"));
         assert_eq!(global.version, Some(install.clone()));
         assert!(global.bootstrap.unwrap().source.contains("--install-version"));
 
-        let workload = current(&status, Tier::Workload, Some(&install), Some("4.1.0"));
-        assert_eq!(workload.version, Some(v("4.1.0")));
-        assert!(workload.bootstrap.unwrap().source.contains("acp-version"));
+        // Only the object named `global` takes the install version: a standby, a workload cluster, or
+        // an object that (somehow) holds the Global tier under another name reads its own cluster.
+        for (name, tier) in [
+            ("edge", Tier::Workload),
+            ("global-dr", Tier::GlobalStandby),
+            ("forged", Tier::Global),
+        ] {
+            let read = current(&status, name, tier, Some(&install), Some("4.1.0"));
+            assert_eq!(read.version, Some(v("4.1.0")), "{name}");
+            assert!(read.bootstrap.unwrap().source.contains("acp-version"), "{name}");
+        }
 
-        let unknown = current(&status, Tier::Workload, Some(&install), None);
+        let unknown = current(&status, "edge", Tier::Workload, Some(&install), None);
         assert_eq!(unknown.version, None);
         assert!(unknown.problem.unwrap().contains("ac adm cluster register"));
+        let standby = current(&status, "global-dr", Tier::GlobalStandby, Some(&install), None);
+        assert_eq!(standby.version, None, "a standby never borrows --install-version");
 
-        let garbage = current(&status, Tier::Workload, None, Some("latest"));
+        let garbage = current(&status, "edge", Tier::Workload, None, Some("latest"));
         assert!(garbage.problem.unwrap().contains("does not hold a version"));
 
         status.history = vec![
             entry("4.3.1", HistoryState::Partial),
             entry("4.2.5", HistoryState::Completed),
         ];
-        let known = current(&status, Tier::Global, Some(&install), None);
+        let known = current(&status, "global", Tier::Global, Some(&install), None);
         assert_eq!((known.version, known.bootstrap), (Some(v("4.2.5")), None));
     }
 

@@ -44,6 +44,7 @@ pub fn observed(observation: &Observation, now: Time) -> Observed {
         reachable: Some(observation.reachable),
         observed_at: Some(now),
         message: observation.error.clone(),
+        cluster_identity: observation.identity.clone(),
     }
 }
 
@@ -56,7 +57,18 @@ pub fn bootstrap_entry(version: &AcpVersion, now: Time) -> HistoryEntry {
         started_time: now.clone(),
         completion_time: Some(now),
         accepted_risks: None,
+        release_digest: None,
+        cluster_identity: None,
     }
+}
+
+/// What a started upgrade is pinned to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pins {
+    /// Digest of the release bundle applied (`builtin` for the built-in catalogue).
+    pub release_digest: Option<String>,
+    /// UID of the cluster's `kube-system` namespace.
+    pub cluster_identity: Option<String>,
 }
 
 /// The Partial entry written when execution starts.
@@ -64,6 +76,7 @@ pub fn started_entry(
     target: &AcpVersion,
     image: Option<&str>,
     accepted_risks: &[String],
+    pins: Pins,
     now: Time,
 ) -> HistoryEntry {
     HistoryEntry {
@@ -73,6 +86,37 @@ pub fn started_entry(
         started_time: now,
         completion_time: None,
         accepted_risks: (!accepted_risks.is_empty()).then(|| accepted_risks.join("; ")),
+        release_digest: pins.release_digest,
+        cluster_identity: pins.cluster_identity,
+    }
+}
+
+/// Sets the conditions present only while something about the cluster's registration is wrong
+/// (`TierRefused`, `DuplicateCluster`), and removes them once it is not.
+pub fn set_registration_conditions(
+    status: &mut ClusterVersionShadowStatus,
+    tier_refused: Option<(&str, String)>,
+    duplicate: Option<String>,
+    generation: Option<i64>,
+    clock: &dyn Clock,
+) {
+    for (type_, reason_and_message) in [
+        (types::TIER_REFUSED, tier_refused),
+        (
+            types::DUPLICATE_CLUSTER,
+            duplicate.map(|message| ("SameKubeSystemUID", message)),
+        ),
+    ] {
+        match reason_and_message {
+            Some((reason, message)) => {
+                let update =
+                    ConditionUpdate::new(type_, true, reason, message).observed_generation(generation);
+                conditions::set(&mut status.conditions, update, clock);
+            }
+            None => {
+                conditions::remove(&mut status.conditions, type_);
+            }
+        }
     }
 }
 
@@ -89,6 +133,13 @@ pub enum Situation {
     Blocked { target: AcpVersion, summary: Summary },
     /// A requested upgrade that `spec.paused` holds back.
     Paused { target: AcpVersion },
+    /// A requested upgrade that passed preflight but may not start yet (another ClusterVersionShadow is
+    /// upgrading the same cluster, or the cluster's identity is unknown).
+    Held {
+        target: AcpVersion,
+        reason: &'static str,
+        message: String,
+    },
     /// A request that cannot be acted on.
     Rejected { reason: &'static str, message: String },
     /// An upgrade under way; `note` explains a changed or cleared request.
@@ -108,7 +159,10 @@ impl Situation {
             _ if stalled => "Stalled",
             Situation::Executing { .. } if degraded => "Degraded",
             Situation::Executing { .. } => "Upgrading",
-            Situation::Blocked { .. } | Situation::Paused { .. } | Situation::Rejected { .. } => "Blocked",
+            Situation::Blocked { .. }
+            | Situation::Paused { .. }
+            | Situation::Held { .. }
+            | Situation::Rejected { .. } => "Blocked",
             Situation::Idle { current: None, .. } => "Unknown",
             Situation::Idle { .. } | Situation::Completed { .. } => "Idle",
         }
@@ -239,6 +293,26 @@ pub fn set_conditions(
                 False,
                 "Paused",
                 message,
+            );
+        }
+        Situation::Held {
+            target: _,
+            reason,
+            message,
+        } => {
+            set(
+                &mut status.conditions,
+                types::READY,
+                False,
+                reason,
+                message.clone(),
+            );
+            set(
+                &mut status.conditions,
+                types::RECONCILING,
+                False,
+                reason,
+                message.clone(),
             );
         }
         Situation::Rejected { reason, message } => {
@@ -618,7 +692,13 @@ mod tests {
             .collect();
         ClusterVersionShadowStatus {
             desired: Some(Release::version("4.3.1")),
-            history: vec![started_entry(&v("4.3.1"), None, &[], clock(0).time())],
+            history: vec![started_entry(
+                &v("4.3.1"),
+                None,
+                &[],
+                Pins::default(),
+                clock(0).time(),
+            )],
             stages: vec![Stage {
                 name: "Core".into(),
                 priority: 30,
@@ -797,6 +877,59 @@ mod tests {
         assert!(reasons(transitions(&requested, &requested)).is_empty());
         let more = with(Some("4.3.1"), &["KubernetesVersionSupported", "ClusterRunning"]);
         assert_eq!(reasons(transitions(&requested, &more)), ["PreflightFailed"]);
+    }
+
+    #[test]
+    fn registration_conditions_are_present_only_while_something_is_wrong() {
+        let mut status = ClusterVersionShadowStatus::default();
+        set_registration_conditions(
+            &mut status,
+            Some((
+                "StandbyAlreadyClaimed",
+                "`dr` is already the GlobalStandby".into(),
+            )),
+            Some("`twin-b` reaches the same cluster".into()),
+            Some(3),
+            &clock(0),
+        );
+        let duplicate = condition(&status, types::DUPLICATE_CLUSTER);
+        assert_eq!(
+            (duplicate.status.as_str(), duplicate.reason.as_str()),
+            ("True", "SameKubeSystemUID")
+        );
+        assert_eq!(
+            condition(&status, types::TIER_REFUSED).reason,
+            "StandbyAlreadyClaimed"
+        );
+        set_registration_conditions(&mut status, None, None, Some(3), &clock(5));
+        assert!(status.conditions.is_empty(), "{:?}", status.conditions);
+    }
+
+    #[test]
+    fn a_held_start_is_not_ready_and_says_why() {
+        let mut status = ClusterVersionShadowStatus::default();
+        let situation = Situation::Held {
+            target: v("4.3.1"),
+            reason: "DuplicateCluster",
+            message: "`twin-a` is upgrading the same cluster".into(),
+        };
+        set_conditions(
+            &mut status,
+            "twin-b",
+            &situation,
+            &None,
+            None,
+            Duration::from_secs(600),
+            &clock(0),
+        );
+        let ready = condition(&status, types::READY);
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "DuplicateCluster")
+        );
+        assert_eq!(condition(&status, types::RECONCILING).status, "False");
+        assert_eq!(condition(&status, types::DEGRADED).status, "False");
+        assert_eq!(situation.state_label(false, false), "Blocked");
     }
 
     #[test]

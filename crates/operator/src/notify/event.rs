@@ -231,7 +231,7 @@ fn stable_id(parts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cvsh::record::{bootstrap_entry, started_entry, transitions};
+    use crate::cvsh::record::{Pins, bootstrap_entry, started_entry, transitions};
     use acp_api::conditions::{ConditionUpdate, FixedClock};
     use acp_api::cvsh::{
         CheckState, HistoryState, Operation, OperationAction, OperationPhase, Preflight, PreflightCheck,
@@ -288,7 +288,7 @@ mod tests {
         status.desired = Some(Release::version("4.3.1"));
         status
             .history
-            .insert(0, started_entry(&v("4.3.1"), None, &[], at(10)));
+            .insert(0, started_entry(&v("4.3.1"), None, &[], Pins::default(), at(10)));
         status.stages = vec![stage("Core", StagePhase::Running, OperationPhase::Running)];
         status
     }

@@ -58,7 +58,7 @@ pub async fn reconcile(manifest: Arc<ProductManifest>, ctx: Arc<Context>) -> Res
         tracing::info!(reason = err.reason(), error = %err, "release not resolved");
     }
     ctx.releases
-        .record(&manifest.name_any(), resolved.as_ref().ok().map(|r| &r.release));
+        .record_resolved(&manifest.name_any(), resolved.as_ref().ok());
     let resolved = resolved.and_then(|r| ctx.releases.unique(&manifest.name_any(), r));
     if let Err(err @ ResolveError::DuplicateVersion { .. }) = &resolved {
         tracing::info!(reason = err.reason(), error = %err, "release not offered");

@@ -106,11 +106,16 @@ pub struct Releases {
     content: ContentPolicy,
     /// Release resolved for each ProductManifest, by name.
     resolved: RwLock<BTreeMap<String, ProductRelease>>,
+    /// Bundle digest of each ProductManifest's release pulled from a registry, by name.
+    digests: RwLock<BTreeMap<String, String>>,
     /// `builtin` merged with `resolved`, rebuilt when `resolved` changes.
     merged: RwLock<Arc<Catalogue>>,
     /// Bumped whenever the set of versions claimed by more than one ProductManifest changes, so that
     /// every ProductManifest of such a version is reconciled again.
     duplicates_changed: tokio::sync::watch::Sender<u64>,
+    /// Where each release of `merged` came from: its bundle digest, or `builtin`. Replaced together with
+    /// `merged` (under its lock), so a reader never pairs a release with another's digest.
+    origins: RwLock<Arc<BTreeMap<AcpVersion, String>>>,
 }
 
 impl Default for Releases {
@@ -122,6 +127,7 @@ impl Default for Releases {
 impl Releases {
     pub fn new(builtin: Catalogue, repository: Option<String>, registry: BundleClient) -> Self {
         let merged = RwLock::new(Arc::new(builtin.clone()));
+        let origins = RwLock::new(Arc::new(builtin_origins(&builtin)));
         Self {
             builtin,
             repository,
@@ -129,8 +135,10 @@ impl Releases {
             trust: trust::ReleaseTrust::default(),
             content: ContentPolicy::default(),
             resolved: RwLock::default(),
+            digests: RwLock::default(),
             merged,
             duplicates_changed: tokio::sync::watch::Sender::new(0),
+            origins,
         }
     }
 
@@ -229,6 +237,27 @@ impl Releases {
         }
     }
 
+    /// Records what ProductManifest `name` resolved to, with the digest of a pulled bundle (`None`:
+    /// nothing); true when the catalogue changed.
+    pub fn record_resolved(&self, name: &str, resolved: Option<&Resolved>) -> bool {
+        let digest = resolved.and_then(|r| r.digest.clone());
+        let digest_changed = match self.digests.write() {
+            Ok(mut digests) => match digest {
+                Some(digest) => digests.insert(name.to_string(), digest.clone()) != Some(digest),
+                None => digests.remove(name).is_some(),
+            },
+            Err(_) => false,
+        };
+        let changed = self.record(name, resolved.map(|r| &r.release));
+        if digest_changed && !changed {
+            // Same content under a new digest: the origins still change.
+            if let Ok(resolved) = self.resolved.read() {
+                self.merge(&resolved, &duplicated_versions(&resolved));
+            }
+        }
+        changed || digest_changed
+    }
+
     /// Records what ProductManifest `name` resolved to (`None`: nothing); true when the catalogue changed.
     pub fn record(&self, name: &str, release: Option<&ProductRelease>) -> bool {
         let Ok(mut resolved) = self.resolved.write() else {
@@ -242,15 +271,7 @@ impl Releases {
         if changed {
             // A version claimed twice is left out: which one would win is not for the name to decide.
             let duplicated = duplicated_versions(&resolved);
-            let mut merged = self.builtin.clone();
-            for release in resolved.values().filter(|r| !duplicated.contains(&r.version)) {
-                if let Err(err) = merged.insert(release.clone()) {
-                    tracing::warn!(error = %err, "a resolved release is not valid; it is left out");
-                }
-            }
-            if let Ok(mut slot) = self.merged.write() {
-                *slot = Arc::new(merged);
-            }
+            self.merge(&resolved, &duplicated);
             if duplicated != duplicated_before {
                 self.duplicates_changed.send_modify(|n| *n = n.wrapping_add(1));
             }
@@ -283,6 +304,42 @@ impl Releases {
         }
     }
 
+    fn merge(&self, resolved: &BTreeMap<String, ProductRelease>, duplicated: &BTreeSet<AcpVersion>) {
+        let digests = self.digests.read().map(|d| d.clone()).unwrap_or_default();
+        let mut merged = self.builtin.clone();
+        let mut origins = builtin_origins(&self.builtin);
+        for (name, release) in resolved.iter().filter(|(_, r)| !duplicated.contains(&r.version)) {
+            match merged.insert(release.clone()) {
+                Ok(_) => {
+                    let origin = digests
+                        .get(name)
+                        .cloned()
+                        .unwrap_or_else(|| crate::cvsh::pinning::BUILTIN_DIGEST.to_string());
+                    origins.insert(release.version.clone(), origin);
+                }
+                Err(err) => tracing::warn!(error = %err, "a resolved release is not valid; it is left out"),
+            }
+        }
+        if let Ok(mut slot) = self.merged.write() {
+            *slot = Arc::new(merged);
+            if let Ok(mut origins_slot) = self.origins.write() {
+                *origins_slot = Arc::new(origins);
+            }
+        }
+    }
+
+    /// Every known release, with the digest each came from (`builtin` for the built-in catalogue), read
+    /// together.
+    pub fn catalogue_with_origins(&self) -> (Arc<Catalogue>, Arc<BTreeMap<AcpVersion, String>>) {
+        let merged = self.merged.read().unwrap_or_else(|p| p.into_inner());
+        let origins = self
+            .origins
+            .read()
+            .map(|o| o.clone())
+            .unwrap_or_else(|p| p.into_inner().clone());
+        (merged.clone(), origins)
+    }
+
     /// Drops releases of ProductManifests that no longer exist. An empty cache (not listed yet) drops nothing.
     pub fn forget_missing(&self, manifests: &Store<ProductManifest>) {
         if manifests.is_empty() {
@@ -312,6 +369,18 @@ fn duplicated_versions(resolved: &BTreeMap<String, ProductRelease>) -> BTreeSet<
         .values()
         .filter(|release| !seen.insert(release.version.clone()))
         .map(|release| release.version.clone())
+        .collect()
+}
+
+fn builtin_origins(builtin: &Catalogue) -> BTreeMap<AcpVersion, String> {
+    builtin
+        .iter()
+        .map(|r| {
+            (
+                r.version.clone(),
+                crate::cvsh::pinning::BUILTIN_DIGEST.to_string(),
+            )
+        })
         .collect()
 }
 
@@ -481,5 +550,27 @@ mod tests {
             releases.catalogue().release(&AcpVersion::new(4, 4, 0)),
             Some(&next)
         );
+    }
+
+    #[test]
+    fn each_release_is_known_with_the_digest_it_came_from() {
+        let releases = Releases::default();
+        let v431 = AcpVersion::new(4, 3, 1);
+        let origin = |releases: &Releases| releases.catalogue_with_origins().1.get(&v431).cloned();
+        assert_eq!(origin(&releases).as_deref(), Some("builtin"));
+        let release = releases.catalogue().release(&v431).cloned().unwrap();
+        let pulled = |digest: &str| Resolved {
+            release: release.clone(),
+            repository: Some("127.0.0.1:5000/acp/release".into()),
+            digest: Some(digest.into()),
+            trust: trust::Trust::Unchecked,
+        };
+        assert!(releases.record_resolved("v4.3.1", Some(&pulled("sha256:aaa"))));
+        assert_eq!(origin(&releases).as_deref(), Some("sha256:aaa"));
+        // The same content under another digest is another release.
+        assert!(releases.record_resolved("v4.3.1", Some(&pulled("sha256:bbb"))));
+        assert_eq!(origin(&releases).as_deref(), Some("sha256:bbb"));
+        assert!(releases.record_resolved("v4.3.1", None));
+        assert_eq!(origin(&releases).as_deref(), Some("builtin"));
     }
 }

@@ -80,16 +80,31 @@ pub trait MetricsSource {
     fn apiserver_metrics(&self) -> impl Future<Output = Result<String, ClusterError>> + Send;
 }
 
+/// The most of an API server's `/metrics` answer read: real ones are a few MiB.
+pub const MAX_METRICS_BYTES: usize = 32 * 1024 * 1024;
+
 impl MetricsSource for Cluster {
     async fn apiserver_metrics(&self) -> Result<String, ClusterError> {
-        let request =
-            http::Request::get("/metrics")
-                .body(Vec::new())
-                .map_err(|e| ClusterError::Unreachable {
-                    cluster: self.name.clone(),
-                    message: e.to_string(),
-                })?;
-        self.call("get /metrics", self.client.request_text(request)).await
+        let answer = self.get_bounded("/metrics", MAX_METRICS_BYTES).await?;
+        let refused = |message: String| ClusterError::Refused {
+            cluster: self.name.clone(),
+            what: "get /metrics".into(),
+            code: answer.status,
+            message,
+        };
+        match answer.status {
+            200 if answer.truncated => Err(refused(format!(
+                "the answer is larger than {} MiB, more than the operator reads",
+                MAX_METRICS_BYTES / (1024 * 1024)
+            ))),
+            200 => Ok(answer.text),
+            // As for any other call: a server that is there but not serving is retried later.
+            code if code >= 500 || code == 429 => Err(ClusterError::Unreachable {
+                cluster: self.name.clone(),
+                message: format!("get /metrics failed with HTTP {code}"),
+            }),
+            code => Err(refused(format!("HTTP {code}"))),
+        }
     }
 }
 

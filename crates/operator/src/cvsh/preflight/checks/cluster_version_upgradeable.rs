@@ -74,6 +74,8 @@ mod tests {
             started_time: Time(Timestamp::UNIX_EPOCH),
             completion_time: None,
             accepted_risks: None,
+            release_digest: None,
+            cluster_identity: None,
         });
         let outcome = decide(&running.inputs());
         assert_eq!(

@@ -18,9 +18,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Outcome {
     let target = inputs.target;
     let standby = inputs.fleet.standby.as_ref();
     match inputs.tier {
-        Tier::GlobalStandby => {
-            return Outcome::passed("GlobalStandby", "the standby global cluster is upgraded first");
-        }
+        Tier::GlobalStandby => return standby_in_step(inputs),
         Tier::Global => {
             return match standby {
                 Some(s) if s.current.as_ref().is_none_or(|c| c < target) => Outcome::failed(
@@ -116,6 +114,49 @@ pub fn decide(inputs: &Inputs<'_>) -> Outcome {
     ))
 }
 
+/// The standby goes first, but only in step with its primary: from the primary's version, or up to it.
+/// A standby behind its primary that moves past it (or one ahead that moves further) is not part of
+/// one global tier — and a workload cluster that claims to be the standby gains nothing by the claim.
+fn standby_in_step(inputs: &Inputs<'_>) -> Outcome {
+    let target = inputs.target;
+    let Some(primary) = inputs.fleet.primary.as_ref() else {
+        return Outcome::retry(
+            "NoGlobalCluster",
+            "no ClusterVersionShadow describes the primary global cluster yet, so the standby cannot be \
+             checked against it",
+        );
+    };
+    let Some(primary_version) = primary.current.as_ref() else {
+        return Outcome::retry(
+            "GlobalVersionUnknown",
+            format!(
+                "the version of global cluster `{}` is not known yet",
+                primary.name
+            ),
+        );
+    };
+    let Some(current) = inputs.current else {
+        return Outcome::retry(
+            "UnknownCurrentVersion",
+            "waiting for this cluster's current version",
+        );
+    };
+    if target <= primary_version || current == primary_version {
+        return Outcome::passed(
+            "GlobalStandby",
+            "the standby global cluster is upgraded first, in step with the primary",
+        );
+    }
+    Outcome::failed(
+        "GlobalTierOutOfStep",
+        format!(
+            "the standby global cluster `{}` runs {current} and the primary `{}` runs {primary_version}: a standby \
+             moves to a new version only from its primary's version; bring it to {primary_version} first",
+            inputs.cluster, primary.name
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +209,37 @@ mod tests {
         assert_eq!(decide(&case.inputs()).state, CheckState::Passed);
         case.tier = Tier::GlobalStandby;
         case.target = AcpVersion::new(4, 3, 1);
-        assert_eq!(decide(&case.inputs()).state, CheckState::Passed);
+        assert_eq!(decide(&case.inputs()).state, CheckState::Retry, "no primary yet");
+    }
+
+    #[test]
+    fn the_standby_moves_only_in_step_with_its_primary() {
+        let mut case = Case::new();
+        case.tier = Tier::GlobalStandby;
+        case.target = AcpVersion::new(4, 3, 1);
+        // (primary, standby current, state)
+        let table = [
+            ("4.2.3", "4.2.3", CheckState::Passed),
+            // Behind: may catch up to the primary, not pass it.
+            ("4.3.1", "4.2.3", CheckState::Passed),
+            ("4.2.5", "4.1.0", CheckState::Failed),
+            // Ahead: the primary follows first.
+            ("4.2.3", "4.2.5", CheckState::Failed),
+        ];
+        for (primary, current, state) in table {
+            case.fleet.primary = global("global", primary);
+            case.current = Some(current.parse().unwrap());
+            let outcome = decide(&case.inputs());
+            assert_eq!(outcome.state, state, "{primary} / {current}: {}", outcome.message);
+        }
+        case.fleet.primary = global("global", "4.2.5");
+        case.current = Some("4.1.0".parse().unwrap());
+        let outcome = decide(&case.inputs());
+        assert_eq!(outcome.reason, "GlobalTierOutOfStep");
+        assert!(
+            outcome.message.contains("bring it to 4.2.5 first"),
+            "{}",
+            outcome.message
+        );
     }
 }

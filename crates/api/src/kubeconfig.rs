@@ -39,6 +39,9 @@ pub const MARKER_VALUE: &str = "true";
 /// Longest entry name (context, cluster, user) quoted in a refusal; longer names are clipped.
 const MAX_NAME_CHARS: usize = 64;
 
+/// Refused fields a refusal lists by name; the rest are counted.
+const MAX_FINDINGS_SHOWN: usize = 10;
+
 /// Whether a Secret is marked as holding a kubeconfig: Cluster API's Secret type, or our label
 /// (`config.alauda.io/kubeconfig: "true"`, set by `ac adm cluster register`). An unmarked Secret is never
 /// parsed: pointing a cluster at a Secret must not be a way to have some other Secret's content read.
@@ -201,11 +204,14 @@ pub struct Refusal {
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, finding) in self.findings.iter().enumerate() {
+        for (i, finding) in self.findings.iter().take(MAX_FINDINGS_SHOWN).enumerate() {
             if i > 0 {
                 f.write_str("; ")?;
             }
             write!(f, "{finding}")?;
+        }
+        if self.findings.len() > MAX_FINDINGS_SHOWN {
+            write!(f, "; and {} more", self.findings.len() - MAX_FINDINGS_SHOWN)?;
         }
         Ok(())
     }
@@ -488,7 +494,8 @@ fn check_cluster(
 ) -> Option<CheckedCluster> {
     let mut refuse = |key: &str, problem| {
         findings.push(Finding {
-            field: format!("{path}.{key}"),
+            // An unknown key is the author's text: quoted like an entry name, short and printable.
+            field: format!("{path}.{}", label(key)),
             problem,
         });
     };
@@ -579,7 +586,8 @@ fn check_user(
     let before = findings.len();
     let mut refuse = |key: &str, problem| {
         findings.push(Finding {
-            field: format!("{path}.{key}"),
+            // An unknown key is the author's text: quoted like an entry name, short and printable.
+            field: format!("{path}.{}", label(key)),
             problem,
         });
     };
@@ -1039,6 +1047,21 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn unknown_keys_are_quoted_printable_and_counted_past_ten() {
+        let bytes = with(|d| {
+            let u = user(d);
+            u.insert("evil\nkey\u{1b}[31m".into(), "x".into());
+            for i in 0..30 {
+                u.insert(format!("unknown-{i:02}"), "x".into());
+            }
+        });
+        let text = validate(&bytes, Policy::default()).unwrap_err().to_string();
+        assert!(text.contains("evil?key?"), "{text}");
+        assert!(!text.contains('\n') && !text.contains('\u{1b}'), "{text}");
+        assert!(text.ends_with("and 21 more"), "{text}");
     }
 
     #[test]

@@ -131,11 +131,11 @@ pub(crate) fn bundle_layer(manifest_bytes: &[u8]) -> Result<OciDescriptor, NotAB
         )
     {
         return Err(NotABundle {
-            media_type: manifest_type.unwrap_or_else(|| OCI_IMAGE_INDEX_MEDIA_TYPE.to_owned()),
+            media_type: shown(&manifest_type.unwrap_or_else(|| OCI_IMAGE_INDEX_MEDIA_TYPE.to_owned())),
         });
     }
     let manifest: OciImageManifest = serde_json::from_value(value).map_err(|_| NotABundle {
-        media_type: manifest_type.unwrap_or_else(|| "unreadable manifest".to_owned()),
+        media_type: shown(&manifest_type.unwrap_or_else(|| "unreadable manifest".to_owned())),
     })?;
     // Describe a foreign artifact by the most specific type it declares.
     let declared = manifest
@@ -148,21 +148,43 @@ pub(crate) fn bundle_layer(manifest_bytes: &[u8]) -> Result<OciDescriptor, NotAB
             .as_deref()
             .is_none_or(|t| t == ARTIFACT_TYPE);
     if !is_bundle {
-        return Err(NotABundle { media_type: declared });
+        return Err(NotABundle {
+            media_type: shown(&declared),
+        });
     }
     match manifest.layers.as_slice() {
         [layer] if layer.media_type == LAYER_MEDIA_TYPE => Ok(layer.clone()),
         layers => Err(NotABundle {
             media_type: format!(
-                "{declared} with layers [{}], expected one {LAYER_MEDIA_TYPE} layer",
+                "{} with layers [{}{}], expected one {LAYER_MEDIA_TYPE} layer",
+                shown(&declared),
                 layers
                     .iter()
-                    .map(|l| l.media_type.as_str())
+                    .take(4)
+                    .map(|l| shown(&l.media_type))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                if layers.len() > 4 { ", …" } else { "" }
             ),
         }),
     }
+}
+
+/// Longest piece of a registry's answer quoted in an error.
+const MAX_SHOWN_CHARS: usize = 200;
+
+/// Text from a registry's manifest as an error may quote it: one line, at most [`MAX_SHOWN_CHARS`]
+/// characters. A hostile registry controls these strings, and errors reach logs and status.
+fn shown(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(MAX_SHOWN_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if text.chars().nth(MAX_SHOWN_CHARS).is_some() {
+        out.push_str("… (truncated)");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -235,5 +257,26 @@ mod tests {
                 .contains("expected one application/vnd.alauda.acp.release.v1+yaml layer"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn a_hostile_media_type_is_quoted_short_and_on_one_line() {
+        let huge = format!("evil\\n{}", "x".repeat(1 << 20));
+        let foreign = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"{huge}","digest":"sha256:00","size":2}},"layers":[]}}"#
+        );
+        let shown = bundle_layer(foreign.as_bytes()).unwrap_err().media_type;
+        assert!(shown.chars().count() < 300, "{} characters quoted", shown.len());
+        assert!(!shown.contains('\n'), "{shown:?}");
+        assert!(shown.starts_with("evil?x"), "{shown:?}");
+        let layers = (0..1000)
+            .map(|_| format!(r#"{{"mediaType":"{huge}","digest":"sha256:01","size":3}}"#))
+            .collect::<Vec<_>>()
+            .join(",");
+        let many = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"{CONFIG_MEDIA_TYPE}","digest":"sha256:00","size":2}},"layers":[{layers}]}}"#
+        );
+        let shown = bundle_layer(many.as_bytes()).unwrap_err().media_type;
+        assert!(shown.chars().count() < 1500, "{} characters quoted", shown.len());
     }
 }

@@ -122,7 +122,8 @@ impl Cluster {
                 .client
                 .send(request)
                 .await
-                .map_err(|e| unreachable(format!("get {path} failed: {e}")))?;
+                // Through `classify`, like every typed call: a credential plugin's output never leaks.
+                .map_err(|e| classify(&self.name, &format!("get {path}"), e))?;
             let status = response.status().as_u16();
             let mut body = response.into_body();
             let mut bytes = Vec::new();
@@ -223,5 +224,24 @@ mod tests {
             kube::Error::Service("connection refused".into()),
         );
         assert!(other.to_string().contains("connection refused"));
+    }
+
+    #[tokio::test]
+    async fn a_bounded_get_reports_credential_plugin_failures_without_their_text() {
+        let failing = tower::service_fn(|_request: http::Request<kube::client::Body>| async {
+            Err::<http::Response<kube::client::Body>, _>(Box::new(AuthError::AuthExec(
+                "plugin printed SECRET-token".into(),
+            ))
+                as Box<dyn std::error::Error + Send + Sync>)
+        });
+        let client = kube::Client::new(failing, "default");
+        let cluster = Cluster::new("east", client, std::time::Duration::from_secs(5));
+        let err = cluster
+            .get_bounded("/readyz", 1024)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("SECRET"), "{err}");
+        assert!(err.contains("no usable credential"), "{err}");
     }
 }

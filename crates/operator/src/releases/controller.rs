@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use acp_api::ProductManifest;
 use acp_api::conditions::{self, Clock, ConditionUpdate, types};
+use acp_api::cvsh::bounds::{MAX_MESSAGE_CHARS, clip};
 use acp_api::product_manifest::{
     Artifact, ArtifactChannel, ArtifactStatus, PackageType, ProductManifestStatus, ResolvedRelease,
 };
@@ -132,7 +133,13 @@ pub fn desired_status(
             }
             ConditionUpdate::new(types::READY, true, "Resolved", message)
         }
-        Err(err) => ConditionUpdate::new(types::READY, false, err.reason(), err.to_string()),
+        // Registry answers and spec values end up in this text: bounded like every cvsh message.
+        Err(err) => ConditionUpdate::new(
+            types::READY,
+            false,
+            err.reason(),
+            clip(&err.to_string(), MAX_MESSAGE_CHARS).into_owned(),
+        ),
     };
     conditions::set(
         &mut status.conditions,
@@ -272,6 +279,19 @@ mod tests {
         assert!(status.release.is_none());
         let ready = conditions::find(&status.conditions, types::READY).unwrap();
         assert_eq!(ready.reason, "ReleaseNotFound");
+    }
+
+    #[test]
+    fn a_megabyte_of_error_text_is_clipped_before_it_reaches_status() {
+        let huge = ResolveError::InvalidImage {
+            image: "registry.example.com/acp/release".into(),
+            message: "x".repeat(1 << 20),
+        };
+        let status = desired_status(&manifest("4.3.1"), Err(huge), &Default::default(), &clock());
+        let ready = conditions::find(&status.conditions, types::READY).unwrap();
+        assert_eq!(ready.message.chars().count(), MAX_MESSAGE_CHARS);
+        assert!(ready.message.ends_with(acp_api::cvsh::bounds::TRUNCATION_MARKER));
+        assert!(ready.message.starts_with("spec.image"), "{}", ready.message);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use acp_api::conditions::{ConditionUpdate, types};
+use acp_api::cvsh::bounds::{MAX_MESSAGE_CHARS, clip};
 use acp_bundle::signature::{self, MAX_KEY_FILE_BYTES, PublicKey, SignatureError, Verified};
 use acp_bundle::{BundleClient, PulledBundle};
 use anyhow::Context as _;
@@ -83,12 +84,13 @@ fn read_keys(path: &Path) -> anyhow::Result<Vec<PublicKey>> {
 /// The `SignatureVerified` condition for a resolution result; `None` when there is nothing to say (the
 /// release did not resolve for another reason, or the registry could not be asked).
 pub fn condition(resolved: &Result<Resolved, ResolveError>) -> Option<ConditionUpdate> {
+    // Registry answers can be quoted here: bounded like every status message.
     let update = |status: bool, reason: &str, message: String| {
         Some(ConditionUpdate::new(
             types::SIGNATURE_VERIFIED,
             status,
             reason,
-            message,
+            clip(&message, MAX_MESSAGE_CHARS).into_owned(),
         ))
     };
     match resolved {

@@ -180,9 +180,9 @@ pub fn rules(manifest: &Value) -> Vec<Rule> {
     }
     if is(RBAC_GROUP, "Role") || is(RBAC_GROUP, "ClusterRole") {
         let rules = role_rules(manifest);
-        if rules.iter().any(|r| grants_everything(r)) {
+        if rules.iter().any(grants_everything) {
             broken.push(Rule::WildcardRole);
-        } else if rules.iter().any(|r| grants_everything_on_rbac(r)) {
+        } else if rules.iter().any(grants_everything_on_rbac) {
             broken.push(Rule::RbacWildcard);
         }
         for verb in PRIVILEGE_VERBS {

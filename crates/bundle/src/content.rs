@@ -3,9 +3,13 @@
 //! Applying a release is cluster-admin-equivalent on every managed cluster, so a bundle from a
 //! registry is held to a narrower rule than the operator's own privilege: it may not write into the
 //! namespaces Kubernetes keeps for itself, install admission control (which sees or blocks every
-//! write in the cluster), or hand out cluster-admin. The check runs when a release is resolved, so
+//! write in the cluster) or API services (which route an API group to any service), or hand out
+//! cluster-admin or the RBAC powers that reach it. The check runs when a release is resolved, so
 //! such a release is refused and never offered, long before an upgrade would apply it. An operator
 //! started with `--allow-privileged-release-content` lets it through.
+//!
+//! This guards against named vectors; it does not contain a bundle. Its workloads may still run
+//! privileged pods in the namespaces it may write to: signing decides whose bundles run at all.
 
 use std::fmt;
 
@@ -17,8 +21,17 @@ pub const PROTECTED_NAMESPACES: [&str; 3] = ["kube-system", "kube-public", "kube
 
 /// API group of admission webhooks and admission policies.
 const ADMISSION_GROUP: &str = "admissionregistration.k8s.io";
+/// API group of APIService, which routes an API group to a service of the APIService's choosing.
+const AGGREGATION_GROUP: &str = "apiregistration.k8s.io";
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 const CLUSTER_ADMIN: &str = "cluster-admin";
+/// The group every member of which is cluster-admin, whatever RBAC says.
+const MASTERS_GROUP: &str = "system:masters";
+/// Verbs that lift a role's holder past RBAC: grant what one does not hold, bind any role, act as
+/// anyone.
+const PRIVILEGE_VERBS: [&str; 3] = ["escalate", "bind", "impersonate"];
+/// Resources of the RBAC group.
+const RBAC_RESOURCES: [&str; 4] = ["roles", "clusterroles", "rolebindings", "clusterrolebindings"];
 
 /// How many offending objects a refusal lists before it counts the rest.
 const LISTED: usize = 5;
@@ -54,6 +67,14 @@ pub enum Rule {
     ClusterAdminBinding,
     /// A Role or ClusterRole granting every verb on every resource: cluster-admin by another name.
     WildcardRole,
+    /// An APIService: it routes an API group to any service, which then answers for it.
+    ApiService,
+    /// A RoleBinding or ClusterRoleBinding with the subject group `system:masters`.
+    MastersBinding,
+    /// A Role or ClusterRole naming one of [`PRIVILEGE_VERBS`], on any resource.
+    PrivilegeVerb(String),
+    /// A Role or ClusterRole granting every verb on a resource of the RBAC group.
+    RbacWildcard,
 }
 
 impl fmt::Display for Rule {
@@ -63,6 +84,10 @@ impl fmt::Display for Rule {
             Rule::AdmissionControl => f.write_str("is admission control (it sees or blocks every write)"),
             Rule::ClusterAdminBinding => write!(f, "binds the {CLUSTER_ADMIN} role"),
             Rule::WildcardRole => f.write_str("grants every verb on every resource"),
+            Rule::ApiService => f.write_str("is an APIService (it routes an API group to any service)"),
+            Rule::MastersBinding => write!(f, "binds the group {MASTERS_GROUP}"),
+            Rule::PrivilegeVerb(verb) => write!(f, "grants the verb {verb}"),
+            Rule::RbacWildcard => write!(f, "grants every verb on a resource of {RBAC_GROUP}"),
         }
     }
 }
@@ -87,7 +112,8 @@ impl fmt::Display for Violation {
     "release {version} holds content a release bundle may not apply: {}; remove it from the bundle \
      and publish it again, or, if this release must do this, run the operator with \
      --allow-privileged-release-content (every bundle may then write into Kubernetes' own \
-     namespaces, install admission control and grant cluster-admin on every managed cluster)",
+     namespaces, install admission control and API services, and grant cluster-admin on every \
+     managed cluster)",
     listed(.violations)
 )]
 pub struct ContentRefused {
@@ -141,28 +167,77 @@ pub fn rules(manifest: &Value) -> Vec<Rule> {
     if group == ADMISSION_GROUP {
         broken.push(Rule::AdmissionControl);
     }
-    if (is(RBAC_GROUP, "RoleBinding") || is(RBAC_GROUP, "ClusterRoleBinding"))
-        && text("/roleRef/name") == Some(CLUSTER_ADMIN)
-    {
-        broken.push(Rule::ClusterAdminBinding);
+    if is(AGGREGATION_GROUP, "APIService") {
+        broken.push(Rule::ApiService);
     }
-    if (is(RBAC_GROUP, "Role") || is(RBAC_GROUP, "ClusterRole")) && grants_everything(manifest) {
-        broken.push(Rule::WildcardRole);
+    if is(RBAC_GROUP, "RoleBinding") || is(RBAC_GROUP, "ClusterRoleBinding") {
+        if text("/roleRef/name") == Some(CLUSTER_ADMIN) {
+            broken.push(Rule::ClusterAdminBinding);
+        }
+        if binds_masters(manifest) {
+            broken.push(Rule::MastersBinding);
+        }
+    }
+    if is(RBAC_GROUP, "Role") || is(RBAC_GROUP, "ClusterRole") {
+        let rules = role_rules(manifest);
+        if rules.iter().any(grants_everything) {
+            broken.push(Rule::WildcardRole);
+        } else if rules.iter().any(grants_everything_on_rbac) {
+            broken.push(Rule::RbacWildcard);
+        }
+        for verb in PRIVILEGE_VERBS {
+            if rules.iter().any(|r| strings(r, "verbs").any(|v| v == verb)) {
+                broken.push(Rule::PrivilegeVerb(verb.to_string()));
+            }
+        }
     }
     broken
 }
 
-fn grants_everything(role: &Value) -> bool {
-    let has_star = |rule: &Value, field: &str| {
-        rule.get(field)
-            .and_then(Value::as_array)
-            .is_some_and(|items| items.iter().any(|i| i.as_str() == Some("*")))
-    };
-    role.get("rules").and_then(Value::as_array).is_some_and(|rules| {
-        rules
-            .iter()
-            .any(|r| has_star(r, "verbs") && has_star(r, "resources") && has_star(r, "apiGroups"))
-    })
+fn binds_masters(binding: &Value) -> bool {
+    binding
+        .get("subjects")
+        .and_then(Value::as_array)
+        .is_some_and(|subjects| {
+            subjects.iter().any(|s| {
+                s.get("kind").and_then(Value::as_str) == Some("Group")
+                    && s.get("name").and_then(Value::as_str) == Some(MASTERS_GROUP)
+            })
+        })
+}
+
+fn role_rules(role: &Value) -> &[Value] {
+    role.get("rules")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+/// The strings of the list `field` of one policy rule.
+fn strings<'a>(rule: &'a Value, field: &str) -> impl Iterator<Item = &'a str> {
+    rule.get(field)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
+fn has_star(rule: &Value, field: &str) -> bool {
+    strings(rule, field).any(|item| item == "*")
+}
+
+/// Every verb on every resource of every group.
+fn grants_everything(rule: &Value) -> bool {
+    has_star(rule, "verbs") && has_star(rule, "resources") && has_star(rule, "apiGroups")
+}
+
+/// Every verb on a resource (or subresource) of the RBAC group, named or by wildcard.
+fn grants_everything_on_rbac(rule: &Value) -> bool {
+    let rbac_group = strings(rule, "apiGroups").any(|g| g == RBAC_GROUP || g == "*");
+    let rbac_resource = strings(rule, "resources").any(|r| {
+        let base = r.split('/').next().unwrap_or(r);
+        base == "*" || RBAC_RESOURCES.contains(&base)
+    });
+    has_star(rule, "verbs") && rbac_group && rbac_resource
 }
 
 /// `Kind namespace/name` (or `Kind name`) as written in the manifest.
@@ -194,6 +269,12 @@ mod tests {
         let mut b = object("rbac.authorization.k8s.io/v1", kind, namespace, "grant");
         b["roleRef"] = json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role});
         b["subjects"] = json!([{"kind": "ServiceAccount", "name": "x", "namespace": "cpaas-system"}]);
+        b
+    }
+
+    fn binding_to(kind: &str, role: &str, subjects: Value) -> Value {
+        let mut b = binding(kind, None, role);
+        b["subjects"] = subjects;
         b
     }
 
@@ -289,6 +370,129 @@ mod tests {
                 ),
                 vec![Rule::WildcardRole],
             ),
+            // Aggregated API servers: an APIService routes a group to any service.
+            (
+                object(
+                    "apiregistration.k8s.io/v1",
+                    "APIService",
+                    None,
+                    "v1beta1.metrics.k8s.io",
+                ),
+                vec![Rule::ApiService],
+            ),
+            (
+                object(
+                    "apiregistration.k8s.io/v1beta1",
+                    "APIService",
+                    None,
+                    "v1.example.io",
+                ),
+                vec![Rule::ApiService],
+            ),
+            (object("example.io/v1", "APIService", None, "lookalike"), vec![]),
+            // system:masters is cluster-admin whatever role it is bound to.
+            (
+                binding_to(
+                    "ClusterRoleBinding",
+                    "view",
+                    json!([{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "system:masters"}]),
+                ),
+                vec![Rule::MastersBinding],
+            ),
+            (
+                binding_to(
+                    "RoleBinding",
+                    "edit",
+                    json!([{"kind": "ServiceAccount", "name": "x", "namespace": "cpaas-system"},
+                           {"kind": "Group", "name": "system:masters"}]),
+                ),
+                vec![Rule::MastersBinding],
+            ),
+            (
+                binding_to(
+                    "ClusterRoleBinding",
+                    "view",
+                    json!([{"kind": "Group", "name": "system:authenticated"}]),
+                ),
+                vec![],
+            ),
+            (
+                binding_to(
+                    "ClusterRoleBinding",
+                    "cluster-admin",
+                    json!([{"kind": "Group", "name": "system:masters"}]),
+                ),
+                vec![Rule::ClusterAdminBinding, Rule::MastersBinding],
+            ),
+            // Verbs that reach past RBAC, on anything.
+            (
+                role(
+                    "ClusterRole",
+                    json!({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["escalate"]}),
+                ),
+                vec![Rule::PrivilegeVerb("escalate".into())],
+            ),
+            (
+                role(
+                    "Role",
+                    json!({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["get", "bind"]}),
+                ),
+                vec![Rule::PrivilegeVerb("bind".into())],
+            ),
+            (
+                role(
+                    "ClusterRole",
+                    json!({"apiGroups": [""], "resources": ["users", "groups"], "verbs": ["impersonate"]}),
+                ),
+                vec![Rule::PrivilegeVerb("impersonate".into())],
+            ),
+            (
+                role(
+                    "ClusterRole",
+                    json!({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["escalate", "bind", "impersonate"]}),
+                ),
+                vec![
+                    Rule::PrivilegeVerb("escalate".into()),
+                    Rule::PrivilegeVerb("bind".into()),
+                    Rule::PrivilegeVerb("impersonate".into()),
+                ],
+            ),
+            // Every verb on the RBAC group's resources: roles and bindings at will.
+            (
+                role(
+                    "ClusterRole",
+                    json!({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterrolebindings"], "verbs": ["*"]}),
+                ),
+                vec![Rule::RbacWildcard],
+            ),
+            (
+                role(
+                    "Role",
+                    json!({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["*"], "verbs": ["*"]}),
+                ),
+                vec![Rule::RbacWildcard],
+            ),
+            (
+                role(
+                    "ClusterRole",
+                    json!({"apiGroups": ["*"], "resources": ["roles"], "verbs": ["*"]}),
+                ),
+                vec![Rule::RbacWildcard],
+            ),
+            (
+                role(
+                    "ClusterRole",
+                    json!({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["get", "list", "create"]}),
+                ),
+                vec![],
+            ),
+            (
+                role(
+                    "ClusterRole",
+                    json!({"apiGroups": ["apps"], "resources": ["*"], "verbs": ["*"]}),
+                ),
+                vec![],
+            ),
             // Several rules at once are all reported.
             (
                 binding("RoleBinding", Some("kube-system"), "cluster-admin"),
@@ -346,6 +550,38 @@ mod tests {
             allow_privileged: true,
         };
         assert_eq!(allowed.check(&release), Ok(()));
+    }
+
+    #[test]
+    fn each_new_vector_is_named_in_the_refusal() {
+        let release = release(vec![(
+            "aggregator",
+            vec![
+                object("apiregistration.k8s.io/v1", "APIService", None, "v1.example.io"),
+                binding_to(
+                    "ClusterRoleBinding",
+                    "view",
+                    json!([{"kind": "Group", "name": "system:masters"}]),
+                ),
+                role(
+                    "ClusterRole",
+                    json!({"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"]}),
+                ),
+                role(
+                    "ClusterRole",
+                    json!({"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["*"]}),
+                ),
+            ],
+        )]);
+        let text = ContentPolicy::default().check(&release).unwrap_err().to_string();
+        for part in [
+            "module aggregator: APIService v1.example.io is an APIService (it routes an API group to any service)",
+            "module aggregator: ClusterRoleBinding grant binds the group system:masters",
+            "module aggregator: ClusterRole role grants the verb impersonate",
+            "module aggregator: ClusterRole role grants every verb on a resource of rbac.authorization.k8s.io",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! "true"`), as Helm does; a dropped module deletes only what acp-cvo manages for that module. An
 //! object applied in an earlier attempt of the same operation already carries the labels, so a resumed
 //! operation never refuses its own objects.
+//!
+//! Objects an operator applied before these labels existed carry no managed-by label, but their
+//! `metadata.managedFields` still record a server-side apply by field manager `acp-cvo`: that is proof
+//! the operator applied them, so they count as acp-cvo's. A managed-by label naming someone else wins
+//! over that record: whoever relabelled the object has taken it over.
 
 use acp_api::names::{self, annotations, labels};
 use serde_json::{Map, Value};
@@ -36,6 +41,7 @@ pub fn decide(live: Option<&Value>, adopt: bool) -> Ownership {
     };
     match label(live, labels::MANAGED_BY) {
         Some(names::FIELD_MANAGER) => Ownership::Owned,
+        None if applied_by_acp_cvo(live) => Ownership::Owned,
         _ if adopt => Ownership::Adoptable,
         Some(other) => Ownership::Foreign(format!("it is managed by {other:?} ({})", labels::MANAGED_BY)),
         None => Ownership::Foreign(format!("it has no {} label", labels::MANAGED_BY)),
@@ -52,11 +58,22 @@ pub enum Removal {
 
 /// Whether the live object belongs to `module` as acp-cvo applied it, and so may be deleted with it.
 pub fn removal(live: &Value, module: &str) -> Removal {
-    if label(live, labels::MANAGED_BY) != Some(names::FIELD_MANAGER) {
-        return Removal::Keep(format!(
-            "acp-cvo does not manage it (no {}=acp-cvo)",
-            labels::MANAGED_BY
-        ));
+    match label(live, labels::MANAGED_BY) {
+        Some(names::FIELD_MANAGER) => {}
+        Some(_) => {
+            return Removal::Keep(format!(
+                "acp-cvo does not manage it (no {}=acp-cvo)",
+                labels::MANAGED_BY
+            ));
+        }
+        None if applied_by_acp_cvo(live) => {}
+        None => {
+            return Removal::Keep(format!(
+                "acp-cvo does not manage it (no {}=acp-cvo, and metadata.managedFields records no \
+                 apply by acp-cvo)",
+                labels::MANAGED_BY
+            ));
+        }
     }
     match label(live, labels::MODULE) {
         Some(m) if m == module => Removal::Delete,
@@ -99,6 +116,18 @@ pub fn labelled(manifest: &Value, module: &str, release: &str) -> (Value, bool) 
         set.insert(labels::RELEASE_VERSION.into(), release.into());
     }
     (manifest, adopt)
+}
+
+/// Whether `metadata.managedFields` records a server-side apply by acp-cvo's field manager.
+fn applied_by_acp_cvo(live: &Value) -> bool {
+    live.pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .is_some_and(|entries| {
+            entries.iter().any(|entry| {
+                entry.get("manager").and_then(Value::as_str) == Some(names::FIELD_MANAGER)
+                    && entry.get("operation").and_then(Value::as_str) == Some("Apply")
+            })
+        })
 }
 
 fn label<'a>(live: &'a Value, key: &str) -> Option<&'a str> {
@@ -171,10 +200,118 @@ mod tests {
             ),
             (
                 live(json!({"config.alauda.io/module": "logging"})),
-                Removal::Keep("acp-cvo does not manage it (no app.kubernetes.io/managed-by=acp-cvo)".into()),
+                Removal::Keep(
+                    "acp-cvo does not manage it (no app.kubernetes.io/managed-by=acp-cvo, and \
+                     metadata.managedFields records no apply by acp-cvo)"
+                        .into(),
+                ),
             ),
             (
                 live(json!({"app.kubernetes.io/managed-by": "Helm", "config.alauda.io/module": "logging"})),
+                Removal::Keep("acp-cvo does not manage it (no app.kubernetes.io/managed-by=acp-cvo)".into()),
+            ),
+        ];
+        for (object, expected) in table {
+            assert_eq!(removal(&object, "logging"), expected, "{object}");
+        }
+    }
+
+    /// A live object with `labels` whose managedFields hold one entry per (manager, operation).
+    fn live_with_fields(labels: Value, fields: &[(&str, &str)]) -> Value {
+        let mut object = live(labels);
+        object["metadata"]["managedFields"] = fields
+            .iter()
+            .map(|(manager, operation)| {
+                json!({"manager": manager, "operation": operation, "apiVersion": "apps/v1",
+                       "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}})
+            })
+            .collect();
+        object
+    }
+
+    #[test]
+    fn what_acp_cvo_applied_before_the_labels_existed_is_still_its_own() {
+        let release_only = json!({"config.alauda.io/release-version": "4.3.1"});
+        // The built-in CRD as an earlier operator applied it: only the release-version label.
+        let earlier_crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "platformcapabilities.release.alauda.io",
+                         "labels": {"config.alauda.io/release-version": "4.3.1"},
+                         "managedFields": [{"manager": "acp-cvo", "operation": "Apply",
+                                            "apiVersion": "apiextensions.k8s.io/v1"}]}});
+        let applied = live_with_fields(release_only.clone(), &[("acp-cvo", "Apply")]);
+        let applied_among_others = live_with_fields(
+            json!({}),
+            &[("kube-controller-manager", "Update"), ("acp-cvo", "Apply")],
+        );
+        let updated_only = live_with_fields(release_only.clone(), &[("acp-cvo", "Update")]);
+        let applied_by_kubectl = live_with_fields(release_only.clone(), &[("kubectl", "Apply")]);
+        let relabelled = live_with_fields(
+            json!({"app.kubernetes.io/managed-by": "Helm"}),
+            &[("acp-cvo", "Apply"), ("helm", "Update")],
+        );
+        let no_label = Ownership::Foreign("it has no app.kubernetes.io/managed-by label".into());
+        let table = [
+            (&earlier_crd, false, Ownership::Owned),
+            (&applied, false, Ownership::Owned),
+            (&applied, true, Ownership::Owned),
+            (&applied_among_others, false, Ownership::Owned),
+            (&updated_only, false, no_label.clone()),
+            (&applied_by_kubectl, false, no_label.clone()),
+            (&applied_by_kubectl, true, Ownership::Adoptable),
+            (
+                &relabelled,
+                false,
+                Ownership::Foreign("it is managed by \"Helm\" (app.kubernetes.io/managed-by)".into()),
+            ),
+            (&relabelled, true, Ownership::Adoptable),
+        ];
+        for (object, adopt, expected) in table {
+            assert_eq!(decide(Some(object), adopt), expected, "{object} adopt={adopt}");
+        }
+    }
+
+    #[test]
+    fn a_dropped_module_deletes_what_acp_cvo_applied_for_it_before_the_labels_existed() {
+        let not_applied = "acp-cvo does not manage it (no app.kubernetes.io/managed-by=acp-cvo, and \
+                           metadata.managedFields records no apply by acp-cvo)";
+        let table = [
+            (
+                live_with_fields(
+                    json!({"config.alauda.io/module": "logging"}),
+                    &[("acp-cvo", "Apply")],
+                ),
+                Removal::Delete,
+            ),
+            (
+                live_with_fields(json!({"config.alauda.io/module": "api"}), &[("acp-cvo", "Apply")]),
+                Removal::Keep("module api manages it now".into()),
+            ),
+            (
+                live_with_fields(
+                    json!({"config.alauda.io/release-version": "4.3.1"}),
+                    &[("acp-cvo", "Apply")],
+                ),
+                Removal::Keep("it has no config.alauda.io/module label".into()),
+            ),
+            (
+                live_with_fields(
+                    json!({"config.alauda.io/module": "logging"}),
+                    &[("acp-cvo", "Update")],
+                ),
+                Removal::Keep(not_applied.into()),
+            ),
+            (
+                live_with_fields(
+                    json!({"config.alauda.io/module": "logging"}),
+                    &[("kubectl", "Apply")],
+                ),
+                Removal::Keep(not_applied.into()),
+            ),
+            (
+                live_with_fields(
+                    json!({"app.kubernetes.io/managed-by": "logging-team", "config.alauda.io/module": "logging"}),
+                    &[("acp-cvo", "Apply")],
+                ),
                 Removal::Keep("acp-cvo does not manage it (no app.kubernetes.io/managed-by=acp-cvo)".into()),
             ),
         ];

@@ -8,7 +8,7 @@ mod operator_support;
 use acp_api::conditions::{self, types};
 use acp_api::{ProductManifest, names};
 use acp_policy::{AcpVersion, GlobalUpgradeRule};
-use acp_testkit::{ProcessSpec, wait_for, wait_for_some};
+use acp_testkit::{wait_for, wait_for_some};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use operator_support::*;
@@ -19,22 +19,7 @@ async fn a_release_pulled_from_a_registry_is_offered_requested_by_image_and_appl
     let env = start([cluster("global", "1.34")]).await;
     let global = env.cluster("global");
 
-    // A registry on loopback, owned by the test.
-    let dir = env.dir().join("registry");
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    let host = format!("127.0.0.1:{}", free_port());
-    let config = format!(
-        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {host}\n",
-        dir.join("data").display()
-    );
-    std::fs::write(dir.join("config.yml"), config).unwrap();
-    let _registry = env
-        .spawn(
-            ProcessSpec::new("docker-registry")
-                .arg("serve")
-                .arg(dir.join("config.yml")),
-        )
-        .unwrap();
+    let (host, _registry) = start_registry(&env).await;
     wait_for("the registry to serve /v2/", SHORT, || async {
         http_get(&host, "/v2/").await.is_some_and(|(code, _)| code == 200)
     })

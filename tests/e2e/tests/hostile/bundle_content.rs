@@ -6,7 +6,7 @@
 use acp_api::conditions::{self, types};
 use acp_api::{ProductManifest, names};
 use acp_policy::{AcpVersion, GlobalUpgradeRule, Lifecycle, Module, ProductRelease};
-use acp_testkit::{ChildProcess, Cluster, ProcessSpec, TestEnv, wait_for, wait_for_some};
+use acp_testkit::{ChildProcess, Cluster, TestEnv, wait_for_some};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
@@ -17,31 +17,6 @@ use crate::operator_support::*;
 /// The Deployment someone else installed in the platform namespace before this release.
 const GATEWAY: &str = "gateway";
 const GATEWAY_MODULE: &str = "platform-gateway";
-
-/// A registry on loopback, owned by the test; returns `host:port` and the process.
-async fn start_registry(env: &TestEnv) -> (String, ChildProcess) {
-    let dir = env.dir().join("registry");
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    let host = format!("127.0.0.1:{}", free_port());
-    let config = format!(
-        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {host}\n",
-        dir.join("data").display()
-    );
-    std::fs::write(dir.join("config.yml"), config).unwrap();
-    let registry = env
-        .spawn(
-            ProcessSpec::new("docker-registry")
-                .arg("serve")
-                .arg(dir.join("config.yml")),
-        )
-        .unwrap();
-    wait_for("the registry to serve /v2/", SHORT, || async {
-        http_get(&host, "/v2/").await.is_some_and(|(code, _)| code == 200)
-    })
-    .await
-    .unwrap();
-    (host, registry)
-}
 
 /// The built-in modules of `version` plus `extra`, reachable from 4.3 on Kubernetes 1.34.
 fn release(version: &str, extra: Vec<Module>) -> ProductRelease {

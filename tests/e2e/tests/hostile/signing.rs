@@ -9,7 +9,7 @@ use acp_api::conditions::{self, types};
 use acp_api::{ProductManifest, names};
 use acp_bundle::signature::{self, SigningKey};
 use acp_policy::{AcpVersion, GlobalUpgradeRule};
-use acp_testkit::{ChildProcess, Cluster, ProcessSpec, TestEnv, wait_for, wait_for_some};
+use acp_testkit::{Cluster, TestEnv, wait_for_some};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams};
@@ -17,31 +17,6 @@ use oci_client::manifest::OCI_IMAGE_MEDIA_TYPE;
 use serde_json::json;
 
 use crate::operator_support::*;
-
-/// Starts Debian's `docker-registry` on loopback, owned by the test; returns it and `127.0.0.1:PORT`.
-async fn start_registry(env: &TestEnv) -> (ChildProcess, String) {
-    let dir = env.dir().join("registry");
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    let host = format!("127.0.0.1:{}", free_port());
-    let config = format!(
-        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {host}\n",
-        dir.join("data").display()
-    );
-    std::fs::write(dir.join("config.yml"), config).unwrap();
-    let registry = env
-        .spawn(
-            ProcessSpec::new("docker-registry")
-                .arg("serve")
-                .arg(dir.join("config.yml")),
-        )
-        .unwrap();
-    wait_for("the registry to serve /v2/", SHORT, || async {
-        http_get(&host, "/v2/").await.is_some_and(|(code, _)| code == 200)
-    })
-    .await
-    .unwrap();
-    (registry, host)
-}
 
 /// A key pair in files: `NAME.key` (PKCS#8) and `NAME.pub`.
 fn key_files(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
@@ -176,7 +151,7 @@ async fn wait_condition(global: &Cluster, name: &str, type_: &str, status: &str,
 async fn only_bundles_signed_by_a_trusted_key_are_offered_and_applied() {
     let env = start([cluster("global", "1.34")]).await;
     let global = env.cluster("global");
-    let (_registry, host) = start_registry(&env).await;
+    let (host, _registry) = start_registry(&env).await;
     let repository = format!("{host}/acp/release");
     let keys = env.dir().join("keys");
     std::fs::create_dir_all(&keys).unwrap();

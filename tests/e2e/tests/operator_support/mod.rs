@@ -428,3 +428,29 @@ pub fn operation_in(shadow: &ClusterVersionShadow, stage: &str, operation: &str,
             .any(|o| o.name == operation && o.phase.as_ref().is_some_and(|p| p.as_str() == phase))
     })
 }
+
+/// Starts Debian's `docker-registry` on loopback, owned by the test; returns `127.0.0.1:PORT` and the
+/// process (the registry stops when it is dropped).
+pub async fn start_registry(env: &TestEnv) -> (String, ChildProcess) {
+    let dir = env.dir().join("registry");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let host = format!("127.0.0.1:{}", free_port());
+    let config = format!(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {host}\n",
+        dir.join("data").display()
+    );
+    std::fs::write(dir.join("config.yml"), config).unwrap();
+    let registry = env
+        .spawn(
+            ProcessSpec::new("docker-registry")
+                .arg("serve")
+                .arg(dir.join("config.yml")),
+        )
+        .unwrap();
+    wait_for("the registry to serve /v2/", SHORT, || async {
+        http_get(&host, "/v2/").await.is_some_and(|(code, _)| code == 200)
+    })
+    .await
+    .unwrap();
+    (host, registry)
+}

@@ -215,7 +215,14 @@ mod tests {
                 },
             );
             shadow.metadata.namespace = Some("cpaas-system".into());
-            let events = notifications(&shadow, granted, &status, &status, &[started.clone()], &now);
+            let events = notifications(
+                &shadow,
+                granted,
+                &status,
+                &status,
+                std::slice::from_ref(&started),
+                &now,
+            );
             assert_eq!(events.len(), 1);
             assert_eq!(
                 events[0].data.tier, expected,

@@ -99,6 +99,8 @@ impl ClusterVersionShadowStatus {
         self.history.truncate(MAX_HISTORY);
         for entry in &mut self.history {
             clip_option(&mut entry.accepted_risks, MAX_MESSAGE_CHARS);
+            clip_option(&mut entry.cluster_identity, MAX_SHORT_CHARS);
+            clip_option(&mut entry.release_digest, MAX_SHORT_CHARS);
         }
     }
 }
@@ -106,7 +108,9 @@ impl ClusterVersionShadowStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cvsh::{CheckState, NodeSummary, Observed, Preflight, PreflightCheck};
+    use crate::cvsh::{
+        CheckState, HistoryEntry, HistoryState, NodeSummary, Observed, Preflight, PreflightCheck,
+    };
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
     use k8s_openapi::jiff::Timestamp;
 
@@ -131,6 +135,70 @@ mod tests {
         let clipped = clip(&emoji, MAX_MESSAGE_CHARS);
         assert_eq!(clipped.chars().count(), MAX_MESSAGE_CHARS);
         assert!(clipped.ends_with(TRUNCATION_MARKER));
+    }
+
+    #[test]
+    fn pins_and_identities_fit_the_crd() {
+        let entry = |identity: &str, digest: &str| HistoryEntry {
+            version: Some("4.3.1".into()),
+            image: String::new(),
+            state: HistoryState::Partial,
+            started_time: Time(Timestamp::UNIX_EPOCH),
+            completion_time: None,
+            accepted_risks: None,
+            release_digest: Some(digest.into()),
+            cluster_identity: Some(identity.into()),
+        };
+        let uid = "6f1c2d3e-0a4b-4c5d-8e9f-0123456789ab";
+        let digest = format!("sha256:{}", "a".repeat(64));
+        // (identity, digest, identity kept as is, digest kept as is)
+        let table: [(String, String, bool, bool); 4] = [
+            (uid.into(), digest.clone(), true, true),
+            ("u".repeat(MAX_SHORT_CHARS), digest.clone(), true, true),
+            ("u".repeat(300), digest.clone(), false, true),
+            (uid.into(), "d".repeat(300), true, false),
+        ];
+        for (identity, digest, identity_kept, digest_kept) in table {
+            let mut status = ClusterVersionShadowStatus {
+                history: vec![entry(&identity, &digest)],
+                observed: Some(Observed {
+                    cluster_identity: Some(identity.clone()),
+                    ..Observed::default()
+                }),
+                ..ClusterVersionShadowStatus::default()
+            };
+            status.clip_to_bounds();
+            let clipped = &status.history[0];
+            let observed = status
+                .observed
+                .as_ref()
+                .unwrap()
+                .cluster_identity
+                .as_ref()
+                .unwrap();
+            for text in [
+                clipped.cluster_identity.as_ref().unwrap(),
+                clipped.release_digest.as_ref().unwrap(),
+                observed,
+            ] {
+                assert!(
+                    text.chars().count() <= MAX_SHORT_CHARS,
+                    "{} chars",
+                    text.chars().count()
+                );
+            }
+            assert_eq!(
+                clipped.cluster_identity.as_ref() == Some(&identity),
+                identity_kept,
+                "{identity}"
+            );
+            assert_eq!(observed == &identity, identity_kept, "{identity}");
+            assert_eq!(
+                clipped.release_digest.as_ref() == Some(&digest),
+                digest_kept,
+                "{digest}"
+            );
+        }
     }
 
     #[test]

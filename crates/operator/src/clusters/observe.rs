@@ -20,6 +20,46 @@ pub const ACP_VERSION_KEY: &str = acp_api::names::acp_version_config_map::KEY;
 pub const KUBE_SYSTEM: &str = "kube-system";
 /// The most of a `/readyz` answer read: a real one lists a few dozen checks in a few KiB.
 pub const MAX_READYZ_BYTES: usize = 64 * 1024;
+/// The longest value taken for a namespace UID (a real one has 36 characters).
+pub const MAX_UID_CHARS: usize = 64;
+
+/// Why a cluster that answers has no known identity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdentityUnknown {
+    /// Reading namespace kube-system was refused with 403.
+    Forbidden,
+    /// Namespace kube-system does not exist, or has no UID.
+    Missing,
+    /// The UID read is not shaped like one (too long, or not hex digits and dashes).
+    Malformed,
+    /// Reading namespace kube-system was refused with this HTTP status.
+    Refused(u16),
+}
+
+impl IdentityUnknown {
+    /// What is wrong and what to do, for a message about cluster `cluster`.
+    pub fn explain(&self, cluster: &str) -> String {
+        match self {
+            Self::Forbidden => format!(
+                "the kubeconfig of cluster `{cluster}` may not get namespace kube-system (403 Forbidden): give the \
+                 kubeconfig's user `get` on namespace kube-system"
+            ),
+            Self::Missing => format!(
+                "cluster `{cluster}` has no namespace kube-system with a UID: check that the kubeconfig reaches a \
+                 Kubernetes cluster"
+            ),
+            Self::Malformed => format!(
+                "the UID of namespace kube-system in cluster `{cluster}` is not a UID (more than {MAX_UID_CHARS} \
+                 characters, or not hex digits and dashes), so it is not trusted as the cluster's identity: check \
+                 that the kubeconfig reaches a genuine Kubernetes API server"
+            ),
+            Self::Refused(code) => format!(
+                "cluster `{cluster}` refused to get namespace kube-system (HTTP {code}): give the kubeconfig's user \
+                 `get` on namespace kube-system"
+            ),
+        }
+    }
+}
 
 /// One node, reduced to what the checks need.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,6 +98,8 @@ pub struct Observation {
     pub recorded_version: Option<String>,
     /// The cluster's identity: the UID of its `kube-system` namespace (`None` when it may not be read).
     pub identity: Option<String>,
+    /// Why `identity` is `None` although the cluster answers.
+    pub identity_unknown: Option<IdentityUnknown>,
 }
 
 impl Observation {
@@ -84,7 +126,10 @@ pub async fn observe(cluster: &Cluster) -> Observation {
 async fn try_observe(cluster: &Cluster) -> Result<Observation, ClusterError> {
     let client = &cluster.client;
     let version = cluster.call("get /version", client.apiserver_version()).await?;
-    let identity = identity(cluster).await?;
+    let (identity, identity_unknown) = match identity(cluster).await? {
+        Ok(uid) => (Some(uid), None),
+        Err(why) => (None, Some(why)),
+    };
     let (api_ready, api_ready_detail) = readyz(cluster).await?;
 
     let nodes: Api<Node> = Api::all(client.clone());
@@ -112,24 +157,46 @@ async fn try_observe(cluster: &Cluster) -> Result<Observation, ClusterError> {
         static_pods,
         recorded_version,
         identity,
+        identity_unknown,
     })
 }
 
 /// The UID of the cluster's `kube-system` namespace: it is created once with the cluster and never
-/// changes, so it tells one cluster from another whatever address or credentials reach it.
-pub async fn identity(cluster: &Cluster) -> Result<Option<String>, ClusterError> {
+/// changes, so it tells one cluster from another whatever address or credentials reach it. A cluster
+/// that answers but yields no usable UID has an unknown identity, and the answer says why.
+pub async fn identity(cluster: &Cluster) -> Result<Result<String, IdentityUnknown>, ClusterError> {
     let namespaces: Api<Namespace> = Api::all(cluster.client.clone());
     match cluster
         .get_opt("get namespace kube-system", namespaces.get(KUBE_SYSTEM))
         .await
     {
-        Ok(namespace) => Ok(namespace.and_then(|n| n.metadata.uid)),
+        Ok(namespace) => Ok(namespace
+            .and_then(|n| n.metadata.uid)
+            .ok_or(IdentityUnknown::Missing)
+            .and_then(uid_shaped)),
         // Refused (e.g. not permitted): the cluster is there, its identity unknown.
         Err(err) if !err.is_unreachable() => {
             tracing::debug!(cluster = %cluster.name, error = %err, "cluster identity not readable");
-            Ok(None)
+            Ok(Err(match err.code() {
+                Some(403) => IdentityUnknown::Forbidden,
+                Some(code) => IdentityUnknown::Refused(code),
+                None => IdentityUnknown::Missing,
+            }))
         }
         Err(err) => Err(err),
+    }
+}
+
+/// `uid` when it looks like a Kubernetes UID: a hostile API server could answer anything, and the
+/// identity is pinned into status fields of bounded length.
+fn uid_shaped(uid: String) -> Result<String, IdentityUnknown> {
+    let shaped = !uid.is_empty()
+        && uid.len() <= MAX_UID_CHARS
+        && uid.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    if shaped {
+        Ok(uid)
+    } else {
+        Err(IdentityUnknown::Malformed)
     }
 }
 
@@ -206,6 +273,49 @@ mod tests {
     use k8s_openapi::api::core::v1::{NodeCondition, NodeStatus, NodeSystemInfo, PodSpec, PodStatus};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
     use std::collections::BTreeMap;
+
+    #[test]
+    fn only_uid_shaped_values_identify_a_cluster() {
+        let long = "a".repeat(MAX_UID_CHARS);
+        let too_long = "a".repeat(MAX_UID_CHARS + 1);
+        let huge = "0".repeat(300);
+        let table: [(&str, bool); 9] = [
+            ("6f1c2d3e-0a4b-4c5d-8e9f-0123456789ab", true),
+            ("6F1C2D3E-0A4B-4C5D-8E9F-0123456789AB", true),
+            (&long, true),
+            (&too_long, false),
+            (&huge, false),
+            ("", false),
+            ("uid-1", false),
+            ("6f1c2d3e 0a4b", false),
+            ("ééé", false),
+        ];
+        for (uid, accepted) in table {
+            let result = uid_shaped(uid.to_string());
+            assert_eq!(result.is_ok(), accepted, "{uid:?}: {result:?}");
+            if !accepted {
+                assert_eq!(result, Err(IdentityUnknown::Malformed), "{uid:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_identity_says_what_to_do() {
+        let table = [
+            (
+                IdentityUnknown::Forbidden,
+                "give the kubeconfig's user `get` on namespace kube-system",
+            ),
+            (IdentityUnknown::Refused(401), "HTTP 401"),
+            (IdentityUnknown::Missing, "no namespace kube-system"),
+            (IdentityUnknown::Malformed, "is not a UID"),
+        ];
+        for (why, part) in table {
+            let message = why.explain("edge");
+            assert!(message.contains("`edge`"), "{message}");
+            assert!(message.contains(part), "{part}: {message}");
+        }
+    }
 
     #[test]
     fn node_facts_read_readiness_versions_and_role() {

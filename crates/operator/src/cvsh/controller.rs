@@ -112,6 +112,7 @@ impl Context {
         name: &str,
         tier: Tier,
         identity: Option<&str>,
+        unknown: Option<&observe::IdentityUnknown>,
         fleet: &Fleet,
         target: &AcpVersion,
     ) -> Reservation {
@@ -127,7 +128,7 @@ impl Context {
                 .filter(|(other, id)| other.as_str() != name && Some(id.as_str()) == identity)
                 .map(|(other, _)| other.as_str()),
         );
-        if let Err(stop) = pinning::may_start(name, identity, &busy, target) {
+        if let Err(stop) = pinning::may_start(name, identity, unknown, &busy, target) {
             return Reservation::Held(stop);
         }
         if !self.reserve_slot(name, tier, fleet) {
@@ -242,7 +243,7 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
         },
         (None, None) => Observation::default(),
     };
-    status.observed = Some(record::observed(&observation, now.clone()));
+    status.observed = Some(record::observed(&observation, old.observed.as_ref(), now.clone()));
 
     // Plan.
     let shadows = ctx.shadows.state();
@@ -250,7 +251,9 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
     let fleet = Fleet::from_shadows(&shadows);
     let role = fleet.role(&shadow);
     let tier = role.tier;
-    let duplicate = observation.identity.as_deref().and_then(|identity| {
+    // The last known identity: a cluster that does not answer for a while is still a duplicate.
+    let known_identity = status.observed.as_ref().and_then(|o| o.cluster_identity.clone());
+    let duplicate = known_identity.as_deref().and_then(|identity| {
         let others = pinning::duplicates(&name, Some(identity), &fleet.peers());
         (!others.is_empty()).then(|| pinning::duplicate_message(&name, identity, &others))
     });
@@ -338,7 +341,8 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
                 Next::Record(Situation::Paused { target })
             } else if summary.may_start(force) {
                 let identity = pass.observation.identity.as_deref();
-                match ctx.reserve(&name, tier, identity, &pass.fleet, &target) {
+                let unknown = pass.observation.identity_unknown.as_ref();
+                match ctx.reserve(&name, tier, identity, unknown, &pass.fleet, &target) {
                     Reservation::Reserved => {
                         let risks = if force { summary.failed.clone() } else { Vec::new() };
                         let started = pass.start(
@@ -435,7 +439,7 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
     ctx.metrics
         .cluster_state(&name, situation.state_label(degraded, stalled));
     let facts = super::facts::cluster_facts(
-        shadow.tier(),
+        tier,
         situation.state_label(degraded, stalled),
         &status,
         &pass.fleet,
@@ -453,7 +457,7 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
             return write_failed(&name, err);
         }
     }
-    publish_transitions(&ctx, &shadow, &old, &status).await;
+    publish_transitions(&ctx, &shadow, tier, &old, &status).await;
     Ok(requeue(&situation, &pass.observation, ctx.resync))
 }
 
@@ -504,13 +508,14 @@ fn requeue(situation: &Situation, observation: &Observation, resync: Duration) -
 async fn publish_transitions(
     ctx: &Context,
     shadow: &ClusterVersionShadow,
+    tier: Tier,
     old: &ClusterVersionShadowStatus,
     new: &ClusterVersionShadowStatus,
 ) {
     let reference = shadow.object_ref(&());
     let transitions = record::transitions(old, new);
     ctx.notifier
-        .publish(shadow, old, new, &transitions, &ctx.clock.time());
+        .publish(shadow, tier, old, new, &transitions, &ctx.clock.time());
     for transition in transitions {
         tracing::info!(reason = transition.reason, note = %transition.note, "transition");
         let event = Event {
@@ -535,6 +540,7 @@ impl Pass<'_> {
             kubeconfig: self.kubeconfig.as_deref(),
             reachable: self.observation.reachable,
             identity: self.observation.identity.as_deref(),
+            identity_unknown: self.observation.identity_unknown.as_ref(),
             release_digest: origins.get(target).map(String::as_str),
         }
     }

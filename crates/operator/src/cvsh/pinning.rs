@@ -6,6 +6,8 @@
 use acp_api::cvsh::HistoryEntry;
 use acp_policy::{AcpVersion, name_list};
 
+use crate::clusters::observe::IdentityUnknown;
+
 /// `release_digest` of a release from the built-in catalogue.
 pub const BUILTIN_DIGEST: &str = "builtin";
 
@@ -26,6 +28,8 @@ pub struct Now<'a> {
     pub reachable: bool,
     /// The UID of `kube-system` this reconcile saw.
     pub identity: Option<&'a str>,
+    /// Why `identity` is unknown although the cluster answers.
+    pub identity_unknown: Option<&'a IdentityUnknown>,
     /// The digest of the release the operator holds for the target, if any.
     pub release_digest: Option<&'a str>,
 }
@@ -63,12 +67,13 @@ pub fn check(pinned: &HistoryEntry, target: &AcpVersion, now: &Now<'_>) -> Resul
                 });
             }
             None => {
+                let why = now.identity_unknown.unwrap_or(&IdentityUnknown::Forbidden);
                 return Err(Stop {
                     reason: "ClusterIdentityUnknown",
                     message: format!(
-                        "cannot read namespace kube-system of cluster `{cluster}`, so it cannot be confirmed to be the \
-                         cluster the upgrade to {target} started on (UID {recorded}); nothing is applied until it can: \
-                         give the kubeconfig's user `get` on namespaces"
+                        "cluster `{cluster}` cannot be confirmed to be the cluster the upgrade to {target} started on \
+                         (kube-system UID {recorded}), so nothing is applied until it can: {}",
+                        why.explain(cluster)
                     ),
                 });
             }
@@ -134,15 +139,26 @@ pub fn duplicate_message(name: &str, identity: &str, others: &[&str]) -> String 
     )
 }
 
-/// Why an upgrade of `name` may not start: another ClusterVersionShadow is upgrading the same cluster
-/// (`busy`: those pinned to `identity` in the cache or reserved in this process).
-pub fn may_start(name: &str, identity: Option<&str>, busy: &[&str], target: &AcpVersion) -> Result<(), Stop> {
+/// Why an upgrade of `name` may not start: the cluster's identity is unknown (`unknown` says why, when
+/// the cluster answered), or another ClusterVersionShadow is upgrading the same cluster (`busy`: those
+/// pinned to `identity` in the cache or reserved in this process).
+pub fn may_start(
+    name: &str,
+    identity: Option<&str>,
+    unknown: Option<&IdentityUnknown>,
+    busy: &[&str],
+    target: &AcpVersion,
+) -> Result<(), Stop> {
     let Some(identity) = identity else {
+        let why = match unknown {
+            Some(why) => why.explain(name),
+            None => "it is not known yet".to_string(),
+        };
         return Err(Stop {
             reason: "ClusterIdentityUnknown",
             message: format!(
-                "the upgrade of `{name}` to {target} waits: the identity of the cluster (the UID of its kube-system \
-                 namespace) is not known yet, and an upgrade is pinned to it when it starts"
+                "the upgrade of `{name}` to {target} waits: an upgrade is pinned to the identity of the cluster (the \
+                 UID of its kube-system namespace) when it starts, and {why}"
             ),
         });
     };
@@ -189,6 +205,7 @@ mod tests {
             kubeconfig: Some("Secret cpaas-system/edge-kubeconfig key value"),
             reachable,
             identity,
+            identity_unknown: None,
             release_digest: digest,
         }
     }
@@ -352,18 +369,45 @@ mod tests {
             (None, &[], Some("ClusterIdentityUnknown")),
         ];
         for (identity, busy, expected) in table {
-            let result = may_start("me", identity, busy, &target);
+            let result = may_start("me", identity, None, busy, &target);
             assert_eq!(
                 result.as_ref().err().map(|s| s.reason),
                 expected,
                 "{identity:?} {busy:?}"
             );
         }
-        let held = may_start("me", Some("uid-1"), &["other"], &target).unwrap_err();
+        let held = may_start("me", Some("uid-1"), None, &["other"], &target).unwrap_err();
         assert!(
             held.message.contains("`other` is upgrading the same cluster"),
             "{}",
             held.message
         );
+    }
+
+    #[test]
+    fn an_unknown_identity_says_why_and_what_to_do() {
+        let target: AcpVersion = "4.3.1".parse().unwrap();
+        let grant = "give the kubeconfig's user `get` on namespace kube-system";
+        // (why the identity is unknown, what the message must say)
+        let table: [(Option<IdentityUnknown>, &[&str]); 4] = [
+            (Some(IdentityUnknown::Forbidden), &["403", grant]),
+            (Some(IdentityUnknown::Refused(401)), &["HTTP 401", grant]),
+            (Some(IdentityUnknown::Malformed), &["is not a UID"]),
+            (None, &["not known yet"]),
+        ];
+        for (why, parts) in table {
+            let stop = may_start("me", None, why.as_ref(), &[], &target).unwrap_err();
+            assert_eq!(stop.reason, "ClusterIdentityUnknown");
+            for part in ["`me`", "4.3.1"].iter().chain(parts) {
+                assert!(stop.message.contains(part), "{why:?} {part}: {}", stop.message);
+            }
+            let mut seen = now(true, None, Some("sha256:aaa"));
+            seen.identity_unknown = why.as_ref();
+            let stop = check(&pinned(Some("uid-1"), Some("sha256:aaa")), &target, &seen).unwrap_err();
+            assert_eq!(stop.reason, "ClusterIdentityUnknown");
+            for part in parts.iter().filter(|p| **p != "not known yet") {
+                assert!(stop.message.contains(part), "{why:?} {part}: {}", stop.message);
+            }
+        }
     }
 }

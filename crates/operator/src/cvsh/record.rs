@@ -14,8 +14,10 @@ use crate::clusters::observe::Observation;
 use crate::cvsh::preflight::Summary;
 use crate::cvsh::stages::Advance;
 
-/// `status.observed` from an observation.
-pub fn observed(observation: &Observation, now: Time) -> Observed {
+/// `status.observed` from an observation. The cluster's identity is kept from `previous` until a new
+/// one is read: a cluster that does not answer for a while is still the same cluster, and other
+/// ClusterVersionShadows reaching it must keep seeing it as a duplicate.
+pub fn observed(observation: &Observation, previous: Option<&Observed>, now: Time) -> Observed {
     let nodes = observation.reachable.then(|| {
         let mut kubelets: Vec<String> = observation
             .nodes
@@ -44,7 +46,10 @@ pub fn observed(observation: &Observation, now: Time) -> Observed {
         reachable: Some(observation.reachable),
         observed_at: Some(now),
         message: observation.error.clone(),
-        cluster_identity: observation.identity.clone(),
+        cluster_identity: observation
+            .identity
+            .clone()
+            .or_else(|| previous.and_then(|p| p.cluster_identity.clone())),
     }
 }
 
@@ -670,6 +675,41 @@ mod tests {
 
     fn v(text: &str) -> AcpVersion {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_last_known_identity_stays_until_a_new_one_is_read() {
+        let seen = |reachable: bool, identity: Option<&str>| Observation {
+            reachable,
+            error: (!reachable).then(|| "cannot reach cluster edge".to_string()),
+            identity: identity.map(String::from),
+            ..Observation::default()
+        };
+        let before = |identity: Option<&str>| Observed {
+            cluster_identity: identity.map(String::from),
+            ..Observed::default()
+        };
+        // (previous identity, reachable, identity read, identity recorded)
+        type Row<'a> = (Option<&'a str>, bool, Option<&'a str>, Option<&'a str>);
+        let table: [Row<'_>; 6] = [
+            (Some("uid-1"), false, None, Some("uid-1")),
+            (Some("uid-1"), true, None, Some("uid-1")),
+            (Some("uid-1"), true, Some("uid-2"), Some("uid-2")),
+            (None, true, Some("uid-2"), Some("uid-2")),
+            (None, false, None, None),
+            (Some("uid-1"), true, Some("uid-1"), Some("uid-1")),
+        ];
+        for (previous, reachable, read, expected) in table {
+            let previous = before(previous);
+            let observed = observed(&seen(reachable, read), Some(&previous), Time(clock(0).0));
+            assert_eq!(
+                observed.cluster_identity.as_deref(),
+                expected,
+                "{previous:?} {reachable} {read:?}"
+            );
+        }
+        let first = observed(&seen(false, None), None, Time(clock(0).0));
+        assert_eq!(first.cluster_identity, None);
     }
 
     fn executing_status(done: usize, total: usize) -> ClusterVersionShadowStatus {

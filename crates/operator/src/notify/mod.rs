@@ -12,6 +12,7 @@ pub mod event;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
+use acp_api::cvsh::Tier;
 use acp_api::k8s::Time;
 use acp_api::{ClusterVersionShadow, ClusterVersionShadowStatus};
 use kube::ResourceExt;
@@ -40,10 +41,12 @@ impl Notifier {
         Notifier { queue: Some(queue) }
     }
 
-    /// Queues the notifications for the transitions of `shadow` from `old` to `new`.
+    /// Queues the notifications for the transitions of `shadow` from `old` to `new`. `tier` is the
+    /// tier the operator grants the cluster, not the one its spec claims.
     pub fn publish(
         &self,
         shadow: &ClusterVersionShadow,
+        tier: Tier,
         old: &ClusterVersionShadowStatus,
         new: &ClusterVersionShadowStatus,
         transitions: &[Transition],
@@ -52,21 +55,33 @@ impl Notifier {
         let Some(queue) = &self.queue else {
             return;
         };
-        let name = shadow.name_any();
-        let namespace = shadow.namespace().unwrap_or_default();
-        let uid = shadow.uid().unwrap_or_default();
-        let tier = format!("{:?}", shadow.tier());
-        let subject = event::Subject {
-            namespace: &namespace,
-            name: &name,
-            uid: &uid,
-            generation: shadow.metadata.generation,
-            tier: &tier,
-        };
-        for event in event::cloud_events(&subject, old, new, transitions, now) {
+        for event in notifications(shadow, tier, old, new, transitions, now) {
             queue.push(event);
         }
     }
+}
+
+/// The notifications for the transitions of `shadow` (granted `tier`) from `old` to `new`.
+fn notifications(
+    shadow: &ClusterVersionShadow,
+    tier: Tier,
+    old: &ClusterVersionShadowStatus,
+    new: &ClusterVersionShadowStatus,
+    transitions: &[Transition],
+    now: &Time,
+) -> Vec<CloudEvent> {
+    let name = shadow.name_any();
+    let namespace = shadow.namespace().unwrap_or_default();
+    let uid = shadow.uid().unwrap_or_default();
+    let tier = format!("{tier:?}");
+    let subject = event::Subject {
+        namespace: &namespace,
+        name: &name,
+        uid: &uid,
+        generation: shadow.metadata.generation,
+        tier: &tier,
+    };
+    event::cloud_events(&subject, old, new, transitions, now)
 }
 
 /// A bounded FIFO of notifications waiting for delivery.
@@ -168,6 +183,51 @@ mod tests {
                 stage: None,
                 progress: None,
             },
+        }
+    }
+
+    #[test]
+    fn notifications_carry_the_granted_tier_not_the_claimed_one() {
+        use acp_api::cvsh::ClusterVersionShadowSpec;
+        use acp_api::k8s::Timestamp;
+        use kube::runtime::events::EventType;
+
+        let started = Transition {
+            type_: EventType::Normal,
+            reason: "UpgradeStarted",
+            note: "upgrade to 4.3.1 started".into(),
+            about: None,
+        };
+        let status = ClusterVersionShadowStatus::default();
+        let now = Time(Timestamp::UNIX_EPOCH);
+        // (tier the spec claims, tier granted, tier notified)
+        let table = [
+            (Some(Tier::GlobalStandby), Tier::Workload, "Workload"),
+            (Some(Tier::GlobalStandby), Tier::GlobalStandby, "GlobalStandby"),
+            (None, Tier::Workload, "Workload"),
+        ];
+        for (claimed, granted, expected) in table {
+            let mut shadow = ClusterVersionShadow::new(
+                "dr",
+                ClusterVersionShadowSpec {
+                    tier: claimed,
+                    ..Default::default()
+                },
+            );
+            shadow.metadata.namespace = Some("cpaas-system".into());
+            let events = notifications(
+                &shadow,
+                granted,
+                &status,
+                &status,
+                std::slice::from_ref(&started),
+                &now,
+            );
+            assert_eq!(events.len(), 1);
+            assert_eq!(
+                events[0].data.tier, expected,
+                "claimed {claimed:?}, granted {granted:?}"
+            );
         }
     }
 

@@ -238,8 +238,12 @@ impl Releases {
     }
 
     /// Records what ProductManifest `name` resolved to, with the digest of a pulled bundle (`None`:
-    /// nothing); true when the catalogue changed.
+    /// nothing); true when the catalogue changed. The digest changes under the same lock as the
+    /// release, so no merge pairs the old release with the new digest.
     pub fn record_resolved(&self, name: &str, resolved: Option<&Resolved>) -> bool {
+        let Ok(mut claims) = self.resolved.write() else {
+            return false;
+        };
         let digest = resolved.and_then(|r| r.digest.clone());
         let digest_changed = match self.digests.write() {
             Ok(mut digests) => match digest {
@@ -248,12 +252,10 @@ impl Releases {
             },
             Err(_) => false,
         };
-        let changed = self.record(name, resolved.map(|r| &r.release));
+        let changed = self.record_claim(&mut claims, name, resolved.map(|r| &r.release));
         if digest_changed && !changed {
             // Same content under a new digest: the origins still change.
-            if let Ok(resolved) = self.resolved.read() {
-                self.merge(&resolved, &duplicated_versions(&resolved));
-            }
+            self.merge(&claims, &duplicated_versions(&claims));
         }
         changed || digest_changed
     }
@@ -263,15 +265,25 @@ impl Releases {
         let Ok(mut resolved) = self.resolved.write() else {
             return false;
         };
-        let duplicated_before = duplicated_versions(&resolved);
+        self.record_claim(&mut resolved, name, release)
+    }
+
+    /// [`Self::record`] with the lock on `resolved` held.
+    fn record_claim(
+        &self,
+        resolved: &mut BTreeMap<String, ProductRelease>,
+        name: &str,
+        release: Option<&ProductRelease>,
+    ) -> bool {
+        let duplicated_before = duplicated_versions(resolved);
         let changed = match release {
             Some(release) => resolved.insert(name.to_string(), release.clone()).as_ref() != Some(release),
             None => resolved.remove(name).is_some(),
         };
         if changed {
             // A version claimed twice is left out: which one would win is not for the name to decide.
-            let duplicated = duplicated_versions(&resolved);
-            self.merge(&resolved, &duplicated);
+            let duplicated = duplicated_versions(resolved);
+            self.merge(resolved, &duplicated);
             if duplicated != duplicated_before {
                 self.duplicates_changed.send_modify(|n| *n = n.wrapping_add(1));
             }
@@ -572,5 +584,42 @@ mod tests {
         assert_eq!(origin(&releases).as_deref(), Some("sha256:bbb"));
         assert!(releases.record_resolved("v4.3.1", None));
         assert_eq!(origin(&releases).as_deref(), Some("builtin"));
+    }
+
+    #[test]
+    fn a_digest_changes_only_while_its_release_does() {
+        let releases = Releases::default();
+        let v431 = AcpVersion::new(4, 3, 1);
+        let pulled = Resolved {
+            release: releases.catalogue().release(&v431).cloned().unwrap(),
+            repository: Some("127.0.0.1:5000/acp/release".into()),
+            digest: Some("sha256:bbb".into()),
+            trust: trust::Trust::Unchecked,
+        };
+        std::thread::scope(|scope| {
+            // Held here, the digests make the writer wait with whatever else it holds by then.
+            let digests = releases.digests.write().unwrap();
+            let writer = scope.spawn(|| releases.record_resolved("v4.3.1", Some(&pulled)));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            let mut holds_releases = false;
+            while std::time::Instant::now() < deadline {
+                if releases.resolved.try_write().is_err() {
+                    holds_releases = true;
+                    break;
+                }
+                std::thread::yield_now();
+            }
+            drop(digests);
+            assert!(writer.join().unwrap());
+            assert!(
+                holds_releases,
+                "the digest is changed without holding the releases: a concurrent merge can pair the old \
+                 release with the new digest"
+            );
+        });
+        assert_eq!(
+            releases.catalogue_with_origins().1.get(&v431).map(String::as_str),
+            Some("sha256:bbb")
+        );
     }
 }

@@ -367,6 +367,11 @@ async fn a_hostile_endpoint_cannot_bloat_the_status() {
             500,
             &format!("[-]etcd failed: {}", "x".repeat(HUGE)),
         )),
+        // Longer than the CRD allows for a pinned identity: not taken as one.
+        "/api/v1/namespaces/kube-system" => Some(Answer::json(json!({
+            "apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "kube-system", "uid": "0".repeat(300)},
+        }))),
         _ => None,
     })
     .await;
@@ -393,7 +398,10 @@ async fn a_hostile_endpoint_cannot_bloat_the_status() {
     .await;
     let observed = shadow.status.as_ref().unwrap().observed.clone().unwrap();
     assert_eq!(observed.reachable, Some(true));
-    assert_eq!(observed.cluster_identity.as_deref(), Some("hostile-readyz"));
+    assert_eq!(
+        observed.cluster_identity, None,
+        "a 300-character UID is no identity"
+    );
     assert_eq!(shadow.current_version(), Some("4.2.3"));
     let preflight_ready = condition(&shadow, types::PREFLIGHT_READY).unwrap().2;
     assert!(

@@ -63,7 +63,7 @@ async fn a_release_pulled_from_a_registry_is_offered_requested_by_image_and_appl
     install_release(global, "4.3.1").await;
     create_cvsh(global, names::GLOBAL_CLUSTER, json!({})).await;
     let spec = operator_spec(global, "4.3.1", "replica-a").args(["--release-repository", &repository]);
-    let _operator = env.spawn(spec).unwrap();
+    let operator = env.spawn(spec).unwrap();
     apply(
         global,
         &json!({"apiVersion": names::API_VERSION, "kind": "ProductManifest",
@@ -106,6 +106,13 @@ async fn a_release_pulled_from_a_registry_is_offered_requested_by_image_and_appl
         offered(s) == ["4.4.0"]
     })
     .await;
+    // What AcpCvoReleaseUnsigned alerts on: an offered release whose signature nobody checked.
+    let addr = metrics_addr(&operator);
+    wait_for("acp_cvo_release_unsigned for 4.4.0", LONG, || async {
+        metric(&addr, "acp_cvo_release_unsigned{version=\"4.4.0\"}").await == Some(1.0)
+    })
+    .await
+    .unwrap();
     let by_image = json!({"spec": {"desiredUpdate": {"image": image}}});
     shadows(global)
         .await

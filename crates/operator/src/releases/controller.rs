@@ -58,8 +58,7 @@ pub async fn reconcile(manifest: Arc<ProductManifest>, ctx: Arc<Context>) -> Res
     if let Err(err) = &resolved {
         tracing::info!(reason = err.reason(), error = %err, "release not resolved");
     }
-    ctx.releases
-        .record_resolved(&manifest.name_any(), resolved.as_ref().ok());
+    ctx.releases.record_outcome(&manifest.name_any(), &resolved);
     let resolved = resolved.and_then(|r| ctx.releases.unique(&manifest.name_any(), r));
     if let Err(err @ ResolveError::DuplicateVersion { .. }) = &resolved {
         tracing::info!(reason = err.reason(), error = %err, "release not offered");

@@ -260,6 +260,16 @@ impl Releases {
         changed || digest_changed
     }
 
+    /// Records the outcome of resolving ProductManifest `name`. A transient failure (the registry is
+    /// away or slow) keeps what was resolved before: an upgrade pinned to that release goes on, rather
+    /// than stopping for a registry blip. Any other failure withdraws the release.
+    pub fn record_outcome(&self, name: &str, outcome: &Result<Resolved, ResolveError>) -> bool {
+        match outcome {
+            Err(err) if err.is_transient() => false,
+            outcome => self.record_resolved(name, outcome.as_ref().ok()),
+        }
+    }
+
     /// Records what ProductManifest `name` resolved to (`None`: nothing); true when the catalogue changed.
     pub fn record(&self, name: &str, release: Option<&ProductRelease>) -> bool {
         let Ok(mut resolved) = self.resolved.write() else {
@@ -561,6 +571,42 @@ mod tests {
         assert_eq!(
             releases.catalogue().release(&AcpVersion::new(4, 4, 0)),
             Some(&next)
+        );
+    }
+
+    #[test]
+    fn a_registry_blip_keeps_the_release_an_upgrade_may_be_pinned_to() {
+        let releases = Releases::default();
+        let v431 = AcpVersion::new(4, 3, 1);
+        let pulled = Resolved {
+            release: releases.catalogue().release(&v431).cloned().unwrap(),
+            repository: Some("127.0.0.1:5000/acp/release".into()),
+            digest: Some("sha256:aaa".into()),
+            trust: trust::Trust::Unchecked,
+        };
+        let origin = |releases: &Releases| releases.catalogue_with_origins().1.get(&v431).cloned();
+        assert!(releases.record_outcome("v4.3.1", &Ok(pulled)));
+        assert_eq!(origin(&releases).as_deref(), Some("sha256:aaa"));
+
+        let away = ResolveError::Bundle(acp_bundle::BundleError::Timeout {
+            operation: acp_bundle::Operation::FetchingManifest,
+            reference: "127.0.0.1:5000/acp/release:4.3.1".into(),
+            registry: "127.0.0.1:5000".into(),
+            after: std::time::Duration::from_secs(30),
+        });
+        assert!(away.is_transient());
+        assert!(!releases.record_outcome("v4.3.1", &Err(away)));
+        assert_eq!(
+            origin(&releases).as_deref(),
+            Some("sha256:aaa"),
+            "kept through the blip"
+        );
+
+        assert!(releases.record_outcome("v4.3.1", &Err(ResolveError::Empty)));
+        assert_eq!(
+            origin(&releases).as_deref(),
+            Some("builtin"),
+            "withdrawn for good"
         );
     }
 

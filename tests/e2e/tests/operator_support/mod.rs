@@ -454,3 +454,18 @@ pub async fn start_registry(env: &TestEnv) -> (String, ChildProcess) {
     .unwrap();
     (host, registry)
 }
+
+/// A TLS server configuration for a test's own listener on loopback, serving `cert` with `key` (DER).
+pub fn loopback_tls_config(
+    cert: rustls::pki_types::CertificateDer<'static>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> std::sync::Arc<rustls::ServerConfig> {
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    std::sync::Arc::new(config)
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use acp_api::conditions::Clock;
 use acp_api::cvsh::{CheckState, Preflight, Release, Tier};
 use acp_api::{ClusterVersionShadow, ClusterVersionShadowStatus, ProductManifest};
-use acp_policy::{AcpVersion, KubeVersion, available_updates, prune_history};
+use acp_policy::{AcpVersion, Catalogue, KubeVersion, available_updates, prune_history};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, Recorder};
 use kube::runtime::reflector::Store;
@@ -318,90 +318,9 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
     let mut base = (*shadow).clone();
 
     // Preflight, and the start of execution.
-    let next = match mode {
-        Mode::Executing { target } => {
-            let note = match &request {
-                plan::Request::Version { target: asked, .. } if *asked != target => Some(format!(
-                    "spec.desiredUpdate now asks for {asked}: it is considered once the upgrade to {target} completes"
-                )),
-                plan::Request::None => Some(format!(
-                    "spec.desiredUpdate was cleared after the upgrade started: a started upgrade cannot be \
-                     cancelled, so the upgrade to {target} finishes"
-                )),
-                _ => None,
-            };
-            Next::Execute { target, note }
-        }
-        Mode::Requested { target, force, image } => {
-            status.desired = Some(release_of(&target, image.as_deref()));
-            let summary = pass
-                .preflight_into(&mut status, current.version.as_ref(), &target)
-                .await;
-            if shadow.is_paused() {
-                Next::Record(Situation::Paused { target })
-            } else if summary.may_start(force) {
-                let identity = pass.observation.identity.as_deref();
-                let unknown = pass.observation.identity_unknown.as_ref();
-                match ctx.reserve(&name, tier, identity, unknown, &pass.fleet, &target) {
-                    Reservation::Reserved => {
-                        let risks = if force { summary.failed.clone() } else { Vec::new() };
-                        let started = pass.start(
-                            &mut status,
-                            &mut base,
-                            &target,
-                            image.as_deref(),
-                            current.version.as_ref(),
-                            &risks,
-                        );
-                        if let Err(err) = started.await {
-                            ctx.release_slot(&name);
-                            return write_failed(&name, err);
-                        }
-                        Next::Execute { target, note: None }
-                    }
-                    Reservation::NoSlot => Next::Record(Situation::Blocked { target, summary }),
-                    Reservation::Held(stop) => Next::Record(Situation::Held {
-                        target,
-                        reason: stop.reason,
-                        message: stop.message,
-                    }),
-                }
-            } else {
-                Next::Record(Situation::Blocked { target, summary })
-            }
-        }
-        Mode::Idle => {
-            status.desired = match &request {
-                plan::Request::Version { target, image, .. } => Some(release_of(target, image.as_deref())),
-                _ => None,
-            };
-            // Without a request, preflight answers "could the newest available update start now?".
-            let newest = status
-                .available_updates
-                .first()
-                .and_then(|r| r.version.as_deref()?.parse().ok());
-            let newest = match newest {
-                Some(newest) => {
-                    let summary = pass
-                        .preflight_into(&mut status, current.version.as_ref(), &newest)
-                        .await;
-                    Some((newest, summary))
-                }
-                None => {
-                    status.preflight = None;
-                    None
-                }
-            };
-            Next::Record(Situation::Idle {
-                current: current.version.clone(),
-                problem: current.problem.clone(),
-                newest,
-            })
-        }
-        Mode::Rejected { reason, message } => {
-            status.desired = None;
-            Next::Record(Situation::Rejected { reason, message })
-        }
+    let next = match pass.next(mode, &request, &current, &mut status, &mut base).await {
+        Ok(next) => next,
+        Err(err) => return write_failed(&name, err),
     };
 
     // Execute.
@@ -434,20 +353,7 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
     status.history = prune_history(std::mem::take(&mut status.history));
     status.observed_generation = generation;
     status.clip_to_bounds();
-    let degraded = status.is_condition_true(acp_api::conditions::types::DEGRADED);
-    let stalled = status.is_condition_true(acp_api::conditions::types::STALLED);
-    ctx.metrics
-        .cluster_state(&name, situation.state_label(degraded, stalled));
-    let facts = super::facts::cluster_facts(
-        tier,
-        situation.state_label(degraded, stalled),
-        &status,
-        &pass.fleet,
-        &catalogue,
-    );
-    ctx.metrics.cluster_facts(&name, facts);
-    ctx.metrics
-        .unsigned_releases(&super::facts::unsigned_releases(&ctx.manifests.state()));
+    pass.publish_metrics(&situation, &status, &catalogue);
 
     let written = base.status.clone().unwrap_or_default();
     if record::needs_write(&written, &status, ctx.resync) {
@@ -532,6 +438,126 @@ async fn publish_transitions(
 }
 
 impl Pass<'_> {
+    /// The cluster's series on /metrics, from the status this reconcile projected.
+    fn publish_metrics(
+        &self,
+        situation: &Situation,
+        status: &ClusterVersionShadowStatus,
+        catalogue: &Catalogue,
+    ) {
+        let degraded = status.is_condition_true(acp_api::conditions::types::DEGRADED);
+        let stalled = status.is_condition_true(acp_api::conditions::types::STALLED);
+        let state = situation.state_label(degraded, stalled);
+        let metrics = &self.ctx.metrics;
+        metrics.cluster_state(&self.name, state);
+        let facts = super::facts::cluster_facts(self.tier, state, status, &self.fleet, catalogue);
+        metrics.cluster_facts(&self.name, facts);
+        metrics.unsigned_releases(&super::facts::unsigned_releases(&self.ctx.manifests.state()));
+    }
+
+    /// This reconcile's step for `mode`: preflight and hold, or start (the Partial entry and the planned
+    /// stages written before anything is applied), or carry on executing. An error is the failed write of
+    /// the start.
+    async fn next(
+        &self,
+        mode: Mode,
+        request: &plan::Request,
+        current: &plan::Current,
+        status: &mut ClusterVersionShadowStatus,
+        base: &mut ClusterVersionShadow,
+    ) -> Result<Next, kube::Error> {
+        Ok(match mode {
+            Mode::Executing { target } => {
+                let note = match request {
+                    plan::Request::Version { target: asked, .. } if *asked != target => Some(format!(
+                        "spec.desiredUpdate now asks for {asked}: it is considered once the upgrade to {target} completes"
+                    )),
+                    plan::Request::None => Some(format!(
+                        "spec.desiredUpdate was cleared after the upgrade started: a started upgrade cannot be \
+                         cancelled, so the upgrade to {target} finishes"
+                    )),
+                    _ => None,
+                };
+                Next::Execute { target, note }
+            }
+            Mode::Requested { target, force, image } => {
+                status.desired = Some(release_of(&target, image.as_deref()));
+                let summary = self
+                    .preflight_into(status, current.version.as_ref(), &target)
+                    .await;
+                if self.shadow.is_paused() {
+                    Next::Record(Situation::Paused { target })
+                } else if summary.may_start(force) {
+                    let identity = self.observation.identity.as_deref();
+                    let unknown = self.observation.identity_unknown.as_ref();
+                    match self
+                        .ctx
+                        .reserve(&self.name, self.tier, identity, unknown, &self.fleet, &target)
+                    {
+                        Reservation::Reserved => {
+                            let risks = if force { summary.failed.clone() } else { Vec::new() };
+                            let started = self.start(
+                                status,
+                                base,
+                                &target,
+                                image.as_deref(),
+                                current.version.as_ref(),
+                                &risks,
+                            );
+                            if let Err(err) = started.await {
+                                self.ctx.release_slot(&self.name);
+                                return Err(err);
+                            }
+                            Next::Execute { target, note: None }
+                        }
+                        Reservation::NoSlot => Next::Record(Situation::Blocked { target, summary }),
+                        Reservation::Held(stop) => Next::Record(Situation::Held {
+                            target,
+                            reason: stop.reason,
+                            message: stop.message,
+                        }),
+                    }
+                } else {
+                    Next::Record(Situation::Blocked { target, summary })
+                }
+            }
+            Mode::Idle => {
+                status.desired = match request {
+                    plan::Request::Version { target, image, .. } => {
+                        Some(release_of(target, image.as_deref()))
+                    }
+                    _ => None,
+                };
+                // Without a request, preflight answers "could the newest available update start now?".
+                let newest = status
+                    .available_updates
+                    .first()
+                    .and_then(|r| r.version.as_deref()?.parse().ok());
+                let newest = match newest {
+                    Some(newest) => {
+                        let summary = self
+                            .preflight_into(status, current.version.as_ref(), &newest)
+                            .await;
+                        Some((newest, summary))
+                    }
+                    None => {
+                        status.preflight = None;
+                        None
+                    }
+                };
+                Next::Record(Situation::Idle {
+                    current: current.version.clone(),
+                    problem: current.problem.clone(),
+                    newest,
+                })
+            }
+            Mode::Rejected { reason, message } => {
+                status.desired = None;
+                Next::Record(Situation::Rejected { reason, message })
+            }
+        })
+    }
+
     /// What the running upgrade's pins are compared with: this reconcile's observation and the release
     /// the operator holds for `target`.
     fn now<'a>(&'a self, origins: &'a BTreeMap<AcpVersion, String>, target: &AcpVersion) -> pinning::Now<'a> {

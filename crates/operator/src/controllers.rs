@@ -256,12 +256,10 @@ pub async fn run(
         ),
         clock,
         install_version,
-        max_concurrent: config.max_concurrent_upgrades,
         stall_after: config.stall_after(),
         resync: config.resync(),
-        slots: Default::default(),
+        slots: cvsh::slots::Slots::new(config.max_concurrent_upgrades),
         notifier: notifier.clone(),
-        upgrading: Default::default(),
     });
     let shadow_controller = shadow_controller
         .reconcile_all_on(retrigger)

@@ -50,6 +50,25 @@ pub struct FailingCheck {
     pub requested: bool,
 }
 
+/// The label of `acp_cvo_clusters{state}`, read from the status a reconcile projected.
+pub fn state_label(status: &ClusterVersionShadowStatus) -> &'static str {
+    use acp_api::conditions::types;
+    let ready = conditions::find(&status.conditions, types::READY);
+    if status.is_condition_true(types::STALLED) {
+        "Stalled"
+    } else if status.running_upgrade().is_some() && status.is_condition_true(types::DEGRADED) {
+        "Degraded"
+    } else if status.running_upgrade().is_some() {
+        "Upgrading"
+    } else if ready.is_some_and(|r| r.status == "False" && r.reason != "VersionUnknown") {
+        "Blocked"
+    } else if status.current.is_none() {
+        "Unknown"
+    } else {
+        "Idle"
+    }
+}
+
 /// The series of one cluster from its status.
 pub fn cluster_facts(
     tier: Tier,
@@ -182,7 +201,7 @@ fn requested_preflight(status: &ClusterVersionShadowStatus) -> bool {
 mod tests {
     use super::*;
     use crate::cvsh::fleet::GlobalView;
-    use crate::cvsh::record::{Pins, bootstrap_entry, started_entry};
+    use crate::cvsh::project::{Pins, bootstrap_entry, started_entry};
     use acp_api::cvsh::{
         HistoryState, Observed, Operation, OperationAction, OperationPhase, Preflight, PreflightCheck,
         Release, Stage, StagePhase,

@@ -1,12 +1,16 @@
-//! The ClusterVersionShadow controller: observe → plan → preflight → execute → record, with the whole
-//! state machine persisted in the object's status.
+//! The ClusterVersionShadow controller: gather → decide → apply → project, with the whole state machine
+//! persisted in the object's status.
 
 pub mod controller;
 pub mod facts;
 pub mod fleet;
+pub mod gather;
+pub mod phase;
 pub mod pinning;
 pub mod plan;
 pub mod preflight;
-pub mod record;
+pub mod project;
 pub mod roles;
+pub mod slots;
 pub mod stages;
+pub mod transitions;

@@ -1,4 +1,4 @@
-//! Plan: which version the cluster runs, what was asked for, and therefore what this reconcile does.
+//! Plan: which version the cluster runs, and what its spec asks for (read during gather).
 
 use acp_api::ClusterVersionShadowStatus;
 use acp_api::cvsh::{ClusterVersionShadowSpec, Tier};
@@ -136,57 +136,6 @@ pub fn request(
     }
 }
 
-/// What this reconcile does.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// An upgrade started earlier and has not completed: resume it, whatever the spec says now.
-    Executing { target: AcpVersion },
-    /// A version other than the current one is requested: check it and start when allowed.
-    Requested {
-        target: AcpVersion,
-        force: bool,
-        image: Option<String>,
-    },
-    /// Nothing requested, or the requested version is the current one.
-    Idle,
-    /// The request cannot be acted on.
-    Rejected { reason: &'static str, message: String },
-}
-
-pub fn mode(status: &ClusterVersionShadowStatus, request: &Request, current: Option<&AcpVersion>) -> Mode {
-    if let Some(running) = status.running_upgrade() {
-        match running.acp_version() {
-            Ok(target) => return Mode::Executing { target },
-            Err(err) => {
-                return Mode::Rejected {
-                    reason: "UnreadableHistory",
-                    message: format!("the running upgrade in status.history has no usable version ({err})"),
-                };
-            }
-        }
-    }
-    match request {
-        Request::None => Mode::Idle,
-        Request::Version { target, .. } if Some(target) == current => Mode::Idle,
-        Request::Version { target, force, image } => Mode::Requested {
-            target: target.clone(),
-            force: *force,
-            image: image.clone(),
-        },
-        Request::Invalid(message) => Mode::Rejected {
-            reason: "InvalidVersion",
-            message: format!("{message}; set spec.desiredUpdate.version to a version from `ac adm upgrade`"),
-        },
-        Request::Image(image) => Mode::Rejected {
-            reason: "ImageNotImported",
-            message: format!(
-                "no Ready ProductManifest has spec.image {image}: import it first (`ac adm release import-manifest \
-                 --image {image}`) and wait until it is Ready, or request the version instead"
-            ),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,33 +197,7 @@ mod tests {
     }
 
     #[test]
-    fn a_started_upgrade_is_resumed_whatever_the_spec_says() {
-        let status = ClusterVersionShadowStatus {
-            history: vec![
-                entry("4.3.1", HistoryState::Partial),
-                entry("4.2.3", HistoryState::Completed),
-            ],
-            ..Default::default()
-        };
-        for request in [
-            Request::None,
-            Request::Version {
-                target: v("4.3.0"),
-                force: false,
-                image: None,
-            },
-        ] {
-            assert_eq!(
-                mode(&status, &request, Some(&v("4.2.3"))),
-                Mode::Executing { target: v("4.3.1") }
-            );
-        }
-    }
-
-    #[test]
     fn requests_are_classified() {
-        let status = ClusterVersionShadowStatus::default();
-        let current = v("4.2.3");
         let imported = "registry.example/acp/release:4.3.1";
         let ask = |desired: Option<DesiredUpdate>| {
             let spec = ClusterVersionShadowSpec {
@@ -282,29 +205,25 @@ mod tests {
                 ..Default::default()
             };
             let version_of_image = |image: &str| (image == imported).then(|| v("4.3.1"));
-            mode(&status, &request(&spec, version_of_image), Some(&current))
+            request(&spec, version_of_image)
         };
-        let requested = |target: &str, force: bool, image: Option<&str>| Mode::Requested {
+        let version = |target: &str, force: bool, image: Option<&str>| Request::Version {
             target: v(target),
             force,
             image: image.map(String::from),
         };
-        assert_eq!(ask(None), Mode::Idle);
-        assert_eq!(ask(Some(DesiredUpdate::version("4.2.3"))), Mode::Idle);
+        assert_eq!(ask(None), Request::None);
         assert_eq!(
             ask(Some(DesiredUpdate::version("v4.3.1"))),
-            requested("4.3.1", false, None)
+            version("4.3.1", false, None)
         );
         assert_eq!(
             ask(Some(DesiredUpdate::version("4.1.0"))),
-            requested("4.1.0", false, None)
+            version("4.1.0", false, None)
         );
         assert!(matches!(
             ask(Some(DesiredUpdate::version("4.x"))),
-            Mode::Rejected {
-                reason: "InvalidVersion",
-                ..
-            }
+            Request::Invalid(_)
         ));
         let by_image = |image: &str| DesiredUpdate {
             image: Some(image.into()),
@@ -312,19 +231,16 @@ mod tests {
         };
         assert_eq!(
             ask(Some(by_image(imported))),
-            requested("4.3.1", false, Some(imported))
+            version("4.3.1", false, Some(imported))
         );
-        assert!(matches!(
+        assert_eq!(
             ask(Some(by_image("registry.example/acp/release:9.9.9"))),
-            Mode::Rejected {
-                reason: "ImageNotImported",
-                ..
-            }
-        ));
+            Request::Image("registry.example/acp/release:9.9.9".into())
+        );
         let forced = DesiredUpdate {
             force: true,
             ..DesiredUpdate::version("4.3.1")
         };
-        assert_eq!(ask(Some(forced)), requested("4.3.1", true, None));
+        assert_eq!(ask(Some(forced)), version("4.3.1", true, None));
     }
 }

@@ -1,7 +1,7 @@
 //! Upgrade lifecycle notifications as CloudEvents (structured mode, specversion 1.0), mapped from the
-//! same status transitions the Kubernetes Events come from ([`record::transitions`]).
+//! same status transitions the Kubernetes Events come from ([`transitions::transitions`]).
 //!
-//! [`record::transitions`]: crate::cvsh::record::transitions
+//! [`transitions::transitions`]: crate::cvsh::transitions::transitions
 
 use acp_api::ClusterVersionShadowStatus;
 use acp_api::conditions::types;
@@ -9,7 +9,7 @@ use acp_api::k8s::Time;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::cvsh::record::Transition;
+use crate::cvsh::transitions::Transition;
 
 /// Prefix of every event type.
 pub const TYPE_PREFIX: &str = "io.alauda.acp.cvo.upgrade.";
@@ -231,7 +231,10 @@ fn stable_id(parts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cvsh::record::{Pins, bootstrap_entry, started_entry, transitions};
+    use crate::cvsh::{
+        project::{Pins, bootstrap_entry, started_entry},
+        transitions::transitions,
+    };
     use acp_api::conditions::{ConditionUpdate, FixedClock};
     use acp_api::cvsh::{
         CheckState, HistoryState, Operation, OperationAction, OperationPhase, Preflight, PreflightCheck,

@@ -18,7 +18,7 @@ use acp_api::{ClusterVersionShadow, ClusterVersionShadowStatus};
 use kube::ResourceExt;
 use tokio::sync::Notify;
 
-use crate::cvsh::record::Transition;
+use crate::cvsh::transitions::Transition;
 use crate::metrics::{Delivery, Metrics};
 pub use event::CloudEvent;
 

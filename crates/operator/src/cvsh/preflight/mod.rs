@@ -256,7 +256,7 @@ fn kept_result(previous: Option<&Preflight>, target: &AcpVersion, name: &str) ->
 }
 
 /// How a set of results stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
     /// Failed checks, as `Name: message`.
     pub failed: Vec<String>,

@@ -306,3 +306,6 @@ pub fn needs_write(
         _ => true,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,7 +5,7 @@
 //!   answering it in the cvsh's status (`status.desired` names the target), for 20 workload clusters in turn
 //!   (median, spread). The 20 names reach one API server, which the operator knows to be one cluster: the
 //!   first starts executing (`Reconciling=True`), the others are held as `DuplicateCluster` — the same
-//!   reconcile, observe → plan → preflight → record, answers each request.
+//!   reconcile, gather → decide → project, answers each request.
 //! - `resident_memory_with_100_clusters`: the operator's RSS with 100 registered workload clusters (each
 //!   its own Secret and client), which point at two real API servers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -425,6 +425,35 @@ fn workload_gate_waits_for_the_global_tier_including_the_dr_standby() {
 }
 
 #[test]
+fn the_halves_of_the_workload_gate_judge_only_their_part() {
+    let c = cat();
+    let target = v("4.3.1");
+    // A tier that has not moved, and a Kubernetes the target refuses: each half names only its own.
+    let behind = GlobalTier::new(v("4.2.5"), None);
+    let old = pm("edge-7", "v1.30.2");
+    let tier = global_tier_reached(&behind, "edge-7", &v("4.2.0"), &target);
+    assert_eq!(tier.reason(), Reason::GlobalTierBehind, "{tier}");
+    assert_eq!(tier.findings().len(), 1, "{tier}");
+    let kube = workload_kubernetes(&c, &target, &old);
+    assert_eq!(kube.reason(), Reason::KubernetesBelowCompatibleRange, "{kube}");
+    assert_eq!(kube.findings().len(), 1, "{kube}");
+    let both = workload_gate(&c, &behind, &v("4.2.0"), &target, &old);
+    assert_eq!(both.findings().len(), 2, "{both}");
+
+    let reached = GlobalTier::new(v("4.3.1"), None);
+    let tier = global_tier_reached(&reached, "edge-7", &v("4.2.0"), &target);
+    assert_eq!(tier.reason(), Reason::GlobalTierReached);
+    let kube = workload_kubernetes(&c, &target, &pm("edge-7", "v1.33.7"));
+    assert_eq!(
+        (kube.reason(), kube.message()),
+        (
+            Reason::KubernetesVersionsSupported,
+            "workload cluster `edge-7` runs Kubernetes v1.33.7, which ACP 4.3.1 accepts"
+        )
+    );
+}
+
+#[test]
 fn workload_gate_checks_the_workloads_kubernetes_against_the_target() {
     let c = cat();
     let tier = GlobalTier::new(v("4.3.1"), None);

@@ -572,10 +572,7 @@ impl Pass<'_> {
     }
 
     fn observed_kubernetes(&self) -> Option<KubeVersion> {
-        self.observation
-            .kubernetes_version
-            .as_deref()
-            .and_then(|v| v.parse().ok())
+        self.observation.kubernetes_version
     }
 
     fn access_problem(&self) -> record::AccessProblem {
@@ -623,7 +620,6 @@ impl Pass<'_> {
             target,
             catalogue: &catalogue,
             observation: &self.observation,
-            status,
             fleet: &self.fleet,
             upgrading_elsewhere: self.ctx.upgrading_elsewhere(&self.name, &self.fleet),
             max_concurrent: self.ctx.max_concurrent,

@@ -37,148 +37,147 @@ pub struct CheckSpec {
     pub forceable: bool,
     /// Does it read the managed cluster? Then it waits (Retry) while the cluster does not answer.
     pub needs_cluster: bool,
-    /// What it makes sure of, in one line.
-    pub summary: &'static str,
 }
 
 /// Every check, in the order the operator runs and lists them. The only list of checks: everything
 /// else reads it.
 pub const REGISTRY: [CheckSpec; 17] = [
+    // A supported upgrade edge leads from the current version to the target.
     CheckSpec {
         name: VERSION_UPGRADE_PATH,
         policy: CheckPolicy::Once,
         switchable: false,
         forceable: false,
         needs_cluster: false,
-        summary: "a supported upgrade edge leads from the current version to the target",
     },
+    // The Kubernetes versions concerned fit the target release. For the global tier those are the
+    // workload clusters', so it runs without its own cluster; a workload cluster waits for its own.
     CheckSpec {
         name: KUBERNETES_VERSION_SUPPORTED,
         policy: CheckPolicy::Always,
         switchable: false,
         forceable: true,
         needs_cluster: false,
-        summary: "the Kubernetes versions concerned fit the target release",
     },
+    // The cluster's current platform version is known.
     CheckSpec {
         name: CLUSTER_VERSION_UPGRADEABLE,
         policy: CheckPolicy::Always,
         switchable: true,
         forceable: true,
         needs_cluster: false,
-        summary: "the cluster's current platform version is known",
     },
+    // The API server is ready, nodes are Ready and control-plane pods run.
     CheckSpec {
         name: CLUSTER_RUNNING,
         policy: CheckPolicy::Always,
         switchable: true,
         forceable: true,
         needs_cluster: true,
-        summary: "the API server is ready, nodes are Ready and control-plane pods run",
     },
+    // No node runs the Docker runtime.
     CheckSpec {
         name: DOCKER_RUNTIME_UNSUPPORTED,
         policy: CheckPolicy::Always,
         switchable: true,
         forceable: true,
         needs_cluster: true,
-        summary: "no node runs the Docker runtime",
     },
+    // Every control-plane node has its static control-plane pods.
     CheckSpec {
         name: CONTROL_PLANE_STATIC_PODS_PRESENT,
         policy: CheckPolicy::Always,
         switchable: true,
         forceable: true,
         needs_cluster: true,
-        summary: "every control-plane node has its static control-plane pods",
     },
+    // No CronJob other than etcd-backup-default backs up etcd.
     CheckSpec {
         name: CUSTOM_ETCD_BACKUP_CRON_JOBS_ABSENT,
         policy: CheckPolicy::Always,
         switchable: true,
         forceable: true,
         needs_cluster: true,
-        summary: "no CronJob other than etcd-backup-default backs up etcd",
     },
+    // No pod of an earlier container-runtime upgrade is left unfinished.
     CheckSpec {
         name: CRI_UPGRADE_PODS_ABSENT,
         policy: CheckPolicy::Always,
         switchable: true,
         forceable: true,
         needs_cluster: true,
-        summary: "no pod of an earlier container-runtime upgrade is left unfinished",
     },
+    // The current release's modules are neither upgrading nor failed.
     CheckSpec {
         name: CLUSTER_MODULE_STABLE,
         policy: CheckPolicy::Always,
         switchable: true,
         forceable: true,
         needs_cluster: true,
-        summary: "the current release's modules are neither upgrading nor failed",
     },
+    // ModuleInfo objects are neither upgrading nor failed.
     CheckSpec {
         name: MODULE_INFO_STABLE,
         policy: CheckPolicy::Always,
         switchable: true,
         forceable: true,
         needs_cluster: true,
-        summary: "ModuleInfo objects are neither upgrading nor failed",
     },
+    // Every ResourcePatch is marked as reviewed for the target.
     CheckSpec {
         name: RESOURCE_PATCH_UPGRADEABLE,
         policy: CheckPolicy::Always,
         switchable: true,
         forceable: true,
         needs_cluster: true,
-        summary: "every ResourcePatch is marked as reviewed for the target",
     },
+    // The platform licence stays valid until the target's end of support.
     CheckSpec {
         name: PLATFORM_LICENSE,
         policy: CheckPolicy::Always,
         switchable: true,
         forceable: true,
         needs_cluster: false,
-        summary: "the platform licence stays valid until the target's end of support",
     },
+    // Every admin gate of the target is acknowledged in ConfigMap admin-acks.
     CheckSpec {
         name: ADMIN_ACK_REQUIRED,
         policy: CheckPolicy::Once,
         switchable: false,
         forceable: true,
         needs_cluster: false,
-        summary: "every admin gate of the target is acknowledged in ConfigMap admin-acks",
     },
+    // Every kubelet stays within the supported skew of each control-plane hop.
     CheckSpec {
         name: KUBELET_VERSION_SKEW,
         policy: CheckPolicy::Always,
         switchable: true,
         forceable: true,
         needs_cluster: true,
-        summary: "every kubelet stays within the supported skew of each control-plane hop",
     },
+    // The global tier is upgraded first, standby in step with its primary.
     CheckSpec {
         name: GLOBAL_TIER_REACHED,
         policy: CheckPolicy::Always,
         switchable: true,
         forceable: true,
         needs_cluster: false,
-        summary: "the global tier is upgraded first, standby in step with its primary",
     },
+    // A slot among the concurrent workload upgrades is free.
     CheckSpec {
         name: CONCURRENT_UPGRADE_LIMIT,
         policy: CheckPolicy::Always,
         switchable: true,
         forceable: true,
         needs_cluster: false,
-        summary: "a slot among the concurrent workload upgrades is free",
     },
+    // No client still calls an API the target's Kubernetes removes.
     CheckSpec {
         name: DEPRECATED_APIS_REMOVED,
         policy: CheckPolicy::Always,
         switchable: true,
         forceable: true,
         needs_cluster: true,
-        summary: "no client still calls an API the target's Kubernetes removes",
     },
 ];
 
@@ -213,10 +212,18 @@ mod tests {
 
     #[test]
     fn the_safety_checks_cannot_be_switched_off() {
-        let never: Vec<&str> = REGISTRY.iter().filter(|s| !s.switchable).map(|s| s.name).collect();
+        let never: Vec<&str> = REGISTRY
+            .iter()
+            .filter(|s| !s.switchable)
+            .map(|s| s.name)
+            .collect();
         assert_eq!(
             never,
-            [VERSION_UPGRADE_PATH, KUBERNETES_VERSION_SUPPORTED, ADMIN_ACK_REQUIRED]
+            [
+                VERSION_UPGRADE_PATH,
+                KUBERNETES_VERSION_SUPPORTED,
+                ADMIN_ACK_REQUIRED
+            ]
         );
         assert!(is_switchable(DOCKER_RUNTIME_UNSUPPORTED));
         assert!(!is_switchable("NoSuchCheck"));

@@ -83,7 +83,11 @@ mod tests {
         ];
         for (primary, standby, target, allowed) in table {
             let verdict = standby_gate("dr", &v(standby), "global", &v(primary), &v(target));
-            assert_eq!(verdict.passed(), allowed, "{primary}/{standby} → {target}: {verdict}");
+            assert_eq!(
+                verdict.passed(),
+                allowed,
+                "{primary}/{standby} → {target}: {verdict}"
+            );
             let reason = if allowed {
                 Reason::GlobalStandby
             } else {

@@ -43,7 +43,11 @@ pub fn global_tier_reached(
 }
 
 /// The Kubernetes half of [`workload_gate`]: the workload cluster's Kubernetes fits the target.
-pub fn workload_kubernetes(catalogue: &Catalogue, target: &AcpVersion, workload: &WorkloadCluster) -> Verdict {
+pub fn workload_kubernetes(
+    catalogue: &Catalogue,
+    target: &AcpVersion,
+    workload: &WorkloadCluster,
+) -> Verdict {
     let findings = kubernetes_findings(catalogue, target, workload);
     Verdict::from_findings(findings, Reason::KubernetesVersionsSupported, || {
         format!(
@@ -114,7 +118,11 @@ fn reached_message(
     format!("{tier} reached ACP {target}; workload cluster `{name}` may follow from {workload_current}")
 }
 
-fn kubernetes_findings(catalogue: &Catalogue, target: &AcpVersion, workload: &WorkloadCluster) -> Vec<Finding> {
+fn kubernetes_findings(
+    catalogue: &Catalogue,
+    target: &AcpVersion,
+    workload: &WorkloadCluster,
+) -> Vec<Finding> {
     let name = &workload.name;
     let Some(release) = catalogue.release(target) else {
         return vec![blocking(

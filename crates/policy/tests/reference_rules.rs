@@ -146,9 +146,23 @@ fn latest_required_rule_for_targets_up_to_4_2() {
     // (from, to, the required minor, a cluster on it, one below it, ones on a newer minor the target
     // accepts: "latest" means the newest common minor or later, never "exactly it")
     for (from, to, required, ok, bad, newer) in [
-        ("4.0.10", "4.1.5", "1.31", "v1.31.14", "v1.30.4", &["v1.32.11"][..]),
+        (
+            "4.0.10",
+            "4.1.5",
+            "1.31",
+            "v1.31.14",
+            "v1.30.4",
+            &["v1.32.11"][..],
+        ),
         ("4.1.5", "4.2.5", "1.32", "v1.32.11", "v1.31.3", &["v1.33.7"]),
-        ("4.0.9", "4.2.0", "1.31", "v1.31.14", "v1.29.1", &["v1.32.4", "v1.33.7"]),
+        (
+            "4.0.9",
+            "4.2.0",
+            "1.31",
+            "v1.31.14",
+            "v1.29.1",
+            &["v1.32.4", "v1.33.7"],
+        ),
         ("4.1.0", "4.1.5", "1.32", "v1.32.7", "v1.30.0", &[]),
         ("4.2.0", "4.2.5", "1.33", "v1.33.7", "v1.32.11", &[]),
     ] {
@@ -305,7 +319,11 @@ fn newer_than_the_target_is_refused_too() {
     // Under the latest-required rule too: newer than the required minor is fine only while the target
     // accepts it.
     let verdict = global_gate(&c, &v("4.0.10"), &v("4.1.5"), &[pm("future", "v1.33.2")]);
-    assert_eq!(verdict.reason(), Reason::KubernetesAboveCompatibleRange, "{verdict}");
+    assert_eq!(
+        verdict.reason(),
+        Reason::KubernetesAboveCompatibleRange,
+        "{verdict}"
+    );
 }
 
 #[test]

@@ -1,5 +1,7 @@
-//! Preflight check names. ACP 4.3's names are the contract; the last five are ours (and 4.4's
-//! `AdminAckRequired`).
+//! The preflight checks: their names (ACP 4.3's are the contract; the last four are ours, and
+//! `AdminAckRequired` is 4.4's) and, in [`REGISTRY`], how each behaves.
+
+use crate::cvsh::CheckPolicy;
 
 pub const RESOURCE_PATCH_UPGRADEABLE: &str = "ResourcePatchUpgradeable";
 pub const CLUSTER_VERSION_UPGRADEABLE: &str = "ClusterVersionUpgradeable";
@@ -22,42 +24,186 @@ pub const DEPRECATED_APIS_REMOVED: &str = "DeprecatedAPIsRemoved";
 /// Reason of `ResourcePatchUpgradeable` while a ResourcePatch lacks the exemption annotation.
 pub const REASON_UNEXEMPT_RESOURCE_PATCHES: &str = "UnexemptResourcePatches";
 
-/// Every check, in the order the CLI lists them.
-pub const ALL: [&str; 17] = [
-    VERSION_UPGRADE_PATH,
-    KUBERNETES_VERSION_SUPPORTED,
-    CLUSTER_VERSION_UPGRADEABLE,
-    CLUSTER_RUNNING,
-    DOCKER_RUNTIME_UNSUPPORTED,
-    CONTROL_PLANE_STATIC_PODS_PRESENT,
-    CUSTOM_ETCD_BACKUP_CRON_JOBS_ABSENT,
-    CRI_UPGRADE_PODS_ABSENT,
-    CLUSTER_MODULE_STABLE,
-    MODULE_INFO_STABLE,
-    RESOURCE_PATCH_UPGRADEABLE,
-    PLATFORM_LICENSE,
-    ADMIN_ACK_REQUIRED,
-    KUBELET_VERSION_SKEW,
-    GLOBAL_TIER_REACHED,
-    CONCURRENT_UPGRADE_LIMIT,
-    DEPRECATED_APIS_REMOVED,
+/// What the operator and the CLI know about one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckSpec {
+    /// The check's name in `status.preflight.checks[].name`.
+    pub name: &'static str,
+    /// `Once`: a Passed result is kept for the same target; `Always`: decided again on every pass.
+    pub policy: CheckPolicy,
+    /// May ConfigMap `cvo-config` switch it off? The safety checks never can.
+    pub switchable: bool,
+    /// May `spec.desiredUpdate.force` go past it when it fails? A Retry is never forced past.
+    pub forceable: bool,
+    /// Does it read the managed cluster? Then it waits (Retry) while the cluster does not answer.
+    pub needs_cluster: bool,
+}
+
+/// Every check, in the order the operator runs and lists them. The only list of checks: everything
+/// else reads it.
+pub const REGISTRY: [CheckSpec; 17] = [
+    // A supported upgrade edge leads from the current version to the target.
+    CheckSpec {
+        name: VERSION_UPGRADE_PATH,
+        policy: CheckPolicy::Once,
+        switchable: false,
+        forceable: false,
+        needs_cluster: false,
+    },
+    // The Kubernetes versions concerned fit the target release. For the global tier those are the
+    // workload clusters', so it runs without its own cluster; a workload cluster waits for its own.
+    CheckSpec {
+        name: KUBERNETES_VERSION_SUPPORTED,
+        policy: CheckPolicy::Always,
+        switchable: false,
+        forceable: true,
+        needs_cluster: false,
+    },
+    // The cluster's current platform version is known.
+    CheckSpec {
+        name: CLUSTER_VERSION_UPGRADEABLE,
+        policy: CheckPolicy::Always,
+        switchable: true,
+        forceable: true,
+        needs_cluster: false,
+    },
+    // The API server is ready, nodes are Ready and control-plane pods run.
+    CheckSpec {
+        name: CLUSTER_RUNNING,
+        policy: CheckPolicy::Always,
+        switchable: true,
+        forceable: true,
+        needs_cluster: true,
+    },
+    // No node runs the Docker runtime.
+    CheckSpec {
+        name: DOCKER_RUNTIME_UNSUPPORTED,
+        policy: CheckPolicy::Always,
+        switchable: true,
+        forceable: true,
+        needs_cluster: true,
+    },
+    // Every control-plane node has its static control-plane pods.
+    CheckSpec {
+        name: CONTROL_PLANE_STATIC_PODS_PRESENT,
+        policy: CheckPolicy::Always,
+        switchable: true,
+        forceable: true,
+        needs_cluster: true,
+    },
+    // No CronJob other than etcd-backup-default backs up etcd.
+    CheckSpec {
+        name: CUSTOM_ETCD_BACKUP_CRON_JOBS_ABSENT,
+        policy: CheckPolicy::Always,
+        switchable: true,
+        forceable: true,
+        needs_cluster: true,
+    },
+    // No pod of an earlier container-runtime upgrade is left unfinished.
+    CheckSpec {
+        name: CRI_UPGRADE_PODS_ABSENT,
+        policy: CheckPolicy::Always,
+        switchable: true,
+        forceable: true,
+        needs_cluster: true,
+    },
+    // The current release's modules are neither upgrading nor failed.
+    CheckSpec {
+        name: CLUSTER_MODULE_STABLE,
+        policy: CheckPolicy::Always,
+        switchable: true,
+        forceable: true,
+        needs_cluster: true,
+    },
+    // ModuleInfo objects are neither upgrading nor failed.
+    CheckSpec {
+        name: MODULE_INFO_STABLE,
+        policy: CheckPolicy::Always,
+        switchable: true,
+        forceable: true,
+        needs_cluster: true,
+    },
+    // Every ResourcePatch is marked as reviewed for the target.
+    CheckSpec {
+        name: RESOURCE_PATCH_UPGRADEABLE,
+        policy: CheckPolicy::Always,
+        switchable: true,
+        forceable: true,
+        needs_cluster: true,
+    },
+    // The platform licence stays valid until the target's end of support.
+    CheckSpec {
+        name: PLATFORM_LICENSE,
+        policy: CheckPolicy::Always,
+        switchable: true,
+        forceable: true,
+        needs_cluster: false,
+    },
+    // Every admin gate of the target is acknowledged in ConfigMap admin-acks.
+    CheckSpec {
+        name: ADMIN_ACK_REQUIRED,
+        policy: CheckPolicy::Once,
+        switchable: false,
+        forceable: true,
+        needs_cluster: false,
+    },
+    // Every kubelet stays within the supported skew of each control-plane hop.
+    CheckSpec {
+        name: KUBELET_VERSION_SKEW,
+        policy: CheckPolicy::Always,
+        switchable: true,
+        forceable: true,
+        needs_cluster: true,
+    },
+    // The global tier is upgraded first, standby in step with its primary.
+    CheckSpec {
+        name: GLOBAL_TIER_REACHED,
+        policy: CheckPolicy::Always,
+        switchable: true,
+        forceable: true,
+        needs_cluster: false,
+    },
+    // A slot among the concurrent workload upgrades is free.
+    CheckSpec {
+        name: CONCURRENT_UPGRADE_LIMIT,
+        policy: CheckPolicy::Always,
+        switchable: true,
+        forceable: true,
+        needs_cluster: false,
+    },
+    // No client still calls an API the target's Kubernetes removes.
+    CheckSpec {
+        name: DEPRECATED_APIS_REMOVED,
+        policy: CheckPolicy::Always,
+        switchable: true,
+        forceable: true,
+        needs_cluster: true,
+    },
 ];
 
-/// Checks that `cvo-config` can never switch off.
-pub const NEVER_SWITCHABLE: [&str; 3] = [
-    VERSION_UPGRADE_PATH,
-    KUBERNETES_VERSION_SUPPORTED,
-    ADMIN_ACK_REQUIRED,
-];
+/// The registry entry of check `name`.
+pub fn spec(name: &str) -> Option<&'static CheckSpec> {
+    REGISTRY.iter().find(|s| s.name == name)
+}
 
 /// True for a known check that an administrator may disable in `cvo-config`.
 pub fn is_switchable(name: &str) -> bool {
-    ALL.contains(&name) && !NEVER_SWITCHABLE.contains(&name)
+    spec(name).is_some_and(|s| s.switchable)
 }
 
 /// True for a check name this version knows.
 pub fn is_known(name: &str) -> bool {
-    ALL.contains(&name)
+    spec(name).is_some()
+}
+
+/// True for a check `force` may go past when it fails; an unknown check is never forced past.
+pub fn is_forceable(name: &str) -> bool {
+    spec(name).is_some_and(|s| s.forceable)
+}
+
+/// The checks `force` cannot go past, by name.
+pub fn unforceable() -> impl Iterator<Item = &'static str> {
+    REGISTRY.iter().filter(|s| !s.forceable).map(|s| s.name)
 }
 
 #[cfg(test)]
@@ -66,18 +212,66 @@ mod tests {
 
     #[test]
     fn the_safety_checks_cannot_be_switched_off() {
-        assert!(!is_switchable(VERSION_UPGRADE_PATH));
-        assert!(!is_switchable(KUBERNETES_VERSION_SUPPORTED));
-        assert!(!is_switchable(ADMIN_ACK_REQUIRED));
+        let never: Vec<&str> = REGISTRY
+            .iter()
+            .filter(|s| !s.switchable)
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(
+            never,
+            [
+                VERSION_UPGRADE_PATH,
+                KUBERNETES_VERSION_SUPPORTED,
+                ADMIN_ACK_REQUIRED
+            ]
+        );
         assert!(is_switchable(DOCKER_RUNTIME_UNSUPPORTED));
         assert!(!is_switchable("NoSuchCheck"));
     }
 
     #[test]
-    fn names_are_unique() {
-        let mut names = ALL.to_vec();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), ALL.len());
+    fn force_never_goes_past_the_upgrade_path() {
+        assert_eq!(unforceable().collect::<Vec<_>>(), [VERSION_UPGRADE_PATH]);
+        assert!(is_forceable(PLATFORM_LICENSE));
+        assert!(!is_forceable("NoSuchCheck"));
+    }
+
+    #[test]
+    fn the_once_checks_are_the_upgrade_path_and_the_admin_acks() {
+        let once: Vec<&str> = REGISTRY
+            .iter()
+            .filter(|s| s.policy == CheckPolicy::Once)
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(once, [VERSION_UPGRADE_PATH, ADMIN_ACK_REQUIRED]);
+    }
+
+    #[test]
+    fn the_contract_names_come_in_the_listed_order() {
+        let names: Vec<&str> = REGISTRY.iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            [
+                "VersionUpgradePath",
+                "KubernetesVersionSupported",
+                "ClusterVersionUpgradeable",
+                "ClusterRunning",
+                "DockerRuntimeUnsupported",
+                "ControlPlaneStaticPodsPresent",
+                "CustomEtcdBackupCronJobsAbsent",
+                "CRIUpgradePodsAbsent",
+                "ClusterModuleStable",
+                "ModuleInfoStable",
+                "ResourcePatchUpgradeable",
+                "PlatformLicense",
+                "AdminAckRequired",
+                "KubeletVersionSkew",
+                "GlobalTierReached",
+                "ConcurrentUpgradeLimit",
+                "DeprecatedAPIsRemoved",
+            ]
+        );
+        assert_eq!(spec(CLUSTER_RUNNING).map(|s| s.name), Some(CLUSTER_RUNNING));
+        assert!(spec("NoSuchCheck").is_none());
     }
 }

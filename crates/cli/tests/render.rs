@@ -316,6 +316,10 @@ fn a_degraded_or_reconciling_cluster_is_refused_unless_warnings_are_allowed() {
     assert_eq!(body["spec"]["desiredUpdate"]["force"], true);
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[1].starts_with("--force"), "{warnings:?}");
+    assert!(
+        warnings[1].contains("go past failed preflight checks (all but VersionUpgradePath)"),
+        "{warnings:?}"
+    );
 }
 
 #[test]

@@ -50,6 +50,10 @@ pub enum Reason {
     GlobalTierBehind,
     GlobalStandbyBehind,
     WorkloadNotBelowGlobal,
+    // primary_gate, standby_gate
+    GlobalTier,
+    GlobalStandby,
+    GlobalTierOutOfStep,
     // kubelet_skew
     KubeletSkewSupported,
     KubeletNewerThanApiserver,
@@ -76,6 +80,9 @@ impl Reason {
             Reason::GlobalTierBehind => "GlobalTierBehind",
             Reason::GlobalStandbyBehind => "GlobalStandbyBehind",
             Reason::WorkloadNotBelowGlobal => "WorkloadNotBelowGlobal",
+            Reason::GlobalTier => "GlobalTier",
+            Reason::GlobalStandby => "GlobalStandby",
+            Reason::GlobalTierOutOfStep => "GlobalTierOutOfStep",
             Reason::KubeletSkewSupported => "KubeletSkewSupported",
             Reason::KubeletNewerThanApiserver => "KubeletNewerThanApiserver",
             Reason::KubeletTooOld => "KubeletTooOld",

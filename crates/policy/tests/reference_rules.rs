@@ -143,12 +143,28 @@ fn to_4_3_refuses_a_1_30_workload_naming_it() {
 #[test]
 fn latest_required_rule_for_targets_up_to_4_2() {
     let c = cat();
-    for (from, to, required, ok, bad) in [
-        ("4.0.10", "4.1.5", "1.31", "v1.31.14", "v1.30.4"),
-        ("4.1.5", "4.2.5", "1.32", "v1.32.11", "v1.31.3"),
-        ("4.0.9", "4.2.0", "1.31", "v1.31.14", "v1.29.1"),
-        ("4.1.0", "4.1.5", "1.32", "v1.32.7", "v1.30.0"),
-        ("4.2.0", "4.2.5", "1.33", "v1.33.7", "v1.32.11"),
+    // (from, to, the required minor, a cluster on it, one below it, ones on a newer minor the target
+    // accepts: "latest" means the newest common minor or later, never "exactly it")
+    for (from, to, required, ok, bad, newer) in [
+        (
+            "4.0.10",
+            "4.1.5",
+            "1.31",
+            "v1.31.14",
+            "v1.30.4",
+            &["v1.32.11"][..],
+        ),
+        ("4.1.5", "4.2.5", "1.32", "v1.32.11", "v1.31.3", &["v1.33.7"]),
+        (
+            "4.0.9",
+            "4.2.0",
+            "1.31",
+            "v1.31.14",
+            "v1.29.1",
+            &["v1.32.4", "v1.33.7"],
+        ),
+        ("4.1.0", "4.1.5", "1.32", "v1.32.7", "v1.30.0", &[]),
+        ("4.2.0", "4.2.5", "1.33", "v1.33.7", "v1.32.11", &[]),
     ] {
         let verdict = global_gate(&c, &v(from), &v(to), &[pm("a", ok), pm("b", ok)]);
         assert_eq!(verdict.decision(), Decision::Allowed, "{from} → {to}: {verdict}");
@@ -158,6 +174,15 @@ fn latest_required_rule_for_targets_up_to_4_2() {
                 .contains(&format!("platform-managed on {required}")),
             "{verdict}"
         );
+
+        for kube in newer {
+            let verdict = global_gate(&c, &v(from), &v(to), &[pm("a", ok), pm("ahead", kube)]);
+            assert_eq!(
+                verdict.decision(),
+                Decision::Allowed,
+                "{from} → {to} with a workload on {kube}, newer than {required} and accepted by {to}: {verdict}"
+            );
+        }
 
         let verdict = global_gate(&c, &v(from), &v(to), &[pm("a", ok), pm("lagging", bad)]);
         assert!(verdict.is_refused(), "{from} → {to}: {verdict}");
@@ -291,6 +316,14 @@ fn newer_than_the_target_is_refused_too() {
             .contains("newer than ACP 4.3.1 accepts (1.31–1.34)"),
         "{verdict}"
     );
+    // Under the latest-required rule too: newer than the required minor is fine only while the target
+    // accepts it.
+    let verdict = global_gate(&c, &v("4.0.10"), &v("4.1.5"), &[pm("future", "v1.33.2")]);
+    assert_eq!(
+        verdict.reason(),
+        Reason::KubernetesAboveCompatibleRange,
+        "{verdict}"
+    );
 }
 
 #[test]
@@ -406,6 +439,35 @@ fn workload_gate_waits_for_the_global_tier_including_the_dr_standby() {
         ok.message(),
         "the global cluster (4.3.1) and its standby (4.3.1) reached ACP 4.3.1; workload cluster `edge-7` may follow \
          from 4.2.5"
+    );
+}
+
+#[test]
+fn the_halves_of_the_workload_gate_judge_only_their_part() {
+    let c = cat();
+    let target = v("4.3.1");
+    // A tier that has not moved, and a Kubernetes the target refuses: each half names only its own.
+    let behind = GlobalTier::new(v("4.2.5"), None);
+    let old = pm("edge-7", "v1.30.2");
+    let tier = global_tier_reached(&behind, "edge-7", &v("4.2.0"), &target);
+    assert_eq!(tier.reason(), Reason::GlobalTierBehind, "{tier}");
+    assert_eq!(tier.findings().len(), 1, "{tier}");
+    let kube = workload_kubernetes(&c, &target, &old);
+    assert_eq!(kube.reason(), Reason::KubernetesBelowCompatibleRange, "{kube}");
+    assert_eq!(kube.findings().len(), 1, "{kube}");
+    let both = workload_gate(&c, &behind, &v("4.2.0"), &target, &old);
+    assert_eq!(both.findings().len(), 2, "{both}");
+
+    let reached = GlobalTier::new(v("4.3.1"), None);
+    let tier = global_tier_reached(&reached, "edge-7", &v("4.2.0"), &target);
+    assert_eq!(tier.reason(), Reason::GlobalTierReached);
+    let kube = workload_kubernetes(&c, &target, &pm("edge-7", "v1.33.7"));
+    assert_eq!(
+        (kube.reason(), kube.message()),
+        (
+            Reason::KubernetesVersionsSupported,
+            "workload cluster `edge-7` runs Kubernetes v1.33.7, which ACP 4.3.1 accepts"
+        )
     );
 }
 

@@ -1,6 +1,7 @@
 //! What the operator sees of a managed cluster: API server version and health, nodes, control-plane
 //! static pods, and the platform version recorded in the cluster.
 
+use acp_policy::KubeVersion;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
@@ -81,14 +82,15 @@ pub struct StaticPodFact {
     pub phase: String,
 }
 
-/// Everything observed in one pass. `reachable == false` carries the reason in `error`; the other
-/// fields are then empty.
+/// Everything observed in one pass. `reachable == false` carries the reason in `error` (no answer, or
+/// an answer the operator cannot work with); the other fields are then empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Observation {
     pub reachable: bool,
     pub error: Option<String>,
-    /// `gitVersion` reported by `/version`, e.g. `v1.33.7`.
-    pub kubernetes_version: Option<String>,
+    /// The API server's version, from `gitVersion` of `/version` (`v1.33.7`; distribution suffixes
+    /// dropped). Known whenever the cluster is reachable.
+    pub kubernetes_version: Option<KubeVersion>,
     /// Whether `/readyz` answered `ok`.
     pub api_ready: bool,
     pub api_ready_detail: Option<String>,
@@ -104,9 +106,15 @@ pub struct Observation {
 
 impl Observation {
     pub fn unreachable(error: &ClusterError) -> Self {
+        Self::unusable(error.to_string())
+    }
+
+    /// A cluster that answered something the operator cannot work with: treated like one that does not
+    /// answer, with `why` saying what it answered.
+    fn unusable(why: String) -> Self {
         Self {
             reachable: false,
-            error: Some(error.to_string()),
+            error: Some(why),
             ..Self::default()
         }
     }
@@ -126,6 +134,10 @@ pub async fn observe(cluster: &Cluster) -> Observation {
 async fn try_observe(cluster: &Cluster) -> Result<Observation, ClusterError> {
     let client = &cluster.client;
     let version = cluster.call("get /version", client.apiserver_version()).await?;
+    let kubernetes_version = match kubernetes_version(&cluster.name, &version.git_version) {
+        Ok(version) => version,
+        Err(why) => return Ok(Observation::unusable(why)),
+    };
     let (identity, identity_unknown) = match identity(cluster).await? {
         Ok(uid) => (Some(uid), None),
         Err(why) => (None, Some(why)),
@@ -150,7 +162,7 @@ async fn try_observe(cluster: &Cluster) -> Result<Observation, ClusterError> {
     Ok(Observation {
         reachable: true,
         error: None,
-        kubernetes_version: Some(version.git_version),
+        kubernetes_version: Some(kubernetes_version),
         api_ready,
         api_ready_detail,
         nodes,
@@ -158,6 +170,18 @@ async fn try_observe(cluster: &Cluster) -> Result<Observation, ClusterError> {
         recorded_version,
         identity,
         identity_unknown,
+    })
+}
+
+/// The version an API server reports in `gitVersion`. One that is not a Kubernetes version leaves the
+/// operator nothing to judge the cluster's upgrades by, so it says so rather than guess.
+fn kubernetes_version(cluster: &str, git_version: &str) -> Result<KubeVersion, String> {
+    git_version.parse().map_err(|err| {
+        format!(
+            "cluster `{cluster}` answers /version with an {err}: the operator neither judges nor upgrades a \
+             cluster whose Kubernetes version it cannot read; check that the kubeconfig reaches a genuine \
+             Kubernetes API server"
+        )
     })
 }
 
@@ -297,6 +321,31 @@ mod tests {
                 assert_eq!(result, Err(IdentityUnknown::Malformed), "{uid:?}");
             }
         }
+    }
+
+    #[test]
+    fn the_kubernetes_version_is_read_once_or_named_as_unreadable() {
+        // (gitVersion, read as)
+        let table = [
+            ("v1.33.7", Some(KubeVersion::new(1, 33, 7))),
+            ("v1.32.3-eks-4f3a2b1", Some(KubeVersion::new(1, 32, 3))),
+            ("v1.31.0+k3s1", Some(KubeVersion::new(1, 31, 0))),
+            ("", None),
+            ("v1.33", None),
+            ("banana", None),
+        ];
+        for (git_version, read) in table {
+            let result = kubernetes_version("edge", git_version);
+            assert_eq!(result.as_ref().ok().copied(), read, "{git_version:?}: {result:?}");
+            if let Err(why) = result {
+                assert!(why.contains("cluster `edge`"), "{why}");
+                assert!(why.contains(&format!("{git_version:?}")), "{why}");
+                assert!(why.contains("genuine Kubernetes API server"), "{why}");
+            }
+        }
+        let unusable = Observation::unusable("why".into());
+        assert!(!unusable.reachable);
+        assert_eq!(unusable.error.as_deref(), Some("why"));
     }
 
     #[test]

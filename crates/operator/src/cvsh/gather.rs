@@ -49,10 +49,7 @@ pub struct Facts {
 impl Facts {
     /// The Kubernetes version the cluster reported this reconcile.
     pub fn kubernetes(&self) -> Option<KubeVersion> {
-        self.observation
-            .kubernetes_version
-            .as_deref()
-            .and_then(|v| v.parse().ok())
+        self.observation.kubernetes_version.clone()
     }
 
     /// Why the cluster could not be reached, if it could not (a Degraded reason and message).
@@ -200,7 +197,6 @@ pub async fn preflight(
         target: &target,
         catalogue: &facts.catalogue,
         observation: &facts.observation,
-        status: previous,
         fleet: &facts.fleet,
         upgrading_elsewhere: ctx.slots.upgrading_elsewhere(&facts.name, &facts.fleet),
         max_concurrent: ctx.slots.max_concurrent(),

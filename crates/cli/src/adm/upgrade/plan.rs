@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use acp_api::checks::{KUBERNETES_VERSION_SUPPORTED, VERSION_UPGRADE_PATH};
 use acp_policy::{
     AcpVersion, Catalogue, Decision, GlobalTier, GlobalUpgradeRule, KubeMinor, KubeVersion, Provisioning,
     Verdict, WorkloadCluster, global_gate, import_gate, kubernetes_hops, upgrade_path, workload_gate,
@@ -117,19 +118,19 @@ pub fn evaluate(catalogue: &Catalogue, inventory: &Inventory, target: &AcpVersio
         .collect();
 
     let mut gates = vec![Gate {
-        name: "VersionUpgradePath",
+        name: VERSION_UPGRADE_PATH,
         cluster: "global".into(),
         verdict: upgrade_path(catalogue, current, target),
     }];
     if let Some(standby) = &inventory.standby {
         gates.push(Gate {
-            name: "VersionUpgradePath",
+            name: VERSION_UPGRADE_PATH,
             cluster: "global-standby".into(),
             verdict: upgrade_path(catalogue, &standby.version, target),
         });
     }
     gates.push(Gate {
-        name: "KubernetesVersionSupported",
+        name: KUBERNETES_VERSION_SUPPORTED,
         cluster: "global".into(),
         verdict: global_gate(catalogue, current, target, &workloads),
     });

@@ -234,9 +234,11 @@ fn upgrade(
         ));
     }
     if request.force {
+        let never: Vec<&str> = acp_api::checks::unforceable().collect();
         warnings.push(format!(
-            "--force: the upgrade of cluster {cluster} will go past failed preflight checks (all but \
-             VersionUpgradePath); each one is recorded in the history as an accepted risk"
+            "--force: the upgrade of cluster {cluster} will go past failed preflight checks (all but {}); \
+             each one is recorded in the history as an accepted risk",
+            never.join(", ")
         ));
     }
 

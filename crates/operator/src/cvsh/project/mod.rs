@@ -224,7 +224,7 @@ pub fn observed(observation: &Observation, previous: Option<&Observed>, now: Tim
         }
     });
     Observed {
-        kubernetes_version: observation.kubernetes_version.clone(),
+        kubernetes_version: observation.kubernetes_version.as_ref().map(ToString::to_string),
         nodes,
         reachable: Some(observation.reachable),
         observed_at: Some(now),

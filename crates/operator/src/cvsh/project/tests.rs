@@ -50,7 +50,7 @@ fn facts(current: Option<&str>) -> Facts {
         observation: Observation {
             reachable: true,
             identity: Some("uid-1".into()),
-            kubernetes_version: Some("v1.33.5".into()),
+            kubernetes_version: Some("v1.33.5".parse().unwrap()),
             ..Observation::default()
         },
         fleet: Fleet::default(),

@@ -7,7 +7,9 @@ use acp_api::names::{ADMIN_ACKS_CONFIG_MAP, ADMIN_GATES_CONFIG_MAP};
 
 use super::name_list;
 use crate::cvsh::preflight::sources::PlatformSource;
-use crate::cvsh::preflight::{Inputs, Outcome};
+use crate::cvsh::preflight::{Context, Outcome, Sources};
+
+pub const NAME: &str = acp_api::checks::ADMIN_ACK_REQUIRED;
 
 /// A gate and what the administrator must check.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,7 +18,8 @@ pub struct Gate {
     pub message: String,
 }
 
-pub async fn run(inputs: &Inputs<'_>, platform: &impl PlatformSource) -> Outcome {
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    let (inputs, platform) = (cx.inputs, cx.platform);
     let mut gates: Vec<Gate> = inputs
         .target_release()
         .map(|r| {

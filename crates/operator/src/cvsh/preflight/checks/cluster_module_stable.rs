@@ -2,17 +2,19 @@
 
 use super::name_list;
 use crate::clusters::objects::Readiness;
-use crate::cvsh::preflight::sources::{ModuleObjectFact, ModuleSource};
-use crate::cvsh::preflight::{Inputs, Outcome};
+use crate::cvsh::preflight::sources::{ModuleObjectFact, PlatformSource};
+use crate::cvsh::preflight::{Context, Outcome, Sources};
 
-pub async fn run(inputs: &Inputs<'_>, source: &impl ModuleSource) -> Outcome {
-    let Some(release) = inputs.current_release() else {
+pub const NAME: &str = acp_api::checks::CLUSTER_MODULE_STABLE;
+
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    let Some(release) = cx.inputs.current_release() else {
         return Outcome::passed(
             "NoCurrentRelease",
             "the current release is unknown, so there are no modules of it to check",
         );
     };
-    match source.module_objects(release).await {
+    match cx.cluster.module_objects(release).await {
         Ok(objects) => decide(&objects),
         Err(err) => Outcome::unanswered(&err),
     }

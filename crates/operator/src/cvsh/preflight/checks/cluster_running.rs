@@ -4,10 +4,17 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use super::name_list;
 use crate::clusters::observe::Observation;
-use crate::cvsh::preflight::Outcome;
+use crate::cvsh::preflight::sources::PlatformSource;
+use crate::cvsh::preflight::{Context, Outcome, Sources};
+
+pub const NAME: &str = acp_api::checks::CLUSTER_RUNNING;
 
 /// A node NotReady for longer than this blocks; shorter is treated as a blip worth waiting for.
 pub const NOT_READY_GRACE: SignedDuration = SignedDuration::from_mins(5);
+
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    decide(cx.inputs.observation, cx.inputs.now)
+}
 
 pub fn decide(observation: &Observation, now: Timestamp) -> Outcome {
     if !observation.api_ready {

@@ -1,100 +1,67 @@
-//! ClusterVersionUpgradeable: this cluster's own record allows a new upgrade (no other upgrade
-//! running, not Stalled, current version known).
+//! ClusterVersionUpgradeable: this cluster's platform version is known, so an upgrade has a place to
+//! start from. (A running upgrade never reaches preflight: the reconcile resumes it instead.)
 
-use acp_api::conditions::types;
+use acp_policy::AcpVersion;
 
-use crate::cvsh::preflight::{Inputs, Outcome};
+use crate::cvsh::preflight::sources::PlatformSource;
+use crate::cvsh::preflight::{Context, Outcome, Sources};
 
-pub fn decide(inputs: &Inputs<'_>) -> Outcome {
-    let cluster = inputs.cluster;
-    if inputs.current.is_none() {
-        return Outcome::failed(
+pub const NAME: &str = acp_api::checks::CLUSTER_VERSION_UPGRADEABLE;
+
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    decide(cx.inputs.cluster, cx.inputs.current)
+}
+
+/// `current`: the cluster's platform version as gathered (history, install version, or the cluster's
+/// own `acp-version` record).
+pub fn decide(cluster: &str, current: Option<&AcpVersion>) -> Outcome {
+    match current {
+        None => Outcome::failed(
             "UnknownCurrentVersion",
             format!(
                 "the platform version of cluster {cluster} is unknown (no history, no ConfigMap \
                  cpaas-system/acp-version in the cluster): record it with `ac adm cluster register {cluster} \
                  --version <V>`; until then the cluster is observed but never upgraded"
             ),
-        );
+        ),
+        Some(current) => Outcome::passed(
+            "Upgradeable",
+            format!("cluster {cluster} runs ACP {current}, the version an upgrade starts from"),
+        ),
     }
-    if let Some(running) = inputs.status.running_upgrade()
-        && running.version.as_deref().and_then(|v| v.parse().ok()).as_ref() != Some(inputs.target)
-    {
-        return Outcome::failed(
-            "UpgradeInProgress",
-            format!(
-                "cluster {cluster} is still upgrading to {}; the new target is considered once that upgrade ends",
-                running.version.as_deref().unwrap_or("an image")
-            ),
-        );
-    }
-    if let Some(stalled) = inputs
-        .status
-        .condition(types::STALLED)
-        .filter(|c| c.status == "True")
-    {
-        return Outcome::failed(
-            "Stalled",
-            format!(
-                "cluster {cluster} is Stalled and needs a human first: {}",
-                stalled.message
-            ),
-        );
-    }
-    Outcome::passed(
-        "Upgradeable",
-        format!("cluster {cluster} has no other upgrade running and is not stalled"),
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cvsh::preflight::checks::fixtures::Case;
-    use acp_api::cvsh::{CheckState, HistoryEntry, HistoryState};
-    use acp_api::k8s::{Condition, Time};
-    use k8s_openapi::jiff::Timestamp;
+    use acp_api::cvsh::CheckState;
 
     #[test]
-    fn a_known_idle_cluster_is_upgradeable() {
-        assert_eq!(decide(&Case::new().inputs()).state, CheckState::Passed);
-    }
-
-    #[test]
-    fn unknown_version_running_upgrade_and_stalled_block() {
-        let mut unknown = Case::new();
-        unknown.current = None;
-        assert_eq!(decide(&unknown.inputs()).reason, "UnknownCurrentVersion");
-
-        let mut running = Case::new();
-        running.status.history.push(HistoryEntry {
-            version: Some("4.3.0".into()),
-            image: String::new(),
-            state: HistoryState::Partial,
-            started_time: Time(Timestamp::UNIX_EPOCH),
-            completion_time: None,
-            accepted_risks: None,
-            release_digest: None,
-            cluster_identity: None,
-        });
-        let outcome = decide(&running.inputs());
-        assert_eq!(
-            (outcome.state, outcome.reason.as_str()),
-            (CheckState::Failed, "UpgradeInProgress")
-        );
-        assert!(outcome.message.contains("4.3.0"));
-
-        let mut stalled = Case::new();
-        stalled.status.conditions.push(Condition {
-            type_: "Stalled".into(),
-            status: "True".into(),
-            reason: "OperationFailing".into(),
-            message: "module x rejected".into(),
-            observed_generation: None,
-            last_transition_time: Time(Timestamp::UNIX_EPOCH),
-        });
-        let outcome = decide(&stalled.inputs());
-        assert_eq!(outcome.reason, "Stalled");
-        assert!(outcome.message.contains("module x rejected"));
+    fn a_cluster_is_upgradeable_once_its_version_is_known() {
+        let known = AcpVersion::new(4, 2, 3);
+        // (current, state, reason, what the message must say)
+        let table = [
+            (
+                Some(&known),
+                CheckState::Passed,
+                "Upgradeable",
+                "cluster east runs ACP 4.2.3",
+            ),
+            (
+                None,
+                CheckState::Failed,
+                "UnknownCurrentVersion",
+                "`ac adm cluster register east --version <V>`",
+            ),
+        ];
+        for (current, state, reason, says) in table {
+            let outcome = decide("east", current);
+            assert_eq!(
+                (outcome.state, outcome.reason.as_str()),
+                (state, reason),
+                "{current:?}"
+            );
+            assert!(outcome.message.contains(says), "{}", outcome.message);
+        }
     }
 }

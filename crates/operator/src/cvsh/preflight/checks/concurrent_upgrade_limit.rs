@@ -3,7 +3,15 @@
 use acp_api::cvsh::Tier;
 
 use super::name_list;
-use crate::cvsh::preflight::{Inputs, Outcome};
+use crate::cvsh::preflight::sources::PlatformSource;
+use crate::cvsh::preflight::{Context, Inputs, Outcome, Sources};
+
+
+pub const NAME: &str = acp_api::checks::CONCURRENT_UPGRADE_LIMIT;
+
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    decide(cx.inputs)
+}
 
 pub fn decide(inputs: &Inputs<'_>) -> Outcome {
     if inputs.tier != Tier::Workload {

@@ -5,7 +5,10 @@ use acp_api::cvsh::Provisioning;
 
 use super::name_list;
 use crate::clusters::observe::Observation;
-use crate::cvsh::preflight::Outcome;
+use crate::cvsh::preflight::sources::PlatformSource;
+use crate::cvsh::preflight::{Context, Outcome, Sources};
+
+pub const NAME: &str = acp_api::checks::CONTROL_PLANE_STATIC_PODS_PRESENT;
 
 /// Static pods each control-plane node runs, named `<component>-<node>`.
 pub const COMPONENTS: [&str; 4] = [
@@ -14,6 +17,10 @@ pub const COMPONENTS: [&str; 4] = [
     "kube-scheduler",
     "etcd",
 ];
+
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    decide(cx.inputs.provisioning, cx.inputs.observation)
+}
 
 pub fn decide(provisioning: Provisioning, observation: &Observation) -> Outcome {
     if provisioning == Provisioning::ThirdParty {

@@ -1,14 +1,16 @@
 //! CRIUpgradePodsAbsent: no pod of an earlier container-runtime upgrade is left unfinished.
 
 use super::name_list;
-use crate::cvsh::preflight::Outcome;
-use crate::cvsh::preflight::sources::{PodFact, PodSource};
+use crate::cvsh::preflight::sources::{PlatformSource, PodFact};
+use crate::cvsh::preflight::{Context, Outcome, Sources};
+
+pub const NAME: &str = acp_api::checks::CRI_UPGRADE_PODS_ABSENT;
 
 /// Label the platform's runtime-upgrade pods carry.
 pub const CRI_UPGRADE_SELECTOR: &str = "cpaas.io/cri-upgrade";
 
-pub async fn run(source: &impl PodSource) -> Outcome {
-    match source.pods(CRI_UPGRADE_SELECTOR).await {
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    match cx.cluster.pods(CRI_UPGRADE_SELECTOR).await {
         Ok(pods) => decide(&pods),
         Err(err) => Outcome::unanswered(&err),
     }

@@ -2,14 +2,16 @@
 //! etcd (a custom one snapshots mid-upgrade and may restore a half-upgraded state).
 
 use super::name_list;
-use crate::cvsh::preflight::Outcome;
-use crate::cvsh::preflight::sources::{CronJobFact, CronJobSource};
+use crate::cvsh::preflight::sources::{CronJobFact, PlatformSource};
+use crate::cvsh::preflight::{Context, Outcome, Sources};
+
+pub const NAME: &str = acp_api::checks::CUSTOM_ETCD_BACKUP_CRON_JOBS_ABSENT;
 
 /// The platform's own etcd backup job.
 pub const DEFAULT_BACKUP_JOB: &str = "etcd-backup-default";
 
-pub async fn run(source: &impl CronJobSource) -> Outcome {
-    match source.cron_jobs().await {
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    match cx.cluster.cron_jobs().await {
         Ok(jobs) => decide(&jobs),
         Err(err) => Outcome::unanswered(&err),
     }

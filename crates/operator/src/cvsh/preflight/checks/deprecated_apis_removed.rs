@@ -6,12 +6,15 @@ use acp_api::cvsh::KubernetesDriver;
 use acp_policy::KubeMinor;
 
 use super::name_list;
-use crate::cvsh::preflight::sources::MetricsSource;
-use crate::cvsh::preflight::{Inputs, Outcome};
+use crate::cvsh::preflight::sources::PlatformSource;
+use crate::cvsh::preflight::{Context, Outcome, Sources};
+
+pub const NAME: &str = acp_api::checks::DEPRECATED_APIS_REMOVED;
 
 const METRIC: &str = "apiserver_requested_deprecated_apis";
 
-pub async fn run(inputs: &Inputs<'_>, source: &impl MetricsSource) -> Outcome {
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    let inputs = cx.inputs;
     if inputs.driver == KubernetesDriver::None {
         return Outcome::passed(
             "KubernetesUnchanged",
@@ -24,7 +27,7 @@ pub async fn run(inputs: &Inputs<'_>, source: &impl MetricsSource) -> Outcome {
             format!("ACP {} names no Kubernetes version", inputs.target),
         );
     };
-    match source.apiserver_metrics().await {
+    match cx.cluster.apiserver_metrics().await {
         Ok(text) => decide(&text, target),
         Err(err) if err.is_unreachable() => Outcome::unanswered(&err),
         // Not allowed to read /metrics: say so rather than block every upgrade.

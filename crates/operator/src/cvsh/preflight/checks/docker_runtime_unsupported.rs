@@ -2,7 +2,14 @@
 
 use super::name_list;
 use crate::clusters::observe::NodeFact;
-use crate::cvsh::preflight::Outcome;
+use crate::cvsh::preflight::sources::PlatformSource;
+use crate::cvsh::preflight::{Context, Outcome, Sources};
+
+pub const NAME: &str = acp_api::checks::DOCKER_RUNTIME_UNSUPPORTED;
+
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    decide(&cx.inputs.observation.nodes)
+}
 
 pub fn decide(nodes: &[NodeFact]) -> Outcome {
     let docker: Vec<String> = nodes

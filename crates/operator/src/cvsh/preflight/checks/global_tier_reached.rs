@@ -3,16 +3,16 @@
 //! waits for its standby.
 
 use acp_api::cvsh::Tier;
-use acp_policy::{GlobalTier, KubeVersion, Reason, Verdict, WorkloadCluster, workload_gate};
+use acp_policy::{GlobalMember, GlobalTier, global_tier_reached, primary_gate, standby_gate};
 
-use crate::cvsh::preflight::{Inputs, Outcome};
+use crate::cvsh::preflight::sources::PlatformSource;
+use crate::cvsh::preflight::{Context, Inputs, Outcome, Sources};
 
-/// Reasons of `workload_gate` findings about the global tier (the rest concern Kubernetes).
-const TIER_REASONS: [Reason; 3] = [
-    Reason::GlobalTierBehind,
-    Reason::GlobalStandbyBehind,
-    Reason::WorkloadNotBelowGlobal,
-];
+pub const NAME: &str = acp_api::checks::GLOBAL_TIER_REACHED;
+
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    decide(cx.inputs)
+}
 
 pub fn decide(inputs: &Inputs<'_>) -> Outcome {
     let target = inputs.target;
@@ -20,22 +20,11 @@ pub fn decide(inputs: &Inputs<'_>) -> Outcome {
     match inputs.tier {
         Tier::GlobalStandby => return standby_in_step(inputs),
         Tier::Global => {
-            return match standby {
-                Some(s) if s.current.as_ref().is_none_or(|c| c < target) => Outcome::failed(
-                    Reason::GlobalStandbyBehind.as_str(),
-                    format!(
-                        "the standby global cluster `{}` runs {}: upgrade it to {target} before the primary",
-                        s.name,
-                        s.current
-                            .as_ref()
-                            .map_or("an unknown version".to_string(), ToString::to_string)
-                    ),
-                ),
-                _ => Outcome::passed(
-                    "GlobalTier",
-                    "the global tier is upgraded before any workload cluster",
-                ),
-            };
+            let standby = standby.map(|s| GlobalMember {
+                name: &s.name,
+                version: s.current.as_ref(),
+            });
+            return Outcome::from_verdict(&primary_gate(standby, target));
         }
         Tier::Workload => {}
     }
@@ -84,41 +73,14 @@ pub fn decide(inputs: &Inputs<'_>) -> Outcome {
             "waiting for this cluster's current version",
         );
     };
-    // Only the tier findings are used; the Kubernetes ones belong to KubernetesVersionSupported.
-    let kube = inputs
-        .observation
-        .kubernetes_version
-        .as_deref()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(KubeVersion::new(1, 0, 0));
-    let workload = WorkloadCluster::new(inputs.cluster, kube, inputs.provisioning.into());
     let tier = GlobalTier::new(primary_version, standby_version);
-    let verdict = workload_gate(inputs.catalogue, &tier, current, target, &workload);
-    let findings = verdict
-        .findings()
-        .iter()
-        .filter(|f| TIER_REASONS.contains(&f.reason))
-        .cloned()
-        .collect();
-    let ok_message = || {
-        if verdict.passed() {
-            verdict.message().to_string()
-        } else {
-            format!("the global tier runs ACP {} or newer", target)
-        }
-    };
-    Outcome::from_verdict(&Verdict::from_findings(
-        findings,
-        Reason::GlobalTierReached,
-        ok_message,
-    ))
+    Outcome::from_verdict(&global_tier_reached(&tier, inputs.cluster, current, target))
 }
 
-/// The standby goes first, but only in step with its primary: from the primary's version, or up to it.
-/// A standby behind its primary that moves past it (or one ahead that moves further) is not part of
-/// one global tier — and a workload cluster that claims to be the standby gains nothing by the claim.
+/// The standby goes first, in step with its primary (the rule is `acp_policy::standby_gate`); here only
+/// the facts it needs are waited for. A workload cluster that claims to be the standby gains nothing
+/// by the claim.
 fn standby_in_step(inputs: &Inputs<'_>) -> Outcome {
-    let target = inputs.target;
     let Some(primary) = inputs.fleet.primary.as_ref() else {
         return Outcome::retry(
             "NoGlobalCluster",
@@ -141,20 +103,13 @@ fn standby_in_step(inputs: &Inputs<'_>) -> Outcome {
             "waiting for this cluster's current version",
         );
     };
-    if target <= primary_version || current == primary_version {
-        return Outcome::passed(
-            "GlobalStandby",
-            "the standby global cluster is upgraded first, in step with the primary",
-        );
-    }
-    Outcome::failed(
-        "GlobalTierOutOfStep",
-        format!(
-            "the standby global cluster `{}` runs {current} and the primary `{}` runs {primary_version}: a standby \
-             moves to a new version only from its primary's version; bring it to {primary_version} first",
-            inputs.cluster, primary.name
-        ),
-    )
+    Outcome::from_verdict(&standby_gate(
+        inputs.cluster,
+        current,
+        &primary.name,
+        primary_version,
+        inputs.target,
+    ))
 }
 
 #[cfg(test)]

@@ -5,15 +5,18 @@ use acp_api::cvsh::KubernetesDriver;
 use acp_policy::{KubeVersion, Kubelet, kubelet_skew, kubernetes_hops};
 
 use super::name_list;
-use crate::cvsh::preflight::{Inputs, Outcome};
+use crate::cvsh::preflight::sources::PlatformSource;
+use crate::cvsh::preflight::{Context, Inputs, Outcome, Sources};
+
+
+pub const NAME: &str = acp_api::checks::KUBELET_VERSION_SKEW;
+
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    decide(cx.inputs)
+}
 
 pub fn decide(inputs: &Inputs<'_>) -> Outcome {
-    let Some(apiserver) = inputs
-        .observation
-        .kubernetes_version
-        .as_deref()
-        .and_then(|v| v.parse::<KubeVersion>().ok())
-    else {
+    let Some(apiserver) = inputs.observation.kubernetes_version else {
         return Outcome::retry(
             "ApiServerVersionUnknown",
             "the API server version is not known yet",

@@ -5,19 +5,18 @@
 //! target's compatible list (platform-managed) or third-party range.
 
 use acp_api::cvsh::Tier;
-use acp_policy::{GlobalTier, KubeVersion, Reason, Verdict, WorkloadCluster, global_gate, workload_gate};
+use acp_policy::{WorkloadCluster, global_gate, workload_kubernetes};
 
 use super::name_list;
-use crate::cvsh::preflight::{Inputs, Outcome};
+use crate::cvsh::preflight::sources::PlatformSource;
+use crate::cvsh::preflight::{Context, Inputs, Outcome, Sources};
 
-/// Reasons of `workload_gate` findings about Kubernetes (the rest concern the global tier).
-const KUBERNETES_REASONS: [Reason; 5] = [
-    Reason::KubernetesBelowCompatibleRange,
-    Reason::KubernetesAboveCompatibleRange,
-    Reason::ThirdPartyOutsideRange,
-    Reason::ThirdPartyOutsideCompatibleList,
-    Reason::UnknownRelease,
-];
+
+pub const NAME: &str = acp_api::checks::KUBERNETES_VERSION_SUPPORTED;
+
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    decide(cx.inputs)
+}
 
 pub fn decide(inputs: &Inputs<'_>) -> Outcome {
     if inputs.target_release().is_none() {
@@ -79,7 +78,7 @@ fn global(inputs: &Inputs<'_>) -> Outcome {
 }
 
 fn workload(inputs: &Inputs<'_>) -> Outcome {
-    let Some(version) = observed_version(inputs) else {
+    let Some(version) = inputs.observation.kubernetes_version else {
         return Outcome::retry(
             "ClusterUnreachable",
             format!(
@@ -88,36 +87,15 @@ fn workload(inputs: &Inputs<'_>) -> Outcome {
             ),
         );
     };
-    let current = inputs.current.cloned().unwrap_or_else(|| inputs.target.clone());
-    // The global tier is judged by GlobalTierReached; here it only has to be a valid input.
-    let tier = GlobalTier::new(inputs.target.clone(), None);
     let cluster = WorkloadCluster::new(inputs.cluster, version, inputs.provisioning.into());
-    let verdict = workload_gate(inputs.catalogue, &tier, &current, inputs.target, &cluster);
-    let findings: Vec<_> = verdict
-        .findings()
-        .iter()
-        .filter(|f| KUBERNETES_REASONS.contains(&f.reason))
-        .cloned()
-        .collect();
-    let verdict = Verdict::from_findings(findings, Reason::KubernetesVersionsSupported, || {
-        format!(
-            "cluster {} runs Kubernetes {version}, which ACP {} supports",
-            inputs.cluster, inputs.target
-        )
-    });
-    Outcome::from_verdict(&verdict)
-}
-
-fn observed_version(inputs: &Inputs<'_>) -> Option<KubeVersion> {
-    if !inputs.observation.reachable {
-        return None;
-    }
-    inputs.observation.kubernetes_version.as_deref()?.parse().ok()
+    Outcome::from_verdict(&workload_kubernetes(inputs.catalogue, inputs.target, &cluster))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clusters::ClusterError;
+    use crate::clusters::observe::Observation;
     use crate::cvsh::fleet::WorkloadView;
     use crate::cvsh::preflight::checks::fixtures::Case;
     use acp_api::cvsh::CheckState;
@@ -193,7 +171,7 @@ mod tests {
     #[test]
     fn a_workload_cluster_is_judged_on_its_own_version() {
         let mut case = Case::new();
-        case.observation.kubernetes_version = Some("v1.30.4".into());
+        case.observation.kubernetes_version = Some("v1.30.4".parse().unwrap());
         let outcome = decide(&case.inputs());
         assert_eq!(
             (outcome.state, outcome.reason.as_str()),
@@ -201,10 +179,13 @@ mod tests {
         );
         assert!(outcome.message.contains("`east`"), "{}", outcome.message);
 
-        case.observation.kubernetes_version = Some("v1.33.7".into());
+        case.observation.kubernetes_version = Some("v1.33.7".parse().unwrap());
         assert_eq!(decide(&case.inputs()).state, CheckState::Passed);
 
-        case.observation.reachable = false;
+        case.observation = Observation::unreachable(&ClusterError::Unreachable {
+            cluster: "east".into(),
+            message: "connection refused".into(),
+        });
         assert_eq!(decide(&case.inputs()).state, CheckState::Retry);
     }
 

@@ -1,23 +1,103 @@
-//! One module per preflight check, named after it. Each has a pure `decide` over plain facts; checks
-//! that need more than the observation gather their facts in `run` through a source trait.
+//! One module per preflight check, named after it. Each names its registry entry (`NAME`), has a pure
+//! `decide` over plain facts, and a `run` that gathers those facts: from [`Inputs`](super::Inputs), or
+//! through a narrow source trait where they need a cluster.
+//!
+//! A new check is its entry in [`acp_api::checks::REGISTRY`], one module here and one line in the
+//! list below; the build fails unless the list is the registry, in the same order.
 
-pub mod admin_ack_required;
-pub mod cluster_module_stable;
-pub mod cluster_running;
-pub mod cluster_version_upgradeable;
-pub mod concurrent_upgrade_limit;
-pub mod control_plane_static_pods_present;
-pub mod cri_upgrade_pods_absent;
-pub mod custom_etcd_backup_cron_jobs_absent;
-pub mod deprecated_apis_removed;
-pub mod docker_runtime_unsupported;
-pub mod global_tier_reached;
-pub mod kubelet_version_skew;
-pub mod kubernetes_version_supported;
-pub mod module_info_stable;
-pub mod platform_license;
-pub mod resource_patch_upgradeable;
-pub mod version_upgrade_path;
+use acp_api::checks::{CheckSpec, REGISTRY};
+
+use super::sources::PlatformSource;
+use super::{Context, Outcome, Sources};
+
+macro_rules! checks {
+    ($($check:ident => $module:ident,)*) => {
+        $(pub mod $module;)*
+
+        /// A check this operator runs.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Check {
+            $($check,)*
+        }
+
+        impl Check {
+            /// Every check, in registry order.
+            pub const ALL: [Check; REGISTRY.len()] = [$(Check::$check,)*];
+
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Check::$check => $module::NAME,)*
+                }
+            }
+
+            /// Gathers the check's facts and decides.
+            pub async fn run(self, cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+                match self {
+                    $(Check::$check => $module::run(cx).await,)*
+                }
+            }
+        }
+    };
+}
+
+checks! {
+    VersionUpgradePath => version_upgrade_path,
+    KubernetesVersionSupported => kubernetes_version_supported,
+    ClusterVersionUpgradeable => cluster_version_upgradeable,
+    ClusterRunning => cluster_running,
+    DockerRuntimeUnsupported => docker_runtime_unsupported,
+    ControlPlaneStaticPodsPresent => control_plane_static_pods_present,
+    CustomEtcdBackupCronJobsAbsent => custom_etcd_backup_cron_jobs_absent,
+    CriUpgradePodsAbsent => cri_upgrade_pods_absent,
+    ClusterModuleStable => cluster_module_stable,
+    ModuleInfoStable => module_info_stable,
+    ResourcePatchUpgradeable => resource_patch_upgradeable,
+    PlatformLicense => platform_license,
+    AdminAckRequired => admin_ack_required,
+    KubeletVersionSkew => kubelet_version_skew,
+    GlobalTierReached => global_tier_reached,
+    ConcurrentUpgradeLimit => concurrent_upgrade_limit,
+    DeprecatedApisRemoved => deprecated_apis_removed,
+}
+
+impl Check {
+    /// The check's registry entry: `ALL` is the registry in order, so a check's position is its entry's.
+    pub fn spec(self) -> &'static CheckSpec {
+        &REGISTRY[self as usize]
+    }
+}
+
+// The operator runs exactly the registry's checks, in its order: `ALL` has the registry's length (its
+// type says so) and here each position names the same check.
+const _: () = {
+    let mut i = 0;
+    while i < REGISTRY.len() {
+        assert!(
+            same(Check::ALL[i].name(), REGISTRY[i].name),
+            "preflight::checks lists other checks than acp_api::checks::REGISTRY, or in another order"
+        );
+        assert!(
+            Check::ALL[i] as usize == i,
+            "Check::ALL is not in declaration order"
+        );
+        i += 1;
+    }
+};
+
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 /// `a`, `b` and `c`; at most ten names, then "and N more" — the same wording as the policy's verdicts.
 pub(crate) fn name_list(names: &[String]) -> String {
@@ -28,9 +108,8 @@ pub(crate) fn name_list(names: &[String]) -> String {
 pub(crate) mod fixtures {
     //! Inputs for check tests: a cluster with sensible defaults each test changes.
 
-    use acp_api::ClusterVersionShadowStatus;
     use acp_api::cvsh::{KubernetesDriver, Provisioning, Tier};
-    use acp_policy::{AcpVersion, Catalogue};
+    use acp_policy::{AcpVersion, Catalogue, KubeVersion};
     use k8s_openapi::jiff::Timestamp;
 
     use crate::clusters::observe::{NodeFact, Observation};
@@ -45,7 +124,6 @@ pub(crate) mod fixtures {
         pub target: AcpVersion,
         pub catalogue: Catalogue,
         pub observation: Observation,
-        pub status: ClusterVersionShadowStatus,
         pub fleet: Fleet,
         pub upgrading_elsewhere: Vec<String>,
         pub max_concurrent: usize,
@@ -75,12 +153,11 @@ pub(crate) mod fixtures {
                 catalogue: crate::releases::builtin::catalogue(),
                 observation: Observation {
                     reachable: true,
-                    kubernetes_version: Some("v1.33.7".into()),
+                    kubernetes_version: Some(KubeVersion::new(1, 33, 7)),
                     api_ready: true,
                     nodes: vec![node("worker-1", "v1.33.7")],
                     ..Observation::default()
                 },
-                status: ClusterVersionShadowStatus::default(),
                 fleet: Fleet::default(),
                 upgrading_elsewhere: Vec::new(),
                 max_concurrent: 20,
@@ -98,7 +175,6 @@ pub(crate) mod fixtures {
                 target: &self.target,
                 catalogue: &self.catalogue,
                 observation: &self.observation,
-                status: &self.status,
                 fleet: &self.fleet,
                 upgrading_elsewhere: self.upgrading_elsewhere.clone(),
                 max_concurrent: self.max_concurrent,

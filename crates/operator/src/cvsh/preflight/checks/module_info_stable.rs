@@ -3,16 +3,18 @@
 use serde_json::Value;
 
 use super::name_list;
-use crate::cvsh::preflight::Outcome;
-use crate::cvsh::preflight::sources::{CustomObjectFact, CustomObjectSource};
+use crate::cvsh::preflight::sources::{CustomObjectFact, PlatformSource};
+use crate::cvsh::preflight::{Context, Outcome, Sources};
+
+pub const NAME: &str = acp_api::checks::MODULE_INFO_STABLE;
 
 pub const KIND: &str = "ModuleInfo";
 
 /// Phases of a settled module.
 const STABLE_PHASES: [&str; 5] = ["Running", "Ready", "Succeeded", "Installed", "Healthy"];
 
-pub async fn run(source: &impl CustomObjectSource) -> Outcome {
-    match source.custom_objects(KIND).await {
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    match cx.cluster.custom_objects(KIND).await {
         Ok(None) => Outcome::passed(
             "NoModuleInfoCRD",
             "no ModuleInfo CRD is installed: nothing to check",

@@ -7,13 +7,16 @@ use k8s_openapi::jiff::civil::Date;
 use k8s_openapi::jiff::tz::TimeZone;
 
 use crate::cvsh::preflight::sources::PlatformSource;
-use crate::cvsh::preflight::{Inputs, Outcome, Settings};
+use crate::cvsh::preflight::{Context, Outcome, Sources};
+
+pub const NAME: &str = acp_api::checks::PLATFORM_LICENSE;
 
 /// Key of the licence Secret holding the expiry (`YYYY-MM-DD` or RFC 3339).
 pub const EXPIRY_KEY: &str = "expiresAt";
 
-pub async fn run(inputs: &Inputs<'_>, settings: &Settings, platform: &impl PlatformSource) -> Outcome {
-    let Some(secret) = &settings.license_secret else {
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    let (inputs, platform) = (cx.inputs, cx.platform);
+    let Some(secret) = &cx.settings.license_secret else {
         return Outcome::passed(
             "NoLicenseConfigured",
             "no licence Secret is named in ConfigMap cpaas-system/cvo-config (key `license`): nothing to check",

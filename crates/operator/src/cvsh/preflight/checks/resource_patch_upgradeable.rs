@@ -6,13 +6,16 @@ use acp_api::names::annotations::EXEMPT_FOR_VERSION;
 use acp_policy::AcpVersion;
 
 use super::name_list;
-use crate::cvsh::preflight::Outcome;
-use crate::cvsh::preflight::sources::{CustomObjectFact, CustomObjectSource};
+use crate::cvsh::preflight::sources::{CustomObjectFact, PlatformSource};
+use crate::cvsh::preflight::{Context, Outcome, Sources};
+
+pub const NAME: &str = acp_api::checks::RESOURCE_PATCH_UPGRADEABLE;
 
 pub const KIND: &str = "ResourcePatch";
 
-pub async fn run(target: &AcpVersion, source: &impl CustomObjectSource) -> Outcome {
-    match source.custom_objects(KIND).await {
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    let target = cx.inputs.target;
+    match cx.cluster.custom_objects(KIND).await {
         Ok(None) => Outcome::passed(
             "NoResourcePatchCRD",
             "no ResourcePatch CRD is installed: nothing to check",

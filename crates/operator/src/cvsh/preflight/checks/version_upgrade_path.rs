@@ -2,7 +2,15 @@
 
 use acp_policy::upgrade_path;
 
-use crate::cvsh::preflight::{Inputs, Outcome};
+use crate::cvsh::preflight::sources::PlatformSource;
+use crate::cvsh::preflight::{Context, Inputs, Outcome, Sources};
+
+
+pub const NAME: &str = acp_api::checks::VERSION_UPGRADE_PATH;
+
+pub async fn run(cx: &Context<'_, impl Sources, impl PlatformSource>) -> Outcome {
+    decide(cx.inputs)
+}
 
 pub fn decide(inputs: &Inputs<'_>) -> Outcome {
     let Some(current) = inputs.current else {

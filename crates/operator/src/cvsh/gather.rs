@@ -49,7 +49,7 @@ pub struct Facts {
 impl Facts {
     /// The Kubernetes version the cluster reported this reconcile.
     pub fn kubernetes(&self) -> Option<KubeVersion> {
-        self.observation.kubernetes_version.clone()
+        self.observation.kubernetes_version
     }
 
     /// Why the cluster could not be reached, if it could not (a Degraded reason and message).

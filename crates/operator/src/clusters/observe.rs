@@ -348,6 +348,47 @@ mod tests {
         assert_eq!(unusable.error.as_deref(), Some("why"));
     }
 
+    /// A cluster whose API server reports `git_version` at /version and answers nothing else.
+    fn reporting(git_version: &'static str) -> Cluster {
+        let server = tower::service_fn(move |request: http::Request<kube::client::Body>| async move {
+            let (status, body) = if request.uri().path() == "/version" {
+                let info = serde_json::json!({
+                    "major": "1", "minor": "33", "gitVersion": git_version, "gitCommit": "",
+                    "gitTreeState": "clean", "buildDate": "", "goVersion": "", "compiler": "gc",
+                    "platform": "linux/amd64",
+                });
+                (200, info.to_string())
+            } else {
+                (503, String::new())
+            };
+            let response = http::Response::builder()
+                .status(status)
+                .header("content-type", "application/json")
+                .body(kube::client::Body::from(body.into_bytes()))
+                .unwrap();
+            Ok::<_, std::convert::Infallible>(response)
+        });
+        Cluster::new(
+            "edge",
+            kube::Client::new(server, "default"),
+            std::time::Duration::from_secs(5),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_cluster_reporting_no_kubernetes_version_is_observed_as_unusable_saying_so() {
+        let observation = observe(&reporting("banana")).await;
+        assert!(!observation.reachable);
+        assert_eq!(observation.kubernetes_version, None);
+        let why = observation.error.unwrap_or_default();
+        assert!(why.contains("\"banana\""), "{why}");
+        assert!(why.contains("cluster `edge`"), "{why}");
+
+        // A readable version gets past /version (here the next call finds nothing answering).
+        let why = observe(&reporting("v1.33.7")).await.error.unwrap_or_default();
+        assert!(!why.contains("/version"), "{why}");
+    }
+
     #[test]
     fn an_unknown_identity_says_what_to_do() {
         let table = [

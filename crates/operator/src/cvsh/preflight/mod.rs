@@ -148,11 +148,11 @@ pub async fn evaluate(
     let mut results = Vec::with_capacity(Check::ALL.len());
     for check in Check::ALL {
         let spec = check.spec();
-        let result = match settled(spec, inputs, settings, previous) {
-            Some(result) => result,
+        let answer = match settled(spec, inputs, settings, previous) {
+            Some(settled) => settled,
             None => result(spec, check.run(&cx).await),
         };
-        results.push(result);
+        results.push(answer);
     }
     results
 }

@@ -22,6 +22,7 @@ use super::preflight::{self, Inputs, Settings, Summary};
 use super::record::{self, Situation};
 use super::stages::{self, Execution, PlanInputs};
 use crate::clusters::access::SecretKey;
+use crate::clusters::objects::ObjectStore;
 use crate::clusters::observe::{self, Observation};
 use crate::clusters::{AccessError, Cluster, ClusterAccess};
 use crate::metrics::{ControllerName, Metrics};
@@ -787,7 +788,7 @@ impl Pass<'_> {
             .and_then(|e| e.acp_version().ok())
             .or_else(|| current.cloned());
         let exec = Execution {
-            cluster: self.cluster.as_ref(),
+            cluster: self.cluster.as_ref().map(|c| c as &dyn ObjectStore),
             access_error: self.access_error.as_ref().map(ToString::to_string),
             current: from.as_ref().and_then(|c| catalogue.release(c)),
             target: target_release,

@@ -191,7 +191,10 @@ fn names(key: &str, name: &str) -> bool {
 
 /// `live` with the status its controller reports once it has rolled out.
 fn rolled_out(key: &ObjectKey, mut live: Value) -> Value {
-    let replicas = live.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+    let replicas = live
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
     let status = match key.kind.as_str() {
         "Deployment" | "StatefulSet" => json!({
             "observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas,

@@ -174,7 +174,8 @@ async fn a_failed_operation_is_tried_again_only_after_the_retry_delay() {
     let mut stages = upgrade.interrupted_in_core();
     let auth = operation(&mut stages, AUTH);
     set(auth, Failed, 0);
-    auth.message = Some("Deployment cpaas-system/platform-auth: rollout exceeded its progress deadline".into());
+    auth.message =
+        Some("Deployment cpaas-system/platform-auth: rollout exceeded its progress deadline".into());
 
     let early = at(RETRY_AFTER.as_secs() - 1);
     let waiting = advance(&mut stages, &upgrade.on(&cluster, early)).await;
@@ -212,11 +213,7 @@ async fn a_restarted_operator_performs_running_operations_again_and_never_touche
         cluster.applied(),
         [deployment(AUTH), deployment(CONSOLE), deployment(LOGGING)]
     );
-    for name in [
-        API,
-        "cpaas-system",
-        "platformcapabilities.release.alauda.io",
-    ] {
+    for name in [API, "cpaas-system", "platformcapabilities.release.alauda.io"] {
         assert!(!cluster.touched(name), "{name}: {:?}", cluster.calls());
     }
     assert_eq!(phase_of(&stages, AUTH), Succeeded);
@@ -266,12 +263,19 @@ async fn an_unreachable_cluster_leaves_operations_as_they_were_and_blocks() {
 
     let blocked = result.blocked.unwrap();
     assert_eq!(blocked.reason, "ClusterUnreachable");
-    assert!(blocked.message.contains("cannot reach cluster fake"), "{}", blocked.message);
+    assert!(
+        blocked.message.contains("cannot reach cluster fake"),
+        "{}",
+        blocked.message
+    );
     let auth = operation(&mut stages, AUTH);
     assert_eq!(auth.phase, Some(Running));
     assert_eq!(auth.last_transition_time, Some(Time(at(0))));
     assert!(
-        auth.message.as_deref().unwrap().starts_with("waiting for the cluster to answer"),
+        auth.message
+            .as_deref()
+            .unwrap()
+            .starts_with("waiting for the cluster to answer"),
         "{:?}",
         auth.message
     );

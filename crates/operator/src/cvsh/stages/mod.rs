@@ -259,7 +259,12 @@ fn note_failed(op: &Operation, result: &mut Advance) {
     });
 }
 
-async fn perform(which: StandardStage, op: &Operation, cluster: &dyn ObjectStore, exec: &Execution<'_>) -> Step {
+async fn perform(
+    which: StandardStage,
+    op: &Operation,
+    cluster: &dyn ObjectStore,
+    exec: &Execution<'_>,
+) -> Step {
     match which {
         StandardStage::Prepare => prepare::perform(op, cluster, exec).await,
         StandardStage::Kubernetes => kubernetes::perform(op, exec),

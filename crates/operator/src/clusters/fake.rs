@@ -46,6 +46,10 @@ struct State {
 
 pub const NAME: &str = "fake";
 
+/// More calls than any test makes: past it, the code under test is looping, and the fake says so
+/// instead of letting the test hang.
+const MAX_CALLS: usize = 1_000;
+
 impl FakeCluster {
     pub fn new() -> Self {
         Self::default()
@@ -53,6 +57,20 @@ impl FakeCluster {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Logs `call` and answers whether the fake answers at all.
+    fn log(&self, call: Call) -> Result<MutexGuard<'_, State>, ClusterError> {
+        let mut state = self.state();
+        assert!(
+            state.calls.len() < MAX_CALLS,
+            "more than {MAX_CALLS} calls to the fake cluster: the code under test loops; last: {call:?}"
+        );
+        state.calls.push(call);
+        if state.silent {
+            return Err(Self::unreachable());
+        }
+        Ok(state)
     }
 
     /// Applies of objects named `name` are refused with `message`, as an API server refuses an invalid
@@ -142,11 +160,7 @@ impl FakeCluster {
             code: 422,
             message,
         })?;
-        let mut state = self.state();
-        state.calls.push(Call::Apply(key.to_string()));
-        if state.silent {
-            return Err(Self::unreachable());
-        }
+        let mut state = self.log(Call::Apply(key.to_string()))?;
         if let Some(message) = state.rejected.get(&key.name) {
             return Err(ClusterError::Refused {
                 cluster: NAME.into(),
@@ -165,20 +179,12 @@ impl FakeCluster {
     }
 
     fn do_fetch(&self, key: &ObjectKey) -> Result<Option<Value>, ClusterError> {
-        let mut state = self.state();
-        state.calls.push(Call::Fetch(key.to_string()));
-        if state.silent {
-            return Err(Self::unreachable());
-        }
+        let state = self.log(Call::Fetch(key.to_string()))?;
         Ok(state.objects.get(key).cloned())
     }
 
     fn do_delete(&self, key: &ObjectKey) -> Result<(), ClusterError> {
-        let mut state = self.state();
-        state.calls.push(Call::Delete(key.to_string()));
-        if state.silent {
-            return Err(Self::unreachable());
-        }
+        let mut state = self.log(Call::Delete(key.to_string()))?;
         state.objects.remove(key);
         Ok(())
     }

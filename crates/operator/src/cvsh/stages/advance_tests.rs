@@ -115,7 +115,7 @@ fn phase_of(stages: &[Stage], name: &str) -> OperationPhase {
 }
 
 fn stage_phase(stages: &[Stage], name: &str) -> StagePhase {
-    stages.iter().find(|s| s.name == name).unwrap().phase.clone()
+    stages.iter().find(|s| s.name == name).unwrap().phase
 }
 
 fn deployment(name: &str) -> String {

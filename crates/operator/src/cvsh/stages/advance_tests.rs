@@ -360,3 +360,53 @@ async fn an_upgrade_whose_stages_all_finish_is_finished_and_recorded_in_the_clus
     assert_eq!(cluster.calls().len(), calls);
     assert!(!cluster.calls().iter().any(|c| matches!(c, Call::Delete(_))));
 }
+
+#[tokio::test]
+async fn a_module_dropped_from_the_target_loses_only_the_objects_acp_cvo_manages_for_it() {
+    let mut upgrade = Upgrade::new();
+    let owned = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "legacy-metrics", "namespace": "cpaas-system", "labels": {
+            (acp_api::names::labels::MANAGED_BY): "acp-cvo",
+            (acp_api::names::labels::MODULE): "legacy-metrics",
+        }},
+        "spec": {"replicas": 1},
+    });
+    let foreign = serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "legacy-metrics-settings", "namespace": "cpaas-system"},
+    });
+    upgrade.current.modules.push(acp_policy::Module {
+        name: "legacy-metrics".into(),
+        lifecycle: acp_policy::Lifecycle::Aligned,
+        version: "4.2.3".into(),
+        depends_on: Vec::new(),
+        manifests: vec![owned.clone(), foreign.clone()],
+    });
+    let cluster = FakeCluster::new();
+    cluster.insert(owned);
+    cluster.insert(foreign);
+    let mut stages = upgrade.stages();
+
+    let result = advance(&mut stages, &upgrade.on(&cluster, at(0))).await;
+
+    assert!(result.finished, "{result:?}");
+    assert_eq!(
+        cluster
+            .calls()
+            .into_iter()
+            .filter(|c| matches!(c, Call::Delete(_)))
+            .collect::<Vec<_>>(),
+        [Call::Delete(deployment("legacy-metrics"))]
+    );
+    assert!(cluster.object("Deployment", "legacy-metrics").is_none());
+    assert!(cluster.object("ConfigMap", "legacy-metrics-settings").is_some());
+    let dropped = operation(&mut stages, "legacy-metrics");
+    assert_eq!(dropped.phase, Some(Succeeded));
+    let message = dropped.message.as_deref().unwrap();
+    assert!(
+        message.contains("left in place")
+            && message.contains("ConfigMap cpaas-system/legacy-metrics-settings"),
+        "{message}"
+    );
+}

@@ -21,7 +21,8 @@ pub const CLI_FIELD_MANAGER: &str = "ac";
 /// (Cluster API's `<cluster>-kubeconfig` convention).
 pub const DEFAULT_KUBECONFIG_SECRET_KEY: &str = "value";
 
-/// ConfigMap, in each managed cluster's `cpaas-system`, that records its distribution version.
+/// ConfigMap, in each managed cluster's `cpaas-system`, that records its distribution version; built and
+/// read by [`crate::acp_version`].
 pub mod acp_version_config_map {
     /// Name of the ConfigMap.
     pub const NAME: &str = "acp-version";

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use acp_api::conditions::types;
 use acp_api::cvsh::{ClusterVersionShadowSpec, KubeconfigSecretRef, Provisioning, Tier};
-use acp_api::{ClusterVersionShadow, kubeconfig, names, ssa};
+use acp_api::{ClusterVersionShadow, acp_version, kubeconfig, names, ssa};
 use acp_policy::{AcpVersion, Catalogue, KubeVersion, import_gate};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
@@ -316,7 +316,6 @@ async fn record_version(
 ) -> anyhow::Result<()> {
     let ns = names::NAMESPACE;
     let cm_name = names::acp_version_config_map::NAME;
-    let key = names::acp_version_config_map::KEY;
     let explain = |kind, name: &'static str, verb, e| {
         Request {
             server,
@@ -328,14 +327,10 @@ async fn record_version(
         .message(&e)
     };
     let namespaces: Api<Namespace> = Api::all(client.clone());
-    let namespace = Namespace {
-        metadata: ObjectMeta {
-            name: Some(ns.to_owned()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    match namespaces.create(&PostParams::default(), &namespace).await {
+    match namespaces
+        .create(&PostParams::default(), &acp_version::namespace())
+        .await
+    {
         Ok(_) => {}
         Err(kube::Error::Api(s)) if s.code == 409 => {}
         Err(e) => anyhow::bail!(
@@ -344,16 +339,10 @@ async fn record_version(
         ),
     }
     let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
-    let wanted = ConfigMap {
-        metadata: ObjectMeta {
-            name: Some(cm_name.to_owned()),
-            namespace: Some(ns.to_owned()),
-            ..Default::default()
-        },
-        data: Some(BTreeMap::from([(key.to_owned(), version.to_string())])),
-        ..Default::default()
-    };
-    match config_maps.create(&PostParams::default(), &wanted).await {
+    match config_maps
+        .create(&PostParams::default(), &acp_version::config_map(version))
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 409 => {
             let existing = config_maps.get(cm_name).await.map_err(|e| {
@@ -362,16 +351,15 @@ async fn record_version(
                     explain(Kind::ConfigMap, cm_name, "read", e)
                 )
             })?;
-            let recorded = existing.data.as_ref().and_then(|d| d.get(key)).cloned();
+            let recorded = acp_version::recorded(&existing);
             let same = recorded
-                .as_deref()
                 .and_then(|v| v.parse::<AcpVersion>().ok())
                 .is_some_and(|v| &v == version);
             if !same {
                 eprintln!(
                     "warning: cluster {cluster} already records ACP version {} in {ns}/{cm_name}; it was kept and \
                      --version {version} was not written",
-                    recorded.as_deref().unwrap_or("(empty)")
+                    recorded.unwrap_or("(empty)")
                 );
             }
             Ok(())

@@ -2,6 +2,8 @@
 //! client for the global cluster), every call bounded by a timeout, and what the operator observes there.
 
 pub mod access;
+#[cfg(test)]
+pub mod fake;
 pub mod objects;
 pub mod observe;
 pub mod ownership;

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use futures::future::BoxFuture;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope, pinned_kind};
@@ -123,6 +124,32 @@ impl Cluster {
         )
         .await?;
         Ok(())
+    }
+}
+
+/// What applying a release needs from a cluster, and all it may do there: server-side apply a
+/// manifest, read an object back, delete one. [`Cluster`] is the real one; the stages take it as a
+/// trait object so that tests can run them against an in-memory cluster.
+pub trait ObjectStore: Send + Sync {
+    /// Server-side applies `manifest` with the operator's field manager.
+    fn apply<'a>(&'a self, manifest: &'a Value) -> BoxFuture<'a, Result<(), ClusterError>>;
+    /// The live object as JSON; `None` when it (or its kind) does not exist.
+    fn fetch<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<Option<Value>, ClusterError>>;
+    /// Deletes the object; already gone is fine.
+    fn delete<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<(), ClusterError>>;
+}
+
+impl ObjectStore for Cluster {
+    fn apply<'a>(&'a self, manifest: &'a Value) -> BoxFuture<'a, Result<(), ClusterError>> {
+        Box::pin(Cluster::apply(self, manifest))
+    }
+
+    fn fetch<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<Option<Value>, ClusterError>> {
+        Box::pin(Cluster::fetch(self, key))
+    }
+
+    fn delete<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<(), ClusterError>> {
+        Box::pin(Cluster::delete(self, key))
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the operator sees of a managed cluster: API server version and health, nodes, control-plane
 //! static pods, and the platform version recorded in the cluster.
 
+use acp_api::{acp_version, names};
 use acp_policy::KubeVersion;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod};
 use k8s_openapi::jiff::Timestamp;
@@ -13,10 +14,6 @@ use super::{Cluster, ClusterError};
 pub const CONTROL_PLANE_NODE_LABEL: &str = "node-role.kubernetes.io/control-plane";
 /// Annotation the kubelet sets on the mirror pod of a static pod.
 pub const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
-/// Namespace and name of the ConfigMap recording the platform version inside a cluster.
-pub const ACP_VERSION_NAMESPACE: &str = acp_api::names::NAMESPACE;
-pub const ACP_VERSION_CONFIG_MAP: &str = acp_api::names::acp_version_config_map::NAME;
-pub const ACP_VERSION_KEY: &str = acp_api::names::acp_version_config_map::KEY;
 /// The namespace whose UID identifies a cluster.
 pub const KUBE_SYSTEM: &str = "kube-system";
 /// The most of a `/readyz` answer read: a real one lists a few dozen checks in a few KiB.
@@ -226,18 +223,17 @@ fn uid_shaped(uid: String) -> Result<String, IdentityUnknown> {
 
 /// The platform version recorded in the cluster's `cpaas-system/acp-version` ConfigMap.
 pub async fn recorded_version(cluster: &Cluster) -> Result<Option<String>, ClusterError> {
-    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), ACP_VERSION_NAMESPACE);
+    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), names::NAMESPACE);
     let config_map = cluster
         .get_opt(
             "get ConfigMap cpaas-system/acp-version",
-            config_maps.get(ACP_VERSION_CONFIG_MAP),
+            config_maps.get(names::acp_version_config_map::NAME),
         )
         .await?;
     Ok(config_map
-        .and_then(|cm| cm.data)
-        .and_then(|data| data.get(ACP_VERSION_KEY).cloned())
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty()))
+        .as_ref()
+        .and_then(acp_version::recorded)
+        .map(str::to_owned))
 }
 
 async fn readyz(cluster: &Cluster) -> Result<(bool, Option<String>), ClusterError> {

@@ -23,6 +23,7 @@ use super::slots::Slots;
 use super::stages::{self, Execution};
 use super::transitions;
 use crate::clusters::ClusterAccess;
+use crate::clusters::objects::ObjectStore;
 use crate::metrics::{ControllerName, Metrics};
 use crate::releases::{self, Releases};
 use crate::status;
@@ -167,8 +168,10 @@ async fn apply(
         };
     };
     let exec = Execution {
-        cluster: facts.cluster.as_ref().ok(),
-        access_error: facts.cluster.as_ref().err().map(ToString::to_string),
+        cluster: match &facts.cluster {
+            Ok(cluster) => Ok(cluster as &dyn ObjectStore),
+            Err(err) => Err(err.to_string()),
+        },
         current: from.as_ref().and_then(|c| catalogue.release(c)),
         target: target_release,
         kubernetes: facts.kubernetes(),

@@ -88,18 +88,15 @@ pub async fn install_release(cluster: &Cluster, version: &str) {
 
 /// Records `version` in the cluster's `cpaas-system/acp-version`, as `ac adm cluster register --version` does.
 pub async fn record_version(cluster: &Cluster, version: &str) {
+    let version: AcpVersion = version.parse().unwrap();
     apply(
         cluster,
-        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": names::NAMESPACE}}),
+        &serde_json::to_value(acp_api::acp_version::namespace()).unwrap(),
     )
     .await;
     apply(
         cluster,
-        &json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "acp-version", "namespace": names::NAMESPACE},
-            "data": {"version": version},
-        }),
+        &serde_json::to_value(acp_api::acp_version::config_map(&version)).unwrap(),
     )
     .await;
 }

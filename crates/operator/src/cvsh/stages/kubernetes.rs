@@ -99,8 +99,7 @@ mod tests {
         let catalogue = crate::releases::builtin::catalogue();
         let target = catalogue.release(&AcpVersion::new(4, 3, 1)).unwrap();
         let exec = |kube: &str| Execution {
-            cluster: None,
-            access_error: None,
+            cluster: Err("no client".into()),
             current: None,
             target,
             kubernetes: Some(kube.parse().unwrap()),

@@ -5,6 +5,8 @@
 //! ConfigMap), so a resumed operator simply performs a Running or Pending operation again; a Succeeded
 //! one is never touched again.
 
+#[cfg(test)]
+mod advance_tests;
 pub mod kubernetes;
 pub mod modules;
 pub mod prepare;
@@ -19,9 +21,9 @@ use acp_api::stages::StandardStage;
 use acp_policy::{KubeVersion, ProductRelease};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use crate::clusters::objects::{ObjectKey, Readiness, readiness};
+use crate::clusters::ClusterError;
+use crate::clusters::objects::{ObjectKey, ObjectStore, Readiness, readiness};
 use crate::clusters::ownership::{self, Ownership};
-use crate::clusters::{Cluster, ClusterError};
 
 /// How long a Failed operation waits before it is tried again.
 pub const RETRY_AFTER: SignedDuration = SignedDuration::from_secs(20);
@@ -75,9 +77,9 @@ pub fn operation(name: impl Into<String>, action: OperationAction) -> Operation 
 
 /// What executing needs besides the stages.
 pub struct Execution<'a> {
-    /// `None` when no client could be built (kubeconfig Secret missing); nothing can run then.
-    pub cluster: Option<&'a Cluster>,
-    pub access_error: Option<String>,
+    /// The cluster, or why no client could be built for it (kubeconfig Secret missing): nothing can
+    /// run then.
+    pub cluster: Result<&'a dyn ObjectStore, String>,
     pub current: Option<&'a ProductRelease>,
     pub target: &'a ProductRelease,
     /// The Kubernetes version observed at the start of this reconcile.
@@ -195,9 +197,9 @@ async fn advance_stage(stage: &mut Stage, exec: &Execution<'_>, result: &mut Adv
                 note_failed(op, result);
                 continue;
             }
-            let step = match exec.cluster {
-                None => Step::NoAnswer(exec.access_error.clone().unwrap_or_else(|| "no client".into())),
-                Some(cluster) => perform(which, op, cluster, exec).await,
+            let step = match &exec.cluster {
+                Err(why) => Step::NoAnswer(why.clone()),
+                Ok(cluster) => perform(which, op, *cluster, exec).await,
             };
             progressed |= record_step(op, step, exec.now, result);
         }
@@ -257,7 +259,12 @@ fn note_failed(op: &Operation, result: &mut Advance) {
     });
 }
 
-async fn perform(which: StandardStage, op: &Operation, cluster: &Cluster, exec: &Execution<'_>) -> Step {
+async fn perform(
+    which: StandardStage,
+    op: &Operation,
+    cluster: &dyn ObjectStore,
+    exec: &Execution<'_>,
+) -> Step {
     match which {
         StandardStage::Prepare => prepare::perform(op, cluster, exec).await,
         StandardStage::Kubernetes => kubernetes::perform(op, exec),
@@ -278,7 +285,11 @@ const LISTED: usize = 5;
 
 /// Applies `manifests` with `owner`'s labels and reports whether every object is ready. Nothing is
 /// applied while any of them exists and is not acp-cvo's to overwrite.
-pub async fn apply_and_wait(cluster: &Cluster, manifests: &[&serde_json::Value], owner: Owner<'_>) -> Step {
+pub async fn apply_and_wait(
+    cluster: &dyn ObjectStore,
+    manifests: &[&serde_json::Value],
+    owner: Owner<'_>,
+) -> Step {
     let mut applied = Vec::with_capacity(manifests.len());
     let mut foreign = Vec::new();
     for manifest in manifests {
@@ -337,7 +348,7 @@ pub fn listed(items: &[String]) -> String {
 }
 
 /// Whether every object of `manifests` exists and is ready.
-pub async fn objects_ready(cluster: &Cluster, manifests: &[&serde_json::Value]) -> Step {
+pub async fn objects_ready(cluster: &dyn ObjectStore, manifests: &[&serde_json::Value]) -> Step {
     let mut applied = Vec::new();
     for manifest in manifests {
         let key = match ObjectKey::of(manifest) {
@@ -476,8 +487,7 @@ mod tests {
 
     fn exec_without_cluster<'a>(target: &'a ProductRelease, paused: bool) -> Execution<'a> {
         Execution {
-            cluster: None,
-            access_error: Some("kubeconfig Secret cpaas-system/east-kubeconfig does not exist".into()),
+            cluster: Err("kubeconfig Secret cpaas-system/east-kubeconfig does not exist".into()),
             current: None,
             target,
             kubernetes: None,

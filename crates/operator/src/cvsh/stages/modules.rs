@@ -7,8 +7,7 @@ use serde_json::Value;
 
 use super::prepare::is_prepare_kind;
 use super::{Execution, Owner, PlanInputs, Step, apply_and_wait, listed, operation};
-use crate::clusters::Cluster;
-use crate::clusters::objects::ObjectKey;
+use crate::clusters::objects::{ObjectKey, ObjectStore};
 use crate::clusters::ownership::{self, Removal};
 
 pub fn plan(inputs: &PlanInputs<'_>, lifecycle: Lifecycle) -> Vec<Operation> {
@@ -65,7 +64,7 @@ fn workload_manifests(module: &Module) -> Vec<&Value> {
     module.manifests.iter().filter(|m| !is_prepare_kind(m)).collect()
 }
 
-pub async fn perform(op: &Operation, cluster: &Cluster, exec: &Execution<'_>) -> Step {
+pub async fn perform(op: &Operation, cluster: &dyn ObjectStore, exec: &Execution<'_>) -> Step {
     let name = op.module_info.as_deref().unwrap_or(&op.name);
     if op.action == OperationAction::Delete {
         let Some(module) = exec
@@ -91,7 +90,7 @@ pub async fn perform(op: &Operation, cluster: &Cluster, exec: &Execution<'_>) ->
 
 /// Deletes the objects of a dropped module that acp-cvo manages for it; others stay, and the
 /// operation's message names them.
-async fn delete(cluster: &Cluster, module: &str, manifests: &[&Value]) -> Step {
+async fn delete(cluster: &dyn ObjectStore, module: &str, manifests: &[&Value]) -> Step {
     let mut remaining = Vec::new();
     let mut kept = Vec::new();
     for manifest in manifests {

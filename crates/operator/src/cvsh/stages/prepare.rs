@@ -5,8 +5,7 @@ use acp_policy::ProductRelease;
 use serde_json::Value;
 
 use super::{Execution, Owner, PlanInputs, Step, apply_and_wait, operation};
-use crate::clusters::Cluster;
-use crate::clusters::objects::ObjectKey;
+use crate::clusters::objects::{ObjectKey, ObjectStore};
 
 /// Kinds applied in Prepare rather than with their module.
 pub const KINDS: [&str; 2] = ["Namespace", "CustomResourceDefinition"];
@@ -71,7 +70,7 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Vec<Operation> {
         .collect()
 }
 
-pub async fn perform(op: &Operation, cluster: &Cluster, exec: &Execution<'_>) -> Step {
+pub async fn perform(op: &Operation, cluster: &dyn ObjectStore, exec: &Execution<'_>) -> Step {
     let objects = objects(exec.target);
     let Some(object) = objects.iter().find(|o| o.name == op.name) else {
         return Step::Failed(format!(

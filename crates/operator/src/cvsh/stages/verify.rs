@@ -2,12 +2,13 @@
 //! then the new version is recorded in the cluster (ConfigMap `cpaas-system/acp-version`).
 
 use acp_api::cvsh::{KubernetesDriver, Operation, OperationAction, OperationPhase};
-use serde_json::{Value, json};
+use acp_api::{acp_version, names};
+use acp_policy::AcpVersion;
+use serde_json::Value;
 
 use super::prepare::is_prepare_kind;
 use super::{Execution, PlanInputs, Step, objects_ready, operation};
-use crate::clusters::Cluster;
-use crate::clusters::observe::{ACP_VERSION_CONFIG_MAP, ACP_VERSION_KEY, ACP_VERSION_NAMESPACE};
+use crate::clusters::objects::ObjectStore;
 
 pub const KUBERNETES_VERSION: &str = "kubernetes-version";
 pub const MODULES_AVAILABLE: &str = "modules-available";
@@ -30,7 +31,7 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Vec<Operation> {
     vec![kubernetes, modules, record]
 }
 
-pub async fn perform(op: &Operation, cluster: &Cluster, exec: &Execution<'_>) -> Step {
+pub async fn perform(op: &Operation, cluster: &dyn ObjectStore, exec: &Execution<'_>) -> Step {
     match op.name.as_str() {
         KUBERNETES_VERSION => {
             let Some(target) = exec.target.kubernetes.target_minor() else {
@@ -60,31 +61,29 @@ pub async fn perform(op: &Operation, cluster: &Cluster, exec: &Execution<'_>) ->
                 other => other,
             }
         }
-        RECORD_VERSION => record_version(cluster, &exec.target.version.to_string()).await,
+        RECORD_VERSION => record_version(cluster, &exec.target.version).await,
         other => Step::Failed(format!("Verify has no operation {other}")),
     }
 }
 
 /// Writes the platform version into the cluster, where `observe` and `ac` read it back.
-pub async fn record_version(cluster: &Cluster, version: &str) -> Step {
-    let namespace =
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ACP_VERSION_NAMESPACE}});
-    let config_map = json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": ACP_VERSION_CONFIG_MAP, "namespace": ACP_VERSION_NAMESPACE},
-        "data": {ACP_VERSION_KEY: version},
-    });
-    for manifest in [&namespace, &config_map] {
-        if let Err(err) = cluster.apply(manifest).await {
-            return if err.is_unreachable() {
-                Step::NoAnswer(err.to_string())
-            } else {
-                Step::Failed(err.to_string())
-            };
+pub async fn record_version(cluster: &dyn ObjectStore, version: &AcpVersion) -> Step {
+    let manifests = [
+        serde_json::to_value(acp_version::namespace()),
+        serde_json::to_value(acp_version::config_map(version)),
+    ];
+    for manifest in manifests {
+        let manifest = match manifest {
+            Ok(manifest) => manifest,
+            Err(err) => return Step::Failed(format!("cannot write the version record: {err}")),
+        };
+        if let Err(err) = cluster.apply(&manifest).await {
+            return Step::from_error(&err);
         }
     }
     Step::Done(format!(
-        "recorded {version} in ConfigMap {ACP_VERSION_NAMESPACE}/{ACP_VERSION_CONFIG_MAP}"
+        "recorded {version} in ConfigMap {}/{}",
+        names::NAMESPACE,
+        names::acp_version_config_map::NAME
     ))
 }

@@ -48,8 +48,8 @@ pub async fn start(specs: impl IntoIterator<Item = ClusterSpec>) -> TestEnv {
     env
 }
 
-/// The global cluster of `env` running `installed` (its modules rolled out), with `import` imported and the
-/// global cvsh created, and one operator replica, `replica-a`, that has recorded `installed` as current.
+/// The global cluster of `env` running `installed` (its modules rolled out), with `import_version` imported and
+/// the global cvsh created, and one operator replica, `replica-a`, that has recorded `installed` as current.
 pub async fn operate_global(env: &TestEnv, installed: &str, import_version: &str) -> ChildProcess {
     let global = env.cluster(names::GLOBAL_CLUSTER);
     install_release(global, installed).await;

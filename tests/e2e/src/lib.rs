@@ -1,9 +1,18 @@
-//! What every end-to-end suite does to a fresh global cluster before its scenario: install the CRDs from
-//! `deploy/crds` and wait until they serve, create the platform namespace, create ClusterVersionShadows as
-//! an administrator would. The suites themselves live in `tests/`.
+//! What the end-to-end suites share. At the root, what every suite does to a fresh global cluster before
+//! its scenario: install the CRDs from `deploy/crds` and wait until they serve, create the platform
+//! namespace, create ClusterVersionShadows as an administrator would. [`operator`] runs the operator as a
+//! process and reads what it wrote, [`cli`] runs `ac`, [`bundles`] publishes release bundles to a registry.
+//!
+//! The suites themselves are one test target, `tests/main.rs`, one module per area:
+//! `cargo test -p acp-e2e --test e2e hostile::` runs one area.
 // Test support: a failed step must stop the test with its message, so panicking is the right answer here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod bundles;
+pub mod cli;
+pub mod operator;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
 use acp_api::{ClusterVersionShadow, names};
@@ -27,8 +36,22 @@ pub async fn install_crds(cluster: &Cluster) {
         .kubectl(["apply", "-f", dir.to_str().unwrap()])
         .await
         .unwrap();
+    wait_established(cluster).await;
     let client = cluster.client().await.unwrap();
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": names::NAMESPACE}});
+    Api::<Namespace>::all(client)
+        .patch(
+            names::NAMESPACE,
+            &PatchParams::apply(ADMIN).force(),
+            &Patch::Apply(&namespace),
+        )
+        .await
+        .unwrap();
+}
+
+/// Waits until every CRD of `acp_api::crd::all()` is Established in `cluster`.
+pub async fn wait_established(cluster: &Cluster) {
+    let crds: Api<CustomResourceDefinition> = Api::all(cluster.client().await.unwrap());
     for crd in acp_api::crd::all() {
         let name = crd.metadata.name.clone().unwrap();
         wait_for(
@@ -47,15 +70,17 @@ pub async fn install_crds(cluster: &Cluster) {
         .await
         .unwrap();
     }
-    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": names::NAMESPACE}});
-    Api::<Namespace>::all(client)
-        .patch(
-            names::NAMESPACE,
-            &PatchParams::apply(ADMIN).force(),
-            &Patch::Apply(&namespace),
-        )
-        .await
-        .unwrap();
+}
+
+/// The `helm` binary `scripts/tools.sh` builds (`make test` does this).
+pub fn helm_path() -> PathBuf {
+    let helm = acp_testkit::repo_root().join("target/tools/helm");
+    assert!(
+        helm.exists(),
+        "{} is missing: build it with `bash scripts/tools.sh` (make test does this)",
+        helm.display()
+    );
+    helm
 }
 
 /// Creates (or updates) the ClusterVersionShadow `name` with `spec` (JSON), by server-side apply.

@@ -2,20 +2,18 @@
 //! `kubectl get cvsh global -n cpaas-system -o yaml`, both reading the same object from the same local API
 //! server. Prints the median wall time of each and the ratio; the target is a ratio of at most 1.0.
 //!
-//!   cargo test --release -p acp-e2e --test cli_bench -- --ignored --nocapture
+//!   cargo test --release -p acp-e2e --test e2e cli_bench:: -- --ignored --nocapture
 //!
 //! `ac` is built with `cargo build --release` unless ACP_BIN_DIR names a directory holding it. kubectl runs
 //! with a warm discovery cache (its best case). Ignored by default: a benchmark measures, it does not pass or
 //! fail on time.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod cli_support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cli_support::{condition, create_cvsh, platform, write_status};
+use acp_e2e::cli::{condition, platform, write_status};
+use acp_e2e::create_cvsh;
 use serde_json::json;
 
 const RUNS: usize = 40;

@@ -1,23 +1,14 @@
 //! `ac adm release push` then `ac adm release import-manifest --image` against a real OCI registry
 //! (Debian's `docker-registry`) and a real API server: the ProductManifest is named after the
 //! bundle's version and pins its digest.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod cli_support;
-
-// The registry the acp-bundle tests start; only the anonymous one is used here.
-#[allow(dead_code)]
-#[path = "../../../crates/bundle/tests/support/mod.rs"]
-mod registry_support;
 
 use std::path::{Path, PathBuf};
 
-use acp_api::{ProductManifest, names};
+use acp_api::ProductManifest;
+use acp_e2e::bundles::start_registry;
+use acp_e2e::cli::{AcOutput, ac_with_env, condition, platform, write_manifest_status};
 use acp_testkit::Cluster;
-use cli_support::{AcOutput, ac_with_env, condition, platform};
 use kube::Api;
-use kube::api::{Patch, PatchParams};
-use registry_support::Registry;
 use serde_json::json;
 
 fn sample_path() -> PathBuf {
@@ -61,21 +52,15 @@ async fn push(cluster: &Cluster, docker_config: &Path, file: &Path, to: &str) ->
 
 #[tokio::test]
 async fn import_manifest_by_image_names_it_after_the_bundle_version_and_pins_the_digest() {
-    let Some(registry) = Registry::start() else { return };
     let env = platform([]).await;
+    let (registry, _registry_process) = start_registry(&env).await;
     let global = env.cluster("global");
     let api: Api<ProductManifest> = Api::all(global.client().await.unwrap());
     let no_logins = tempfile::tempdir().unwrap();
     let logins = no_logins.path();
-    let tagged = format!("{}/acp/release:4.4.0", registry.host());
+    let tagged = format!("{registry}/acp/release:4.4.0");
 
-    let pinned = push(
-        global,
-        logins,
-        &sample_path(),
-        &format!("{}/acp/release", registry.host()),
-    )
-    .await;
+    let pinned = push(global, logins, &sample_path(), &format!("{registry}/acp/release")).await;
     assert!(pinned.starts_with(&format!("{tagged}@sha256:")), "{pinned}");
 
     // By tag: the version comes from the bundle, the digest is pinned.
@@ -134,13 +119,7 @@ async fn import_manifest_by_image_names_it_after_the_bundle_version_and_pins_the
     let rebuilt_file = rebuilt.path().join("release-4.4.0.yaml");
     let text = std::fs::read_to_string(sample_path()).unwrap();
     std::fs::write(&rebuilt_file, format!("# rebuilt\n{text}")).unwrap();
-    let moved = push(
-        global,
-        logins,
-        &rebuilt_file,
-        &format!("{}/acp/release", registry.host()),
-    )
-    .await;
+    let moved = push(global, logins, &rebuilt_file, &format!("{registry}/acp/release")).await;
     assert_ne!(moved, pinned);
     let out = ac(
         global,
@@ -162,7 +141,7 @@ async fn import_manifest_by_image_names_it_after_the_bundle_version_and_pins_the
     );
 
     // A bundle that is not there creates nothing, and says how to publish it.
-    let missing = format!("{}/acp/release:4.4.1", registry.host());
+    let missing = format!("{registry}/acp/release:4.4.1");
     let out = ac(
         global,
         logins,
@@ -187,22 +166,16 @@ async fn import_manifest_by_image_names_it_after_the_bundle_version_and_pins_the
     };
     let rows = list(ac(global, logins, &["adm", "release", "list"]).await);
     assert_eq!(&rows[1][..4], ["v4.4.0", "-", "Unknown", "-"], "{rows:?}");
-    let status = json!({
-        "apiVersion": names::API_VERSION,
-        "kind": "ProductManifest",
-        "status": {
+    write_manifest_status(
+        global,
+        "v4.4.0",
+        json!({
             "conditions": [condition("Ready", true, "Resolved", "Release 4.4.0 resolved from its image")],
             "resolvedImageDigest": pinned.rsplit_once('@').unwrap().1,
             "release": {"version": "4.4.0", "kubernetes": {}},
-        },
-    });
-    api.patch_status(
-        "v4.4.0",
-        &PatchParams::apply(names::FIELD_MANAGER).force(),
-        &Patch::Apply(&status),
+        }),
     )
-    .await
-    .unwrap();
+    .await;
     let rows = list(ac(global, logins, &["adm", "release", "list"]).await);
     assert_eq!(&rows[1][..4], ["v4.4.0", "4.4.0", "True", "-"], "{rows:?}");
 }

@@ -1,12 +1,10 @@
 //! `ac adm cluster register` and `ac adm cluster list` against two real API servers: the global cluster
 //! and a workload cluster reporting Kubernetes 1.33.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod cli_support;
 
 use acp_api::names;
+use acp_e2e::cli::{ac, condition, cvsh_api, platform, write_status};
+use acp_e2e::create_cvsh;
 use acp_testkit::ClusterSpec;
-use cli_support::{ac, condition, create_cvsh, cvsh_api, platform, write_status};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
 use serde_json::json;
@@ -176,7 +174,7 @@ async fn register_checks_the_kubernetes_range_and_writes_secret_cvsh_and_version
 
     // A kubeconfig the operator would refuse is refused here too, naming the field and not its value;
     // nothing is written.
-    let hostile = std::env::temp_dir().join(format!("edge-3-{}.kubeconfig", std::process::id()));
+    let hostile = env.dir().join("edge-3.kubeconfig");
     let mut doc: serde_json::Value = serde_saphyr::from_str(edge.kubeconfig_yaml()).unwrap();
     doc["users"][0]["user"]["tokenFile"] = "/var/run/secrets/kubernetes.io/serviceaccount/token".into();
     std::fs::write(&hostile, serde_json::to_string(&doc).unwrap()).unwrap();
@@ -194,7 +192,6 @@ async fn register_checks_the_kubernetes_range_and_writes_secret_cvsh_and_version
     .await
     .failed_with(1)
     .to_owned();
-    std::fs::remove_file(&hostile).unwrap();
     assert!(stderr.contains("is refused"), "{stderr}");
     assert!(stderr.contains("users[edge-1-admin].user.tokenFile"), "{stderr}");
     assert!(!stderr.contains("serviceaccount"), "{stderr}");

@@ -1,16 +1,12 @@
 //! The documented journey with the operator running: `ac adm upgrade` shows what acp-cvo observed,
 //! `ac adm release import-manifest --wait` makes a release available, `ac adm upgrade --to-latest` asks for
 //! it, `ac adm upgrade status --watch` follows it to Completed.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod cli_support;
-mod operator_support;
-
-use acp_testkit::{ClusterSpec, NodeSpec, TestEnv, wait_for_some};
-use cli_support::{AcOutput, ac};
-use operator_support::{
+use acp_e2e::cli::{AcOutput, ac};
+use acp_e2e::operator::{
     LONG, SHORT, cluster, create_cvsh, install_crds, install_release, run_operator, start,
 };
+use acp_testkit::{ClusterSpec, NodeSpec, TestEnv, wait_for_some};
 use serde_json::json;
 
 /// Runs `ac args` until its output satisfies `accept`, returning that output.

@@ -1,12 +1,8 @@
 //! `ac adm release import-manifest` and `ac adm release list` against a real API server.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod cli_support;
-
-use acp_api::{ProductManifest, names};
-use cli_support::{ac, condition, platform};
+use acp_api::ProductManifest;
+use acp_e2e::cli::{ac, condition, platform, write_manifest_status};
 use kube::Api;
-use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
 async fn manifests(env: &acp_testkit::TestEnv) -> Api<ProductManifest> {
@@ -101,21 +97,15 @@ async fn import_manifest_is_idempotent_never_overwrites_and_waits_for_ready() {
     assert!(stderr.contains("acp-cvo"), "{stderr}");
 
     // Once Ready (written as the operator's release controller writes it), --wait succeeds.
-    let status = json!({
-        "apiVersion": names::API_VERSION,
-        "kind": "ProductManifest",
-        "status": {
+    write_manifest_status(
+        global,
+        "v4.3.1",
+        json!({
             "conditions": [condition("Ready", true, "Resolved", "Release 4.3.1 resolved from the built-in catalogue")],
             "release": {"version": "4.3.1", "kubernetes": {"version": "v1.34.5"}},
-        },
-    });
-    api.patch_status(
-        "v4.3.1",
-        &PatchParams::apply(names::FIELD_MANAGER).force(),
-        &Patch::Apply(&status),
+        }),
     )
-    .await
-    .unwrap();
+    .await;
     let stdout = ac(
         global,
         &[

@@ -1,12 +1,10 @@
 //! `ac adm upgrade` and `ac adm upgrade status` as a user runs them, against a real API server. The
 //! status the operator would write is written by the test through the status subresource.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod cli_support;
 
 use acp_api::names;
+use acp_e2e::cli::{ac, condition, cvsh_api, platform, write_status};
+use acp_e2e::{create_cvsh, install_crds};
 use acp_testkit::{ClusterSpec, TestEnv};
-use cli_support::{ac, condition, create_cvsh, cvsh_api, install_crds, platform, write_status};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
@@ -375,7 +373,7 @@ async fn status_shows_progress_and_watch_ends_when_the_upgrade_completes() {
     let watch = {
         let global = global.kubeconfig_path().to_owned();
         tokio::spawn(async move {
-            let out = tokio::process::Command::new(cli_support::ac_path())
+            let out = tokio::process::Command::new(acp_e2e::cli::ac_path())
                 .args([
                     "adm",
                     "upgrade",

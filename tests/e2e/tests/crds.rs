@@ -1,23 +1,19 @@
 //! The generated CRDs against a real Kubernetes 1.34 API server: they install cleanly, accept what ACP
 //! documents, reject what the rules forbid with messages that name the rule, and let two field managers
 //! share status by server-side apply.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::Duration;
 
 use acp_api::conditions::{self, ConditionUpdate, FixedClock, types};
 use acp_api::cvsh::{Operation, OperationAction, OperationPhase, Release, Stage, StagePhase};
 use acp_api::k8s::Timestamp;
 use acp_api::{ClusterVersionShadow, ClusterVersionShadowStatus, names, ssa};
-use acp_testkit::{Cluster, ClusterSpec, TestEnv, wait_for};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use acp_e2e::wait_established;
+use acp_testkit::{Cluster, ClusterSpec, TestEnv};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
-
-const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
 
 const MINIMAL_CVSH: &str = "\
 apiVersion: config.alauda.io/v1
@@ -86,25 +82,6 @@ async fn kubectl_rejected(cluster: &Cluster, args: &[&str], stdin: Option<&str>)
     out.stderr
 }
 
-async fn wait_established(cluster: &Cluster, name: &str) {
-    let crds: Api<CustomResourceDefinition> = Api::all(cluster.client().await.unwrap());
-    wait_for(
-        &format!("CRD {name} to be Established"),
-        ESTABLISHED_TIMEOUT,
-        || async {
-            let Ok(crd) = crds.get(name).await else {
-                return false;
-            };
-            let conditions = crd.status.and_then(|s| s.conditions).unwrap_or_default();
-            conditions
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-        },
-    )
-    .await
-    .unwrap();
-}
-
 /// A cluster with the CRDs of deploy/crds installed by `kubectl apply`, and namespace cpaas-system.
 async fn cluster_with_crds() -> TestEnv {
     let env = TestEnv::start([ClusterSpec::new("global", "1.34")])
@@ -119,9 +96,7 @@ async fn cluster_with_crds() -> TestEnv {
         "installing deploy/crds printed warnings:\n{}",
         out.stderr
     );
-    for crd in acp_api::crd::all() {
-        wait_established(cluster, crd.metadata.name.as_deref().unwrap()).await;
-    }
+    wait_established(cluster).await;
     kubectl_ok(cluster, &["create", "namespace", names::NAMESPACE], None).await;
     env
 }

@@ -1,5 +1,4 @@
 //! Clusters can be upgraded in place (restart at a newer version, data kept), stopped and started again.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,5 @@
 //! Processes run by tests (such as the operator) are killed with everything they started, can be stopped
 //! gracefully and restarted, and log to a file.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,5 +1,4 @@
 //! The kit starts several clusters at once, each reporting the Kubernetes version chosen for it.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use acp_testkit::{ClusterSpec, TestEnv};
 

@@ -1,5 +1,4 @@
 //! Workload clusters run real controllers: Deployments roll out onto kwok nodes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 

@@ -3,18 +3,16 @@
 //!
 //! One global upgrade, two operator replicas (only the leader sends), and a receiver that fails the first
 //! attempts: every lifecycle event still arrives exactly once, in order, matching the Kubernetes Events.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod operator_support;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use acp_api::names;
+use acp_e2e::helm_path;
+use acp_e2e::operator::*;
 use acp_testkit::wait_for;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use operator_support::*;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "webhook-t0ken-4f9a";
@@ -261,15 +259,9 @@ async fn upgrade_events_reach_the_webhook_once_in_order_and_dashboards_use_real_
 
 /// How often the operator recorded an Event of `reason` about the global cvsh, and the note it kept.
 async fn event_occurrences(global: &acp_testkit::Cluster, reason: &str) -> (usize, String) {
-    use k8s_openapi::api::events::v1::Event;
-    let api: kube::Api<Event> = kube::Api::namespaced(global.client().await.unwrap(), names::NAMESPACE);
-    let events: Vec<Event> = api
-        .list(&Default::default())
+    let events: Vec<_> = events_about(global, "global")
         .await
-        .unwrap()
-        .items
         .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("global"))
         .filter(|e| e.reason.as_deref() == Some(reason))
         .collect();
     let occurrences = events
@@ -368,13 +360,7 @@ fn metric_names(text: &str) -> BTreeSet<String> {
 #[tokio::test]
 async fn the_chart_wires_the_notification_secret_and_the_dashboard() {
     let root = acp_testkit::repo_root();
-    let helm = root.join("target/tools/helm");
-    assert!(
-        helm.exists(),
-        "{} is missing: run scripts/tools.sh",
-        helm.display()
-    );
-    let out = tokio::process::Command::new(helm)
+    let out = tokio::process::Command::new(helm_path())
         .args(["template", "acp-cvo"])
         .arg(root.join("charts/acp-cvo"))
         .args([
@@ -395,7 +381,7 @@ async fn the_chart_wires_the_notification_secret_and_the_dashboard() {
     assert!(rendered.contains("name: acp-cvo-dashboard"), "{rendered}");
     assert!(rendered.contains("grafana_dashboard: \"1\""), "{rendered}");
     // Off by default: the Prometheus Operator's CRDs may be absent.
-    let out = tokio::process::Command::new(root.join("target/tools/helm"))
+    let out = tokio::process::Command::new(helm_path())
         .args(["template", "acp-cvo"])
         .arg(root.join("charts/acp-cvo"))
         .output()

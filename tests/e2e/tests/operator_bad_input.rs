@@ -2,18 +2,15 @@
 //! releases nobody knows, kubeconfig Secrets that are missing or broken, and a module manifest the API
 //! server rejects (the operation fails with the server's message, the cluster turns Degraded, then Stalled,
 //! and the upgrade completes once the cause is gone).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod operator_support;
 
 use acp_api::conditions::{self, types};
 use acp_api::cvsh::CheckState;
 use acp_api::names;
+use acp_e2e::operator::*;
 use acp_testkit::wait_for;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use operator_support::*;
+use kube::api::{DeleteParams, PostParams};
 use serde_json::json;
 
 fn reason_of(shadow: &acp_api::ClusterVersionShadow, type_: &str) -> String {
@@ -61,17 +58,7 @@ async fn bad_requests_and_broken_access_get_clear_conditions() {
         degraded.message
     );
     assert_eq!(reason_of(&ghost, types::READY), "VersionUnknown");
-    assert_eq!(
-        ghost
-            .status
-            .as_ref()
-            .unwrap()
-            .observed
-            .as_ref()
-            .unwrap()
-            .reachable,
-        Some(false)
-    );
+    assert_eq!(observed(&ghost).unwrap().reachable, Some(false));
     wait_shadow(
         global,
         "garbled",
@@ -122,12 +109,7 @@ async fn bad_requests_and_broken_access_get_clear_conditions() {
     );
 
     // Withdrawing a request that never started cancels it.
-    let clear = json!({"spec": {"desiredUpdate": null}});
-    shadows(global)
-        .await
-        .patch("global", &PatchParams::default(), &Patch::Merge(&clear))
-        .await
-        .unwrap();
+    clear_request(global, "global").await;
     let cleared = wait_shadow(global, "global", "request cancelled", LONG, |s| {
         s.desired_version().is_none()
     })
@@ -229,15 +211,7 @@ async fn a_rejected_manifest_fails_the_operation_then_stalls_and_recovers() {
         operation_in(s, "Core", "platform-auth", "Failed") && condition_is(s, types::DEGRADED, "True")
     })
     .await;
-    let op = failed
-        .status
-        .as_ref()
-        .unwrap()
-        .stages
-        .iter()
-        .flat_map(|s| &s.operations)
-        .find(|o| o.name == "platform-auth")
-        .unwrap();
+    let op = operation(&failed, "platform-auth").unwrap();
     assert!(
         op.message.as_deref().unwrap().contains("held by site policy"),
         "{:?}",

@@ -1,5 +1,5 @@
 //! Measurements, not tests: they print numbers and assert nothing about speed. Run them with
-//! `cargo test -p acp-e2e --test operator_bench -- --ignored --nocapture --test-threads 1`.
+//! `cargo test -p acp-e2e --test e2e operator_bench:: -- --ignored --nocapture --test-threads 1`.
 //!
 //! - `request_to_reconciling_latency`: time from `spec.desiredUpdate` being written to the operator
 //!   answering it in the cvsh's status (`status.desired` names the target), for 20 workload clusters in turn
@@ -8,17 +8,14 @@
 //!   reconcile, gather → decide → project, answers each request.
 //! - `resident_memory_with_100_clusters`: the operator's RSS with 100 registered workload clusters (each
 //!   its own Secret and client), which point at two real API servers.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod operator_support;
 
 use std::time::{Duration, Instant};
 
 use acp_api::{ClusterVersionShadow, names};
+use acp_e2e::operator::*;
 use acp_testkit::{ClusterSpec, wait_for};
 use futures::StreamExt;
 use kube::runtime::watcher;
-use operator_support::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

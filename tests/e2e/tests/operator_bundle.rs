@@ -1,17 +1,13 @@
 //! Releases from a real OCI registry: a 4.4.0 bundle published with `ac adm release push`, offered once
 //! its ProductManifest (by image) resolves, requested by image, and applied — its own modules rolled out.
 //! A version the configured release repository lacks is not Ready and says so.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod operator_support;
 
 use acp_api::conditions::{self, types};
 use acp_api::{ProductManifest, names};
-use acp_policy::{AcpVersion, GlobalUpgradeRule};
+use acp_e2e::bundles::{bundle_release, push_release, start_registry};
+use acp_e2e::operator::*;
 use acp_testkit::{wait_for, wait_for_some};
 use kube::Api;
-use kube::api::{Patch, PatchParams};
-use operator_support::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -20,56 +16,18 @@ async fn a_release_pulled_from_a_registry_is_offered_requested_by_image_and_appl
     let global = env.cluster("global");
 
     let (host, _registry) = start_registry(&env).await;
-    wait_for("the registry to serve /v2/", SHORT, || async {
-        http_get(&host, "/v2/").await.is_some_and(|(code, _)| code == 200)
-    })
-    .await
-    .unwrap();
 
     // ACP 4.4.0 as a bundle: reachable from 4.3, on Kubernetes 1.34 here, with its own module versions.
-    let v440: AcpVersion = "4.4.0".parse().unwrap();
-    let mut release = acp_operator::releases::builtin::catalogue()
-        .release(&"4.3.1".parse().unwrap())
-        .cloned()
-        .unwrap();
-    release.version = v440.clone();
-    release.upgrade_from = vec![">=4.3.0, <4.4.0".parse().unwrap()];
-    release.kubernetes.global_upgrade_rule = Some(GlobalUpgradeRule::WithinCompatibleRange);
-    release.modules = acp_operator::releases::builtin::sample_modules(&v440);
-    let bundle = env.dir().join("acp-4.4.0.yaml");
-    std::fs::write(&bundle, serde_saphyr::to_string(&release).unwrap()).unwrap();
     let repository = format!("{host}/acp/release");
-    let pushed = tokio::process::Command::new(acp_testkit::workspace_binary("acp-cli", "ac").unwrap())
-        .args(["adm", "release", "push", "--file"])
-        .arg(&bundle)
-        .args(["--to", &repository])
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&pushed.stdout).into_owned();
-    assert!(
-        pushed.status.success(),
-        "push failed: {stdout}{}",
-        String::from_utf8_lossy(&pushed.stderr)
-    );
-    let digest = stdout
-        .split('@')
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap()
-        .to_string();
+    let pinned = push_release(env.dir(), &repository, &bundle_release("4.4.0"), None).await;
+    let digest = pinned.rsplit_once('@').unwrap().1.to_string();
     let image = format!("{repository}:4.4.0");
 
     install_release(global, "4.3.1").await;
     create_cvsh(global, names::GLOBAL_CLUSTER, json!({})).await;
     let spec = operator_spec(global, "4.3.1", "replica-a").args(["--release-repository", &repository]);
     let operator = env.spawn(spec).unwrap();
-    apply(
-        global,
-        &json!({"apiVersion": names::API_VERSION, "kind": "ProductManifest",
-                "metadata": {"name": "acp-4-4-0"}, "spec": {"image": image}}),
-    )
-    .await;
+    import_image(global, "acp-4-4-0", &image).await;
     import(global, "4.5.0").await;
 
     let manifests: Api<ProductManifest> = Api::all(global.client().await.unwrap());
@@ -113,12 +71,7 @@ async fn a_release_pulled_from_a_registry_is_offered_requested_by_image_and_appl
     })
     .await
     .unwrap();
-    let by_image = json!({"spec": {"desiredUpdate": {"image": image}}});
-    shadows(global)
-        .await
-        .patch("global", &PatchParams::default(), &Patch::Merge(&by_image))
-        .await
-        .unwrap();
+    request_image(global, "global", &image).await;
     let done = wait_shadow(global, "global", "4.4.0 completed", LONG, |s| {
         s.current_version() == Some("4.4.0") && ready(s)
     })

@@ -1,12 +1,9 @@
 //! At most N workload clusters run stages at once: the others wait their turn (ConcurrentUpgradeLimit is
 //! Retry, never Failed) and start as slots free up.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod operator_support;
 
 use acp_api::cvsh::CheckState;
 use acp_api::names;
-use operator_support::*;
+use acp_e2e::operator::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,17 +1,13 @@
 //! Two operator replicas: only the Lease holder writes; when it dies mid-upgrade the standby takes the
 //! Lease and finishes the same upgrade.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod operator_support;
 
 use acp_api::names;
 use std::time::Duration;
 
+use acp_e2e::operator::*;
 use acp_testkit::wait_for;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
-use operator_support::*;
-use serde_json::json;
 
 const LEADER: &str = "acp_cvo_leader ";
 const CVSH_RECONCILES: &str = "acp_cvo_reconciles_total{controller=\"ClusterVersion\"} ";
@@ -20,14 +16,7 @@ const CVSH_RECONCILES: &str = "acp_cvo_reconciles_total{controller=\"ClusterVers
 async fn the_standby_takes_over_and_finishes_the_upgrade() {
     let env = start([cluster("global", "1.34")]).await;
     let global = env.cluster("global");
-    install_release(global, "4.2.3").await;
-    import(global, "4.3.1").await;
-    create_cvsh(global, names::GLOBAL_CLUSTER, json!({})).await;
-    let a = run_operator(&env, "4.2.3", "replica-a");
-    wait_shadow(global, "global", "current 4.2.3", LONG, |s| {
-        s.current_version() == Some("4.2.3")
-    })
-    .await;
+    let a = operate_global(&env, "4.2.3", "4.3.1").await;
     let b = run_operator(&env, "4.2.3", "replica-b");
     let (a_http, b_http) = (metrics_addr(&a), metrics_addr(&b));
 

@@ -1,13 +1,10 @@
 //! Status writes are fenced by the resourceVersion they were computed from: a replica working from an
 //! outdated object (one that lost its Lease without noticing) gets a conflict instead of overwriting.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod operator_support;
 
 use acp_api::ClusterVersionShadowStatus;
 use acp_api::cvsh::Release;
+use acp_e2e::operator::*;
 use acp_testkit::ClusterSpec;
-use operator_support::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

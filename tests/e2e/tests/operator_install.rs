@@ -1,14 +1,11 @@
 //! A fresh installation: the global cluster starts its history at the install version and offers exactly
 //! the imported releases an upgrade edge reaches, newest first.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod operator_support;
 
 use acp_api::conditions::{self, types};
 use acp_api::cvsh::HistoryState;
 use acp_api::{ProductManifest, names};
+use acp_e2e::operator::*;
 use kube::Api;
-use operator_support::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

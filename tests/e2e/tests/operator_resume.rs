@@ -1,27 +1,14 @@
 //! The operator killed with SIGKILL in the middle of the Core stage: a new process resumes from the status
 //! alone, performs every remaining operation, repeats none, and records one history entry.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod operator_support;
 
 use acp_api::conditions::{self, types};
-use acp_api::names;
-use kube::api::{Patch, PatchParams};
-use operator_support::*;
-use serde_json::json;
+use acp_e2e::operator::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_operator_resumes_the_upgrade_where_it_stopped() {
     let env = start([cluster("global", "1.34")]).await;
     let global = env.cluster("global");
-    install_release(global, "4.2.3").await;
-    import(global, "4.3.1").await;
-    create_cvsh(global, names::GLOBAL_CLUSTER, json!({})).await;
-    let operator = run_operator(&env, "4.2.3", "replica-a");
-    wait_shadow(global, "global", "current 4.2.3", LONG, |s| {
-        s.current_version() == Some("4.2.3")
-    })
-    .await;
+    let operator = operate_global(&env, "4.2.3", "4.3.1").await;
 
     // New pods cannot be scheduled: the first Core module's rollout waits, so the kill lands mid-stage.
     cordon(global).await;
@@ -39,12 +26,7 @@ async fn a_killed_operator_resumes_the_upgrade_where_it_stopped() {
     assert!(operation_in(&before, "Core", "platform-auth", "Pending"));
 
     // A started upgrade cannot be withdrawn: clearing the request is explained, not obeyed.
-    let clear = json!({"spec": {"desiredUpdate": null}});
-    shadows(global)
-        .await
-        .patch("global", &PatchParams::default(), &Patch::Merge(&clear))
-        .await
-        .unwrap();
+    clear_request(global, "global").await;
     let explained = wait_shadow(global, "global", "the cleared request explained", LONG, |s| {
         conditions::find(s.conditions(), types::RECONCILING)
             .is_some_and(|c| c.status == "True" && c.message.contains("cannot be cancelled"))

@@ -2,13 +2,10 @@
 //! before the global cluster moves ("latest required"): 4.1.5 → 4.2.5 is held while a workload cluster
 //! runs 1.31 and proceeds once all run 1.32. The global cluster's own Kubernetes hop (1.32 → 1.33) is
 //! waited for: the upgrade continues when its API server reports 1.33.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod operator_support;
 
 use acp_api::cvsh::CheckState;
 use acp_api::names;
-use operator_support::*;
+use acp_e2e::operator::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,9 +19,7 @@ async fn up_to_4_2_workloads_must_be_on_the_latest_common_minor() {
     create_cvsh(global, names::GLOBAL_CLUSTER, json!({})).await;
     let _operator = run_operator(&env, "4.1.5", "replica-a");
     wait_shadow(global, "w1", "observed on 1.31", LONG, |s| {
-        s.status
-            .as_ref()
-            .and_then(|st| st.observed.as_ref())
+        observed(s)
             .and_then(|o| o.kubernetes_version.as_deref())
             .is_some_and(|v| v.starts_with("v1.31"))
     })

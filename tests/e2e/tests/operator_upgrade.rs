@@ -2,18 +2,13 @@
 //! a Kubernetes version the target does not accept, lets it go on its own once that cluster is upgraded,
 //! rolls the Core modules out for real, and only then lets a workload cluster follow — which waits, with a
 //! reason, while its cluster is down, and completes once it is back.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod operator_support;
 
 use acp_api::conditions::{self, types};
 use acp_api::cvsh::{CheckState, HistoryState, StagePhase};
 use acp_api::names;
+use acp_e2e::operator::*;
 use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::api::events::v1::Event;
 use kube::Api;
-use kube::api::ListParams;
-use operator_support::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,20 +131,14 @@ async fn global_first_then_workloads() {
 
     // The Core and Aligned modules really rolled out: one new ReplicaSet each, Available.
     assert_modules_upgraded_once(global, "4.3.1").await;
-    let client = global.client().await.unwrap();
-    let recorded: Api<ConfigMap> = Api::namespaced(client.clone(), names::NAMESPACE);
+    let recorded: Api<ConfigMap> = Api::namespaced(global.client().await.unwrap(), names::NAMESPACE);
     let recorded = recorded.get("acp-version").await.unwrap();
     assert_eq!(recorded.data.unwrap()["version"], "4.3.1");
 
     // Each transition left an Event.
-    let events: Api<Event> = Api::namespaced(client, names::NAMESPACE);
-    let reasons: Vec<String> = events
-        .list(&ListParams::default())
+    let reasons: Vec<String> = events_about(global, "global")
         .await
-        .unwrap()
-        .items
         .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("global"))
         .filter_map(|e| e.reason)
         .collect();
     for expected in [

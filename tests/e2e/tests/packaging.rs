@@ -4,22 +4,11 @@
 //! warns (it does not enforce it: it also hosts the platform's modules, whose policy is the cluster
 //! administrator's call) — the chart renders exactly the objects deploy/ installs, and `helm uninstall`
 //! leaves the namespace with every ClusterVersionShadow and kubeconfig Secret in it.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
+use acp_e2e::helm_path;
 use acp_testkit::{Cluster, ClusterSpec, TestEnv};
-
-fn helm_path() -> PathBuf {
-    let helm = acp_testkit::repo_root().join("target/tools/helm");
-    assert!(
-        helm.exists(),
-        "{} is missing: build it with `bash scripts/tools.sh` (make test does this)",
-        helm.display()
-    );
-    helm
-}
 
 async fn helm(args: &[&str]) -> String {
     let out = tokio::process::Command::new(helm_path())

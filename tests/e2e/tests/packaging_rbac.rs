@@ -3,15 +3,12 @@
 //! a whole upgrade — leader Lease, the `global` shadow created, release resolution, preflight, every stage,
 //! Events, history. A verb the
 //! manifests forgot shows up here as a `forbidden` in the operator's log or an upgrade that never finishes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod operator_support;
 
 use std::path::PathBuf;
 
 use acp_api::names;
+use acp_e2e::operator::*;
 use acp_testkit::Cluster;
-use operator_support::*;
 use serde_json::json;
 
 /// A kubeconfig for `global` that authenticates as the operator's ServiceAccount (a bound token).

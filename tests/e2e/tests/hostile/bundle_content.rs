@@ -5,14 +5,15 @@
 
 use acp_api::conditions::{self, types};
 use acp_api::{ProductManifest, names};
-use acp_policy::{AcpVersion, GlobalUpgradeRule, Lifecycle, Module, ProductRelease};
+use acp_e2e::bundles::{bundle_release, push_release, start_registry};
+use acp_policy::{Lifecycle, Module, ProductRelease};
 use acp_testkit::{ChildProcess, Cluster, TestEnv, wait_for_some};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::operator_support::*;
+use acp_e2e::operator::*;
 
 /// The Deployment someone else installed in the platform namespace before this release.
 const GATEWAY: &str = "gateway";
@@ -20,15 +21,7 @@ const GATEWAY_MODULE: &str = "platform-gateway";
 
 /// The built-in modules of `version` plus `extra`, reachable from 4.3 on Kubernetes 1.34.
 fn release(version: &str, extra: Vec<Module>) -> ProductRelease {
-    let version: AcpVersion = version.parse().unwrap();
-    let mut release = acp_operator::releases::builtin::catalogue()
-        .release(&"4.3.1".parse().unwrap())
-        .cloned()
-        .unwrap();
-    release.version = version.clone();
-    release.upgrade_from = vec![format!(">=4.3.0, <{version}").parse().unwrap()];
-    release.kubernetes.global_upgrade_rule = Some(GlobalUpgradeRule::WithinCompatibleRange);
-    release.modules = acp_operator::releases::builtin::sample_modules(&version);
+    let mut release = bundle_release(version);
     release.modules.extend(extra);
     release
 }
@@ -45,33 +38,9 @@ fn bundle_module(name: &str, version: &str, manifests: Vec<Value>) -> Module {
 
 /// Publishes `release` with `ac adm release push` and returns its `repository:version` reference.
 async fn push(env: &TestEnv, host: &str, release: &ProductRelease) -> String {
-    let file = env.dir().join(format!("acp-{}.yaml", release.version));
-    std::fs::write(&file, serde_saphyr::to_string(release).unwrap()).unwrap();
     let repository = format!("{host}/acp/release");
-    let pushed = tokio::process::Command::new(acp_testkit::workspace_binary("acp-cli", "ac").unwrap())
-        .args(["adm", "release", "push", "--file"])
-        .arg(&file)
-        .args(["--to", &repository])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        pushed.status.success(),
-        "push failed: {}{}",
-        String::from_utf8_lossy(&pushed.stdout),
-        String::from_utf8_lossy(&pushed.stderr)
-    );
-    format!("{repository}:{}", release.version)
-}
-
-/// Imports a bundle by image, as `ac adm release import-manifest --image` does.
-async fn import_image(global: &Cluster, name: &str, image: &str) {
-    apply(
-        global,
-        &json!({"apiVersion": names::API_VERSION, "kind": "ProductManifest",
-                "metadata": {"name": name}, "spec": {"image": image}}),
-    )
-    .await;
+    let pinned = push_release(env.dir(), &repository, release, None).await;
+    pinned.split('@').next().unwrap().to_owned()
 }
 
 /// The gateway Deployment as its owner wrote it, or as a release ships it (`version`, `adopt`).
@@ -145,12 +114,7 @@ async fn upgrade_to(global: &Cluster, image: &str) {
         offered(s).contains(&"4.4.0".to_string())
     })
     .await;
-    let by_image = json!({"spec": {"desiredUpdate": {"image": image}}});
-    shadows(global)
-        .await
-        .patch("global", &PatchParams::default(), &Patch::Merge(&by_image))
-        .await
-        .unwrap();
+    request_image(global, "global", image).await;
 }
 
 fn labels(d: &Deployment) -> std::collections::BTreeMap<String, String> {
@@ -230,14 +194,7 @@ async fn a_bundle_may_not_write_into_kube_system_nor_take_over_a_deployment_it_d
         "{:?}",
         offered(&failed)
     );
-    let message = failed
-        .status
-        .as_ref()
-        .unwrap()
-        .stages
-        .iter()
-        .flat_map(|s| &s.operations)
-        .find(|o| o.name == GATEWAY_MODULE)
+    let message = operation(&failed, GATEWAY_MODULE)
         .and_then(|o| o.message.clone())
         .unwrap();
     assert!(
@@ -325,14 +282,7 @@ async fn a_bundle_that_marks_the_deployment_for_adoption_takes_it_over() {
     // The dropped module's Deployment is no longer acp-cvo's: left in place, and the operation says so.
     let logging = module(global, "cluster-logging").await;
     assert!(logging.metadata.deletion_timestamp.is_none());
-    let removal = done
-        .status
-        .as_ref()
-        .unwrap()
-        .stages
-        .iter()
-        .flat_map(|s| &s.operations)
-        .find(|o| o.name == "cluster-logging")
+    let removal = operation(&done, "cluster-logging")
         .and_then(|o| o.message.clone())
         .unwrap();
     assert!(

@@ -25,7 +25,7 @@ use k8s_openapi::api::events::v1::Event;
 use kube::Api;
 use serde_json::{Value, json};
 
-use crate::operator_support::*;
+use acp_e2e::operator::*;
 
 /// The token the `tokenFile` points at: what the operator's own service-account token would be.
 const SA_TOKEN: &str = "sa-token-hostile-5b0e7d2c91f4a8";
@@ -59,7 +59,8 @@ impl Listener {
         let connections = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let (seen, recorded) = (connections.clone(), requests.clone());
-        // Lives until the test process ends; it only ever answers on loopback.
+        // Lives until the test binary exits (it is not stopped with its test); it only ever answers on
+        // loopback, on a port of its own.
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
@@ -144,8 +145,7 @@ async fn refused_with(global: &Cluster, name: &str, reason: &str) -> String {
             .is_some_and(|c| c.status == "True" && c.reason == reason)
     })
     .await;
-    let observed = shadow.status.as_ref().unwrap().observed.as_ref().unwrap();
-    assert_eq!(observed.reachable, Some(false), "{name}");
+    assert_eq!(observed(&shadow).unwrap().reachable, Some(false), "{name}");
     acp_testkit::wait_for(&format!("a Degraded Event for {name}"), SHORT, || async {
         !events(global, name, "Degraded").await.is_empty()
     })
@@ -360,17 +360,7 @@ async fn hostile_kubeconfig_secrets_are_refused_and_leak_nothing() {
         })
     })
     .await;
-    assert_eq!(
-        leaky
-            .status
-            .as_ref()
-            .unwrap()
-            .observed
-            .as_ref()
-            .unwrap()
-            .reachable,
-        Some(false)
-    );
+    assert_eq!(observed(&leaky).unwrap().reachable, Some(false));
     acp_testkit::wait_for("the allowed plugin to run", SHORT, || async { marker.exists() })
         .await
         .unwrap();

@@ -27,36 +27,7 @@ use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::operator_support::*;
-
-/// Marks a Secret as a kubeconfig, as `ac adm cluster register` does.
-const KUBECONFIG_LABEL: &str = "config.alauda.io/kubeconfig";
-
-/// Writes `<name>-kubeconfig` holding `kubeconfig`, marked as a kubeconfig.
-async fn write_kubeconfig(global: &Cluster, name: &str, kubeconfig: &str) {
-    apply(
-        global,
-        &json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {
-                "name": format!("{name}-kubeconfig"), "namespace": names::NAMESPACE,
-                "labels": {KUBECONFIG_LABEL: "true"},
-            },
-            "stringData": {"value": kubeconfig},
-        }),
-    )
-    .await;
-}
-
-/// Registers a cluster under `name` with extra spec fields (e.g. a tier).
-async fn register_with(global: &Cluster, name: &str, kubeconfig: &str, extra: Value) {
-    write_kubeconfig(global, name, kubeconfig).await;
-    let mut spec = json!({"kubeconfigSecretRef": {"name": format!("{name}-kubeconfig")}});
-    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
-        spec.extend(extra.clone());
-    }
-    create_cvsh(global, name, spec).await;
-}
+use acp_e2e::operator::*;
 
 /// The UID of a cluster's kube-system namespace: its identity.
 async fn identity(cluster: &Cluster) -> String {
@@ -396,12 +367,9 @@ async fn a_hostile_endpoint_cannot_bloat_the_status() {
         |s| check(s, "ClusterRunning").is_some_and(|c| c.message.as_deref().is_some_and(clipped)),
     )
     .await;
-    let observed = shadow.status.as_ref().unwrap().observed.clone().unwrap();
-    assert_eq!(observed.reachable, Some(true));
-    assert_eq!(
-        observed.cluster_identity, None,
-        "a 300-character UID is no identity"
-    );
+    let seen = observed(&shadow).unwrap();
+    assert_eq!(seen.reachable, Some(true));
+    assert_eq!(seen.cluster_identity, None, "a 300-character UID is no identity");
     assert_eq!(shadow.current_version(), Some("4.2.3"));
     let preflight_ready = condition(&shadow, types::PREFLIGHT_READY).unwrap().2;
     assert!(
@@ -412,21 +380,11 @@ async fn a_hostile_endpoint_cannot_bloat_the_status() {
     assert!(serde_json::to_string(&shadow).unwrap().len() < 100_000);
 
     let shadow = wait_shadow(global, "erring", "the error text clipped", LONG, |s| {
-        let observed = s.status.as_ref().and_then(|s| s.observed.as_ref());
-        observed.is_some_and(|o| o.reachable == Some(false) && o.message.as_deref().is_some_and(clipped))
+        observed(s).is_some_and(|o| o.reachable == Some(false) && o.message.as_deref().is_some_and(clipped))
             && condition(s, types::DEGRADED).is_some_and(|(status, _, m)| status == "True" && clipped(&m))
     })
     .await;
-    let message = shadow
-        .status
-        .as_ref()
-        .unwrap()
-        .observed
-        .as_ref()
-        .unwrap()
-        .message
-        .clone()
-        .unwrap();
+    let message = observed(&shadow).unwrap().message.clone().unwrap();
     assert!(
         message.contains("refused list pods in kube-system: forbidden: éé"),
         "{}",

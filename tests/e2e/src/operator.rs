@@ -1,12 +1,12 @@
-//! What the `operator_*` suites share: clusters with fake nodes, the CRDs, workload clusters registered
-//! the way `ac adm cluster register` does it, the operator run as a real process, and polling helpers.
-// Each suite uses a different part of this module.
-#![allow(dead_code)]
+//! What the suites that run the operator share: clusters with fake nodes, the CRDs, workload clusters
+//! registered the way `ac adm cluster register` does it, the operator run as a real process, and polling
+//! helpers.
 
 use std::net::TcpListener;
 use std::time::Duration;
 
 use acp_api::conditions::{self, types};
+use acp_api::cvsh::{Observed, Operation};
 use acp_api::{ClusterVersionShadow, ProductManifest, names};
 use acp_operator::clusters::Cluster as Target;
 use acp_policy::AcpVersion;
@@ -14,13 +14,12 @@ use acp_testkit::{
     ChildProcess, Cluster, ClusterSpec, NodeSpec, ProcessSpec, TestEnv, wait_for, wait_for_some,
 };
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::events::v1::Event;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 
-// Not every suite uses both.
-#[allow(unused_imports)]
-pub use acp_e2e::{create_cvsh, install_crds};
+pub use crate::{create_cvsh, install_crds};
 
 /// Generous bounds for a loaded 2-core machine; polling returns as soon as the condition holds.
 pub const SHORT: Duration = Duration::from_secs(60);
@@ -47,6 +46,25 @@ pub async fn start(specs: impl IntoIterator<Item = ClusterSpec>) -> TestEnv {
     }
     install_crds(&env.clusters()[0]).await;
     env
+}
+
+/// The global cluster of `env` running `installed` (its modules rolled out), with `import_version` imported and
+/// the global cvsh created, and one operator replica, `replica-a`, that has recorded `installed` as current.
+pub async fn operate_global(env: &TestEnv, installed: &str, import_version: &str) -> ChildProcess {
+    let global = env.cluster(names::GLOBAL_CLUSTER);
+    install_release(global, installed).await;
+    import(global, import_version).await;
+    create_cvsh(global, names::GLOBAL_CLUSTER, json!({})).await;
+    let operator = run_operator(env, installed, "replica-a");
+    wait_shadow(
+        global,
+        names::GLOBAL_CLUSTER,
+        &format!("current {installed}"),
+        LONG,
+        |s| s.current_version() == Some(installed),
+    )
+    .await;
+    operator
 }
 
 /// Server-side applies one object as a test administrator would.
@@ -109,6 +127,21 @@ pub async fn register(global: &Cluster, workload: &Cluster) {
 /// Registers `cluster` under `name`, with its own kubeconfig Secret `<name>-kubeconfig`, marked as
 /// `ac adm cluster register` marks it (several names may point at one API server).
 pub async fn register_as(global: &Cluster, cluster: &Cluster, name: &str) {
+    register_with(global, name, cluster.kubeconfig_yaml(), json!({})).await;
+}
+
+/// Registers the cluster `kubeconfig` reaches under `name`, with extra spec fields (e.g. a tier).
+pub async fn register_with(global: &Cluster, name: &str, kubeconfig: &str, extra: Value) {
+    write_kubeconfig(global, name, kubeconfig).await;
+    let mut spec = json!({"kubeconfigSecretRef": {"name": format!("{name}-kubeconfig")}});
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        spec.extend(extra.clone());
+    }
+    create_cvsh(global, name, spec).await;
+}
+
+/// Writes the Secret `<name>-kubeconfig` holding `kubeconfig`, marked as a kubeconfig.
+pub async fn write_kubeconfig(global: &Cluster, name: &str, kubeconfig: &str) {
     apply(
         global,
         &json!({
@@ -117,14 +150,8 @@ pub async fn register_as(global: &Cluster, cluster: &Cluster, name: &str) {
                 "name": format!("{name}-kubeconfig"), "namespace": names::NAMESPACE,
                 "labels": {names::labels::KUBECONFIG: "true"},
             },
-            "stringData": {"value": cluster.kubeconfig_yaml()},
+            "stringData": {"value": kubeconfig},
         }),
-    )
-    .await;
-    create_cvsh(
-        global,
-        name,
-        json!({"kubeconfigSecretRef": {"name": format!("{name}-kubeconfig")}}),
     )
     .await;
 }
@@ -155,9 +182,36 @@ pub async fn import(global: &Cluster, version: &str) {
     .await;
 }
 
+/// Imports a release bundle under `name`, as `ac adm release import-manifest --image` does.
+pub async fn import_image(global: &Cluster, name: &str, image: &str) {
+    apply(
+        global,
+        &json!({
+            "apiVersion": names::API_VERSION, "kind": "ProductManifest",
+            "metadata": {"name": name},
+            "spec": {"image": image},
+        }),
+    )
+    .await;
+}
+
 /// Asks for an upgrade the way `kubectl patch cvsh <name> --type merge` does.
 pub async fn request(global: &Cluster, name: &str, version: &str) {
-    let patch = json!({"spec": {"desiredUpdate": {"version": version}}});
+    patch_desired_update(global, name, json!({"version": version})).await;
+}
+
+/// Asks for an upgrade to the release bundle `image`.
+pub async fn request_image(global: &Cluster, name: &str, image: &str) {
+    patch_desired_update(global, name, json!({"image": image})).await;
+}
+
+/// Withdraws the request, as `kubectl patch cvsh <name> --type merge -p '{"spec":{"desiredUpdate":null}}'`.
+pub async fn clear_request(global: &Cluster, name: &str) {
+    patch_desired_update(global, name, Value::Null).await;
+}
+
+async fn patch_desired_update(global: &Cluster, name: &str, desired_update: Value) {
+    let patch = json!({"spec": {"desiredUpdate": desired_update}});
     shadows(global)
         .await
         .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -201,6 +255,22 @@ pub async fn wait_shadow(
 /// The check of that name in the cvsh's preflight results.
 pub fn check<'a>(shadow: &'a ClusterVersionShadow, name: &str) -> Option<&'a acp_api::cvsh::PreflightCheck> {
     shadow.status.as_ref()?.preflight_check(name)
+}
+
+/// What the operator last observed of the cvsh's cluster.
+pub fn observed(shadow: &ClusterVersionShadow) -> Option<&Observed> {
+    shadow.status.as_ref()?.observed.as_ref()
+}
+
+/// The operation of that name in the cvsh's stages.
+pub fn operation<'a>(shadow: &'a ClusterVersionShadow, name: &str) -> Option<&'a Operation> {
+    shadow
+        .status
+        .as_ref()?
+        .stages
+        .iter()
+        .flat_map(|s| &s.operations)
+        .find(|o| o.name == name)
 }
 
 pub fn condition_is(shadow: &ClusterVersionShadow, type_: &str, status: &str) -> bool {
@@ -357,14 +427,9 @@ pub async fn metric(addr: &str, series: &str) -> Option<f64> {
 
 /// Events about the cvsh `name` with the given reason, as (reporting instance, note).
 pub async fn events(global: &Cluster, name: &str, reason: &str) -> Vec<(String, String)> {
-    use k8s_openapi::api::events::v1::Event;
-    let api: Api<Event> = Api::namespaced(global.client().await.unwrap(), names::NAMESPACE);
-    api.list(&Default::default())
+    events_about(global, name)
         .await
-        .unwrap()
-        .items
         .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
         .filter(|e| e.reason.as_deref() == Some(reason))
         .map(|e| {
             (
@@ -372,6 +437,18 @@ pub async fn events(global: &Cluster, name: &str, reason: &str) -> Vec<(String, 
                 e.note.unwrap_or_default(),
             )
         })
+        .collect()
+}
+
+/// Every Event about the cvsh `name`.
+pub async fn events_about(global: &Cluster, name: &str) -> Vec<Event> {
+    let api: Api<Event> = Api::namespaced(global.client().await.unwrap(), names::NAMESPACE);
+    api.list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
         .collect()
 }
 
@@ -424,32 +501,6 @@ pub fn operation_in(shadow: &ClusterVersionShadow, stage: &str, operation: &str,
             .flat_map(|st| &st.operations)
             .any(|o| o.name == operation && o.phase.as_ref().is_some_and(|p| p.as_str() == phase))
     })
-}
-
-/// Starts Debian's `docker-registry` on loopback, owned by the test; returns `127.0.0.1:PORT` and the
-/// process (the registry stops when it is dropped).
-pub async fn start_registry(env: &TestEnv) -> (String, ChildProcess) {
-    let dir = env.dir().join("registry");
-    std::fs::create_dir_all(dir.join("data")).unwrap();
-    let host = format!("127.0.0.1:{}", free_port());
-    let config = format!(
-        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {host}\n",
-        dir.join("data").display()
-    );
-    std::fs::write(dir.join("config.yml"), config).unwrap();
-    let registry = env
-        .spawn(
-            ProcessSpec::new("docker-registry")
-                .arg("serve")
-                .arg(dir.join("config.yml")),
-        )
-        .unwrap();
-    wait_for("the registry to serve /v2/", SHORT, || async {
-        http_get(&host, "/v2/").await.is_some_and(|(code, _)| code == 200)
-    })
-    .await
-    .unwrap();
-    (host, registry)
 }
 
 /// A TLS server configuration for a test's own listener on loopback, serving `cert` with `key` (DER).

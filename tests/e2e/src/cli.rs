@@ -1,23 +1,17 @@
-//! What the `cli_*` suites share: a global cluster with the CRDs installed, the `ac` binary run as a
+//! What the suites that run `ac` share: a global cluster with the CRDs installed, the `ac` binary run as a
 //! process, and status written the way the operator writes it (server-side apply, field manager acp-cvo).
-// Each suite uses a different part of this module.
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::time::Duration;
 
-use acp_api::{ClusterVersionShadow, names};
+use acp_api::{ClusterVersionShadow, ProductManifest, names};
 use acp_testkit::{Cluster, ClusterSpec, TestEnv};
-use kube::Api;
 use kube::api::{Patch, PatchParams};
+use kube::{Api, Resource};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-// Not every suite uses both.
-#[allow(unused_imports)]
-pub use acp_e2e::{create_cvsh, install_crds};
-
-const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::install_crds;
 
 /// What `ac` did.
 #[derive(Debug)]
@@ -62,19 +56,34 @@ pub async fn ac(cluster: &Cluster, args: &[&str]) -> AcOutput {
     ac_with_env(cluster, args, &[]).await
 }
 
+/// Like [`ac`], with more environment variables.
 pub async fn ac_with_env(cluster: &Cluster, args: &[&str], env: &[(&str, &str)]) -> AcOutput {
+    let mut command = command(args);
+    command.env("KUBECONFIG", cluster.kubeconfig_path());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    run(command).await
+}
+
+/// Runs `ac args...` with no cluster named, for commands that talk only to a registry.
+pub async fn ac_without_cluster(args: &[&str]) -> AcOutput {
+    run(command(args)).await
+}
+
+fn command(args: &[&str]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(ac_path());
     command
         .args(args)
-        .env("KUBECONFIG", cluster.kubeconfig_path())
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    for (key, value) in env {
-        command.env(key, value);
-    }
+    command
+}
+
+async fn run(mut command: tokio::process::Command) -> AcOutput {
     let out = command.output().await.unwrap();
     AcOutput {
         code: out.status.code(),
@@ -95,22 +104,33 @@ pub async fn cvsh_api(cluster: &Cluster) -> Api<ClusterVersionShadow> {
     Api::namespaced(cluster.client().await.unwrap(), names::NAMESPACE)
 }
 
-/// Writes `status` (JSON) the way the operator does: server-side apply on the status subresource.
+/// Writes a cvsh's `status` (JSON) the way the operator does: server-side apply on the status subresource.
 pub async fn write_status(cluster: &Cluster, name: &str, status: Value) {
+    apply_status(cvsh_api(cluster).await, name, status).await;
+}
+
+/// Writes a ProductManifest's `status` (JSON) the way the operator's release controller does.
+pub async fn write_manifest_status(cluster: &Cluster, name: &str, status: Value) {
+    let api: Api<ProductManifest> = Api::all(cluster.client().await.unwrap());
+    apply_status(api, name, status).await;
+}
+
+async fn apply_status<K>(api: Api<K>, name: &str, status: Value)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
     let body = json!({
-        "apiVersion": names::API_VERSION,
-        "kind": "ClusterVersionShadow",
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
         "status": status,
     });
-    cvsh_api(cluster)
-        .await
-        .patch_status(
-            name,
-            &PatchParams::apply(names::FIELD_MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await
-        .unwrap();
+    api.patch_status(
+        name,
+        &PatchParams::apply(names::FIELD_MANAGER).force(),
+        &Patch::Apply(&body),
+    )
+    .await
+    .unwrap();
 }
 
 /// A condition as the operator writes it.

@@ -5,6 +5,7 @@
 //! policy crate's version types at the edges.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod catalogue;
 pub mod checks;
 pub mod conditions;
 pub mod crd;

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use acp_api::k8s::Timestamp;
 use acp_api::{ClusterVersionShadow, ProductManifest};
-use acp_cli::adm::upgrade::status::{Assessment, render as render_status, summarize};
+use acp_cli::adm::upgrade::status::{render as render_status, summarize};
 use acp_cli::adm::upgrade::{request, show};
 use acp_cli::adm::{cluster, release};
 
@@ -70,7 +70,7 @@ fn upgrade_shows_an_unreachable_cluster_with_the_reason() {
 fn status_of_a_running_upgrade_has_progress_eta_stages_and_history() {
     let object = cvsh("global-upgrading.yaml");
     let summary = summarize(&object, now());
-    assert_eq!(summary.assessment, Assessment::Progressing);
+    assert_eq!(summary.assessment(), "Upgrading");
     assert_eq!((summary.done, summary.total, summary.percent), (4, 7, 57));
     let page = render_status(&object, now(), false, false, false);
     assert_snapshot("status-progressing.txt", &page);
@@ -94,7 +94,7 @@ fn status_verbose_shows_all_history_and_operation_messages() {
 fn an_upgrade_taking_much_longer_than_the_last_is_slow_and_overdue() {
     let later: Timestamp = "2026-03-01T12:20:00Z".parse().unwrap();
     let object = cvsh("global-upgrading.yaml");
-    assert_eq!(summarize(&object, later).assessment, Assessment::Slow);
+    assert_eq!(summarize(&object, later).assessment(), "Slow");
     let page = render_status(&object, later, false, false, false);
     assert!(page.contains("Assessment:  Slow"), "{page}");
     assert!(
@@ -107,8 +107,8 @@ fn an_upgrade_taking_much_longer_than_the_last_is_slow_and_overdue() {
 fn status_of_a_stalled_upgrade_says_what_to_fix() {
     let object = cvsh("edge-stalled.yaml");
     let summary = summarize(&object, now());
-    assert_eq!(summary.assessment, Assessment::Stalled);
-    assert!(summary.assessment.is_final());
+    assert_eq!(summary.assessment(), "Stalled");
+    assert!(summary.is_final());
     let page = render_status(&object, now(), false, false, false);
     assert_snapshot("status-stalled.txt", &page);
     // The install record (zero length) is no basis for an ETA.
@@ -144,12 +144,12 @@ fn a_cluster_on_the_newest_release_has_nothing_to_check_rather_than_a_pending_re
 }
 
 #[test]
-fn a_requested_upgrade_not_started_is_pending_with_the_preflight_verdict() {
+fn a_requested_upgrade_that_preflight_failed_is_blocked_with_the_verdict() {
     let mut object = cvsh("global-idle.yaml");
     object.spec.desired_update = Some(acp_api::cvsh::DesiredUpdate::version("4.3.1"));
     let summary = summarize(&object, now());
-    assert_eq!(summary.assessment, Assessment::Pending);
-    assert!(!summary.assessment.is_final());
+    assert_eq!(summary.assessment(), "Blocked");
+    assert!(!summary.is_final());
     let page = render_status(&object, now(), false, false, false);
     assert!(
         page.contains("Preflight:   4.3.1 is blocked by KubernetesVersionSupported: workload cluster edge-7"),
@@ -164,10 +164,20 @@ fn a_requested_upgrade_not_started_is_pending_with_the_preflight_verdict() {
 }
 
 #[test]
-fn an_idle_cluster_is_completed() {
+fn an_idle_cluster_is_idle_and_done() {
     let summary = summarize(&cvsh("global-idle.yaml"), now());
-    assert_eq!(summary.assessment, Assessment::Completed);
+    assert_eq!(summary.assessment(), "Idle");
     assert_eq!(summary.percent, 100);
+}
+
+#[test]
+fn an_idle_unreachable_cluster_reads_idle_and_unreachable_everywhere() {
+    let object = cvsh("edge-unreachable.yaml");
+    assert_eq!(object.reading().metric_label(), "Idle");
+    let page = render_status(&object, now(), false, false, false);
+    assert!(page.contains("Assessment:  Idle (unreachable)"), "{page}");
+    let (state, _) = cluster::cluster_state(&object);
+    assert_eq!(state, "Idle (unreachable)");
 }
 
 #[test]

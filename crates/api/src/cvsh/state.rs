@@ -170,7 +170,8 @@ fn state(spec: &ClusterVersionShadowSpec, status: &ClusterVersionShadowStatus, s
         (Some(_), _) => true,
         // Requested by image only: done once the cluster runs that image.
         (None, _) => {
-            requested.image.is_some() && requested.image != status.current.as_ref().and_then(|c| c.image.clone())
+            requested.image.is_some()
+                && requested.image != status.current.as_ref().and_then(|c| c.image.clone())
         }
     };
     if !differs {
@@ -180,7 +181,9 @@ fn state(spec: &ClusterVersionShadowSpec, status: &ClusterVersionShadowStatus, s
         return State::Paused { target };
     }
     let failed = match &requested_version {
-        Some(Ok(version)) => status.preflight_for(version).is_some_and(|s| !s.failed.is_empty()),
+        Some(Ok(version)) => status
+            .preflight_for(version)
+            .is_some_and(|s| !s.failed.is_empty()),
         Some(Err(_)) => true,
         None => false,
     };
@@ -321,7 +324,8 @@ mod tests {
         let unreachable = {
             let mut s = at_430();
             s.observed.as_mut().unwrap().reachable = Some(false);
-            s.conditions.push(condition(types::DEGRADED, true, "ClusterUnreachable"));
+            s.conditions
+                .push(condition(types::DEGRADED, true, "ClusterUnreachable"));
             s
         };
         let unknown_version = ClusterVersionShadowStatus {
@@ -351,12 +355,14 @@ mod tests {
         };
         let held_up = {
             let mut s = upgrading.clone();
-            s.conditions.push(condition(types::DEGRADED, true, "OperationFailed"));
+            s.conditions
+                .push(condition(types::DEGRADED, true, "OperationFailed"));
             s
         };
         let stalled = {
             let mut s = held_up.clone();
-            s.conditions.push(condition(types::STALLED, true, "RetryDeadlineExceeded"));
+            s.conditions
+                .push(condition(types::STALLED, true, "RetryDeadlineExceeded"));
             s
         };
         let paused = ClusterVersionShadowSpec {
@@ -380,92 +386,145 @@ mod tests {
         };
         let cases: Vec<Case> = vec![
             ("never observed", no_request(), None, State::Unknown, "Unknown"),
-            ("version unknown", no_request(), Some(unknown_version), State::Unknown, "Unknown"),
-            ("at its version", no_request(), Some(at_430()), State::Idle, "Idle"),
-            ("unreachable at its version", no_request(), Some(unreachable), State::Idle, "Idle"),
-            ("asked for the version it runs", requested("v4.3.0"), Some(at_430()), State::Idle, "Idle"),
+            (
+                "version unknown",
+                no_request(),
+                Some(unknown_version),
+                State::Unknown,
+                "Unknown",
+            ),
+            (
+                "at its version",
+                no_request(),
+                Some(at_430()),
+                State::Idle,
+                "Idle",
+            ),
+            (
+                "unreachable at its version",
+                no_request(),
+                Some(unreachable),
+                State::Idle,
+                "Idle",
+            ),
+            (
+                "asked for the version it runs",
+                requested("v4.3.0"),
+                Some(at_430()),
+                State::Idle,
+                "Idle",
+            ),
             (
                 "requested, no preflight yet",
                 requested("4.3.1"),
                 Some(at_430()),
-                State::Requested { target: target("4.3.1") },
+                State::Requested {
+                    target: target("4.3.1"),
+                },
                 "Blocked",
             ),
             (
                 "requested, preflight waiting",
                 requested("4.3.1"),
                 Some(waiting),
-                State::Requested { target: target("4.3.1") },
+                State::Requested {
+                    target: target("4.3.1"),
+                },
                 "Blocked",
             ),
             (
                 "requested, failures for another target do not count",
                 requested("4.3.1"),
                 Some(failed_for_another),
-                State::Requested { target: target("4.3.1") },
+                State::Requested {
+                    target: target("4.3.1"),
+                },
                 "Blocked",
             ),
             (
                 "requested, preflight failed",
                 requested("4.3.1"),
                 Some(failed.clone()),
-                State::Blocked { target: target("4.3.1") },
+                State::Blocked {
+                    target: target("4.3.1"),
+                },
                 "Blocked",
             ),
             (
                 "requested something that is no version",
                 requested("latest"),
                 Some(at_430()),
-                State::Blocked { target: target("latest") },
+                State::Blocked {
+                    target: target("latest"),
+                },
                 "Blocked",
             ),
             (
                 "paused wins over failed checks",
                 paused,
                 Some(failed),
-                State::Paused { target: target("4.3.1") },
+                State::Paused {
+                    target: target("4.3.1"),
+                },
                 "Blocked",
             ),
             (
                 "executing",
                 requested("4.3.1"),
                 Some(upgrading.clone()),
-                State::Executing { target: target("4.3.1"), progress: half() },
+                State::Executing {
+                    target: target("4.3.1"),
+                    progress: half(),
+                },
                 "Upgrading",
             ),
             (
                 "executing after the request was cleared",
                 no_request(),
                 Some(upgrading.clone()),
-                State::Executing { target: target("4.3.1"), progress: half() },
+                State::Executing {
+                    target: target("4.3.1"),
+                    progress: half(),
+                },
                 "Upgrading",
             ),
             (
                 "executing towards desired, not a newer request",
                 requested("4.3.2"),
                 Some(upgrading),
-                State::Executing { target: target("4.3.1"), progress: half() },
+                State::Executing {
+                    target: target("4.3.1"),
+                    progress: half(),
+                },
                 "Upgrading",
             ),
             (
                 "executing and held up",
                 requested("4.3.1"),
                 Some(held_up),
-                State::Executing { target: target("4.3.1"), progress: half() },
+                State::Executing {
+                    target: target("4.3.1"),
+                    progress: half(),
+                },
                 "Degraded",
             ),
             (
                 "stalled",
                 requested("4.3.1"),
                 Some(stalled),
-                State::Stalled { target: target("4.3.1"), progress: half() },
+                State::Stalled {
+                    target: target("4.3.1"),
+                    progress: half(),
+                },
                 "Stalled",
             ),
             (
                 "requested by an image it does not run",
                 by_image("registry.example/acp:4.3.1"),
                 Some(running_image.clone()),
-                State::Requested { target: target("registry.example/acp:4.3.1") },
+                State::Requested {
+                    target: target("registry.example/acp:4.3.1"),
+                },
                 "Blocked",
             ),
             (
@@ -486,17 +545,25 @@ mod tests {
     #[test]
     fn reachability_and_the_reason_are_read_beside_the_state() {
         let mut status = at_430();
-        assert_eq!(Reading::of(&Default::default(), None).reachability, Reachability::NotObserved);
+        assert_eq!(
+            Reading::of(&Default::default(), None).reachability,
+            Reachability::NotObserved
+        );
         let reading = Reading::of(&Default::default(), Some(&status));
         assert_eq!(reading.reachability, Reachability::Reachable);
         assert_eq!(reading.reason, None, "Ready is True: nothing to explain");
         status.observed.as_mut().unwrap().reachable = Some(false);
         status.conditions = vec![condition(types::READY, false, "ClusterUnreachable")];
         let reading = Reading::of(&Default::default(), Some(&status));
-        assert_eq!((reading.state, reading.reachability), (State::Idle, Reachability::Unreachable));
+        assert_eq!(
+            (reading.state, reading.reachability),
+            (State::Idle, Reachability::Unreachable)
+        );
         assert_eq!(reading.reason.as_deref(), Some("ClusterUnreachable"));
         executing(&mut status);
-        status.conditions.push(condition(types::STALLED, true, "RetryDeadlineExceeded"));
+        status
+            .conditions
+            .push(condition(types::STALLED, true, "RetryDeadlineExceeded"));
         let reading = Reading::of(&Default::default(), Some(&status));
         assert_eq!(reading.reason.as_deref(), Some("RetryDeadlineExceeded"));
         assert_eq!(reading.state.target(), Some("4.3.1"));

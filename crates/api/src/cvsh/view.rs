@@ -7,8 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 
 use super::{
-    ClusterVersionShadow, ClusterVersionShadowStatus, HistoryEntry, HistoryState,
-    KubeconfigSecretRef, KubernetesDriver, Provisioning, Stage, StagePhase, Tier,
+    ClusterVersionShadow, ClusterVersionShadowStatus, HistoryEntry, HistoryState, KubeconfigSecretRef,
+    KubernetesDriver, Provisioning, Stage, StagePhase, Tier,
 };
 use crate::{conditions, names};
 

@@ -18,7 +18,7 @@ use super::fleet::Fleet;
 use super::pinning::{self, Stop};
 use super::plan::{self, Mode};
 use super::preflight::sources::{NoCluster, Platform};
-use super::preflight::{self, Inputs, Settings, Summary};
+use super::preflight::{self, Inputs, Settings};
 use super::record::{self, Situation};
 use super::stages::{self, Execution, PlanInputs};
 use crate::clusters::access::SecretKey;
@@ -27,6 +27,7 @@ use crate::clusters::{AccessError, Cluster, ClusterAccess};
 use crate::metrics::{ControllerName, Metrics};
 use crate::releases::{self, Releases};
 use crate::status;
+use acp_api::cvsh::PreflightSummary as Summary;
 
 /// Everything a reconcile needs, shared by all reconciles.
 pub struct Context {
@@ -353,7 +354,7 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
     status.history = prune_history(std::mem::take(&mut status.history));
     status.observed_generation = generation;
     status.clip_to_bounds();
-    pass.publish_metrics(&situation, &status, &catalogue);
+    pass.publish_metrics(&status, &catalogue);
 
     let written = base.status.clone().unwrap_or_default();
     if record::needs_write(&written, &status, ctx.resync) {
@@ -439,15 +440,8 @@ async fn publish_transitions(
 
 impl Pass<'_> {
     /// The cluster's series on /metrics, from the status this reconcile projected.
-    fn publish_metrics(
-        &self,
-        situation: &Situation,
-        status: &ClusterVersionShadowStatus,
-        catalogue: &Catalogue,
-    ) {
-        let degraded = status.is_condition_true(acp_api::conditions::types::DEGRADED);
-        let stalled = status.is_condition_true(acp_api::conditions::types::STALLED);
-        let state = situation.state_label(degraded, stalled);
+    fn publish_metrics(&self, status: &ClusterVersionShadowStatus, catalogue: &Catalogue) {
+        let state = acp_api::cvsh::Reading::of(&self.shadow.spec, Some(status)).metric_label();
         let metrics = &self.ctx.metrics;
         metrics.cluster_state(&self.name, state);
         let facts = super::facts::cluster_facts(self.tier, state, status, &self.fleet, catalogue);
@@ -495,7 +489,7 @@ impl Pass<'_> {
                         .reserve(&self.name, self.tier, identity, unknown, &self.fleet, &target)
                     {
                         Reservation::Reserved => {
-                            let risks = if force { summary.failed.clone() } else { Vec::new() };
+                            let risks = if force { summary.failed_lines() } else { Vec::new() };
                             let started = self.start(
                                 status,
                                 base,

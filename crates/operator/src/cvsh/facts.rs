@@ -62,8 +62,10 @@ pub fn cluster_facts(
     let current = status
         .current_version()
         .and_then(|v| v.parse::<AcpVersion>().ok());
-    let minors_behind_global = match (tier, &current, global_tier_version(fleet)) {
-        (Tier::Workload, Some(current), Some(global)) => Some(minors_between(current, &global, catalogue)),
+    let minors_behind_global = match (tier, &current, fleet.global_tier()) {
+        (Tier::Workload, Some(current), Some(global)) => {
+            Some(minors_between(current, global.reached(), catalogue))
+        }
         _ => None,
     };
     let upgrade = status.running_upgrade().map(|entry| {
@@ -115,17 +117,6 @@ fn tier_label(tier: Tier) -> &'static str {
         Tier::GlobalStandby => "GlobalStandby",
         Tier::Workload => "Workload",
     }
-}
-
-/// The version every member of the global tier has reached: the lower of primary and standby.
-fn global_tier_version(fleet: &Fleet) -> Option<AcpVersion> {
-    [&fleet.primary, &fleet.standby]
-        .into_iter()
-        .flatten()
-        .map(|g| g.current.clone())
-        .collect::<Option<Vec<_>>>()?
-        .into_iter()
-        .min()
 }
 
 /// Minor lines from `from` up to `to`: within a major the difference; across majors the minor lines of

@@ -11,8 +11,8 @@ use acp_policy::AcpVersion;
 use kube::runtime::events::EventType;
 
 use crate::clusters::observe::Observation;
-use crate::cvsh::preflight::Summary;
 use crate::cvsh::stages::Advance;
+use acp_api::cvsh::PreflightSummary as Summary;
 
 /// `status.observed` from an observation. The cluster's identity is kept from `previous` until a new
 /// one is read: a cluster that does not answer for a while is still the same cluster, and other
@@ -244,7 +244,7 @@ pub fn set_conditions(
                     blocked_reason(summary),
                     format!(
                         "an upgrade to {version}, the newest available, would be held: {}",
-                        summary_text(summary)
+                        summary.text()
                     ),
                 ),
                 None => set(
@@ -257,7 +257,7 @@ pub fn set_conditions(
             }
         }
         Situation::Blocked { target, summary } => {
-            let text = summary_text(summary);
+            let text = summary.text();
             let reason = blocked_reason(summary);
             set(
                 &mut status.conditions,
@@ -443,21 +443,6 @@ fn blocked_reason(summary: &Summary) -> &'static str {
         "PreflightPending"
     } else {
         "PreflightFailed"
-    }
-}
-
-fn summary_text(summary: &Summary) -> String {
-    let mut parts = Vec::new();
-    if !summary.failed.is_empty() {
-        parts.push(format!("failed: {}", summary.failed.join("; ")));
-    }
-    if !summary.retrying.is_empty() {
-        parts.push(format!("waiting: {}", summary.retrying.join("; ")));
-    }
-    if parts.is_empty() {
-        "all checks passed".into()
-    } else {
-        parts.join(" | ")
     }
 }
 

@@ -255,50 +255,6 @@ fn kept_result(previous: Option<&Preflight>, target: &AcpVersion, name: &str) ->
         .cloned()
 }
 
-/// How a set of results stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Summary {
-    /// Failed checks, as `Name: message`.
-    pub failed: Vec<String>,
-    /// Failed checks `force` may not go past.
-    pub failed_unforceable: Vec<String>,
-    /// Checks still waiting for an answer.
-    pub retrying: Vec<String>,
-}
-
-impl Summary {
-    pub fn of(checks: &[PreflightCheck]) -> Self {
-        let line = |c: &PreflightCheck| format!("{}: {}", c.name, c.message.as_deref().unwrap_or_default());
-        Summary {
-            failed: checks
-                .iter()
-                .filter(|c| c.state == CheckState::Failed)
-                .map(line)
-                .collect(),
-            failed_unforceable: checks
-                .iter()
-                .filter(|c| c.state == CheckState::Failed && c.name == names::VERSION_UPGRADE_PATH)
-                .map(line)
-                .collect(),
-            retrying: checks
-                .iter()
-                .filter(|c| c.state == CheckState::Retry)
-                .map(line)
-                .collect(),
-        }
-    }
-
-    /// True when nothing failed and nothing is waiting.
-    pub fn all_passed(&self) -> bool {
-        self.failed.is_empty() && self.retrying.is_empty()
-    }
-
-    /// True when execution may start: everything passed, or `force` accepts the failures it may.
-    pub fn may_start(&self, forced: bool) -> bool {
-        self.retrying.is_empty() && (self.failed.is_empty() || (forced && self.failed_unforceable.is_empty()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,18 +267,6 @@ mod tests {
             reason: Some("R".into()),
             message: Some("m".into()),
         }
-    }
-
-    #[test]
-    fn force_goes_past_failures_except_the_upgrade_path_and_never_past_retries() {
-        let failed = Summary::of(&[result(names::DOCKER_RUNTIME_UNSUPPORTED, CheckState::Failed)]);
-        assert!(!failed.may_start(false));
-        assert!(failed.may_start(true));
-        let path = Summary::of(&[result(names::VERSION_UPGRADE_PATH, CheckState::Failed)]);
-        assert!(!path.may_start(true));
-        let retry = Summary::of(&[result(names::CLUSTER_RUNNING, CheckState::Retry)]);
-        assert!(!retry.may_start(true));
-        assert!(Summary::of(&[result(names::CLUSTER_RUNNING, CheckState::Passed)]).may_start(false));
     }
 
     #[test]

@@ -363,3 +363,60 @@ fn clear_cancels_a_pending_request_and_refuses_once_stages_run() {
     let nothing = request::decide(&cvsh("global-idle.yaml"), &req(request::RequestKind::Clear)).unwrap();
     assert!(matches!(nothing, request::Action::Nothing { .. }));
 }
+
+// --- the judgement of `ac adm cluster register` ---
+
+/// A global cluster at `version`.
+fn global_at(version: &str) -> ClusterVersionShadow {
+    let mut global = ClusterVersionShadow::new("global", Default::default());
+    global.status = Some(acp_api::cvsh::ClusterVersionShadowStatus {
+        current: Some(acp_api::cvsh::Release::version(version)),
+        ..Default::default()
+    });
+    global
+}
+
+/// ProductManifest v4.4.0, Ready: ACP 4.4.0 manages Kubernetes 1.32–1.35.
+fn manifest_4_4(ready: bool) -> ProductManifest {
+    serde_saphyr::from_str(&format!(
+        r#"
+apiVersion: config.alauda.io/v1
+kind: ProductManifest
+metadata: {{name: v4.4.0}}
+spec: {{version: 4.4.0}}
+status:
+  conditions:
+    - {{type: Ready, status: "{ready}", reason: Resolved, message: "Release 4.4.0 resolved", lastTransitionTime: "2026-03-01T11:00:00Z"}}
+  release:
+    version: 4.4.0
+    kubernetes: {{version: v1.35.1, creation: ["1.35"], compatible: ["1.32", "1.33", "1.34", "1.35"]}}
+    upgradeFrom: [">=4.3.0, <4.4.0"]
+"#,
+        ready = if ready { "True" } else { "False" }
+    ))
+    .unwrap()
+}
+
+#[test]
+fn register_judges_against_releases_known_only_through_a_ready_product_manifest() {
+    let kube = "v1.33.7".parse().unwrap();
+    let clusters = [global_at("4.4.0")];
+    let (platform, verdict) = cluster::import_verdict(&clusters, &[manifest_4_4(true)], kube).unwrap();
+    assert_eq!(platform.to_string(), "4.4.0");
+    assert!(!verdict.is_refused(), "{}", verdict.message());
+    // A manifest that is not Ready offers nothing: 4.4 is unknown again.
+    let (_, verdict) = cluster::import_verdict(&clusters, &[manifest_4_4(false)], kube).unwrap();
+    assert!(verdict.is_refused());
+    assert!(
+        verdict.message().contains("ACP 4.4.0 is not a known release"),
+        "{}",
+        verdict.message()
+    );
+    // Without a global version there is nothing to judge against.
+    let unknown = [ClusterVersionShadow::new("global", Default::default())];
+    let err = cluster::import_verdict(&unknown, &[], kube).unwrap_err();
+    assert!(
+        err.to_string().contains("platform version is not known yet"),
+        "{err}"
+    );
+}

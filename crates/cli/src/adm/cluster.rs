@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use acp_api::cvsh::{ClusterVersionShadowSpec, KubeconfigSecretRef, Provisioning, Reachability, State, Tier};
-use acp_api::{ClusterVersionShadow, kubeconfig, names, ssa, versions};
-use acp_policy::{AcpVersion, KubeVersion, import_gate};
+use acp_api::{ClusterVersionShadow, ProductManifest, catalogue, kubeconfig, names, ssa, versions};
+use acp_policy::{AcpVersion, KubeVersion, Verdict, import_gate};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use k8s_openapi::ByteString;
@@ -209,18 +209,8 @@ async fn register(args: RegisterArgs, out: &mut dyn Write) -> anyhow::Result<Out
             conn.server
         );
     }
-    let tier = versions::global_tier_of(&clusters)?.ok_or_else(|| {
-        anyhow::anyhow!(
-            "the global tier's platform version is not known yet (ClusterVersionShadow global, or its standby, has \
-             no status.current.version), so the Kubernetes range it manages is unknown; make sure acp-cvo runs \
-             and retry"
-        )
-    })?;
-    let platform = tier.primary;
-    // The releases the operator knows, ProductManifests included: a global tier on a release known only
-    // through its ProductManifest still manages clusters.
-    let catalogue = objects::known_releases(&conn).await?;
-    let verdict = import_gate(&catalogue, &platform, kube_version);
+    let manifests = objects::list_manifests(&conn).await?;
+    let (platform, verdict) = import_verdict(&clusters, &manifests, kube_version)?;
     if verdict.is_refused() {
         anyhow::bail!(
             "cluster {name} cannot be registered under ACP {platform} ({}): {}",
@@ -309,6 +299,26 @@ async fn register(args: RegisterArgs, out: &mut dyn Write) -> anyhow::Result<Out
         ns = conn.namespace,
     )?;
     Ok(Outcome::Success)
+}
+
+/// Judges a cluster running `kube` for registration under the global tier of `clusters`, against the
+/// releases acp-cvo knows (built in, plus what the Ready ProductManifests resolved): the platform version
+/// judged against, and the verdict. Pure.
+pub fn import_verdict(
+    clusters: &[ClusterVersionShadow],
+    manifests: &[ProductManifest],
+    kube: KubeVersion,
+) -> anyhow::Result<(AcpVersion, Verdict)> {
+    let tier = versions::global_tier_of(clusters)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "the global tier's platform version is not known yet (ClusterVersionShadow global, or its standby, \
+             has no status.current.version), so the Kubernetes range it manages is unknown; make sure acp-cvo \
+             runs and retry"
+        )
+    })?;
+    let known = catalogue::from_manifests(manifests);
+    let verdict = import_gate(&known.catalogue, &tier.primary, kube);
+    Ok((tier.primary, verdict))
 }
 
 /// Writes ConfigMap cpaas-system/acp-version in the registered cluster unless one exists.

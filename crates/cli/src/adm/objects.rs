@@ -1,8 +1,7 @@
 //! The reads and writes of ClusterVersionShadow and ProductManifest objects the commands share, with
 //! errors that say what to do next.
 
-use acp_api::{ClusterVersionShadow, ProductManifest, catalogue, names};
-use acp_policy::Catalogue;
+use acp_api::{ClusterVersionShadow, ProductManifest, names};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::Value;
@@ -100,11 +99,4 @@ pub async fn list_manifests(conn: &Connection) -> anyhow::Result<Vec<ProductMani
             }
             .explain(e)
         })
-}
-
-/// The releases acp-cvo judges versions against, as the operator builds them: the built-in ones plus
-/// those the Ready ProductManifests resolved.
-pub async fn known_releases(conn: &Connection) -> anyhow::Result<Catalogue> {
-    let manifests = list_manifests(conn).await?;
-    Ok(catalogue::from_manifests(&manifests).catalogue)
 }

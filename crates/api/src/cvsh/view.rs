@@ -8,7 +8,7 @@ use kube::ResourceExt;
 
 use super::{
     ClusterVersionShadow, ClusterVersionShadowStatus, HistoryEntry, HistoryState, KubeconfigSecretRef,
-    KubernetesDriver, Provisioning, Stage, StagePhase, Tier,
+    KubernetesDriver, PreflightCheck, Provisioning, Stage, StagePhase, Tier,
 };
 use crate::{conditions, names};
 
@@ -202,6 +202,11 @@ impl ClusterVersionShadowStatus {
             progress.total,
             progress.percent()
         ))
+    }
+
+    /// The preflight result of a check, if any.
+    pub fn preflight_check(&self, name: &str) -> Option<&PreflightCheck> {
+        self.preflight.as_ref()?.checks.iter().find(|c| c.name == name)
     }
 
     /// Versions of `availableUpdates`, newest first as written.

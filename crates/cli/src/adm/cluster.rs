@@ -455,7 +455,8 @@ pub fn cluster_state(cvsh: &ClusterVersionShadow) -> (String, Style) {
     (text, style)
 }
 
-/// NAME, TIER, PROVISIONING, CURRENT, DESIRED, KUBERNETES, STATE (wide: NODES, MESSAGE). Pure.
+/// NAME, TIER, PROVISIONING, CURRENT, DESIRED (what the running or requested upgrade works towards),
+/// KUBERNETES, STATE (wide: NODES, MESSAGE). Pure.
 pub fn render_list(clusters: &[ClusterVersionShadow], wide: bool, colour: bool) -> String {
     if clusters.is_empty() {
         return "No clusters. Install acp-cvo in the global cluster, then register workload clusters with \
@@ -489,10 +490,8 @@ pub fn render_list(clusters: &[ClusterVersionShadow], wide: bool, colour: bool) 
     for c in clusters {
         let status = c.status.as_ref();
         let observed = status.and_then(|s| s.observed.as_ref());
-        let desired = status
-            .and_then(|s| s.desired_version())
-            .or(c.requested_version())
-            .unwrap_or("-");
+        let reading = c.reading();
+        let desired = reading.state.target().unwrap_or("-");
         let (state, style) = cluster_state(c);
         let mut row: Vec<Cell> = vec![
             c.name_any().into(),

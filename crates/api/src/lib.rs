@@ -6,6 +6,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod acp_version;
+pub mod catalogue;
 pub mod checks;
 pub mod conditions;
 pub mod crd;

@@ -116,24 +116,39 @@ impl ClusterVersionShadow {
     }
 }
 
-/// The global tier's current versions from the cvsh objects: the primary (tier Global) and, with
-/// disaster recovery, the standby (tier GlobalStandby). `Ok(None)` while the primary's version is unknown.
-pub fn global_tier<'a>(
-    objects: impl IntoIterator<Item = &'a ClusterVersionShadow>,
-) -> Result<Option<GlobalTier>, FieldError> {
+/// The global tier from its members' tiers and current versions: the primary (tier Global) and, with
+/// disaster recovery, the standby (tier GlobalStandby); the first member of each tier counts. None while
+/// the primary is missing or a member's version is unknown: the tier has reached no version yet.
+pub fn global_tier(members: impl IntoIterator<Item = (Tier, Option<AcpVersion>)>) -> Option<GlobalTier> {
     let mut primary = None;
     let mut standby = None;
-    for cvsh in objects {
-        let slot = match cvsh.tier() {
+    for (tier, version) in members {
+        let slot = match tier {
             Tier::Global => &mut primary,
             Tier::GlobalStandby => &mut standby,
             Tier::Workload => continue,
         };
         if slot.is_none() {
-            *slot = cvsh.current_acp_version()?;
+            *slot = Some(version);
         }
     }
-    Ok(primary.map(|primary| GlobalTier::new(primary, standby)))
+    let primary = primary.flatten()?;
+    let standby = match standby {
+        None => None,
+        Some(version) => Some(version?),
+    };
+    Some(GlobalTier::new(primary, standby))
+}
+
+/// The global tier of the cvsh objects, each in the tier it claims (see [`global_tier`]).
+pub fn global_tier_of<'a>(
+    objects: impl IntoIterator<Item = &'a ClusterVersionShadow>,
+) -> Result<Option<GlobalTier>, FieldError> {
+    let members = objects
+        .into_iter()
+        .map(|cvsh| Ok((cvsh.tier(), cvsh.current_acp_version()?)))
+        .collect::<Result<Vec<_>, FieldError>>()?;
+    Ok(global_tier(members))
 }
 
 impl Observed {
@@ -282,12 +297,29 @@ mod tests {
             at_version("global-dr", Some(Tier::GlobalStandby), "4.3.1"),
             at_version("global", None, "4.3.0"),
         ];
-        let tier = global_tier(&objects).unwrap().unwrap();
+        let tier = global_tier_of(&objects).unwrap().unwrap();
         assert_eq!(tier.primary, AcpVersion::new(4, 3, 0));
         assert_eq!(tier.standby, Some(AcpVersion::new(4, 3, 1)));
-        assert_eq!(global_tier(&objects[..2]).unwrap(), None, "no primary, no tier");
+        assert_eq!(tier.reached(), &AcpVersion::new(4, 3, 0));
+        assert_eq!(
+            global_tier_of(&objects[..2]).unwrap(),
+            None,
+            "no primary, no tier"
+        );
         let bad = [at_version("global", None, "four")];
-        assert!(global_tier(&bad).is_err());
+        assert!(global_tier_of(&bad).is_err());
+        let v = |s: &str| Some(s.parse::<AcpVersion>().unwrap());
+        assert_eq!(
+            global_tier([(Tier::Global, v("4.3.1")), (Tier::GlobalStandby, None)]),
+            None,
+            "a standby of unknown version: the tier has reached nothing yet"
+        );
+        let first_wins = global_tier([
+            (Tier::Global, v("4.3.1")),
+            (Tier::GlobalStandby, v("4.2.5")),
+            (Tier::GlobalStandby, v("4.3.1")),
+        ]);
+        assert_eq!(first_wins.unwrap().reached(), &AcpVersion::new(4, 2, 5));
     }
 
     #[test]

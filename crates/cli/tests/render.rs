@@ -10,7 +10,7 @@ use std::path::Path;
 
 use acp_api::k8s::Timestamp;
 use acp_api::{ClusterVersionShadow, ProductManifest};
-use acp_cli::adm::upgrade::status::{Assessment, render as render_status, summarize};
+use acp_cli::adm::upgrade::status::{render as render_status, summarize};
 use acp_cli::adm::upgrade::{request, show};
 use acp_cli::adm::{cluster, release};
 
@@ -70,7 +70,7 @@ fn upgrade_shows_an_unreachable_cluster_with_the_reason() {
 fn status_of_a_running_upgrade_has_progress_eta_stages_and_history() {
     let object = cvsh("global-upgrading.yaml");
     let summary = summarize(&object, now());
-    assert_eq!(summary.assessment, Assessment::Progressing);
+    assert_eq!(summary.assessment(), "Upgrading");
     assert_eq!((summary.done, summary.total, summary.percent), (4, 7, 57));
     let page = render_status(&object, now(), false, false, false);
     assert_snapshot("status-progressing.txt", &page);
@@ -94,7 +94,7 @@ fn status_verbose_shows_all_history_and_operation_messages() {
 fn an_upgrade_taking_much_longer_than_the_last_is_slow_and_overdue() {
     let later: Timestamp = "2026-03-01T12:20:00Z".parse().unwrap();
     let object = cvsh("global-upgrading.yaml");
-    assert_eq!(summarize(&object, later).assessment, Assessment::Slow);
+    assert_eq!(summarize(&object, later).assessment(), "Slow");
     let page = render_status(&object, later, false, false, false);
     assert!(page.contains("Assessment:  Slow"), "{page}");
     assert!(
@@ -107,8 +107,8 @@ fn an_upgrade_taking_much_longer_than_the_last_is_slow_and_overdue() {
 fn status_of_a_stalled_upgrade_says_what_to_fix() {
     let object = cvsh("edge-stalled.yaml");
     let summary = summarize(&object, now());
-    assert_eq!(summary.assessment, Assessment::Stalled);
-    assert!(summary.assessment.is_final());
+    assert_eq!(summary.assessment(), "Stalled");
+    assert!(summary.is_final());
     let page = render_status(&object, now(), false, false, false);
     assert_snapshot("status-stalled.txt", &page);
     // The install record (zero length) is no basis for an ETA.
@@ -144,12 +144,12 @@ fn a_cluster_on_the_newest_release_has_nothing_to_check_rather_than_a_pending_re
 }
 
 #[test]
-fn a_requested_upgrade_not_started_is_pending_with_the_preflight_verdict() {
+fn a_requested_upgrade_that_preflight_failed_is_blocked_with_the_verdict() {
     let mut object = cvsh("global-idle.yaml");
     object.spec.desired_update = Some(acp_api::cvsh::DesiredUpdate::version("4.3.1"));
     let summary = summarize(&object, now());
-    assert_eq!(summary.assessment, Assessment::Pending);
-    assert!(!summary.assessment.is_final());
+    assert_eq!(summary.assessment(), "Blocked");
+    assert!(!summary.is_final());
     let page = render_status(&object, now(), false, false, false);
     assert!(
         page.contains("Preflight:   4.3.1 is blocked by KubernetesVersionSupported: workload cluster edge-7"),
@@ -164,10 +164,20 @@ fn a_requested_upgrade_not_started_is_pending_with_the_preflight_verdict() {
 }
 
 #[test]
-fn an_idle_cluster_is_completed() {
+fn an_idle_cluster_is_idle_and_done() {
     let summary = summarize(&cvsh("global-idle.yaml"), now());
-    assert_eq!(summary.assessment, Assessment::Completed);
+    assert_eq!(summary.assessment(), "Idle");
     assert_eq!(summary.percent, 100);
+}
+
+#[test]
+fn an_idle_unreachable_cluster_reads_idle_and_unreachable_everywhere() {
+    let object = cvsh("edge-unreachable.yaml");
+    assert_eq!(object.reading().metric_label(), "Idle");
+    let page = render_status(&object, now(), false, false, false);
+    assert!(page.contains("Assessment:  Idle (unreachable)"), "{page}");
+    let (state, _) = cluster::cluster_state(&object);
+    assert_eq!(state, "Idle (unreachable)");
 }
 
 #[test]
@@ -356,4 +366,61 @@ fn clear_cancels_a_pending_request_and_refuses_once_stages_run() {
 
     let nothing = request::decide(&cvsh("global-idle.yaml"), &req(request::RequestKind::Clear)).unwrap();
     assert!(matches!(nothing, request::Action::Nothing { .. }));
+}
+
+// --- the judgement of `ac adm cluster register` ---
+
+/// A global cluster at `version`.
+fn global_at(version: &str) -> ClusterVersionShadow {
+    let mut global = ClusterVersionShadow::new("global", Default::default());
+    global.status = Some(acp_api::cvsh::ClusterVersionShadowStatus {
+        current: Some(acp_api::cvsh::Release::version(version)),
+        ..Default::default()
+    });
+    global
+}
+
+/// ProductManifest v4.4.0, Ready: ACP 4.4.0 manages Kubernetes 1.32–1.35.
+fn manifest_4_4(ready: bool) -> ProductManifest {
+    serde_saphyr::from_str(&format!(
+        r#"
+apiVersion: config.alauda.io/v1
+kind: ProductManifest
+metadata: {{name: v4.4.0}}
+spec: {{version: 4.4.0}}
+status:
+  conditions:
+    - {{type: Ready, status: "{ready}", reason: Resolved, message: "Release 4.4.0 resolved", lastTransitionTime: "2026-03-01T11:00:00Z"}}
+  release:
+    version: 4.4.0
+    kubernetes: {{version: v1.35.1, creation: ["1.35"], compatible: ["1.32", "1.33", "1.34", "1.35"]}}
+    upgradeFrom: [">=4.3.0, <4.4.0"]
+"#,
+        ready = if ready { "True" } else { "False" }
+    ))
+    .unwrap()
+}
+
+#[test]
+fn register_judges_against_releases_known_only_through_a_ready_product_manifest() {
+    let kube = "v1.33.7".parse().unwrap();
+    let clusters = [global_at("4.4.0")];
+    let (platform, verdict) = cluster::import_verdict(&clusters, &[manifest_4_4(true)], kube).unwrap();
+    assert_eq!(platform.to_string(), "4.4.0");
+    assert!(!verdict.is_refused(), "{}", verdict.message());
+    // A manifest that is not Ready offers nothing: 4.4 is unknown again.
+    let (_, verdict) = cluster::import_verdict(&clusters, &[manifest_4_4(false)], kube).unwrap();
+    assert!(verdict.is_refused());
+    assert!(
+        verdict.message().contains("ACP 4.4.0 is not a known release"),
+        "{}",
+        verdict.message()
+    );
+    // Without a global version there is nothing to judge against.
+    let unknown = [ClusterVersionShadow::new("global", Default::default())];
+    let err = cluster::import_verdict(&unknown, &[], kube).unwrap_err();
+    assert!(
+        err.to_string().contains("platform version is not known yet"),
+        "{err}"
+    );
 }

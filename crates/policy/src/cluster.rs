@@ -56,4 +56,11 @@ impl GlobalTier {
     pub fn new(primary: AcpVersion, standby: Option<AcpVersion>) -> Self {
         GlobalTier { primary, standby }
     }
+
+    /// The version every member has reached: the lower of primary and standby.
+    pub fn reached(&self) -> &AcpVersion {
+        self.standby
+            .as_ref()
+            .map_or(&self.primary, |standby| standby.min(&self.primary))
+    }
 }

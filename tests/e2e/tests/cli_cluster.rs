@@ -2,11 +2,13 @@
 //! and a workload cluster reporting Kubernetes 1.33.
 
 use acp_api::names;
+use acp_api::{ProductManifest, ProductManifestSpec};
 use acp_e2e::cli::{ac, condition, cvsh_api, platform, write_status};
 use acp_e2e::create_cvsh;
 use acp_testkit::ClusterSpec;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
 
 fn global_at(version: &str) -> serde_json::Value {
@@ -222,7 +224,7 @@ async fn register_checks_the_kubernetes_range_and_writes_secret_cvsh_and_version
             "4.3.1",
             "-",
             "v1.34.0",
-            "Ready"
+            "Idle"
         ],
         "{stdout}"
     );
@@ -235,8 +237,61 @@ async fn register_checks_the_kubernetes_range_and_writes_secret_cvsh_and_version
             "-",
             "-",
             "-",
-            "NotObservedYet"
+            "Unknown",
+            "(not",
+            "observed",
+            "yet)"
         ],
+        "{stdout}"
+    );
+
+    // A global cluster on 4.4.0, a release known only through its ProductManifest: refused while no
+    // ProductManifest offers it, accepted once one is Ready, as the operator judges it.
+    write_status(global, "global", global_at("4.4.0")).await;
+    let register_edge_4 = || {
+        let mut args = register(&[]);
+        args[3] = "edge-4".to_owned();
+        args
+    };
+    let stderr = run(register_edge_4()).await.failed_with(1).to_owned();
+    assert!(stderr.contains("ACP 4.4.0 is not a known release"), "{stderr}");
+    let manifests: Api<ProductManifest> = Api::all(global.client().await.unwrap());
+    manifests
+        .create(
+            &PostParams::default(),
+            &ProductManifest::new(
+                "v4.4.0",
+                ProductManifestSpec {
+                    version: Some("4.4.0".into()),
+                    image: None,
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    let status = json!({
+        "apiVersion": names::API_VERSION,
+        "kind": "ProductManifest",
+        "status": {
+            "conditions": [condition("Ready", true, "Resolved", "Release 4.4.0 resolved from its image")],
+            "release": {
+                "version": "4.4.0",
+                "kubernetes": {"version": "v1.35.1", "creation": ["1.35"], "compatible": ["1.32", "1.33", "1.34", "1.35"]},
+                "upgradeFrom": [">=4.3.0, <4.4.0"],
+            },
+        },
+    });
+    manifests
+        .patch_status(
+            "v4.4.0",
+            &PatchParams::apply(names::FIELD_MANAGER).force(),
+            &Patch::Apply(&status),
+        )
+        .await
+        .unwrap();
+    let stdout = run(register_edge_4()).await.ok().to_owned();
+    assert!(
+        stdout.starts_with("Registered cluster edge-4 (Workload"),
         "{stdout}"
     );
 }

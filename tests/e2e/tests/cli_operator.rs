@@ -120,8 +120,8 @@ async fn import_request_and_watch_an_upgrade_to_completion() {
     .await;
     out.ok();
     let last_page = out.stdout.rsplit("---").next().unwrap();
-    assert!(last_page.contains("Assessment:  Completed"), "{last_page}");
-    assert!(out.stdout.contains("Assessment:  Progressing") || out.stdout.contains("Assessment:  Pending"));
+    assert!(last_page.contains("Assessment:  Idle"), "{last_page}");
+    assert!(out.stdout.contains("Assessment:  Upgrading") || out.stdout.contains("Assessment:  Requested"));
 
     let stdout = ac(global, &["adm", "upgrade"]).await.ok().to_owned();
     assert!(stdout.contains("Current version:    4.3.1"), "{stdout}");
@@ -136,14 +136,14 @@ async fn import_request_and_watch_an_upgrade_to_completion() {
     let stdout = ac_until(
         global,
         &["adm", "cluster", "list"],
-        "global listed Ready at 4.3.1",
+        "global listed Idle at 4.3.1",
         SHORT,
         |o| {
             o.stdout.lines().any(|l| {
                 let cells: Vec<&str> = l.split_whitespace().collect();
                 cells.first() == Some(&"global")
                     && cells.get(3) == Some(&"4.3.1")
-                    && cells.last() == Some(&"Ready")
+                    && cells.last() == Some(&"Idle")
             })
         },
     )
@@ -241,7 +241,7 @@ async fn a_registered_workload_cluster_on_kubernetes_1_30_holds_the_global_clust
         .unwrap();
     assert!(verdict.contains("edge-1"), "{verdict}");
 
-    // It can still be requested (it is offered); it stays Pending, blocked, and can be cancelled.
+    // It can still be requested (it is offered); it stays Blocked and can be cancelled.
     ac(global, &["adm", "upgrade", "--to", "4.3.1"]).await.ok();
     let out = ac_until(
         global,
@@ -254,7 +254,7 @@ async fn a_registered_workload_cluster_on_kubernetes_1_30_holds_the_global_clust
         },
     )
     .await;
-    assert!(out.stdout.contains("Assessment:  Pending"), "{}", out.stdout);
+    assert!(out.stdout.contains("Assessment:  Blocked"), "{}", out.stdout);
     assert!(
         out.stdout
             .lines()

@@ -307,7 +307,7 @@ async fn status_shows_progress_and_watch_ends_when_the_upgrade_completes() {
 
     let stdout = ac(global, &["adm", "upgrade", "status"]).await.ok().to_owned();
     assert!(stdout.contains("Preflight: no result yet"), "{stdout}");
-    assert!(stdout.contains("Assessment:  Pending"), "{stdout}");
+    assert!(stdout.contains("Assessment:  Requested"), "{stdout}");
 
     write_status(global, "global", executing_status()).await;
     let stdout = ac(global, &["adm", "upgrade", "status"]).await.ok().to_owned();
@@ -366,8 +366,8 @@ async fn status_shows_progress_and_watch_ends_when_the_upgrade_completes() {
     )
     .await;
     let stderr = out.failed_with(1);
-    assert!(stderr.contains("it is still Progressing (50% done)"), "{stderr}");
-    assert!(out.stdout.contains("Assessment:  Progressing"), "{}", out.stdout);
+    assert!(stderr.contains("it is still Upgrading (50% done)"), "{stderr}");
+    assert!(out.stdout.contains("Assessment:  Upgrading"), "{}", out.stdout);
 
     // Completed while watching (or before the first read): the watch ends with exit 0.
     let watch = {
@@ -399,7 +399,7 @@ async fn status_shows_progress_and_watch_ends_when_the_upgrade_completes() {
     write_status(global, "global", completed_status()).await;
     let (code, stdout) = watch.await.unwrap();
     assert_eq!(code, Some(0), "{stdout}");
-    assert!(stdout.trim_end().contains("Assessment:  Completed"), "{stdout}");
+    assert!(stdout.trim_end().contains("Assessment:  Idle"), "{stdout}");
     // Off a terminal: no escape sequences, no progress bar.
     assert!(!stdout.contains('\x1b'), "{stdout:?}");
 }

@@ -227,6 +227,15 @@ async fn upgrade_events_reach_the_webhook_once_in_order_and_dashboards_use_real_
         metric(&leader, "acp_cvo_cluster_reachable{cluster=\"global\"}").await,
         Some(1.0)
     );
+    // The state label is read from the status the operator wrote: the upgrade is over, the cluster Idle.
+    assert_eq!(
+        metric(
+            &leader,
+            "acp_cvo_cluster_state{cluster=\"global\",state=\"Idle\"}"
+        )
+        .await,
+        Some(1.0)
+    );
 
     // Every metric the dashboard and the alerts query, and every one the README documents, is one the
     // running operator exports.

@@ -4,11 +4,13 @@
 //! cluster); the status is the operator's whole state machine, so a new leader resumes from it.
 
 pub mod bounds;
-mod preflight_outcome;
+mod preflight_summary;
+mod state;
 mod status;
 mod view;
 
-pub use preflight_outcome::PreflightOutcome;
+pub use preflight_summary::{PreflightSummary, describe as describe_checks};
+pub use state::{Reachability, Reading, State};
 pub use status::*;
 pub use view::Progress;
 

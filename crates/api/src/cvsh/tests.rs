@@ -353,16 +353,14 @@ fn stages_are_listed_by_priority() {
 }
 
 #[test]
-fn preflight_passes_only_for_its_own_target_with_results() {
+fn preflight_counts_only_for_its_own_target_with_results() {
     let mut status = upgrading_status();
-    assert!(status.preflight_passed_for("4.3.1"));
-    assert!(
-        !status.preflight_passed_for("4.3.0"),
-        "results for another target do not count"
-    );
+    let target = acp_policy::AcpVersion::new(4, 3, 1);
+    assert!(status.preflight_for(&target).unwrap().all_passed());
     assert_eq!(
-        status.preflight_check("VersionUpgradePath").unwrap().state,
-        CheckState::Passed
+        status.preflight_for(&acp_policy::AcpVersion::new(4, 3, 0)),
+        None,
+        "results for another target do not count"
     );
     let preflight = status.preflight.as_mut().unwrap();
     preflight.checks.push(PreflightCheck {
@@ -372,13 +370,9 @@ fn preflight_passes_only_for_its_own_target_with_results() {
         reason: Some("Unreachable".into()),
         message: Some("cluster business-1 did not answer".into()),
     });
-    assert!(!status.preflight_passed_for("4.3.1"));
-    assert_eq!(status.preflight_checks_in(CheckState::Retry).len(), 1);
+    assert_eq!(status.preflight_for(&target).unwrap().waiting.len(), 1);
     status.preflight.as_mut().unwrap().checks.clear();
-    assert!(
-        !status.preflight_passed_for("4.3.1"),
-        "no results is never a pass"
-    );
+    assert_eq!(status.preflight_for(&target), None, "no results is never a pass");
 }
 
 #[test]

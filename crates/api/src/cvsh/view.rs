@@ -7,8 +7,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::ResourceExt;
 
 use super::{
-    CheckState, ClusterVersionShadow, ClusterVersionShadowStatus, HistoryEntry, HistoryState,
-    KubeconfigSecretRef, KubernetesDriver, PreflightCheck, Provisioning, Stage, StagePhase, Tier,
+    ClusterVersionShadow, ClusterVersionShadowStatus, HistoryEntry, HistoryState, KubeconfigSecretRef,
+    KubernetesDriver, PreflightCheck, Provisioning, Stage, StagePhase, Tier,
 };
 use crate::{conditions, names};
 
@@ -207,24 +207,6 @@ impl ClusterVersionShadowStatus {
     /// The preflight result of a check, if any.
     pub fn preflight_check(&self, name: &str) -> Option<&PreflightCheck> {
         self.preflight.as_ref()?.checks.iter().find(|c| c.name == name)
-    }
-
-    /// Checks in the given state.
-    pub fn preflight_checks_in(&self, state: CheckState) -> Vec<&PreflightCheck> {
-        self.preflight
-            .as_ref()
-            .map(|p| p.checks.iter().filter(|c| c.state == state).collect())
-            .unwrap_or_default()
-    }
-
-    /// True when preflight results exist for `target` and every check Passed. No results is never a
-    /// pass.
-    pub fn preflight_passed_for(&self, target: &str) -> bool {
-        self.preflight.as_ref().is_some_and(|p| {
-            p.target_version.as_deref() == Some(target)
-                && !p.checks.is_empty()
-                && p.checks.iter().all(|c| c.state == CheckState::Passed)
-        })
     }
 
     /// Versions of `availableUpdates`, newest first as written.

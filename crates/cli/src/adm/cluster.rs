@@ -5,10 +5,11 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use acp_api::conditions::types;
-use acp_api::cvsh::{ClusterVersionShadowSpec, KubeconfigSecretRef, Provisioning, Tier};
-use acp_api::{ClusterVersionShadow, acp_version, kubeconfig, names, ssa};
-use acp_policy::{AcpVersion, Catalogue, KubeVersion, import_gate};
+use acp_api::cvsh::{ClusterVersionShadowSpec, KubeconfigSecretRef, Provisioning, Reachability, State, Tier};
+use acp_api::{
+    ClusterVersionShadow, ProductManifest, acp_version, catalogue, kubeconfig, names, ssa, versions,
+};
+use acp_policy::{AcpVersion, KubeVersion, Verdict, import_gate};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use k8s_openapi::ByteString;
@@ -201,22 +202,17 @@ async fn register(args: RegisterArgs, out: &mut dyn Write) -> anyhow::Result<Out
         namespace: args.namespace.clone(),
     })
     .await?;
-    let global = objects::get_cvsh_opt(&conn, names::GLOBAL_CLUSTER).await?.ok_or_else(|| {
-        anyhow::anyhow!(
+    let clusters = objects::list_cvsh(&conn).await?;
+    if !clusters.iter().any(|c| c.name_any() == names::GLOBAL_CLUSTER) {
+        anyhow::bail!(
             "no ClusterVersionShadow `global` in namespace {} on {}: the global cluster is not set up. Install \
              acp-cvo there (kubectl apply -k deploy/), or point --global-kubeconfig/--context at the global cluster",
             conn.namespace,
             conn.server
-        )
-    })?;
-    let platform: AcpVersion = global.current_acp_version()?.ok_or_else(|| {
-        anyhow::anyhow!(
-            "the global cluster's platform version is not known yet (ClusterVersionShadow global has no \
-             status.current.version), so the Kubernetes range it manages is unknown; make sure acp-cvo runs \
-             and retry"
-        )
-    })?;
-    let verdict = import_gate(&Catalogue::builtin(), &platform, kube_version);
+        );
+    }
+    let manifests = objects::list_manifests(&conn).await?;
+    let (platform, verdict) = import_verdict(&clusters, &manifests, kube_version)?;
     if verdict.is_refused() {
         anyhow::bail!(
             "cluster {name} cannot be registered under ACP {platform} ({}): {}",
@@ -305,6 +301,26 @@ async fn register(args: RegisterArgs, out: &mut dyn Write) -> anyhow::Result<Out
         ns = conn.namespace,
     )?;
     Ok(Outcome::Success)
+}
+
+/// Judges a cluster running `kube` for registration under the global tier of `clusters`, against the
+/// releases acp-cvo knows (built in, plus what the Ready ProductManifests resolved): the platform version
+/// judged against, and the verdict. Pure.
+pub fn import_verdict(
+    clusters: &[ClusterVersionShadow],
+    manifests: &[ProductManifest],
+    kube: KubeVersion,
+) -> anyhow::Result<(AcpVersion, Verdict)> {
+    let tier = versions::global_tier_of(clusters)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "the global tier's platform version is not known yet (ClusterVersionShadow global, or its standby, \
+             has no status.current.version), so the Kubernetes range it manages is unknown; make sure acp-cvo \
+             runs and retry"
+        )
+    })?;
+    let known = catalogue::from_manifests(manifests);
+    let verdict = import_gate(&known.catalogue, &tier.primary, kube);
+    Ok((tier.primary, verdict))
 }
 
 /// Writes ConfigMap cpaas-system/acp-version in the registered cluster unless one exists.
@@ -398,45 +414,39 @@ pub fn sort_clusters(clusters: &mut [ClusterVersionShadow]) {
     });
 }
 
-/// One word (or a few) for a cluster's state, and how to paint it. Pure.
+/// A few words for a cluster's state (the reading the operator's metric and `ac adm upgrade status`
+/// give too), and how to paint it. Pure.
 pub fn cluster_state(cvsh: &ClusterVersionShadow) -> (String, Style) {
-    let Some(status) = cvsh.status.as_ref() else {
-        return ("NotObservedYet".to_owned(), Style::Warn);
-    };
-    if status.observed.as_ref().and_then(|o| o.reachable) == Some(false) {
-        return ("Unreachable".to_owned(), Style::Bad);
-    }
-    if cvsh.is_condition_true(types::STALLED) {
-        return ("Stalled".to_owned(), Style::Bad);
-    }
-    if cvsh.is_executing() {
-        let target = status.desired_version().unwrap_or("?");
-        return (
-            format!("Upgrading to {target} ({}%)", status.progress().percent()),
+    let reading = cvsh.reading();
+    let (mut text, mut style) = match &reading.state {
+        State::Unknown => ("Unknown".to_owned(), Style::Warn),
+        State::Idle => ("Idle".to_owned(), Style::Good),
+        State::Requested { target } => (format!("Requested {target}"), Style::Warn),
+        State::Blocked { target } => (format!("Blocked {target}"), Style::Bad),
+        State::Paused { target } => (format!("Paused {target}"), Style::Warn),
+        State::Executing { target, progress } if reading.degraded => (
+            format!("Upgrading to {target} ({}%), degraded", progress.percent()),
+            Style::Bad,
+        ),
+        State::Executing { target, progress } => (
+            format!("Upgrading to {target} ({}%)", progress.percent()),
             Style::Warn,
-        );
+        ),
+        State::Stalled { .. } => ("Stalled".to_owned(), Style::Bad),
+    };
+    match reading.reachability {
+        Reachability::Unreachable => {
+            text.push_str(" (unreachable)");
+            style = Style::Bad;
+        }
+        Reachability::NotObserved if cvsh.status.is_none() => text.push_str(" (not observed yet)"),
+        Reachability::NotObserved | Reachability::Reachable => {}
     }
-    if cvsh.is_condition_true(types::DEGRADED) {
-        return ("Degraded".to_owned(), Style::Bad);
-    }
-    if status.current_version().is_none() {
-        return ("UnknownVersion".to_owned(), Style::Warn);
-    }
-    if let Some(requested) = cvsh.requested_version()
-        && Some(requested) != status.current_version()
-    {
-        return (format!("Requested {requested}"), Style::Warn);
-    }
-    if cvsh.is_condition_true(types::READY) {
-        return ("Ready".to_owned(), Style::Good);
-    }
-    match cvsh.condition(types::READY) {
-        Some(c) if !c.reason.is_empty() => (c.reason.clone(), Style::Warn),
-        _ => ("NotReady".to_owned(), Style::Warn),
-    }
+    (text, style)
 }
 
-/// NAME, TIER, PROVISIONING, CURRENT, DESIRED, KUBERNETES, STATE (wide: NODES, MESSAGE). Pure.
+/// NAME, TIER, PROVISIONING, CURRENT, DESIRED (what the running or requested upgrade works towards),
+/// KUBERNETES, STATE (wide: NODES, MESSAGE). Pure.
 pub fn render_list(clusters: &[ClusterVersionShadow], wide: bool, colour: bool) -> String {
     if clusters.is_empty() {
         return "No clusters. Install acp-cvo in the global cluster, then register workload clusters with \
@@ -470,10 +480,8 @@ pub fn render_list(clusters: &[ClusterVersionShadow], wide: bool, colour: bool) 
     for c in clusters {
         let status = c.status.as_ref();
         let observed = status.and_then(|s| s.observed.as_ref());
-        let desired = status
-            .and_then(|s| s.desired_version())
-            .or(c.requested_version())
-            .unwrap_or("-");
+        let reading = c.reading();
+        let desired = reading.state.target().unwrap_or("-");
         let (state, style) = cluster_state(c);
         let mut row: Vec<Cell> = vec![
             c.name_any().into(),

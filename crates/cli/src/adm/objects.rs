@@ -1,7 +1,7 @@
-//! The reads and writes of ClusterVersionShadow objects the commands share, with errors that say what to
-//! do next.
+//! The reads and writes of ClusterVersionShadow and ProductManifest objects the commands share, with
+//! errors that say what to do next.
 
-use acp_api::{ClusterVersionShadow, names};
+use acp_api::{ClusterVersionShadow, ProductManifest, names};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 use serde_json::Value;
@@ -81,4 +81,22 @@ pub async fn merge_patch_cvsh(
         .patch(name, &params, &Patch::Merge(body))
         .await
         .map_err(|e| request(conn, "update", name).explain(e))
+}
+
+/// Every ProductManifest (they are cluster-scoped).
+pub async fn list_manifests(conn: &Connection) -> anyhow::Result<Vec<ProductManifest>> {
+    Api::<ProductManifest>::all(conn.client.clone())
+        .list(&Default::default())
+        .await
+        .map(|list| list.items)
+        .map_err(|e| {
+            Request {
+                server: &conn.server,
+                verb: "list",
+                kind: Kind::ProductManifest,
+                name: "",
+                namespace: None,
+            }
+            .explain(e)
+        })
 }

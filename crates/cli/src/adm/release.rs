@@ -335,12 +335,7 @@ async fn wait_ready(
 
 async fn list(args: ListArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let conn = Connection::open(&args.connection).await?;
-    let api: Api<ProductManifest> = Api::all(conn.client.clone());
-    let mut items = api
-        .list(&Default::default())
-        .await
-        .map_err(|e| request(&conn, "list", "").explain(e))?
-        .items;
+    let mut items = crate::adm::objects::list_manifests(&conn).await?;
     sort_newest_first(&mut items);
     if args.output.is_human() {
         let text = render_list(

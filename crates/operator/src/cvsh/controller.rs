@@ -200,7 +200,7 @@ async fn publish(
     {
         ctx.metrics.upgrade_completed(took);
     }
-    publish_metrics(ctx, facts, status);
+    publish_metrics(ctx, shadow, facts, status);
     publish_transitions(ctx, shadow, facts.tier, previous, status).await;
 }
 
@@ -226,8 +226,13 @@ fn newly_failed<'a>(old: &ClusterVersionShadowStatus, new: &'a ClusterVersionSha
 }
 
 /// The cluster's series on /metrics, from the status this reconcile projected.
-fn publish_metrics(ctx: &Context, facts: &Facts, status: &ClusterVersionShadowStatus) {
-    let state = super::facts::state_label(status);
+fn publish_metrics(
+    ctx: &Context,
+    shadow: &ClusterVersionShadow,
+    facts: &Facts,
+    status: &ClusterVersionShadowStatus,
+) {
+    let state = acp_api::cvsh::Reading::of(&shadow.spec, Some(status)).metric_label();
     ctx.metrics.cluster_state(&facts.name, state);
     let series = super::facts::cluster_facts(facts.tier, state, status, &facts.fleet, &facts.catalogue);
     ctx.metrics.cluster_facts(&facts.name, series);

@@ -50,25 +50,6 @@ pub struct FailingCheck {
     pub requested: bool,
 }
 
-/// The label of `acp_cvo_clusters{state}`, read from the status a reconcile projected.
-pub fn state_label(status: &ClusterVersionShadowStatus) -> &'static str {
-    use acp_api::conditions::types;
-    let ready = conditions::find(&status.conditions, types::READY);
-    if status.is_condition_true(types::STALLED) {
-        "Stalled"
-    } else if status.running_upgrade().is_some() && status.is_condition_true(types::DEGRADED) {
-        "Degraded"
-    } else if status.running_upgrade().is_some() {
-        "Upgrading"
-    } else if ready.is_some_and(|r| r.status == "False" && r.reason != "VersionUnknown") {
-        "Blocked"
-    } else if status.current.is_none() {
-        "Unknown"
-    } else {
-        "Idle"
-    }
-}
-
 /// The series of one cluster from its status.
 pub fn cluster_facts(
     tier: Tier,
@@ -81,8 +62,10 @@ pub fn cluster_facts(
     let current = status
         .current_version()
         .and_then(|v| v.parse::<AcpVersion>().ok());
-    let minors_behind_global = match (tier, &current, global_tier_version(fleet)) {
-        (Tier::Workload, Some(current), Some(global)) => Some(minors_between(current, &global, catalogue)),
+    let minors_behind_global = match (tier, &current, fleet.global_tier()) {
+        (Tier::Workload, Some(current), Some(global)) => {
+            Some(minors_between(current, global.reached(), catalogue))
+        }
         _ => None,
     };
     let upgrade = status.running_upgrade().map(|entry| {
@@ -134,17 +117,6 @@ fn tier_label(tier: Tier) -> &'static str {
         Tier::GlobalStandby => "GlobalStandby",
         Tier::Workload => "Workload",
     }
-}
-
-/// The version every member of the global tier has reached: the lower of primary and standby.
-fn global_tier_version(fleet: &Fleet) -> Option<AcpVersion> {
-    [&fleet.primary, &fleet.standby]
-        .into_iter()
-        .flatten()
-        .map(|g| g.current.clone())
-        .collect::<Option<Vec<_>>>()?
-        .into_iter()
-        .min()
 }
 
 /// Minor lines from `from` up to `to`: within a major the difference; across majors the minor lines of

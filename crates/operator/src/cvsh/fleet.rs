@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use acp_api::ClusterVersionShadow;
 use acp_api::cvsh::Tier;
-use acp_policy::{AcpVersion, KubeVersion, Provisioning};
+use acp_policy::{AcpVersion, GlobalTier, KubeVersion, Provisioning};
 use kube::ResourceExt;
 
 use super::pinning::Peer;
@@ -122,6 +122,20 @@ impl Fleet {
                     refused: None,
                 }),
         }
+    }
+
+    /// The global tier's versions (see [`acp_api::versions::global_tier`]): None until the primary and any
+    /// standby have a known version.
+    pub fn global_tier(&self) -> Option<GlobalTier> {
+        let member = |tier, view: &Option<GlobalView>| view.as_ref().map(|g| (tier, g.current.clone()));
+        acp_api::versions::global_tier(
+            [
+                member(Tier::Global, &self.primary),
+                member(Tier::GlobalStandby, &self.standby),
+            ]
+            .into_iter()
+            .flatten(),
+        )
     }
 
     /// Every cluster's identity, for duplicate detection.

@@ -5,12 +5,11 @@
 use std::collections::BTreeMap;
 
 use acp_api::ClusterVersionShadowStatus;
-use acp_api::cvsh::PreflightCheck;
+use acp_api::cvsh::{PreflightCheck, PreflightSummary as Summary};
 use acp_policy::{AcpVersion, Catalogue};
 
 use super::pinning;
 use super::plan::Request;
-use super::preflight::Summary;
 use super::slots::Reservation;
 
 /// Preflight evaluated for one target this reconcile.
@@ -200,7 +199,13 @@ pub fn decide(
     let target = target.clone();
     let Some(preflight) = inputs.preflight.filter(|p| p.target == target) else {
         let summary = Summary {
-            retrying: vec![format!("preflight for {target} has not run yet")],
+            waiting: vec![PreflightCheck {
+                name: "Preflight".into(),
+                policy: None,
+                state: acp_api::cvsh::CheckState::Retry,
+                reason: Some("NotEvaluated".into()),
+                message: Some(format!("preflight for {target} has not run yet")),
+            }],
             ..Summary::default()
         };
         return Phase::Blocked { target, summary };
@@ -217,7 +222,7 @@ pub fn decide(
     match reserve(&target) {
         Reservation::Reserved => Phase::Start {
             risks: if force {
-                preflight.summary.failed.clone()
+                preflight.summary.failed_lines()
             } else {
                 Vec::new()
             },

@@ -8,7 +8,7 @@ pub mod trust;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 
-use acp_api::ProductManifest;
+use acp_api::{ProductManifest, catalogue};
 use acp_bundle::signature::SignatureError;
 use acp_bundle::{
     BundleClient, BundleError, BundleSource, ContentPolicy, ContentRefused, Requested, bundle_source, pull,
@@ -255,7 +255,7 @@ impl Releases {
         let changed = self.record_claim(&mut claims, name, resolved.map(|r| &r.release));
         if digest_changed && !changed {
             // Same content under a new digest: the origins still change.
-            self.merge(&claims, &duplicated_versions(&claims));
+            self.merge(&claims);
         }
         changed || digest_changed
     }
@@ -285,15 +285,13 @@ impl Releases {
         name: &str,
         release: Option<&ProductRelease>,
     ) -> bool {
-        let duplicated_before = duplicated_versions(resolved);
+        let duplicated_before = catalogue::duplicated_versions(resolved.values());
         let changed = match release {
             Some(release) => resolved.insert(name.to_string(), release.clone()).as_ref() != Some(release),
             None => resolved.remove(name).is_some(),
         };
         if changed {
-            // A version claimed twice is left out: which one would win is not for the name to decide.
-            let duplicated = duplicated_versions(resolved);
-            self.merge(resolved, &duplicated);
+            let duplicated = self.merge(resolved);
             if duplicated != duplicated_before {
                 self.duplicates_changed.send_modify(|n| *n = n.wrapping_add(1));
             }
@@ -326,28 +324,29 @@ impl Releases {
         }
     }
 
-    fn merge(&self, resolved: &BTreeMap<String, ProductRelease>, duplicated: &BTreeSet<AcpVersion>) {
+    /// Rebuilds the catalogue from the built-in releases and `resolved` (see [`catalogue::merge`]: a
+    /// version claimed twice is left out); returns the versions claimed twice.
+    fn merge(&self, resolved: &BTreeMap<String, ProductRelease>) -> BTreeSet<AcpVersion> {
         let digests = self.digests.read().map(|d| d.clone()).unwrap_or_default();
-        let mut merged = self.builtin.clone();
+        let known = catalogue::merge(&self.builtin, resolved.iter().map(|(n, r)| (n.as_str(), r)));
+        for (name, err) in &known.invalid {
+            tracing::warn!(product_manifest = %name, error = %err, "a resolved release is not valid; it is left out");
+        }
         let mut origins = builtin_origins(&self.builtin);
-        for (name, release) in resolved.iter().filter(|(_, r)| !duplicated.contains(&r.version)) {
-            match merged.insert(release.clone()) {
-                Ok(_) => {
-                    let origin = digests
-                        .get(name)
-                        .cloned()
-                        .unwrap_or_else(|| crate::cvsh::pinning::BUILTIN_DIGEST.to_string());
-                    origins.insert(release.version.clone(), origin);
-                }
-                Err(err) => tracing::warn!(error = %err, "a resolved release is not valid; it is left out"),
-            }
+        for (version, name) in &known.claimed_by {
+            let origin = digests
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| crate::cvsh::pinning::BUILTIN_DIGEST.to_string());
+            origins.insert(version.clone(), origin);
         }
         if let Ok(mut slot) = self.merged.write() {
-            *slot = Arc::new(merged);
+            *slot = Arc::new(known.catalogue);
             if let Ok(mut origins_slot) = self.origins.write() {
                 *origins_slot = Arc::new(origins);
             }
         }
+        known.duplicated
     }
 
     /// Every known release, with the digest each came from (`builtin` for the built-in catalogue), read
@@ -384,16 +383,6 @@ impl Releases {
     }
 }
 
-/// Versions that more than one ProductManifest resolved to.
-fn duplicated_versions(resolved: &BTreeMap<String, ProductRelease>) -> BTreeSet<AcpVersion> {
-    let mut seen = BTreeSet::new();
-    resolved
-        .values()
-        .filter(|release| !seen.insert(release.version.clone()))
-        .map(|release| release.version.clone())
-        .collect()
-}
-
 fn builtin_origins(builtin: &Catalogue) -> BTreeMap<AcpVersion, String> {
     builtin
         .iter()
@@ -422,11 +411,7 @@ pub fn ready_manifests(manifests: &Store<ProductManifest>) -> Vec<(AcpVersion, A
     manifests
         .state()
         .into_iter()
-        .filter(|pm| pm.is_ready())
-        .filter(|pm| {
-            let status_generation = pm.status.as_ref().and_then(|s| s.observed_generation);
-            status_generation.is_none() || status_generation == pm.metadata.generation
-        })
+        .filter(|pm| pm.is_offered())
         .filter_map(|pm| Some((pm.release()?.version.parse().ok()?, pm)))
         .collect()
 }

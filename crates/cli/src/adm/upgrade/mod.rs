@@ -176,9 +176,9 @@ async fn run_status(args: StatusArgs, out: &mut dyn Write) -> anyhow::Result<Out
             out.flush()?;
             last_version = version;
         }
-        if summary.assessment.is_final() {
-            return Ok(match summary.assessment {
-                status::Assessment::Stalled => Outcome::Refused,
+        if summary.is_final() {
+            return Ok(match summary.reading.state {
+                acp_api::cvsh::State::Stalled { .. } => Outcome::Refused,
                 _ => Outcome::Success,
             });
         }
@@ -189,7 +189,7 @@ async fn run_status(args: StatusArgs, out: &mut dyn Write) -> anyhow::Result<Out
                 "gave up after {} waiting for the upgrade of cluster {name}: it is still {} ({}% done); \
                  run `ac adm upgrade status --cluster {name} --watch` again to keep following it",
                 humanize::duration(timeout),
-                summary.assessment.as_str(),
+                summary.assessment(),
                 summary.percent
             );
         }
@@ -224,7 +224,7 @@ fn write_status(
             out,
             "\n{} {}",
             status::progress_bar(summary.percent, 40),
-            summary.assessment.as_str()
+            summary.assessment()
         )
         .context("cannot write to the terminal")?;
     } else {

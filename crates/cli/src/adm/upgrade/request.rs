@@ -121,8 +121,9 @@ fn clear(cvsh: &ClusterVersionShadow) -> Result<Action, Refusal> {
         .as_deref()
         .or(requested.image.as_deref())
         .unwrap_or("an unnamed release");
-    if cvsh.is_executing() {
-        let running = status.desired_version().unwrap_or(what);
+    let state = cvsh.reading().state;
+    if state.is_executing() {
+        let running = state.target().unwrap_or(what);
         let stage = status
             .running_stage()
             .map(|s| format!(" (stage {}, {}% done)", s.name, status.progress().percent()))

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use acp_api::ClusterVersionShadow;
 use acp_api::conditions::types;
-use acp_api::cvsh::{ClusterVersionShadowStatus, PreflightCheck, PreflightOutcome};
+use acp_api::cvsh::{ClusterVersionShadowStatus, describe_checks};
 use acp_api::k8s::{Condition, Timestamp};
 use acp_policy::AcpVersion;
 use kube::ResourceExt;
@@ -78,11 +78,8 @@ pub fn render(cvsh: &ClusterVersionShadow, now: Timestamp, wide: bool, colour: b
 /// `4.3.1 (requested)`, `4.3.1 (executing)`, or `none requested`.
 fn desired_text(cvsh: &ClusterVersionShadow, status: &ClusterVersionShadowStatus) -> String {
     let forced = if cvsh.is_forced() { ", forced" } else { "" };
-    if cvsh.is_executing() {
-        let target = status
-            .desired_version()
-            .or(cvsh.requested_version())
-            .unwrap_or("unknown");
+    let reading = cvsh.reading();
+    if let Some(target) = reading.state.target().filter(|_| reading.state.is_executing()) {
         let mut text = format!("{target} (executing{forced})");
         if let Some(next) = cvsh.requested_version()
             && Some(next) != status.desired_version()
@@ -175,11 +172,11 @@ fn condition_style(c: &Condition) -> Style {
 /// newest available update and whether it could start now.
 fn upgrade_line(cvsh: &ClusterVersionShadow, status: &ClusterVersionShadowStatus) -> Option<String> {
     let cluster = cvsh.name_any();
-    if cvsh.is_executing() {
-        let target = status.desired_version().unwrap_or("the desired version");
+    let state = cvsh.reading().state;
+    if let (true, Some(target), Some(progress)) = (state.is_executing(), state.target(), state.progress()) {
         return Some(format!(
             "Upgrade to {target} is executing: {}% done. Details: `ac adm upgrade status --cluster {cluster}`.\n",
-            status.progress().percent()
+            progress.percent()
         ));
     }
     if let Some(requested) = cvsh.requested_version() {
@@ -196,20 +193,14 @@ fn upgrade_line(cvsh: &ClusterVersionShadow, status: &ClusterVersionShadowStatus
 /// "4.3.1 could start now", "4.3.1 is blocked by KubernetesVersionSupported: …", "4.3.1 is waiting for
 /// ClusterRunning: …", or "no preflight result for 4.3.1 yet".
 pub fn preflight_verdict(status: &ClusterVersionShadowStatus, target: &AcpVersion) -> String {
-    let describe = |checks: &[&PreflightCheck]| {
-        checks
-            .iter()
-            .map(|c| match c.message.as_deref().filter(|m| !m.is_empty()) {
-                Some(message) => format!("{}: {message}", c.name),
-                None => c.name.clone(),
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
-    match status.preflight_outcome(target) {
-        PreflightOutcome::NoResult => format!("no preflight result for {target} yet"),
-        PreflightOutcome::Passed => format!("{target} could start now"),
-        PreflightOutcome::Waiting(checks) => format!("{target} is waiting for {}", describe(&checks)),
-        PreflightOutcome::Blocked(checks) => format!("{target} is blocked by {}", describe(&checks)),
+    match status.preflight_for(target) {
+        None => format!("no preflight result for {target} yet"),
+        Some(summary) if !summary.failed.is_empty() => {
+            format!("{target} is blocked by {}", describe_checks(&summary.failed))
+        }
+        Some(summary) if !summary.waiting.is_empty() => {
+            format!("{target} is waiting for {}", describe_checks(&summary.waiting))
+        }
+        Some(_) => format!("{target} could start now"),
     }
 }

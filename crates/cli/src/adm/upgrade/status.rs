@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use acp_api::ClusterVersionShadow;
 use acp_api::conditions::types;
-use acp_api::cvsh::{ClusterVersionShadowStatus, HistoryState, StagePhase};
+use acp_api::cvsh::{ClusterVersionShadowStatus, HistoryState, Reachability, Reading, StagePhase, State};
 use acp_api::k8s::Timestamp;
 use acp_policy::AcpVersion;
 use kube::ResourceExt;
@@ -24,57 +24,13 @@ pub const HISTORY_SHORT: usize = 5;
 /// single sample, so leave it some room).
 const SLOW_FACTOR: f64 = 1.3;
 
-/// The one-word answer to "how is it going?".
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Assessment {
-    /// No upgrade is requested or running: the cluster is at its version.
-    Completed,
-    /// Requested, not executing yet: preflight is evaluating or blocking it.
-    Pending,
-    /// Executing.
-    Progressing,
-    /// Executing, and already longer than the last completed upgrade took.
-    Slow,
-    /// Blocked past the retry deadline: a person has to act.
-    Stalled,
-    /// The cluster's platform version is not known: it is observed and shown, never upgraded.
-    Unknown,
-}
-
-impl Assessment {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Assessment::Completed => "Completed",
-            Assessment::Pending => "Pending",
-            Assessment::Progressing => "Progressing",
-            Assessment::Slow => "Slow",
-            Assessment::Stalled => "Stalled",
-            Assessment::Unknown => "Unknown",
-        }
-    }
-
-    /// `--watch` stops here.
-    pub fn is_final(self) -> bool {
-        matches!(self, Assessment::Completed | Assessment::Stalled)
-    }
-
-    fn style(self) -> Style {
-        match self {
-            Assessment::Completed => Style::Good,
-            Assessment::Pending | Assessment::Progressing => Style::Plain,
-            Assessment::Slow => Style::Warn,
-            Assessment::Stalled => Style::Bad,
-            Assessment::Unknown => Style::Warn,
-        }
-    }
-}
-
 /// What the summary says, computed once and shared by the page and `--watch`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
-    pub assessment: Assessment,
-    /// The version being worked towards, if any.
-    pub target: Option<String>,
+    /// The cluster's state, as the operator's metric and `ac adm cluster list` read it too.
+    pub reading: Reading,
+    /// Executing, and already longer than the last completed upgrade took.
+    pub slow: bool,
     pub percent: u8,
     pub done: usize,
     pub total: usize,
@@ -89,13 +45,53 @@ impl Summary {
     pub fn remaining(&self) -> Option<Duration> {
         Some(self.estimate?.saturating_sub(self.elapsed?))
     }
+
+    /// The one-word answer to "how is it going?": the state's word, or Slow for an upgrade running
+    /// longer than the last one took.
+    pub fn assessment(&self) -> &'static str {
+        if self.slow {
+            "Slow"
+        } else {
+            self.reading.state.as_str()
+        }
+    }
+
+    /// The version being worked towards, if any.
+    pub fn target(&self) -> Option<&str> {
+        self.reading.state.target()
+    }
+
+    /// `--watch` stops here: the cluster is at its version, or the upgrade needs a person.
+    pub fn is_final(&self) -> bool {
+        matches!(self.reading.state, State::Idle | State::Stalled { .. })
+    }
+
+    fn style(&self) -> Style {
+        match self.reading.state {
+            _ if self.reading.reachability == Reachability::Unreachable => Style::Bad,
+            State::Idle => Style::Good,
+            State::Requested { .. } => Style::Plain,
+            State::Executing { .. } if self.slow => Style::Warn,
+            State::Executing { .. } => Style::Plain,
+            State::Unknown | State::Paused { .. } => Style::Warn,
+            State::Blocked { .. } | State::Stalled { .. } => Style::Bad,
+        }
+    }
+
+    /// The assessment with what else the reading says: `Idle (unreachable)`.
+    fn assessment_text(&self) -> String {
+        match self.reading.reachability {
+            Reachability::Unreachable => format!("{} (unreachable)", self.assessment()),
+            _ => self.assessment().to_owned(),
+        }
+    }
 }
 
 /// Assesses a cluster at `now`.
 pub fn summarize(cvsh: &ClusterVersionShadow, now: Timestamp) -> Summary {
     let status = cvsh.status_or_default();
-    let progress = status.progress();
-    let executing = cvsh.is_executing();
+    let reading = cvsh.reading();
+    let executing = reading.state.is_executing();
     let elapsed = executing
         .then(|| {
             status
@@ -105,49 +101,20 @@ pub fn summarize(cvsh: &ClusterVersionShadow, now: Timestamp) -> Summary {
         .flatten();
     // A zero-length entry is the install record, not an upgrade: no basis for an estimate.
     let estimate = status.last_completed_duration().filter(|d| !d.is_zero());
-    let target = if executing {
-        status.desired_version().or(cvsh.requested_version())
-    } else {
-        cvsh.requested_version()
-    }
-    .map(str::to_owned);
-
-    let requested_differs = match (cvsh.requested_acp_version(), status.current_acp_version()) {
-        (Ok(Some(requested)), Ok(Some(current))) => requested != current,
-        (Ok(Some(_)), _) => true,
-        (Err(_), _) => true,
-        // Requested by image only: done once the cluster runs that image.
-        (Ok(None), _) => cvsh.spec.desired_update.as_ref().is_some_and(|d| {
-            d.image.is_some() && d.image != status.current.as_ref().and_then(|c| c.image.clone())
-        }),
-    };
-    let assessment = if cvsh.is_condition_true(types::STALLED) {
-        Assessment::Stalled
-    } else if executing {
-        let slow = match (elapsed, estimate) {
+    let slow = matches!(reading.state, State::Executing { .. })
+        && match (elapsed, estimate) {
             (Some(elapsed), Some(estimate)) => elapsed.as_secs_f64() > estimate.as_secs_f64() * SLOW_FACTOR,
             _ => false,
         };
-        if slow {
-            Assessment::Slow
-        } else {
-            Assessment::Progressing
-        }
-    } else if requested_differs {
-        Assessment::Pending
-    } else if status.current_version().is_none() {
-        Assessment::Unknown
-    } else {
-        Assessment::Completed
-    };
-    let (done, total, percent) = if assessment == Assessment::Completed {
+    let progress = status.progress();
+    let (done, total, percent) = if reading.state == State::Idle {
         (progress.total, progress.total, 100)
     } else {
         (progress.done, progress.total, progress.percent())
     };
     Summary {
-        assessment,
-        target,
+        reading,
+        slow,
         percent,
         done,
         total,
@@ -171,24 +138,23 @@ pub fn render(
     let mut field = |label: &str, value: &str| out.push_str(&format!("{label:<13}{value}\n"));
 
     let current = status.current_version().unwrap_or("unknown");
+    let state = &summary.reading.state;
     field("Cluster:", &cluster);
-    match (&summary.target, summary.assessment) {
-        (Some(target), a) if a != Assessment::Completed => {
-            field("Upgrade:", &format!("{current} → {target}"))
-        }
-        _ => field("Version:", current),
+    match summary.target() {
+        Some(target) => field("Upgrade:", &format!("{current} → {target}")),
+        None => field("Version:", current),
     }
     field(
         "Assessment:",
-        &Cell::styled(summary.assessment.as_str(), summary.assessment.style()).paint(colour),
+        &Cell::styled(summary.assessment_text(), summary.style()).paint(colour),
     );
-    if summary.assessment == Assessment::Unknown {
+    if *state == State::Unknown {
         field(
             "Note:",
             "the cluster's platform version is not known yet, so it is not upgraded; acp-cvo reads it from \
              ConfigMap cpaas-system/acp-version in the cluster (`ac adm cluster register --version`)",
         );
-    } else if summary.assessment != Assessment::Completed {
+    } else if *state != State::Idle {
         let total = if summary.total == 0 {
             "no operations planned yet".to_owned()
         } else {
@@ -225,12 +191,11 @@ pub fn render(
             field(&format!("{type_}:"), &format!("{}: {}", c.reason, c.message));
         }
     }
-    if summary.assessment == Assessment::Pending
-        && let Some(target) = summary
-            .target
-            .as_deref()
-            .and_then(|t| t.parse::<AcpVersion>().ok())
-    {
+    let pending = matches!(
+        state,
+        State::Requested { .. } | State::Blocked { .. } | State::Paused { .. }
+    );
+    if pending && let Some(target) = summary.target().and_then(|t| t.parse::<AcpVersion>().ok()) {
         field("Preflight:", &show::preflight_verdict(&status, &target));
     }
 
@@ -460,7 +425,7 @@ mod tests {
     }
 
     #[test]
-    fn a_request_by_image_is_pending_until_the_cluster_runs_that_image() {
+    fn a_request_by_image_is_requested_until_the_cluster_runs_that_image() {
         use acp_api::cvsh::{DesiredUpdate, Release};
         let mut cvsh = ClusterVersionShadow::new("global", Default::default());
         cvsh.spec.desired_update = Some(DesiredUpdate {
@@ -473,12 +438,12 @@ mod tests {
             ..Default::default()
         });
         let now = "2026-03-01T12:00:00Z".parse().unwrap();
-        assert_eq!(summarize(&cvsh, now).assessment, Assessment::Pending);
+        assert_eq!(summarize(&cvsh, now).assessment(), "Requested");
         cvsh.status.as_mut().unwrap().current = Some(Release {
             version: Some("4.3.1".into()),
             image: Some("registry.example/acp:4.3.1".into()),
         });
-        assert_eq!(summarize(&cvsh, now).assessment, Assessment::Completed);
+        assert_eq!(summarize(&cvsh, now).assessment(), "Idle");
     }
 
     #[test]

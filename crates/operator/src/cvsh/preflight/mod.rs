@@ -10,7 +10,7 @@ pub mod checks;
 pub mod settings;
 pub mod sources;
 
-use acp_api::checks::{CheckSpec, is_forceable};
+use acp_api::checks::CheckSpec;
 use acp_api::cvsh::{
     CheckPolicy, CheckState, KubernetesDriver, Preflight, PreflightCheck, Provisioning, Tier,
 };
@@ -221,50 +221,6 @@ fn kept_result(previous: Option<&Preflight>, target: &AcpVersion, name: &str) ->
         .cloned()
 }
 
-/// How a set of results stands.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
-    /// Failed checks, as `Name: message`.
-    pub failed: Vec<String>,
-    /// Failed checks `force` may not go past (by their registry entry).
-    pub failed_unforceable: Vec<String>,
-    /// Checks still waiting for an answer.
-    pub retrying: Vec<String>,
-}
-
-impl Summary {
-    pub fn of(checks: &[PreflightCheck]) -> Self {
-        let line = |c: &PreflightCheck| format!("{}: {}", c.name, c.message.as_deref().unwrap_or_default());
-        Summary {
-            failed: checks
-                .iter()
-                .filter(|c| c.state == CheckState::Failed)
-                .map(line)
-                .collect(),
-            failed_unforceable: checks
-                .iter()
-                .filter(|c| c.state == CheckState::Failed && !is_forceable(&c.name))
-                .map(line)
-                .collect(),
-            retrying: checks
-                .iter()
-                .filter(|c| c.state == CheckState::Retry)
-                .map(line)
-                .collect(),
-        }
-    }
-
-    /// True when nothing failed and nothing is waiting.
-    pub fn all_passed(&self) -> bool {
-        self.failed.is_empty() && self.retrying.is_empty()
-    }
-
-    /// True when execution may start: everything passed, or `force` accepts the failures it may.
-    pub fn may_start(&self, forced: bool) -> bool {
-        self.retrying.is_empty() && (self.failed.is_empty() || (forced && self.failed_unforceable.is_empty()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -276,6 +232,7 @@ mod tests {
     use crate::clusters::observe::Observation;
     use crate::cvsh::preflight::checks::fixtures::{Case, node};
     use crate::cvsh::preflight::sources::{CronJobFact, CustomObjectFact, ModuleObjectFact, PodFact};
+    use acp_api::cvsh::PreflightSummary;
 
     /// A managed cluster in memory: every source answers from these lists.
     #[derive(Default)]
@@ -610,12 +567,10 @@ mod tests {
             (vec![result("NoSuchCheck", Failed)], false, false),
         ];
         for (checks, unforced, forced) in table {
-            let summary = Summary::of(&checks);
+            let summary = PreflightSummary::of(&checks);
             let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
             assert_eq!(summary.may_start(false), unforced, "{names:?} unforced");
             assert_eq!(summary.may_start(true), forced, "{names:?} forced");
         }
-        let path = Summary::of(&[result(names::VERSION_UPGRADE_PATH, Failed)]);
-        assert_eq!(path.failed_unforceable, ["VersionUpgradePath: m"]);
     }
 }

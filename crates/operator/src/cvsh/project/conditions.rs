@@ -6,7 +6,7 @@ use acp_api::conditions::{self, Clock, ConditionStatus, ConditionUpdate, types};
 
 use super::Projection;
 use crate::cvsh::phase::Phase;
-use crate::cvsh::preflight::Summary;
+use acp_api::cvsh::PreflightSummary as Summary;
 
 use ConditionStatus::{False, True, Unknown};
 
@@ -241,16 +241,5 @@ fn blocked_reason(summary: &Summary) -> &'static str {
 }
 
 fn summary_text(summary: &Summary) -> String {
-    let mut parts = Vec::new();
-    if !summary.failed.is_empty() {
-        parts.push(format!("failed: {}", summary.failed.join("; ")));
-    }
-    if !summary.retrying.is_empty() {
-        parts.push(format!("waiting: {}", summary.retrying.join("; ")));
-    }
-    if parts.is_empty() {
-        "all checks passed".into()
-    } else {
-        parts.join(" | ")
-    }
+    summary.text()
 }

@@ -3,6 +3,8 @@
 
 pub mod controller;
 pub mod facts;
+#[cfg(test)]
+mod fixtures;
 pub mod fleet;
 pub mod gather;
 pub mod phase;

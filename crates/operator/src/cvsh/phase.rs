@@ -268,25 +268,8 @@ fn request_note(request: &Request, target: &AcpVersion) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use acp_api::cvsh::{CheckPolicy, CheckState, HistoryEntry, HistoryState};
-    use acp_api::k8s::{Time, Timestamp};
-
-    fn v(text: &str) -> AcpVersion {
-        text.parse().unwrap()
-    }
-
-    fn entry(version: &str, state: HistoryState, identity: Option<&str>) -> HistoryEntry {
-        HistoryEntry {
-            version: Some(version.into()),
-            image: String::new(),
-            state,
-            started_time: Time(Timestamp::UNIX_EPOCH),
-            completion_time: None,
-            accepted_risks: None,
-            release_digest: None,
-            cluster_identity: identity.map(String::from),
-        }
-    }
+    use crate::cvsh::fixtures::{entry, v};
+    use acp_api::cvsh::{CheckPolicy, CheckState, HistoryState};
 
     fn check(name: &str, state: CheckState) -> PreflightCheck {
         PreflightCheck {

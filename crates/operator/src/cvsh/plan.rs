@@ -139,24 +139,11 @@ pub fn request(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cvsh::fixtures::{self, v};
     use acp_api::cvsh::{DesiredUpdate, HistoryEntry, HistoryState};
-    use acp_api::k8s::{Time, Timestamp};
 
     fn entry(version: &str, state: HistoryState) -> HistoryEntry {
-        HistoryEntry {
-            version: Some(version.into()),
-            image: String::new(),
-            state,
-            started_time: Time(Timestamp::UNIX_EPOCH),
-            completion_time: None,
-            accepted_risks: None,
-            release_digest: None,
-            cluster_identity: None,
-        }
-    }
-
-    fn v(text: &str) -> AcpVersion {
-        text.parse().unwrap()
+        fixtures::entry(version, state, None)
     }
 
     #[test]

@@ -181,56 +181,10 @@ fn version(entry: &HistoryEntry) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cvsh::project::{Pins, bootstrap_entry, started_entry};
-    use acp_api::conditions::{Clock, FixedClock};
-    use acp_api::cvsh::{Operation, OperationAction, Release, Stage};
-    use acp_api::k8s::Timestamp;
-    use acp_policy::AcpVersion;
-
-    fn clock(seconds: i64) -> FixedClock {
-        FixedClock(Timestamp::from_second(1_800_000_000 + seconds).unwrap())
-    }
-
-    fn v(text: &str) -> AcpVersion {
-        text.parse().unwrap()
-    }
-
-    fn executing_status(done: usize, total: usize) -> ClusterVersionShadowStatus {
-        let operations = (0..total)
-            .map(|i| Operation {
-                name: format!("op{i}"),
-                action: OperationAction::Upgrade,
-                current_version: None,
-                target_version: None,
-                depends_on: vec![],
-                module_info: None,
-                phase: Some(if i < done {
-                    OperationPhase::Succeeded
-                } else {
-                    OperationPhase::Pending
-                }),
-                message: None,
-                last_transition_time: None,
-            })
-            .collect();
-        ClusterVersionShadowStatus {
-            desired: Some(Release::version("4.3.1")),
-            history: vec![started_entry(
-                &v("4.3.1"),
-                None,
-                &[],
-                Pins::default(),
-                clock(0).time(),
-            )],
-            stages: vec![Stage {
-                name: "Core".into(),
-                priority: 30,
-                phase: StagePhase::Running,
-                operations,
-            }],
-            ..Default::default()
-        }
-    }
+    use crate::cvsh::fixtures::{clock, executing_status, v};
+    use crate::cvsh::project::bootstrap_entry;
+    use acp_api::conditions::Clock;
+    use acp_api::cvsh::Release;
 
     #[test]
     fn starting_progressing_and_completing_are_events() {

@@ -1,29 +1,20 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use acp_api::conditions::{self, FixedClock, types};
+use acp_api::conditions::{self, Clock, types};
 use acp_api::cvsh::{
-    CheckPolicy, CheckState, KubernetesDriver, Operation, OperationAction, OperationPhase, PreflightCheck,
-    Stage, StagePhase, Tier,
+    CheckPolicy, CheckState, KubernetesDriver, OperationPhase, PreflightCheck, StagePhase, Tier,
 };
-use acp_api::k8s::Timestamp;
 use acp_policy::Catalogue;
 
 use super::*;
 use crate::clusters::observe::Observation;
 use crate::clusters::{AccessError, Cluster};
+use crate::cvsh::fixtures::{self, clock, v};
 use crate::cvsh::fleet::Fleet;
 use crate::cvsh::phase::Evaluated;
 use crate::cvsh::plan::{Bootstrap, Current, Request};
 use crate::cvsh::stages::Blocked;
-
-fn clock(seconds: i64) -> FixedClock {
-    FixedClock(Timestamp::from_second(1_800_000_000 + seconds).unwrap())
-}
-
-fn v(text: &str) -> AcpVersion {
-    text.parse().unwrap()
-}
 
 /// A cluster that is never called: the projection only asks whether one could be built.
 fn cluster() -> Result<Cluster, AccessError> {
@@ -114,45 +105,13 @@ fn idle_status() -> ClusterVersionShadowStatus {
     }
 }
 
+/// `fixtures::executing_status` on a cluster that ran 4.2.3, pinned to uid-1.
 fn executing_status(done: usize, total: usize) -> ClusterVersionShadowStatus {
-    let operations = (0..total)
-        .map(|i| Operation {
-            name: format!("op{i}"),
-            action: OperationAction::Upgrade,
-            current_version: None,
-            target_version: None,
-            depends_on: vec![],
-            module_info: None,
-            phase: Some(if i < done {
-                OperationPhase::Succeeded
-            } else {
-                OperationPhase::Pending
-            }),
-            message: None,
-            last_transition_time: None,
-        })
-        .collect();
-    let mut status = idle_status();
-    status.desired = Some(Release::version("4.3.1"));
-    status.history.insert(
-        0,
-        started_entry(
-            &v("4.3.1"),
-            None,
-            &[],
-            Pins {
-                release_digest: Some("sha256:feed".into()),
-                cluster_identity: Some("uid-1".into()),
-            },
-            clock(0).time(),
-        ),
-    );
-    status.stages = vec![Stage {
-        name: "Core".into(),
-        priority: 30,
-        phase: StagePhase::Running,
-        operations,
-    }];
+    let mut status = fixtures::executing_status(done, total);
+    status.current = Some(Release::version("4.2.3"));
+    status.history[0].cluster_identity = Some("uid-1".into());
+    status.history[0].release_digest = Some("sha256:feed".into());
+    status.history.push(bootstrap_entry(&v("4.2.3"), clock(0).time()));
     status
 }
 

@@ -29,11 +29,7 @@ const CONTROL_PLANE_NODE: &str = "w-control-plane";
 const OLD_KUBELET: &str = "v1.29.15";
 /// The static pod the control-plane node lacks; the other three components have their mirror pods.
 const MISSING_STATIC_POD: &str = "etcd";
-const PRESENT_STATIC_PODS: [&str; 3] = [
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-];
+const PRESENT_STATIC_PODS: [&str; 3] = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"];
 const ADMIN_GATE: &str = "ingress-v2-migration";
 const LICENSE_SECRET: &str = "acp-license";
 /// The module of the workload's release whose rollout never finishes while the fault is in place.
@@ -83,11 +79,17 @@ async fn each_check_fails_on_a_real_cluster_and_force_goes_past_all_but_the_upgr
     for (name, subjects) in [
         ("DockerRuntimeUnsupported", vec![DOCKER_NODE, "docker://24.0.7"]),
         ("KubeletVersionSkew", vec![OLD_KUBELET_NODE, OLD_KUBELET]),
-        ("CustomEtcdBackupCronJobsAbsent", vec!["kube-system/etcd-snapshot-offsite"]),
+        (
+            "CustomEtcdBackupCronJobsAbsent",
+            vec!["kube-system/etcd-snapshot-offsite"],
+        ),
         ("CRIUpgradePodsAbsent", vec!["kube-system/cri-upgrade-w-worker-1"]),
         ("ClusterModuleStable", vec![UNSTABLE_MODULE]),
         ("ModuleInfoStable", vec!["w-cluster-logging", "Upgrading"]),
-        ("ResourcePatchUpgradeable", vec!["cpaas-system/ingress-tuning", "4.3.1"]),
+        (
+            "ResourcePatchUpgradeable",
+            vec!["cpaas-system/ingress-tuning", "4.3.1"],
+        ),
         ("PlatformLicense", vec![LICENSE_SECRET, "2024-01-31"]),
         ("AdminAckRequired", vec![ADMIN_GATE]),
     ] {
@@ -103,7 +105,10 @@ async fn each_check_fails_on_a_real_cluster_and_force_goes_past_all_but_the_upgr
         "{static_pods}"
     );
     for present in PRESENT_STATIC_PODS {
-        assert!(!static_pods.contains(present), "{present} is there: {static_pods}");
+        assert!(
+            !static_pods.contains(present),
+            "{present} is there: {static_pods}"
+        );
     }
     assert_not_started(&held, "4.3.1");
 
@@ -210,7 +215,14 @@ async fn break_everything(global: &Cluster, w: &Cluster) {
     apply(w, &logging_module(false)).await;
     install_crd(w, "cluster.alauda.io", "ModuleInfo", "moduleinfoes", "Cluster").await;
     apply(w, &module_info("Upgrading")).await;
-    install_crd(w, "operator.alauda.io", "ResourcePatch", "resourcepatches", "Namespaced").await;
+    install_crd(
+        w,
+        "operator.alauda.io",
+        "ResourcePatch",
+        "resourcepatches",
+        "Namespaced",
+    )
+    .await;
     apply(w, &resource_patch(None)).await;
 
     apply(
@@ -385,7 +397,13 @@ async fn desire(global: &Cluster, name: &str, version: &str, force: bool) {
 }
 
 fn preflight_target(shadow: &ClusterVersionShadow) -> Option<&str> {
-    shadow.status.as_ref()?.preflight.as_ref()?.target_version.as_deref()
+    shadow
+        .status
+        .as_ref()?
+        .preflight
+        .as_ref()?
+        .target_version
+        .as_deref()
 }
 
 /// The cvsh `w` once preflight for `target` has answered every check in `checks` (none left to retry).
@@ -416,32 +434,102 @@ fn assert_not_started(shadow: &ClusterVersionShadow, target: &str) {
         "no upgrade to {target} may start: {:?}",
         history(shadow)
     );
-    assert!(status.stages.is_empty(), "no stage may be planned: {:?}", status.stages);
+    assert!(
+        status.stages.is_empty(),
+        "no stage may be planned: {:?}",
+        status.stages
+    );
 }
 
-/// What a process printed so far on one stream, read line by line as it comes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<String>>);
+/// `ac` run as a process, its output read line by line as it comes.
+struct Running {
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    exit: Arc<Mutex<Option<std::process::ExitStatus>>>,
+}
 
-impl Captured {
-    fn follow(stream: impl tokio::io::AsyncRead + Unpin + Send + 'static) -> Self {
-        let captured = Captured::default();
-        let text = captured.0.clone();
+impl Running {
+    fn start(global: &Cluster, args: &[&str]) -> Self {
+        let mut child = tokio::process::Command::new(cli_support::ac_path())
+            .args(args)
+            .env("KUBECONFIG", global.kubeconfig_path())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = follow(child.stdout.take().unwrap());
+        let stderr = follow(child.stderr.take().unwrap());
+        let exit = Arc::new(Mutex::new(None));
+        let status = exit.clone();
         tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let mut text = text.lock().unwrap();
-                text.push_str(&line);
-                text.push('\n');
-            }
+            let code = child.wait().await.unwrap();
+            *status.lock().unwrap() = Some(code);
         });
-        captured
+        Running { stdout, stderr, exit }
     }
 
-    fn text(&self) -> String {
-        self.0.lock().unwrap().clone()
+    fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn exit(&self) -> Option<std::process::ExitStatus> {
+        *self.exit.lock().unwrap()
+    }
+
+    /// Waits until the process has printed `text` on stdout or stderr; fails at once if it exits first.
+    async fn printed(&self, text: &str) {
+        let seen = || self.stdout().contains(text) || self.stderr().contains(text);
+        let result = wait_for(&format!("ac to print {text:?}"), LONG, || async {
+            seen() || self.exit().is_some()
+        })
+        .await;
+        if result.is_err() || !seen() {
+            panic!(
+                "ac did not print {text:?} (exit: {:?})\nstdout:\n{}\nstderr:\n{}",
+                self.exit(),
+                self.stdout(),
+                self.stderr()
+            );
+        }
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    async fn exited(&self) -> Option<i32> {
+        let exited = wait_for("ac to exit", LONG, || async { self.exit().is_some() }).await;
+        if exited.is_err() {
+            panic!(
+                "ac still runs\nstdout:\n{}\nstderr:\n{}",
+                self.stdout(),
+                self.stderr()
+            );
+        }
+        self.exit().and_then(|e| e.code())
     }
 }
+
+/// Collects a stream's lines as they come.
+fn follow(stream: impl tokio::io::AsyncRead + Unpin + Send + 'static) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let sink = text.clone();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut text = sink.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    text
+}
+
+const WATCH: [&str; 5] = ["adm", "upgrade", "status", "--watch", "--interval"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_watch_follows_the_upgrade_through_an_api_server_restart() {
@@ -450,51 +538,40 @@ async fn status_watch_follows_the_upgrade_through_an_api_server_restart() {
     cli_support::create_cvsh(global, "global", json!({"desiredUpdate": {"version": "4.3.1"}})).await;
     cli_support::write_status(global, "global", executing("Running")).await;
 
-    let mut watch = tokio::process::Command::new(cli_support::ac_path())
-        .args(["adm", "upgrade", "status", "--watch", "--interval", "1s", "--timeout", "5m"])
-        .env("KUBECONFIG", global.kubeconfig_path())
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let stdout = Captured::follow(watch.stdout.take().unwrap());
-    let stderr = Captured::follow(watch.stderr.take().unwrap());
-    let shown = |text: &'static str| printed(&stdout, &stderr, text);
-    shown("Upgrade:     4.2.5 → 4.3.1").await;
+    let watch = Running::start(global, &[&WATCH[..], &["1s", "--timeout", "5m"]].concat());
+    watch.printed("Upgrade:     4.2.5 → 4.3.1").await;
 
-    // The API server goes away (etcd with it) and comes back on the same port with the same data.
+    // The API server goes away (etcd with it): the watch says so and keeps trying.
     global.stop().await.unwrap();
-    shown("retrying (the API server may be restarting").await;
-    assert!(watch.try_wait().unwrap().is_none(), "the watch gave up: {}", stderr.text());
-    global.start_again().await.unwrap();
-    shown("reached the API server again").await;
+    watch
+        .printed("retrying (the API server may be restarting as part of the upgrade)")
+        .await;
+    // A watch started now gives up when its --timeout runs out, and says what to do.
+    let short = Running::start(global, &[&WATCH[..], &["1s", "--timeout", "3s"]].concat());
+    assert_eq!(short.exited().await, Some(1), "{}", short.stdout());
+    let stderr = short.stderr();
+    assert!(
+        stderr.contains("--timeout 3s ran out, so the watch gave up: check that the API server is up")
+            && stderr.contains("`ac adm upgrade status --cluster global --watch`"),
+        "{stderr}"
+    );
+    assert_eq!(watch.exit(), None, "the first watch gave up: {}", watch.stderr());
 
-    // The change made after the restart is shown, and the watch ends with the upgrade.
+    // Back on the same port with the same data: the watch picks up where it was.
+    global.start_again().await.unwrap();
+    watch.printed("reached the API server again").await;
     cli_support::write_status(global, "global", completed()).await;
-    let code = tokio::time::timeout(LONG, watch.wait()).await.unwrap().unwrap();
-    let (out, err) = (stdout.text(), stderr.text());
-    assert_eq!(code.code(), Some(0), "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(
+        watch.exited().await,
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        watch.stdout(),
+        watch.stderr()
+    );
+    let out = watch.stdout();
     let last_page = out.rsplit("---").next().unwrap();
     assert!(last_page.contains("Assessment:  Completed"), "{out}");
     assert!(last_page.contains("Version:     4.3.1"), "{out}");
-}
-
-/// Waits until the watch has printed `text` on stdout or stderr.
-async fn printed(stdout: &Captured, stderr: &Captured, text: &str) {
-    let seen = || stdout.text().contains(text) || stderr.text().contains(text);
-    if wait_for(&format!("the watch to print {text:?}"), LONG, || async { seen() })
-        .await
-        .is_err()
-    {
-        panic!(
-            "the watch never printed {text:?}\nstdout:\n{}\nstderr:\n{}",
-            stdout.text(),
-            stderr.text()
-        );
-    }
 }
 
 /// The global cluster upgrading 4.2.5 → 4.3.1, its Core operation in `phase`.

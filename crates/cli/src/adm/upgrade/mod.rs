@@ -157,10 +157,15 @@ async fn run_status(args: StatusArgs, out: &mut dyn Write) -> anyhow::Result<Out
                     );
                     Instant::now()
                 });
-                if since.elapsed() >= MAX_OUTAGE || args.timeout.is_some_and(|t| started.elapsed() >= t) {
+                let timed_out = args.timeout.filter(|t| started.elapsed() >= *t);
+                if since.elapsed() >= MAX_OUTAGE || timed_out.is_some() {
+                    let why = match timed_out {
+                        Some(t) => format!("--timeout {} ran out", humanize::duration(t)),
+                        None => format!("no answer for {}", humanize::duration(MAX_OUTAGE)),
+                    };
                     anyhow::bail!(
-                        "{message}; gave up after {} without an answer",
-                        humanize::duration(MAX_OUTAGE)
+                        "{message}; {why}, so the watch gave up: check that the API server is up, then run \
+                         `ac adm upgrade status --cluster {name} --watch` again"
                     );
                 }
                 tokio::time::sleep(args.interval).await;

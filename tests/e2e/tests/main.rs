@@ -41,3 +41,4 @@ mod operator_rules;
 mod operator_upgrade;
 mod packaging;
 mod packaging_rbac;
+mod preflight_failures;

@@ -3,22 +3,19 @@
 //! waits; `force` carries the upgrade past a forceable failure and records it as an accepted risk, but
 //! never past VersionUpgradePath; once the faults are repaired the checks pass. Separately, `ac adm
 //! upgrade status --watch` keeps following a cluster whose API server goes away and comes back.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod cli_support;
-mod operator_support;
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use acp_api::cvsh::{CheckState, HistoryState};
 use acp_api::{ClusterVersionShadow, names};
+use acp_e2e::cli;
+use acp_e2e::operator::*;
 use acp_testkit::{Cluster, ClusterSpec, NodeSpec, wait_for};
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams};
-use operator_support::*;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -450,7 +447,7 @@ struct Running {
 
 impl Running {
     fn start(global: &Cluster, args: &[&str]) -> Self {
-        let mut child = tokio::process::Command::new(cli_support::ac_path())
+        let mut child = tokio::process::Command::new(cli::ac_path())
             .args(args)
             .env("KUBECONFIG", global.kubeconfig_path())
             .env("NO_COLOR", "1")
@@ -533,10 +530,10 @@ const WATCH: [&str; 5] = ["adm", "upgrade", "status", "--watch", "--interval"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_watch_follows_the_upgrade_through_an_api_server_restart() {
-    let env = cli_support::platform([]).await;
+    let env = cli::platform([]).await;
     let global = env.cluster("global");
-    cli_support::create_cvsh(global, "global", json!({"desiredUpdate": {"version": "4.3.1"}})).await;
-    cli_support::write_status(global, "global", executing("Running")).await;
+    acp_e2e::create_cvsh(global, "global", json!({"desiredUpdate": {"version": "4.3.1"}})).await;
+    cli::write_status(global, "global", executing("Running")).await;
 
     let watch = Running::start(global, &[&WATCH[..], &["1s", "--timeout", "5m"]].concat());
     watch.printed("Upgrade:     4.2.5 → 4.3.1").await;
@@ -560,7 +557,7 @@ async fn status_watch_follows_the_upgrade_through_an_api_server_restart() {
     // Back on the same port with the same data: the watch picks up where it was.
     global.start_again().await.unwrap();
     watch.printed("reached the API server again").await;
-    cli_support::write_status(global, "global", completed()).await;
+    cli::write_status(global, "global", completed()).await;
     assert_eq!(
         watch.exited().await,
         Some(0),
@@ -580,8 +577,8 @@ fn executing(phase: &str) -> Value {
         "current": {"version": "4.2.5"},
         "desired": {"version": "4.3.1"},
         "conditions": [
-            cli_support::condition("Ready", false, "Upgrading", "Working towards 4.3.1"),
-            cli_support::condition("Reconciling", true, "Upgrading", "Stage Core"),
+            cli::condition("Ready", false, "Upgrading", "Working towards 4.3.1"),
+            cli::condition("Reconciling", true, "Upgrading", "Stage Core"),
         ],
         "stages": [{"name": "Core", "priority": 30, "phase": "Running", "operations": [
             {"name": "platform-api", "action": "Upgrade", "currentVersion": "4.2.5", "targetVersion": "4.3.1",
@@ -598,7 +595,7 @@ fn executing(phase: &str) -> Value {
 fn completed() -> Value {
     let mut status = executing("Succeeded");
     status["current"] = json!({"version": "4.3.1"});
-    status["conditions"] = json!([cli_support::condition(
+    status["conditions"] = json!([cli::condition(
         "Ready",
         true,
         "AtDesiredVersion",

@@ -168,10 +168,18 @@ fn state(spec: &ClusterVersionShadowSpec, status: &ClusterVersionShadowStatus, s
     let differs = match (&requested_version, &current) {
         (Some(Ok(requested)), Ok(Some(current))) => requested != current,
         (Some(_), _) => true,
-        // Requested by image only: done once the cluster runs that image.
+        // Requested by image only: done once the cluster runs that image, or runs the version the
+        // operator resolved the image to (then `status.desired` holds both).
         (None, _) => {
-            requested.image.is_some()
-                && requested.image != status.current.as_ref().and_then(|c| c.image.clone())
+            let image = requested.image.as_deref();
+            let runs_image =
+                image.is_some() && status.current.as_ref().and_then(|c| c.image.as_deref()) == image;
+            let resolved_to_current = status.desired.as_ref().is_some_and(|d| {
+                d.image.as_deref() == image
+                    && d.version.is_some()
+                    && d.version.as_deref() == status.current_version()
+            });
+            image.is_some() && !runs_image && !resolved_to_current
         }
     };
     if !differs {
@@ -531,6 +539,19 @@ mod tests {
                 "requested by the image it runs",
                 by_image("registry.example/acp:4.3.0"),
                 Some(running_image),
+                State::Idle,
+                "Idle",
+            ),
+            (
+                "requested by an image of the version it runs, reached by version",
+                by_image("registry.example/acp:4.3.0"),
+                Some(ClusterVersionShadowStatus {
+                    desired: Some(Release {
+                        version: Some("4.3.0".into()),
+                        image: Some("registry.example/acp:4.3.0".into()),
+                    }),
+                    ..at_430()
+                }),
                 State::Idle,
                 "Idle",
             ),

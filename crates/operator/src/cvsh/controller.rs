@@ -122,24 +122,33 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
     };
     let status = project::status(&previous, &projection, ctx.clock.as_ref());
 
-    if project::needs_write(&previous, &status, ctx.resync) {
+    let written = if project::needs_write(&previous, &status, ctx.resync) {
         let api: Api<ClusterVersionShadow> =
             Api::namespaced(ctx.client.clone(), &shadow.namespace().unwrap_or_default());
-        if let Err(err) = status::apply(&api, &shadow, &status).await {
-            if matches!(phase, Phase::Start { .. }) {
-                ctx.slots.release(&facts.name);
-            }
-            return write_failed(&facts.name, err);
-        }
-    }
-    if let Phase::Start { target, .. } = &phase {
-        tracing::info!(%target, "upgrade started");
-    }
-    if projection.completed() {
+        status::apply(&api, &shadow, &status).await.map(drop)
+    } else {
+        Ok(())
+    };
+    if !keeps_reservation(&phase, Written::of(&written), projection.completed()) {
         ctx.slots.release(&facts.name);
     }
+    if let Err(err) = written {
+        return write_failed(&facts.name, err);
+    }
+    match &phase {
+        Phase::Start { target, .. } => tracing::info!(%target, "upgrade started"),
+        Phase::Execute { target, .. } if projection.completed() => {
+            tracing::info!(%target, "upgrade completed")
+        }
+        _ => {}
+    }
     publish(&ctx, &shadow, &facts, &previous, &status).await;
-    Ok(requeue(&phase, stepped.as_ref(), &facts, ctx.resync))
+    Ok(Action::requeue(requeue_after(
+        &phase,
+        stepped.as_ref(),
+        facts.observation.reachable,
+        ctx.resync,
+    )))
 }
 
 /// Advances the stages of the running upgrade to `target` against its cluster.
@@ -252,19 +261,51 @@ fn write_failed(name: &str, err: kube::Error) -> Result<Action, Error> {
     })
 }
 
-fn requeue(phase: &Phase, stepped: Option<&Stepped>, facts: &Facts, resync: Duration) -> Action {
-    let after = match (phase, stepped) {
-        // The start is recorded; the next reconcile applies its first step.
-        (Phase::Start { .. }, _) => Duration::from_millis(500),
+/// How a status write ended, for the reservations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Written {
+    Done,
+    /// The object changed meanwhile: the reconcile ran on a stale copy and runs again.
+    Conflict,
+    Failed,
+}
+
+impl Written {
+    fn of(result: &Result<(), kube::Error>) -> Self {
+        match result {
+            Ok(()) => Written::Done,
+            Err(err) if status::is_conflict(err) => Written::Conflict,
+            Err(_) => Written::Failed,
+        }
+    }
+}
+
+/// Whether the cluster keeps its concurrent-upgrade slot and identity reservation after this reconcile.
+/// A start that conflicted keeps them: the conflict may come from a cache that has not yet seen the
+/// start this process already recorded, and the next reconcile decides again. A reservation is given
+/// back once the upgrade completed and that is recorded, when the start could not be recorded, and in
+/// every phase that runs no upgrade.
+fn keeps_reservation(phase: &Phase, written: Written, completed: bool) -> bool {
+    match phase {
+        Phase::Start { .. } => written != Written::Failed,
+        Phase::Execute { .. } if completed => written != Written::Done,
+        Phase::Execute { .. } | Phase::Stopped { .. } => true,
+        _ => false,
+    }
+}
+
+/// When this cluster is reconciled again (a watch event may come first).
+fn requeue_after(phase: &Phase, stepped: Option<&Stepped>, reachable: bool, resync: Duration) -> Duration {
+    match (phase, stepped) {
+        // The start is recorded; the watch event of that write brings the first step.
+        (Phase::Start { .. }, _) => Duration::from_secs(2),
         (_, Some(stepped)) if stepped.advance.finished => Duration::from_secs(1),
         (_, Some(stepped)) if stepped.advance.blocked.is_none() => Duration::from_secs(2),
-        (Phase::Execute { .. } | Phase::Stopped { .. } | Phase::Blocked { .. } | Phase::Held { .. }, _) => {
-            Duration::from_secs(5)
-        }
-        _ if !facts.observation.reachable => Duration::from_secs(10).min(resync),
+        (Phase::Execute { .. } | Phase::Stopped { .. } | Phase::Blocked { .. }, _) => Duration::from_secs(5),
+        (Phase::Held { reason, .. }, _) if *reason == "ConcurrentUpgradeLimit" => Duration::from_secs(5),
+        _ if !reachable => Duration::from_secs(10).min(resync),
         _ => resync,
-    };
-    Action::requeue(after)
+    }
 }
 
 async fn publish_transitions(
@@ -290,5 +331,124 @@ async fn publish_transitions(
         if let Err(err) = ctx.recorder.publish(&event, &reference).await {
             tracing::warn!(error = %err, "cannot publish an Event; the status still records the transition");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cvsh::fixtures::v;
+    use crate::cvsh::stages::{Advance, Blocked};
+    use acp_api::cvsh::{CheckPolicy, Preflight, PreflightCheck};
+
+    fn start() -> Phase {
+        Phase::Start {
+            target: v("4.3.1"),
+            image: None,
+            risks: vec![],
+        }
+    }
+
+    fn execute() -> Phase {
+        Phase::Execute {
+            target: v("4.3.1"),
+            note: None,
+        }
+    }
+
+    #[test]
+    fn a_reservation_lives_from_the_recorded_start_to_the_recorded_completion() {
+        use Written::{Conflict, Done, Failed};
+        let idle = Phase::Idle { offer: None };
+        let held = Phase::Held {
+            target: v("4.3.1"),
+            reason: "DuplicateCluster",
+            message: "m".into(),
+        };
+        // (phase, write, completed, kept)
+        let table = [
+            (start(), Done, false, true),
+            (start(), Conflict, false, true),
+            (start(), Failed, false, false),
+            (execute(), Done, false, true),
+            (execute(), Failed, false, true),
+            (execute(), Done, true, false),
+            (execute(), Conflict, true, true),
+            (execute(), Failed, true, true),
+            (idle.clone(), Done, false, false),
+            (held, Done, false, false),
+        ];
+        for (phase, written, completed, kept) in table {
+            assert_eq!(
+                keeps_reservation(&phase, written, completed),
+                kept,
+                "{phase:?} {written:?} completed={completed}"
+            );
+        }
+    }
+
+    #[test]
+    fn running_upgrades_are_looked_at_often_and_idle_clusters_at_the_resync() {
+        let resync = Duration::from_secs(30);
+        let step = |finished: bool, blocked: bool| Stepped {
+            stages: vec![],
+            advance: Advance {
+                finished,
+                blocked: blocked.then(|| Blocked {
+                    reason: "OperationFailed",
+                    message: "m".into(),
+                }),
+                waiting: None,
+            },
+        };
+        let held = |reason| Phase::Held {
+            target: v("4.3.1"),
+            reason,
+            message: "m".into(),
+        };
+        let idle = Phase::Idle { offer: None };
+        let secs = |phase: &Phase, stepped: Option<&Stepped>, reachable: bool| {
+            requeue_after(phase, stepped, reachable, resync).as_secs()
+        };
+        assert_eq!(secs(&start(), None, true), 2);
+        assert_eq!(secs(&execute(), Some(&step(false, false)), true), 2);
+        assert_eq!(secs(&execute(), Some(&step(true, false)), true), 1);
+        assert_eq!(secs(&execute(), Some(&step(false, true)), true), 5);
+        assert_eq!(secs(&held("ConcurrentUpgradeLimit"), None, true), 5);
+        assert_eq!(secs(&held("DuplicateCluster"), None, true), 30);
+        assert_eq!(secs(&idle, None, false), 10);
+        assert_eq!(secs(&idle, None, true), 30);
+    }
+
+    #[test]
+    fn a_check_counts_as_newly_failed_once_per_target() {
+        let with = |target: &str, failed: &[&str]| ClusterVersionShadowStatus {
+            preflight: Some(Preflight {
+                observed_at: None,
+                target_version: Some(target.into()),
+                checks: failed
+                    .iter()
+                    .map(|name| PreflightCheck {
+                        name: name.to_string(),
+                        policy: Some(CheckPolicy::Always),
+                        state: CheckState::Failed,
+                        reason: None,
+                        message: None,
+                    })
+                    .collect(),
+            }),
+            ..Default::default()
+        };
+        let before = with("4.3.1", &["ClusterRunning"]);
+        assert!(newly_failed(&before, &with("4.3.1", &["ClusterRunning"])).is_empty());
+        assert_eq!(
+            newly_failed(&before, &with("4.3.1", &["ClusterRunning", "PlatformLicense"])),
+            ["PlatformLicense"]
+        );
+        assert_eq!(
+            newly_failed(&before, &with("4.3.2", &["ClusterRunning"])),
+            ["ClusterRunning"]
+        );
+        assert!(newly_failed(&before, &ClusterVersionShadowStatus::default()).is_empty());
     }
 }

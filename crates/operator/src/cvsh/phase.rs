@@ -213,10 +213,21 @@ pub fn decide(
     if inputs.paused {
         return Phase::Paused { target };
     }
-    if !preflight.summary.may_start(force) || inputs.catalogue.release(&target).is_none() {
+    if !preflight.summary.may_start(force) {
         return Phase::Blocked {
             target,
             summary: preflight.summary.clone(),
+        };
+    }
+    if inputs.catalogue.release(&target).is_none() {
+        // Preflight may keep a pass of VersionUpgradePath reached while the release was loaded.
+        return Phase::Held {
+            message: format!(
+                "the upgrade to {target} passed preflight but its release is no longer loaded: its \
+                 ProductManifest is resolved again after a restart, or was deleted (import it again to continue)"
+            ),
+            target,
+            reason: "ReleaseNotLoaded",
         };
     }
     match reserve(&target) {
@@ -231,8 +242,8 @@ pub fn decide(
         },
         Reservation::NoSlot => Phase::Held {
             message: format!(
-                "the upgrade to {target} passed preflight but every concurrent-upgrade slot is taken: it starts \
-                 when another workload cluster's upgrade ends"
+                "the upgrade to {target} passed preflight, but since then other workload clusters' upgrades \
+                 took every concurrent-upgrade slot: it starts when one of them ends"
             ),
             target,
             reason: "ConcurrentUpgradeLimit",
@@ -475,7 +486,39 @@ mod tests {
             &PASS,
             Reservation::Reserved,
         );
-        assert!(matches!(phase, Phase::Blocked { .. }), "{phase:?}");
+        assert!(
+            matches!(
+                phase,
+                Phase::Held {
+                    reason: "ReleaseNotLoaded",
+                    ..
+                }
+            ),
+            "{phase:?}"
+        );
+    }
+
+    #[test]
+    fn a_request_without_its_preflight_waits() {
+        let catalogue = catalogue();
+        let origins = BTreeMap::new();
+        let current = v("4.2.3");
+        let inputs = Inputs {
+            request: &request("4.3.1", true),
+            current: Some(&current),
+            paused: false,
+            preflight: None,
+            catalogue: &catalogue,
+            origins: &origins,
+            seen: seen(),
+        };
+        let phase = decide(&ClusterVersionShadowStatus::default(), &inputs, |_| {
+            Reservation::Reserved
+        });
+        let Phase::Blocked { summary, .. } = phase else {
+            panic!("{phase:?}")
+        };
+        assert!(!summary.may_start(true), "{summary:?}");
     }
 
     #[test]

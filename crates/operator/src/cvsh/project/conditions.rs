@@ -168,7 +168,15 @@ pub fn preflight_ready(p: &Projection<'_>) -> Option<Value> {
             "RisksAccepted",
             format!("force accepted failed checks for {target}: {}", risks.join("; ")),
         )),
-        Phase::Paused { .. } | Phase::Held { .. } | Phase::Execute { .. } | Phase::Stopped { .. } => None,
+        Phase::Paused { target } | Phase::Held { target, .. } => p.preflight.map(|evaluated| {
+            let summary = &evaluated.summary;
+            if summary.all_passed() {
+                (True, "ChecksPassed", format!("every check passed for {target}"))
+            } else {
+                (False, blocked_reason(summary), summary_text(summary))
+            }
+        }),
+        Phase::Execute { .. } | Phase::Stopped { .. } => None,
     }
 }
 

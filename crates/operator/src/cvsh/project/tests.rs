@@ -67,12 +67,14 @@ fn project(
     stepped: Option<&Stepped>,
     at: i64,
 ) -> ClusterVersionShadowStatus {
+    // Every built-in release has a Ready ProductManifest.
+    let ready: Vec<AcpVersion> = facts.catalogue.iter().map(|r| r.version.clone()).collect();
     let projection = Projection {
         facts,
         phase,
         preflight,
         stepped,
-        ready: &[],
+        ready: &ready,
         driver: KubernetesDriver::External,
         generation: Some(3),
         stall_after: Duration::from_secs(600),
@@ -187,7 +189,15 @@ async fn every_phase_sets_the_five_conditions_it_owns() {
             Some(passing.clone()),
             ("False", "Paused"),
             ("False", "Paused"),
-            None,
+            Some(("True", "ChecksPassed")),
+            "False",
+        ),
+        (
+            Phase::Paused { target: v("4.3.1") },
+            Some(failing.clone()),
+            ("False", "Paused"),
+            ("False", "Paused"),
+            Some(("False", "PreflightFailed")),
             "False",
         ),
         (
@@ -195,7 +205,7 @@ async fn every_phase_sets_the_five_conditions_it_owns() {
             Some(passing.clone()),
             ("False", "DuplicateCluster"),
             ("False", "DuplicateCluster"),
-            None,
+            Some(("True", "ChecksPassed")),
             "False",
         ),
         (
@@ -334,13 +344,26 @@ async fn a_finished_upgrade_completes_its_entry_and_moves_current_and_the_offers
     assert_eq!(status.history[0].completion_time, Some(clock(125).time()));
     assert_eq!(status.current_version(), Some("4.3.1"));
     assert_eq!(status.desired_version(), Some("4.3.1"));
-    assert!(
+    let offered = |status: &ClusterVersionShadowStatus| -> Vec<AcpVersion> {
         status
             .available_updates
             .iter()
-            .all(|u| u.version.as_deref().unwrap().parse::<AcpVersion>().unwrap() > v("4.3.1")),
-        "{:?}",
-        status.available_updates
+            .map(|u| u.version.as_deref().unwrap().parse().unwrap())
+            .collect()
+    };
+    let before = project(
+        &idle_status(),
+        &facts,
+        &Phase::Idle { offer: None },
+        None,
+        None,
+        0,
+    );
+    assert!(offered(&before).contains(&v("4.3.1")), "{:?}", offered(&before));
+    assert!(
+        offered(&status).iter().all(|u| *u > v("4.3.1")),
+        "after the upgrade only newer releases are offered: {:?}",
+        offered(&status)
     );
     assert_eq!(condition(&status, types::READY).1, "UpgradeCompleted");
     assert_eq!(condition(&status, types::RECONCILING).0, "False");

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use acp_api::ClusterVersionShadowStatus;
-use acp_api::cvsh::{PreflightCheck, PreflightSummary as Summary};
+use acp_api::cvsh::{HistoryEntry, PreflightCheck, PreflightSummary as Summary};
 use acp_policy::{AcpVersion, Catalogue};
 
 use super::pinning;
@@ -138,64 +138,75 @@ pub fn decide(
     reserve: impl FnOnce(&AcpVersion) -> Reservation,
 ) -> Phase {
     if let Some(running) = previous.running_upgrade() {
-        let target = match running.acp_version() {
-            Ok(target) => target,
-            Err(err) => {
-                return Phase::Rejected {
-                    reason: "UnreadableHistory",
-                    message: format!("the running upgrade in status.history has no usable version ({err})"),
-                };
-            }
-        };
-        let note = request_note(inputs.request, &target);
-        let seen = pinning::Now {
-            release_digest: inputs.origins.get(&target).map(String::as_str),
-            ..inputs.seen.clone()
-        };
-        if let Err(stop) = pinning::check(running, &target, &seen) {
-            return Phase::Stopped {
-                target,
-                note,
-                reason: stop.reason,
-                message: stop.message,
-            };
-        }
-        if inputs.catalogue.release(&target).is_none() {
-            let message = format!(
-                "the release {target} being applied is not loaded: its ProductManifest is resolved again after a \
-                 restart, or was deleted (import it again to continue)"
-            );
-            return Phase::Stopped {
-                target,
-                note,
-                reason: "ReleaseNotLoaded",
-                message,
-            };
-        }
-        return Phase::Execute { target, note };
+        return resume(running, inputs);
     }
-    let (target, force, image) = match inputs.request {
-        Request::Version { target, .. } if Some(target) == inputs.current => return idle(inputs),
-        Request::None => return idle(inputs),
-        Request::Version { target, force, image } => (target, *force, image),
-        Request::Invalid(message) => {
+    match inputs.request {
+        Request::Version { target, .. } if Some(target) == inputs.current => idle(inputs),
+        Request::None => idle(inputs),
+        Request::Version { target, force, image } => requested(target, *force, image, inputs, reserve),
+        Request::Invalid(message) => Phase::Rejected {
+            reason: "InvalidVersion",
+            message: format!("{message}; set spec.desiredUpdate.version to a version from `ac adm upgrade`"),
+        },
+        Request::Image(image) => Phase::Rejected {
+            reason: "ImageNotImported",
+            message: format!(
+                "no Ready ProductManifest has spec.image {image}: import it first (`ac adm release \
+                 import-manifest --image {image}`) and wait until it is Ready, or request the version instead"
+            ),
+        },
+    }
+}
+
+/// An upgrade recorded as running goes on, whatever the spec says now, while its cluster and release are
+/// the ones it is pinned to.
+fn resume(running: &HistoryEntry, inputs: &Inputs<'_>) -> Phase {
+    let target = match running.acp_version() {
+        Ok(target) => target,
+        Err(err) => {
             return Phase::Rejected {
-                reason: "InvalidVersion",
-                message: format!(
-                    "{message}; set spec.desiredUpdate.version to a version from `ac adm upgrade`"
-                ),
-            };
-        }
-        Request::Image(image) => {
-            return Phase::Rejected {
-                reason: "ImageNotImported",
-                message: format!(
-                    "no Ready ProductManifest has spec.image {image}: import it first (`ac adm release \
-                     import-manifest --image {image}`) and wait until it is Ready, or request the version instead"
-                ),
+                reason: "UnreadableHistory",
+                message: format!("the running upgrade in status.history has no usable version ({err})"),
             };
         }
     };
+    let note = request_note(inputs.request, &target);
+    let seen = pinning::Now {
+        release_digest: inputs.origins.get(&target).map(String::as_str),
+        ..inputs.seen.clone()
+    };
+    if let Err(stop) = pinning::check(running, &target, &seen) {
+        return Phase::Stopped {
+            target,
+            note,
+            reason: stop.reason,
+            message: stop.message,
+        };
+    }
+    if inputs.catalogue.release(&target).is_none() {
+        let message = format!(
+            "the release {target} being applied is not loaded: its ProductManifest is resolved again after a \
+             restart, or was deleted (import it again to continue)"
+        );
+        return Phase::Stopped {
+            target,
+            note,
+            reason: "ReleaseNotLoaded",
+            message,
+        };
+    }
+    Phase::Execute { target, note }
+}
+
+/// A version other than the current one is requested: it starts when preflight, the pause, the release
+/// and a reservation all allow it.
+fn requested(
+    target: &AcpVersion,
+    force: bool,
+    image: &Option<String>,
+    inputs: &Inputs<'_>,
+    reserve: impl FnOnce(&AcpVersion) -> Reservation,
+) -> Phase {
     let target = target.clone();
     let Some(preflight) = inputs.preflight.filter(|p| p.target == target) else {
         let summary = Summary {

@@ -10,6 +10,8 @@
 //!   when a stage finishes, and the moment a module Deployment changes: applied, not yet recorded), then
 //!   started again. `ACP_FAULT_POINTS` (default 6) sets how many points; when one upgrade has fewer
 //!   boundaries than asked for, more upgrades run on fresh clusters. `ACP_FAULT_POINTS=20` is the full run.
+//! - [`leader_kills`]: two replicas, the leader SIGKILLed each time an operation turns Running (up to
+//!   `ACP_FAULT_POINTS` times); the takeover time is measured against the 6 s Lease.
 //! - [`hub_restart`]: the global cluster's control plane stopped mid-Core and started again; the time from
 //!   the hub's return to the next status progress is measured.
 //! - [`workload_outage`]: a workload cluster's API server gone mid-Core for longer than the operator's
@@ -19,6 +21,7 @@
 
 mod hub_restart;
 mod invariants;
+mod leader_kills;
 mod operator_kills;
 mod record;
 mod workload_outage;

@@ -16,9 +16,12 @@
 //!   the hub's return to the next status progress is measured.
 //! - [`workload_outage`]: a workload cluster's API server gone mid-Core for longer than the operator's
 //!   request timeout: Degraded while gone, never a Failed operation, then completion.
+//! - [`conflicting_writer`]: a person server-side applying spec fields at each step of the running
+//!   upgrade: the upgrade completes once and the person's fields stay theirs.
 //!
 //! `cargo test -p acp-e2e --test e2e faults:: -- --nocapture` prints one `faults:` summary line per scenario.
 
+mod conflicting_writer;
 mod hub_restart;
 mod invariants;
 mod leader_kills;

@@ -11,7 +11,8 @@
 //!   started again. `ACP_FAULT_POINTS` (default 6) sets how many points; when one upgrade has fewer
 //!   boundaries than asked for, more upgrades run on fresh clusters. `ACP_FAULT_POINTS=20` is the full run.
 //! - [`leader_kills`]: two replicas, the leader SIGKILLed each time an operation turns Running (up to
-//!   `ACP_FAULT_POINTS` times); the takeover time is measured against the 6 s Lease.
+//!   `ACP_FAULT_POINTS` times, once per module operation); the takeover time is measured against the 6 s
+//!   Lease.
 //! - [`hub_restart`]: the global cluster's control plane stopped mid-Core and started again; the time from
 //!   the hub's return to the next status progress is measured.
 //! - [`workload_outage`]: a workload cluster's API server gone mid-Core for longer than the operator's

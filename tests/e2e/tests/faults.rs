@@ -30,7 +30,7 @@ mod operator_kills;
 mod record;
 mod workload_outage;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use acp_api::conditions::types;
 use acp_api::cvsh::{ClusterVersionShadowStatus, OperationPhase, StagePhase};
@@ -116,6 +116,43 @@ async fn finish_and_check(
         modules_before,
         modules_after: &modules_after,
     })
+}
+
+/// How long after a cluster came `back` the operator wrote the cvsh `name` again (None: it already had by
+/// the first answer), and how long until the upgrade got further than `at_stop` (which may also wait for
+/// the returning cluster's own controllers, e.g. a rollout). Polled, not watched: a watch's reconnect
+/// back-off must not count.
+async fn recovery(
+    global: &Cluster,
+    name: &str,
+    at_stop: usize,
+    back: Instant,
+) -> (Option<Duration>, Duration) {
+    let api = acp_e2e::operator::shadows(global).await;
+    let seen = std::sync::Mutex::new((None::<String>, None::<Duration>));
+    let progressed = acp_testkit::wait_for_some(
+        &format!("cvsh {name}: progress after the cluster's return"),
+        acp_e2e::operator::LONG,
+        || async {
+            let shadow = api.get(name).await.ok()?;
+            let version = kube::ResourceExt::resource_version(&shadow);
+            {
+                let mut seen = seen.lock().unwrap();
+                match &seen.0 {
+                    None => seen.0 = version,
+                    Some(first) if version.as_ref() != Some(first) && seen.1.is_none() => {
+                        seen.1 = Some(back.elapsed())
+                    }
+                    _ => {}
+                }
+            }
+            (progress(&shadow.status?) > at_stop).then(|| back.elapsed())
+        },
+    )
+    .await
+    .unwrap();
+    let first_write = seen.lock().unwrap().1;
+    (first_write, progressed)
 }
 
 /// Seconds with one decimal, for the summary.

@@ -5,10 +5,9 @@
 use std::time::{Duration, Instant};
 
 use acp_e2e::operator::*;
-use acp_testkit::wait_for_some;
 
 use super::record::{self, Recorder};
-use super::{finish_and_check, progress, running_in, secs};
+use super::{finish_and_check, progress, recovery, running_in, secs};
 
 const FROM: &str = "4.2.3";
 const TARGET: &str = "4.3.1";
@@ -37,22 +36,16 @@ async fn the_hub_restarted_mid_upgrade_loses_and_repeats_nothing() {
     global.start_again().await.unwrap();
     let back = Instant::now();
 
-    // Polled, not watched: the test's own watch reconnects with back-off, which must not count.
-    let shadows = shadows(global).await;
-    let recovered = wait_for_some("status progress after the hub's return", LONG, || async {
-        let shadow = shadows.get("global").await.ok()?;
-        (progress(&shadow.status?) > at_stop).then(Instant::now)
-    })
-    .await
-    .unwrap();
-    let recovery = recovered.saturating_duration_since(back);
+    let (first_write, recovery) = recovery(global, "global", at_stop, back).await;
 
     let violations = finish_and_check(&recorder, global, FROM, TARGET, &before).await;
     println!(
         "faults: hub_restart: 1 fault point (hub down {} mid-Core), 1 upgrade completed, {} invariant \
-         violations; recovery (hub back -> next status progress) {}",
+         violations; hub back -> first status write {}, -> next \
+         status progress {}",
         secs(OUTAGE),
         violations.len(),
+        first_write.map_or("-".into(), secs),
         secs(recovery)
     );
     if !violations.is_empty() {

@@ -7,11 +7,10 @@ use std::time::{Duration, Instant};
 use acp_api::conditions::{self, types};
 use acp_api::names;
 use acp_e2e::operator::*;
-use acp_testkit::wait_for_some;
 use serde_json::json;
 
 use super::record::{self, Recorder};
-use super::{finish_and_check, progress, running_in, secs};
+use super::{finish_and_check, progress, recovery, running_in, secs};
 
 const FROM: &str = "4.2.3";
 const TARGET: &str = "4.3.1";
@@ -67,24 +66,18 @@ async fn a_workload_cluster_gone_mid_core_is_waited_for_then_finished() {
     east.start_again().await.unwrap();
     let back = Instant::now();
 
-    let shadows = shadows(global).await;
-    let recovered = wait_for_some("status progress after east's return", LONG, || async {
-        let shadow = shadows.get("east").await.ok()?;
-        (progress(&shadow.status?) > at_stop).then(Instant::now)
-    })
-    .await
-    .unwrap();
-    let recovery = recovered.saturating_duration_since(back);
+    let (first_write, recovery) = recovery(global, "east", at_stop, back).await;
 
     let violations = finish_and_check(&recorder, east, FROM, TARGET, &before).await;
     println!(
         "faults: workload_outage: 1 fault point (east down {} mid-Core, request timeout {}), 1 upgrade \
-         completed, {} invariant violations; Degraded {} after the loss, recovery (east back -> next \
-         status progress) {}",
+         completed, {} invariant violations; Degraded {} after the loss; east back -> first status \
+         write {}, -> next status progress {}",
         secs(OUTAGE),
         secs(REQUEST_TIMEOUT),
         violations.len(),
         secs(noticed),
+        first_write.map_or("-".into(), secs),
         secs(recovery)
     );
     if !violations.is_empty() {

@@ -42,6 +42,9 @@ use record::{ModuleState, Recorder};
 /// How many operator kill points `operator_kills` tries when `ACP_FAULT_POINTS` is unset.
 const DEFAULT_FAULT_POINTS: usize = 6;
 
+/// How long a completed upgrade is watched further: two of the operator's 3 s resyncs.
+const SETTLE: Duration = Duration::from_secs(6);
+
 /// The number of fault points asked for.
 fn fault_points() -> usize {
     std::env::var("ACP_FAULT_POINTS")
@@ -93,7 +96,7 @@ fn running_in<'a>(status: &'a ClusterVersionShadowStatus, stage: &str) -> Option
         .map(|o| o.name.as_str())
 }
 
-/// Waits for completion through the recorder, then checks the invariants on everything it saw; returns
+/// Waits for completion through the recorder and watches SETTLE longer, then checks the invariants on everything it saw; returns
 /// the violations.
 async fn finish_and_check(
     recorder: &Recorder,
@@ -107,6 +110,8 @@ async fn finish_and_check(
             completed(s, target)
         })
         .await;
+    // What follows completion counts too: the next reconciles (idle now) must not undo any of it.
+    recorder.try_wait(recorder.cursor(), SETTLE, |_| false).await;
     let modules_after = record::modules(cluster).await;
     let statuses = recorder.statuses();
     invariants::violations(&Upgrade {

@@ -49,9 +49,10 @@ async fn a_workload_cluster_gone_mid_core_is_waited_for_then_finished() {
             running_in(s, "Core").is_some()
         })
         .await;
-    east.stop().await.unwrap();
+    // Measured from the moment the stop begins: the operator may notice before it has finished.
     let down = Instant::now();
     let gone = recorder.cursor();
+    east.stop().await.unwrap();
     let (_, degraded_at) = recorder
         .wait_status("Degraded while east is gone", gone, LONG, |s| {
             conditions::find(&s.conditions, types::DEGRADED).is_some_and(|c| c.status == "True")

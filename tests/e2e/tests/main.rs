@@ -22,6 +22,7 @@ mod cli_operator;
 mod cli_release;
 mod cli_upgrade;
 mod crds;
+mod faults;
 mod harness_lifecycle;
 mod harness_process;
 mod harness_versions;

@@ -74,6 +74,7 @@ impl Facts {
             cluster: &self.name,
             kubeconfig: self.kubeconfig.as_deref(),
             reachable: self.observation.reachable,
+            error: self.observation.error.as_deref(),
             identity: self.observation.identity.as_deref(),
             identity_unknown: self.observation.identity_unknown.as_ref(),
             release_digest: None,

@@ -312,6 +312,7 @@ mod tests {
             cluster: "edge",
             kubeconfig: None,
             reachable: true,
+            error: None,
             identity: Some("uid-1"),
             identity_unknown: None,
             release_digest: None,

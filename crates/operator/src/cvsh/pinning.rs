@@ -26,6 +26,8 @@ pub struct Now<'a> {
     /// Where its kubeconfig comes from (`Secret ns/name key k`), or `None` for the operator's own cluster.
     pub kubeconfig: Option<&'a str>,
     pub reachable: bool,
+    /// Why the cluster could not be read, when it could not.
+    pub error: Option<&'a str>,
     /// The UID of `kube-system` this reconcile saw.
     pub identity: Option<&'a str>,
     /// Why `identity` is unknown although the cluster answers.
@@ -58,11 +60,13 @@ pub fn check(pinned: &HistoryEntry, target: &AcpVersion, now: &Now<'_>) -> Resul
             }
             Some(_) => {}
             None if !now.reachable => {
+                let why = now.error.unwrap_or("it does not answer");
                 return Err(Stop {
                     reason: "ClusterUnreachable",
                     message: format!(
-                        "cluster `{cluster}` does not answer, so it cannot be confirmed to be the cluster the upgrade \
-                         to {target} started on (kube-system UID {recorded}); nothing is applied until it answers"
+                        "cluster `{cluster}` cannot be read ({why}), so it cannot be confirmed to be the cluster the \
+                         upgrade to {target} started on (kube-system UID {recorded}); nothing is applied until it \
+                         answers"
                     ),
                 });
             }
@@ -204,6 +208,8 @@ mod tests {
             cluster: "edge",
             kubeconfig: Some("Secret cpaas-system/edge-kubeconfig key value"),
             reachable,
+            error: (!reachable)
+                .then_some("cluster edge reports Kubernetes version \"v1.x\", which is not a version"),
             identity,
             identity_unknown: None,
             release_digest: digest,
@@ -286,6 +292,15 @@ mod tests {
                 expected,
                 "pinned {identity:?}/{digest:?}, seen {seen:?}/{held:?}: {result:?}"
             );
+            if let Err(stop) = &result
+                && stop.reason == "ClusterUnreachable"
+            {
+                assert!(
+                    stop.message.contains("\"v1.x\", which is not a version"),
+                    "says why: {}",
+                    stop.message
+                );
+            }
         }
     }
 

@@ -51,25 +51,29 @@ pub async fn install_crds(cluster: &Cluster) {
 
 /// Waits until every CRD of `acp_api::crd::all()` is Established in `cluster`.
 pub async fn wait_established(cluster: &Cluster) {
-    let crds: Api<CustomResourceDefinition> = Api::all(cluster.client().await.unwrap());
     for crd in acp_api::crd::all() {
-        let name = crd.metadata.name.clone().unwrap();
-        wait_for(
-            &format!("CRD {name} to be Established"),
-            ESTABLISHED_TIMEOUT,
-            || async {
-                crds.get(&name).await.is_ok_and(|crd| {
-                    crd.status
-                        .and_then(|s| s.conditions)
-                        .unwrap_or_default()
-                        .iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True")
-                })
-            },
-        )
-        .await
-        .unwrap();
+        wait_crd_established(cluster, &crd.metadata.name.clone().unwrap()).await;
     }
+}
+
+/// Waits until the CRD `name` is Established in `cluster`.
+pub async fn wait_crd_established(cluster: &Cluster, name: &str) {
+    let crds: Api<CustomResourceDefinition> = Api::all(cluster.client().await.unwrap());
+    wait_for(
+        &format!("CRD {name} to be Established"),
+        ESTABLISHED_TIMEOUT,
+        || async {
+            crds.get(name).await.is_ok_and(|crd| {
+                crd.status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+            })
+        },
+    )
+    .await
+    .unwrap();
 }
 
 /// The `helm` binary `scripts/tools.sh` builds (`make test` does this).

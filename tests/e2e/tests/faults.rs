@@ -161,6 +161,18 @@ async fn recovery(
 }
 
 /// Seconds with one decimal, for the summary.
+/// Fails the scenario with every broken invariant, and the operator's last log lines to explain them.
+fn assert_no_violations(violations: &[String], operator: &acp_testkit::ChildProcess) {
+    if !violations.is_empty() {
+        eprintln!("operator log tail:\n{}", operator.log_tail(60));
+    }
+    assert!(
+        violations.is_empty(),
+        "invariants broken:\n{}",
+        violations.join("\n")
+    );
+}
+
 fn secs(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }

@@ -13,7 +13,6 @@ use acp_e2e::cli;
 use acp_e2e::operator::*;
 use acp_testkit::{Cluster, ClusterSpec, NodeSpec, wait_for};
 use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
@@ -369,18 +368,7 @@ async fn install_crd(cluster: &Cluster, group: &str, kind: &str, plural: &str, s
         }),
     )
     .await;
-    let crds: Api<CustomResourceDefinition> = Api::all(cluster.client().await.unwrap());
-    wait_for(&format!("CRD {name} to be Established"), SHORT, || async {
-        crds.get(&name).await.is_ok_and(|crd| {
-            crd.status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-        })
-    })
-    .await
-    .unwrap();
+    acp_e2e::wait_crd_established(cluster, &name).await;
 }
 
 /// Sets `spec.desiredUpdate` the way `kubectl patch cvsh <name> --type merge` does.

@@ -9,7 +9,7 @@ use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
 use super::record::{self, Recorder, Seen};
-use super::{completed, finish_and_check, progress};
+use super::{assert_no_violations, completed, finish_and_check, progress};
 
 const FROM: &str = "4.2.3";
 const TARGET: &str = "4.3.1";
@@ -65,14 +65,7 @@ async fn a_person_editing_the_spec_mid_upgrade_keeps_every_field() {
          completed, {} invariant violations",
         violations.len()
     );
-    if !violations.is_empty() {
-        eprintln!("operator log tail:\n{}", operator.log_tail(60));
-    }
-    assert!(
-        violations.is_empty(),
-        "invariants broken:\n{}",
-        violations.join("\n")
-    );
+    assert_no_violations(&violations, &operator);
     assert!(edits >= 2, "the person edited {edits} times");
     assert_eq!(shadow.spec.paused, Some(false));
     assert_eq!(

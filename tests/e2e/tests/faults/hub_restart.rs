@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use acp_e2e::operator::*;
 
 use super::record::{self, Recorder};
-use super::{finish_and_check, progress, recovery, running_in, secs};
+use super::{assert_no_violations, finish_and_check, progress, recovery, running_in, secs};
 
 const FROM: &str = "4.2.3";
 const TARGET: &str = "4.3.1";
@@ -48,12 +48,5 @@ async fn the_hub_restarted_mid_upgrade_loses_and_repeats_nothing() {
         first_write.map_or("-".into(), secs),
         secs(recovery)
     );
-    if !violations.is_empty() {
-        eprintln!("operator log tail:\n{}", operator.log_tail(60));
-    }
-    assert!(
-        violations.is_empty(),
-        "invariants broken:\n{}",
-        violations.join("\n")
-    );
+    assert_no_violations(&violations, &operator);
 }

@@ -10,7 +10,7 @@ use acp_e2e::operator::*;
 use serde_json::json;
 
 use super::record::{self, Recorder};
-use super::{finish_and_check, progress, recovery, running_in, secs};
+use super::{assert_no_violations, finish_and_check, progress, recovery, running_in, secs};
 
 const FROM: &str = "4.2.3";
 const TARGET: &str = "4.3.1";
@@ -81,14 +81,7 @@ async fn a_workload_cluster_gone_mid_core_is_waited_for_then_finished() {
         first_write.map_or("-".into(), secs),
         secs(recovery)
     );
-    if !violations.is_empty() {
-        eprintln!("operator log tail:\n{}", operator.log_tail(60));
-    }
-    assert!(
-        violations.is_empty(),
-        "invariants broken:\n{}",
-        violations.join("\n")
-    );
+    assert_no_violations(&violations, &operator);
     let degraded = degraded.expect("a Degraded condition while east was gone");
     assert_eq!(degraded.status, "True", "{}", degraded.message);
     assert!(

@@ -122,9 +122,22 @@ pub struct Config {
     #[arg(long, env = "ACP_CVO_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
 
-    /// How often an idle cluster is observed again, in seconds.
+    /// How often an idle cluster is observed again at first, in seconds. A cluster where nothing changes
+    /// is observed less and less often, up to --resync-max; any change brings it back to this.
     #[arg(long = "resync", env = "ACP_CVO_RESYNC", default_value_t = 30)]
     pub resync_seconds: u64,
+
+    /// The longest an idle cluster goes without being observed again, in seconds (never below --resync).
+    #[arg(long = "resync-max", env = "ACP_CVO_RESYNC_MAX", default_value_t = 300)]
+    pub resync_max_seconds: u64,
+
+    /// How many clusters are reconciled at once.
+    #[arg(
+        long = "reconcile-workers",
+        env = "ACP_CVO_RECONCILE_WORKERS",
+        default_value_t = 32
+    )]
+    pub reconcile_workers: usize,
 
     /// Secret in --namespace holding the webhook that upgrade notifications (CloudEvents) are posted to:
     /// key `url`, optional key `token` (a bearer token). Without it no notifications are sent.
@@ -174,6 +187,14 @@ impl Config {
     pub fn resync(&self) -> Duration {
         Duration::from_secs(self.resync_seconds.max(1))
     }
+
+    pub fn resync_max(&self) -> Duration {
+        Duration::from_secs(self.resync_max_seconds).max(self.resync())
+    }
+
+    pub fn reconcile_workers(&self) -> usize {
+        self.reconcile_workers.max(1)
+    }
 }
 
 fn parse_switch(value: &str) -> Result<bool, String> {
@@ -196,6 +217,15 @@ mod tests {
         assert!(config.leader_election);
         assert_eq!(config.lease_name, "acp-cvo");
         assert_eq!(config.request_timeout(), Duration::from_secs(10));
+        assert_eq!(config.resync(), Duration::from_secs(30));
+        assert_eq!(config.resync_max(), Duration::from_secs(300));
+        assert_eq!(config.reconcile_workers(), 32);
+    }
+
+    #[test]
+    fn the_longest_resync_is_never_shorter_than_the_first() {
+        let config = Config::try_parse_from(["acp-cvo", "--resync", "60", "--resync-max", "10"]).unwrap();
+        assert_eq!(config.resync_max(), Duration::from_secs(60));
     }
 
     #[test]

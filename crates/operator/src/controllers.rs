@@ -227,9 +227,7 @@ pub async fn run(
     // Only the leader runs this function, so only the leader sends; the task ends with it.
     let (notifier, _delivery) = notifications(&config, &client, &metrics, &shutdown)?;
 
-    let shadow_controller = Controller::new(shadows_api, watcher::Config::default())
-        .with_config(kube::runtime::controller::Config::default().concurrency(32));
-    let shadows = shadow_controller.store();
+    let (shadows, shadows_writer) = kube::runtime::reflector::store();
     let retrigger =
         futures::stream::unfold(
             trigger_rx,
@@ -261,15 +259,20 @@ pub async fn run(
         slots: cvsh::slots::Slots::new(config.max_concurrent_upgrades),
         notifier: notifier.clone(),
     });
-    let shadow_controller = shadow_controller
-        .reconcile_all_on(retrigger)
-        .graceful_shutdown_on(shutdown.clone().wait())
-        .run(
-            cvsh::controller::reconcile,
-            cvsh::controller::error_policy,
-            cvsh_ctx,
-        )
-        .for_each(|_| futures::future::ready(()));
+    let shadow_controller = cvsh::scheduler::run(
+        cvsh_ctx,
+        shadows_api,
+        shadows_writer,
+        retrigger,
+        shutdown.clone().wait(),
+        cvsh::scheduler::Settings {
+            workers: config.reconcile_workers(),
+            cadence: cvsh::cadence::Cadence {
+                first: config.resync(),
+                max: config.resync_max(),
+            },
+        },
+    );
 
     let ready = {
         let (manifests, shadows, health) = (manifests.clone(), shadows.clone(), health.clone());

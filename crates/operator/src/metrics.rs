@@ -68,6 +68,33 @@ struct FailingCheckLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+/// How the cluster-version reconciles are scheduled: whether any cluster waits, and why.
+#[derive(Clone)]
+struct Scheduling {
+    waiting: Family<ReasonLabels, Gauge>,
+    delay: Family<ReasonLabels, Histogram>,
+    duration: Family<ReasonLabels, Histogram>,
+    busy: Gauge,
+    oldest_observation: Gauge<f64, AtomicU64>,
+}
+
+impl Default for Scheduling {
+    fn default() -> Self {
+        Self {
+            waiting: Family::default(),
+            delay: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.01, 2.0, 16))),
+            duration: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 14))),
+            busy: Gauge::default(),
+            oldest_observation: Gauge::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabels {
     version: String,
 }
@@ -256,6 +283,7 @@ pub struct Metrics {
     unsigned_releases: Family<VersionLabels, Gauge>,
     notifications: Family<DeliveryLabels, Counter>,
     notifications_queued: Gauge,
+    scheduling: Scheduling,
 }
 
 impl Metrics {
@@ -275,6 +303,7 @@ impl Metrics {
             unsigned_releases: Family::default(),
             notifications: Family::default(),
             notifications_queued: Gauge::default(),
+            scheduling: Scheduling::default(),
         };
         let registry = registry.sub_registry_with_prefix("acp_cvo");
         registry.register(
@@ -388,7 +417,71 @@ impl Metrics {
             "Notifications waiting to be delivered",
             metrics.notifications_queued.clone(),
         );
+        let scheduling = &metrics.scheduling;
+        registry.register(
+            "reconcile_queue_waiting",
+            "Clusters due for a reconcile that wait for a worker, by why they are due (new, request, \
+             executing, fleet, retry, resync)",
+            Declared(Declared(scheduling.waiting.clone())),
+        );
+        registry.register(
+            "reconcile_queue_delay_seconds",
+            "Time from a cluster being due to its reconcile starting, by why it was due",
+            Declared(Declared(scheduling.delay.clone())),
+        );
+        registry.register(
+            "cluster_reconcile_duration_seconds",
+            "Time a cluster-version reconcile took, by why it ran",
+            Declared(Declared(scheduling.duration.clone())),
+        );
+        registry.register(
+            "reconcile_workers_busy",
+            "Cluster-version reconciles running now (at most --reconcile-workers)",
+            scheduling.busy.clone(),
+        );
+        registry.register(
+            "oldest_observation_age_seconds",
+            "Time since the cluster observed longest ago was last reconciled (or registered, if never); \
+             stays below --resync-max plus 10 % while the operator keeps up",
+            scheduling.oldest_observation.clone(),
+        );
         metrics
+    }
+
+    /// A cluster's reconcile starts, `delay` after it was due.
+    pub fn reconcile_dequeued(&self, reason: &'static str, delay: Duration) {
+        self.scheduling
+            .delay
+            .get_or_create(&ReasonLabels { reason })
+            .observe(delay.as_secs_f64());
+    }
+
+    /// A cluster's reconcile, run because of `reason`, took `took`.
+    pub fn reconcile_by_reason(&self, reason: &'static str, took: Duration) {
+        self.scheduling
+            .duration
+            .get_or_create(&ReasonLabels { reason })
+            .observe(took.as_secs_f64());
+    }
+
+    /// The scheduler's queue now: due clusters per reason, reconciles running, the oldest observation.
+    pub fn scheduler_gauges(
+        &self,
+        waiting: impl Iterator<Item = (&'static str, usize)>,
+        running: usize,
+        oldest_observation: Duration,
+    ) {
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        for (reason, n) in waiting {
+            self.scheduling
+                .waiting
+                .get_or_create(&ReasonLabels { reason })
+                .set(count(n));
+        }
+        self.scheduling.busy.set(count(running));
+        self.scheduling
+            .oldest_observation
+            .set(oldest_observation.as_secs_f64());
     }
 
     /// Replaces the per-cluster series of `cluster` with `facts`.

@@ -11,7 +11,6 @@ use acp_api::conditions::Clock;
 use acp_api::cvsh::{CheckState, Tier};
 use acp_api::{ClusterVersionShadow, ClusterVersionShadowStatus, ProductManifest};
 use acp_policy::AcpVersion;
-use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, Recorder};
 use kube::runtime::reflector::Store;
 use kube::{Api, Resource, ResourceExt};
@@ -42,6 +41,7 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     pub install_version: Option<AcpVersion>,
     pub stall_after: Duration,
+    /// How old an unchanged observation may get before the status is written again to say it is fresh.
     pub resync: Duration,
     /// Upgrades this process started, before the cache shows them.
     pub slots: Slots,
@@ -67,11 +67,35 @@ impl Error {
     }
 }
 
-pub fn error_policy(shadow: Arc<ClusterVersionShadow>, error: &Error, ctx: Arc<Context>) -> Action {
-    tracing::warn!(cluster = %shadow.name_any(), error = %error, "reconcile failed");
+/// When a reconcile that failed runs again.
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Logs and counts a failed reconcile; it runs again after [`RETRY_AFTER`].
+pub fn error_policy(cluster: &str, error: &Error, ctx: &Context) {
+    tracing::warn!(cluster, error = %error, "reconcile failed");
     ctx.metrics
         .reconcile_failed(ControllerName::ClusterVersion, error.metric_label());
-    Action::requeue(Duration::from_secs(5))
+}
+
+/// What a reconcile asks of the scheduler.
+#[derive(Debug)]
+pub struct Outcome {
+    pub next: Next,
+    /// The object as stored after this reconcile's status write, if it wrote.
+    pub written: Option<ClusterVersionShadow>,
+    /// Whether the status changed in anything but its timestamps.
+    pub changed: bool,
+}
+
+/// When the cluster is reconciled again (a change of its object may come first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// An upgrade runs or waits for its turn: its next step is due after this.
+    Step(Duration),
+    /// The reconcile ran on an outdated copy: again shortly, on the fresh one.
+    Again(Duration),
+    /// Nothing runs: observed again at the cadence of idle clusters.
+    Idle { reachable: bool },
 }
 
 impl Context {
@@ -84,7 +108,7 @@ impl Context {
 }
 
 #[tracing::instrument(skip(shadow, ctx), fields(cluster = %shadow.name_any()))]
-pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> Result<Outcome, Error> {
     let _timer = ctx.metrics.reconcile_started(ControllerName::ClusterVersion);
     let previous = shadow.status.clone().unwrap_or_default();
 
@@ -122,19 +146,21 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
     };
     let status = project::status(&previous, &projection, ctx.clock.as_ref());
 
-    let written = if project::needs_write(&previous, &status, ctx.resync) {
+    let changed = project::changed(&previous, &status);
+    let written = if changed || project::observation_aged(&previous, &status, ctx.resync) {
         let api: Api<ClusterVersionShadow> =
             Api::namespaced(ctx.client.clone(), &shadow.namespace().unwrap_or_default());
-        status::apply(&api, &shadow, &status).await.map(drop)
+        status::apply(&api, &shadow, &status).await.map(Some)
     } else {
-        Ok(())
+        Ok(None)
     };
     if !keeps_reservation(&phase, Written::of(&written), projection.completed()) {
         ctx.slots.release(&facts.name);
     }
-    if let Err(err) = written {
-        return write_failed(&facts.name, err);
-    }
+    let written = match written {
+        Ok(written) => written,
+        Err(err) => return write_failed(&facts.name, err),
+    };
     match &phase {
         Phase::Start { target, .. } => tracing::info!(%target, "upgrade started"),
         Phase::Execute { target, .. } if projection.completed() => {
@@ -143,12 +169,11 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
         _ => {}
     }
     publish(&ctx, &shadow, &facts, &previous, &status).await;
-    Ok(Action::requeue(requeue_after(
-        &phase,
-        stepped.as_ref(),
-        facts.observation.reachable,
-        ctx.resync,
-    )))
+    Ok(Outcome {
+        next: next(&phase, stepped.as_ref(), facts.observation.reachable),
+        written,
+        changed,
+    })
 }
 
 /// Advances the stages of the running upgrade to `target` against its cluster.
@@ -249,11 +274,15 @@ fn publish_metrics(
         .unsigned_releases(&super::facts::unsigned_releases(&ctx.manifests.state()));
 }
 
-fn write_failed(name: &str, err: kube::Error) -> Result<Action, Error> {
+fn write_failed(name: &str, err: kube::Error) -> Result<Outcome, Error> {
     if status::is_conflict(&err) {
         // Computed from an outdated object: run again on the fresh one.
         tracing::debug!(cluster = name, "status changed meanwhile; reconciling again");
-        return Ok(Action::requeue(Duration::from_millis(300)));
+        return Ok(Outcome {
+            next: Next::Again(Duration::from_millis(300)),
+            written: None,
+            changed: false,
+        });
     }
     Err(Error::WriteStatus {
         name: name.to_string(),
@@ -271,9 +300,9 @@ enum Written {
 }
 
 impl Written {
-    fn of(result: &Result<(), kube::Error>) -> Self {
+    fn of<T>(result: &Result<T, kube::Error>) -> Self {
         match result {
-            Ok(()) => Written::Done,
+            Ok(_) => Written::Done,
             Err(err) if status::is_conflict(err) => Written::Conflict,
             Err(_) => Written::Failed,
         }
@@ -294,17 +323,17 @@ fn keeps_reservation(phase: &Phase, written: Written, completed: bool) -> bool {
     }
 }
 
-/// When this cluster is reconciled again (a watch event may come first).
-fn requeue_after(phase: &Phase, stepped: Option<&Stepped>, reachable: bool, resync: Duration) -> Duration {
+/// When this cluster is reconciled again (a change of its object may come first).
+fn next(phase: &Phase, stepped: Option<&Stepped>, reachable: bool) -> Next {
+    let step = |secs| Next::Step(Duration::from_secs(secs));
     match (phase, stepped) {
-        // The start is recorded; the watch event of that write brings the first step.
-        (Phase::Start { .. }, _) => Duration::from_secs(2),
-        (_, Some(stepped)) if stepped.advance.finished => Duration::from_secs(1),
-        (_, Some(stepped)) if stepped.advance.blocked.is_none() => Duration::from_secs(2),
-        (Phase::Execute { .. } | Phase::Stopped { .. } | Phase::Blocked { .. }, _) => Duration::from_secs(5),
-        (Phase::Held { reason, .. }, _) if *reason == "ConcurrentUpgradeLimit" => Duration::from_secs(5),
-        _ if !reachable => Duration::from_secs(10).min(resync),
-        _ => resync,
+        // The start is recorded; the first step starts from the object that write returned.
+        (Phase::Start { .. }, _) => step(0),
+        (_, Some(stepped)) if stepped.advance.finished => step(1),
+        (_, Some(stepped)) if stepped.advance.blocked.is_none() => step(2),
+        (Phase::Execute { .. } | Phase::Stopped { .. } | Phase::Blocked { .. }, _) => step(5),
+        (Phase::Held { reason, .. }, _) if *reason == "ConcurrentUpgradeLimit" => step(5),
+        _ => Next::Idle { reachable },
     }
 }
 
@@ -388,8 +417,7 @@ mod tests {
     }
 
     #[test]
-    fn running_upgrades_are_looked_at_often_and_idle_clusters_at_the_resync() {
-        let resync = Duration::from_secs(30);
+    fn running_upgrades_are_looked_at_often_and_idle_clusters_at_their_cadence() {
         let step = |finished: bool, blocked: bool| Stepped {
             stages: vec![],
             advance: Advance {
@@ -407,17 +435,18 @@ mod tests {
             message: "m".into(),
         };
         let idle = Phase::Idle { offer: None };
-        let secs = |phase: &Phase, stepped: Option<&Stepped>, reachable: bool| {
-            requeue_after(phase, stepped, reachable, resync).as_secs()
-        };
-        assert_eq!(secs(&start(), None, true), 2);
-        assert_eq!(secs(&execute(), Some(&step(false, false)), true), 2);
-        assert_eq!(secs(&execute(), Some(&step(true, false)), true), 1);
-        assert_eq!(secs(&execute(), Some(&step(false, true)), true), 5);
-        assert_eq!(secs(&held("ConcurrentUpgradeLimit"), None, true), 5);
-        assert_eq!(secs(&held("DuplicateCluster"), None, true), 30);
-        assert_eq!(secs(&idle, None, false), 10);
-        assert_eq!(secs(&idle, None, true), 30);
+        let after = |secs| Next::Step(Duration::from_secs(secs));
+        assert_eq!(next(&start(), None, true), after(0));
+        assert_eq!(next(&execute(), Some(&step(false, false)), true), after(2));
+        assert_eq!(next(&execute(), Some(&step(true, false)), true), after(1));
+        assert_eq!(next(&execute(), Some(&step(false, true)), true), after(5));
+        assert_eq!(next(&held("ConcurrentUpgradeLimit"), None, true), after(5));
+        assert_eq!(
+            next(&held("DuplicateCluster"), None, true),
+            Next::Idle { reachable: true }
+        );
+        assert_eq!(next(&idle, None, false), Next::Idle { reachable: false });
+        assert_eq!(next(&idle, None, true), Next::Idle { reachable: true });
     }
 
     #[test]

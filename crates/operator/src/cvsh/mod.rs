@@ -1,6 +1,7 @@
 //! The ClusterVersionShadow controller: gather → decide → apply → project, with the whole state machine
 //! persisted in the object's status.
 
+pub mod cadence;
 pub mod controller;
 pub mod facts;
 #[cfg(test)]
@@ -12,7 +13,9 @@ pub mod pinning;
 pub mod plan;
 pub mod preflight;
 pub mod project;
+pub mod queue;
 pub mod roles;
+pub mod scheduler;
 pub mod slots;
 pub mod stages;
 pub mod transitions;

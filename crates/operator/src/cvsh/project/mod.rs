@@ -279,12 +279,8 @@ pub fn started_entry(
     }
 }
 
-/// Whether `new` differs from `old` in anything but timestamps, or the observation is getting old.
-pub fn needs_write(
-    old: &ClusterVersionShadowStatus,
-    new: &ClusterVersionShadowStatus,
-    refresh: Duration,
-) -> bool {
+/// Whether `new` differs from `old` in anything but the observation timestamps.
+pub fn changed(old: &ClusterVersionShadowStatus, new: &ClusterVersionShadowStatus) -> bool {
     let strip = |s: &ClusterVersionShadowStatus| {
         let mut s = s.clone();
         if let Some(o) = s.observed.as_mut() {
@@ -295,9 +291,16 @@ pub fn needs_write(
         }
         s
     };
-    if strip(old) != strip(new) {
-        return true;
-    }
+    strip(old) != strip(new)
+}
+
+/// Whether the written observation is `refresh` old or more (or missing), so the status should say again
+/// that the cluster was observed.
+pub fn observation_aged(
+    old: &ClusterVersionShadowStatus,
+    new: &ClusterVersionShadowStatus,
+    refresh: Duration,
+) -> bool {
     let at = |s: &ClusterVersionShadowStatus| s.observed.as_ref().and_then(|o| o.observed_at.clone());
     match (at(old), at(new)) {
         (Some(before), Some(now)) => {

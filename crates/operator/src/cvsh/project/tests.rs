@@ -628,10 +628,13 @@ fn timestamps_alone_do_not_cause_a_write_until_the_observation_ages() {
     };
     let mut new = old.clone();
     new.observed.as_mut().unwrap().observed_at = Some(clock(10).time());
-    assert!(!needs_write(&old, &new, Duration::from_secs(60)));
+    let minute = Duration::from_secs(60);
+    assert!(!changed(&old, &new));
+    assert!(!observation_aged(&old, &new, minute));
     new.observed.as_mut().unwrap().observed_at = Some(clock(61).time());
-    assert!(needs_write(&old, &new, Duration::from_secs(60)));
-    let mut changed = old.clone();
-    changed.current = Some(Release::version("4.3.1"));
-    assert!(needs_write(&old, &changed, Duration::from_secs(60)));
+    assert!(!changed(&old, &new));
+    assert!(observation_aged(&old, &new, minute));
+    let mut moved = old.clone();
+    moved.current = Some(Release::version("4.3.1"));
+    assert!(changed(&old, &moved));
 }

@@ -244,6 +244,7 @@ pub async fn run(
         releases,
         manifests: manifests.clone(),
         shadows: shadows.clone(),
+        fleet: cvsh::fleet::FleetView::default(),
         metrics: metrics.clone(),
         recorder: Recorder::new(
             client.clone(),

@@ -36,6 +36,8 @@ pub struct Context {
     pub releases: Arc<Releases>,
     pub manifests: Store<ProductManifest>,
     pub shadows: Store<ClusterVersionShadow>,
+    /// The other clusters, from `shadows`.
+    pub fleet: super::fleet::FleetView,
     pub metrics: Metrics,
     pub recorder: Recorder,
     pub clock: Arc<dyn Clock>,
@@ -99,9 +101,9 @@ pub enum Next {
 }
 
 impl Context {
-    /// Drops per-cluster state of clusters whose ClusterVersionShadow was deleted.
-    pub(super) fn forget_deleted(&self, shadows: &[Arc<ClusterVersionShadow>]) {
-        let exists = |name: &str| shadows.iter().any(|s| s.name_any() == name);
+    /// Drops the per-cluster state of a cluster whose ClusterVersionShadow was deleted.
+    pub(super) fn forget(&self, cluster: &str) {
+        let exists = |name: &str| name != cluster;
         self.slots.retain(exists);
         self.metrics.retain_clusters(exists);
     }

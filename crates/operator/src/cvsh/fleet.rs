@@ -2,12 +2,14 @@
 //! never by calling each cluster again.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use acp_api::ClusterVersionShadow;
 use acp_api::cvsh::Tier;
 use acp_policy::{AcpVersion, GlobalTier, KubeVersion, Provisioning};
 use kube::ResourceExt;
+use kube::runtime::reflector::Store;
 
 use super::pinning::Peer;
 use super::roles::{self, Claim, Role};
@@ -51,6 +53,40 @@ pub struct Fleet {
     /// The tier granted to each cluster, by name (see [`roles`]).
     pub roles: BTreeMap<String, Role>,
     pub identities: Vec<IdentityView>,
+}
+
+/// The fleet as the ClusterVersionShadow cache shows it, built once per change of the cache rather than
+/// once per reconcile: at thousands of clusters, each reconcile building its own copy cost more than the
+/// reconcile itself.
+#[derive(Debug)]
+pub struct FleetView {
+    stale: AtomicBool,
+    fleet: Mutex<Arc<Fleet>>,
+}
+
+impl Default for FleetView {
+    fn default() -> Self {
+        Self {
+            stale: AtomicBool::new(true),
+            fleet: Mutex::default(),
+        }
+    }
+}
+
+impl FleetView {
+    /// The cache changed: the next reader builds the fleet again.
+    pub fn changed(&self) {
+        self.stale.store(true, Ordering::SeqCst);
+    }
+
+    pub fn get(&self, shadows: &Store<ClusterVersionShadow>) -> Arc<Fleet> {
+        // Built under the lock, so an older build never replaces a newer one.
+        let mut fleet = self.fleet.lock().unwrap_or_else(|p| p.into_inner());
+        if self.stale.swap(false, Ordering::SeqCst) {
+            *fleet = Arc::new(Fleet::from_shadows(&shadows.state()));
+        }
+        fleet.clone()
+    }
 }
 
 impl Fleet {

@@ -36,7 +36,7 @@ pub struct Facts {
     pub kubeconfig: Option<String>,
     pub cluster: Result<Cluster, AccessError>,
     pub observation: Observation,
-    pub fleet: Fleet,
+    pub fleet: Arc<Fleet>,
     pub catalogue: Arc<Catalogue>,
     /// Where each release came from: its bundle digest, or `builtin`.
     pub origins: Arc<BTreeMap<AcpVersion, String>>,
@@ -115,9 +115,7 @@ pub async fn facts(
         },
     };
 
-    let shadows = ctx.shadows.state();
-    ctx.forget_deleted(&shadows);
-    let fleet = Fleet::from_shadows(&shadows);
+    let fleet = ctx.fleet.get(&ctx.shadows);
     let role = fleet.role(shadow);
     // The last known identity: a cluster that does not answer for a while is still a duplicate.
     let identity = observation

@@ -188,6 +188,7 @@ impl Scheduler {
     }
 
     fn on_event(&mut self, event: watcher::Event<ClusterVersionShadow>, now: Instant) {
+        self.ctx.fleet.changed();
         match event {
             watcher::Event::Apply(shadow) | watcher::Event::InitApply(shadow) => {
                 let name = shadow.name_any();
@@ -234,6 +235,7 @@ impl Scheduler {
         let name = name.to_owned();
         self.queue.forget(&name);
         self.known.remove(&name);
+        self.ctx.forget(&name);
     }
 
     /// Every cluster (but `except`) is looked at again soon.

@@ -44,7 +44,7 @@ fn facts(current: Option<&str>) -> Facts {
             kubernetes_version: Some("v1.33.5".parse().unwrap()),
             ..Observation::default()
         },
-        fleet: Fleet::default(),
+        fleet: Arc::new(Fleet::default()),
         catalogue: Arc::new(Catalogue::builtin()),
         origins: Arc::new(BTreeMap::from([(v("4.3.1"), "sha256:feed".to_string())])),
         current: Current {

@@ -233,14 +233,23 @@ pub async fn run(
             trigger_rx,
             |mut rx| async move { rx.recv().await.map(|()| ((), rx)) },
         );
+    let access = clusters::ClusterAccess::new(
+        client.clone(),
+        config.request_timeout(),
+        config.kubeconfig_policy(),
+    );
+    let platform = cvsh::preflight::platform_cache::CachedPlatform::new(
+        cvsh::preflight::sources::Platform {
+            cluster: access.global(acp_api::names::GLOBAL_CLUSTER),
+            namespace: config.namespace.clone(),
+        },
+        cvsh::preflight::platform_cache::TTL,
+    );
     let cvsh_ctx = Arc::new(cvsh::controller::Context {
         client: client.clone(),
         namespace: config.namespace.clone(),
-        access: clusters::ClusterAccess::new(
-            client.clone(),
-            config.request_timeout(),
-            config.kubeconfig_policy(),
-        ),
+        access,
+        platform,
         releases,
         manifests: manifests.clone(),
         shadows: shadows.clone(),

@@ -17,6 +17,8 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::gather::{self, Facts};
 use super::phase::{self, Phase};
+use super::preflight::platform_cache::CachedPlatform;
+use super::preflight::sources::Platform;
 use super::project::{self, Projection, Stepped};
 use super::slots::Slots;
 use super::stages::{self, Execution};
@@ -33,6 +35,8 @@ pub struct Context {
     /// Namespace of the cvsh objects, their kubeconfig Secrets and the operator's ConfigMaps.
     pub namespace: String,
     pub access: ClusterAccess,
+    /// The operator's settings in the global cluster, as preflight reads them.
+    pub platform: CachedPlatform<Platform>,
     pub releases: Arc<Releases>,
     pub manifests: Store<ProductManifest>,
     pub shadows: Store<ClusterVersionShadow>,

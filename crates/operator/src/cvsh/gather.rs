@@ -15,7 +15,7 @@ use super::fleet::Fleet;
 use super::phase::{self, Evaluated};
 use super::pinning;
 use super::plan::{self, Current, Request};
-use super::preflight::sources::{NoCluster, Platform, PlatformSource};
+use super::preflight::sources::{NoCluster, PlatformSource};
 use super::preflight::{self, Settings};
 use super::slots::Claim;
 use crate::clusters::access::SecretKey;
@@ -173,10 +173,7 @@ pub async fn preflight(
 ) -> Option<Evaluated> {
     let current = facts.current.version.as_ref();
     let target = phase::preflight_target(previous, &facts.request, current, facts.available.first())?;
-    let platform = Platform {
-        cluster: ctx.access.global("global"),
-        namespace: ctx.namespace.clone(),
-    };
+    let platform = &ctx.platform;
     let settings = match platform.config_map(acp_api::names::cvo_config::NAME).await {
         Ok(data) => Settings::from_data(data.as_ref()),
         Err(err) => Settings {
@@ -203,8 +200,8 @@ pub async fn preflight(
     };
     let kept = previous.preflight.as_ref();
     let checks = match &facts.cluster {
-        Ok(cluster) => preflight::evaluate(&inputs, cluster, &platform, &settings, kept).await,
-        Err(_) => preflight::evaluate(&inputs, &NoCluster, &platform, &settings, kept).await,
+        Ok(cluster) => preflight::evaluate(&inputs, cluster, platform, &settings, kept).await,
+        Err(_) => preflight::evaluate(&inputs, &NoCluster, platform, &settings, kept).await,
     };
     Some(Evaluated::new(target, checks))
 }

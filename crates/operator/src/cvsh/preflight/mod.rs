@@ -7,6 +7,7 @@
 //! returns the list written to `status.preflight.checks`.
 
 pub mod checks;
+pub mod platform_cache;
 pub mod settings;
 pub mod sources;
 

@@ -90,11 +90,13 @@ pub async fn run(
         settings,
         ctx,
         last_gauges: None,
+        listed: Vec::new(),
     };
     let mut events = std::pin::pin!(events);
     let mut retrigger = std::pin::pin!(retrigger);
     let mut shutdown = std::pin::pin!(shutdown);
     let mut running: JoinSet<Ended> = JoinSet::new();
+    let mut retriggers = true;
     loop {
         let now = Instant::now();
         scheduler.start_due(&mut running, now);
@@ -112,9 +114,9 @@ pub async fn run(
                 Some(Err(err)) => tracing::warn!(error = %err, "watching ClusterVersionShadows failed; retrying"),
                 None => break,
             },
-            trigger = retrigger.next() => match trigger {
+            trigger = retrigger.next(), if retriggers => match trigger {
                 Some(()) => scheduler.everyone(Reason::Fleet, None, Instant::now()),
-                None => std::future::pending::<()>().await,
+                None => retriggers = false,
             },
             Some(done) = running.join_next(), if !running.is_empty() => {
                 if let Ok(ended) = done {
@@ -141,6 +143,8 @@ struct Scheduler {
     settings: Settings,
     ctx: Arc<Context>,
     last_gauges: Option<Instant>,
+    /// Objects of a listing in progress that need a reconcile once it is complete.
+    listed: Vec<(String, Reason)>,
 }
 
 impl Scheduler {
@@ -190,27 +194,22 @@ impl Scheduler {
     fn on_event(&mut self, event: watcher::Event<ClusterVersionShadow>, now: Instant) {
         self.ctx.fleet.changed();
         match event {
-            watcher::Event::Apply(shadow) | watcher::Event::InitApply(shadow) => {
-                let name = shadow.name_any();
-                let reason = reason_for(self.known.get(&name), &shadow);
-                if let Some(reason) = reason {
-                    self.queue.push(name.clone(), Due::new(reason, now), now);
+            watcher::Event::Apply(shadow) => {
+                if let Some((name, reason)) = self.seen(&shadow, now) {
+                    self.queue.push(name, Due::new(reason, now), now);
                 }
-                let known = self.known.entry(name).or_insert_with(|| Known {
-                    resource_version: None,
-                    unchanged: 0,
-                    observed: now,
-                    written: None,
-                });
-                if reason.is_some() {
-                    known.unchanged = 0;
+            }
+            watcher::Event::InitApply(shadow) => {
+                // The cache holds a listing only once it is complete: queued at InitDone.
+                if let Some(seen) = self.seen(&shadow, now) {
+                    self.listed.push(seen);
                 }
-                known.resource_version = shadow.metadata.resource_version.clone();
-                // The cache now holds this event's object, which is at least as new as any write.
-                known.written = None;
             }
             watcher::Event::Delete(shadow) => self.forget(&shadow.name_any()),
             watcher::Event::InitDone => {
+                for (name, reason) in std::mem::take(&mut self.listed) {
+                    self.queue.push(name, Due::new(reason, now), now);
+                }
                 // Deleted while the watch was down: the relist does not say so, the cache does.
                 let gone: Vec<String> = self
                     .known
@@ -227,8 +226,26 @@ impl Scheduler {
                     self.forget(&name);
                 }
             }
-            watcher::Event::Init => {}
+            watcher::Event::Init => self.listed.clear(),
         }
+    }
+
+    /// Records a watched object; returns it with the reason to reconcile it, if it is news.
+    fn seen(&mut self, shadow: &ClusterVersionShadow, now: Instant) -> Option<(String, Reason)> {
+        let name = shadow.name_any();
+        let reason = reason_for(self.known.get(&name), shadow);
+        let known = self.known.entry(name.clone()).or_insert_with(|| Known {
+            resource_version: None,
+            unchanged: 0,
+            observed: now,
+            written: None,
+        });
+        known.resource_version = shadow.metadata.resource_version.clone();
+        // The cache now holds this object (or will at InitDone), at least as new as any write.
+        known.written = None;
+        let reason = reason?;
+        known.unchanged = 0;
+        Some((name, reason))
     }
 
     fn forget(&mut self, name: &str) {

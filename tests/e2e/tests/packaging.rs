@@ -183,12 +183,18 @@ async fn helm_chart_renders_what_deploy_installs_and_the_server_accepts_it() {
         "kubeconfig.allowInsecureTLS=true",
         "--set",
         "allowPrivilegedReleaseContent=true",
+        "--set",
+        "resyncMaxSeconds=600",
+        "--set",
+        "reconcileWorkers=64",
     ])
     .await;
     kubectl(global, &["apply", "--dry-run=server", "-f", "-"], Some(&tuned)).await;
     for expected in [
         "replicas: 3",
         "--max-concurrent-upgrades=5",
+        "--resync-max=600",
+        "--reconcile-workers=64",
         "--release-repository=registry.example.com/acp/releases",
         "role: infra",
         "--registry-auth-file=/etc/acp-cvo/registry-auth/.dockerconfigjson",

@@ -15,13 +15,13 @@ use acp_api::ClusterVersionShadow;
 use acp_api::names::GLOBAL_CLUSTER;
 use futures::{Stream, StreamExt};
 use kube::ResourceExt;
-use kube::runtime::reflector::{self, ObjectRef, store::Writer};
+use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::task::JoinSet;
 
 use super::cadence::Cadence;
 use super::controller::{self, Context, Next, Outcome};
-use super::queue::{Due, Queue, Reason};
+use super::queue::{Due, Queue, Reason, Work};
 
 /// How the fleet is worked through.
 #[derive(Clone, Copy, Debug)]
@@ -84,46 +84,53 @@ pub async fn run(
         .default_backoff()
         .modify(|shadow| shadow.managed_fields_mut().clear());
     let events = reflector::reflector(writer, events);
-    let mut scheduler = Scheduler {
-        queue: Queue::default(),
-        known: HashMap::new(),
-        settings,
-        ctx,
-        last_gauges: None,
-        listed: Vec::new(),
-    };
+    let mut tracker = Tracker::new(ctx.shadows.clone(), &ctx.namespace, settings.cadence);
     let mut events = std::pin::pin!(events);
     let mut retrigger = std::pin::pin!(retrigger);
     let mut shutdown = std::pin::pin!(shutdown);
     let mut running: JoinSet<Ended> = JoinSet::new();
     let mut retriggers = true;
+    let mut last_gauges: Option<Instant> = None;
     loop {
         let now = Instant::now();
-        scheduler.start_due(&mut running, now);
-        scheduler.update_gauges(running.len(), now);
-        let wake = scheduler
+        while running.len() < settings.workers {
+            let Some((work, shadow)) = tracker.next(now) else {
+                break;
+            };
+            start(&ctx, &mut running, work, shadow, now);
+        }
+        if last_gauges.is_none_or(|at| now.saturating_duration_since(at) >= Duration::from_secs(1)) {
+            last_gauges = Some(now);
+            tracker.publish_gauges(&ctx, running.len(), now);
+        }
+        let idle_tick = tokio::time::Instant::from_std(now + Duration::from_secs(1));
+        let wake = tracker
             .queue
             .next_at(now)
-            .map(|at| tokio::time::Instant::from_std(at.max(now)));
-        let idle_tick = tokio::time::Instant::from_std(now + Duration::from_secs(1));
-        let sleep = tokio::time::sleep_until(wake.map_or(idle_tick, |w| w.min(idle_tick)));
+            .map_or(idle_tick, |at| tokio::time::Instant::from_std(at).min(idle_tick));
         tokio::select! {
             () = &mut shutdown => break,
             event = events.next() => match event {
-                Some(Ok(event)) => scheduler.on_event(event, Instant::now()),
+                Some(Ok(event)) => {
+                    ctx.fleet.changed();
+                    for gone in tracker.on_event(event, Instant::now()) {
+                        ctx.forget(&gone);
+                    }
+                }
                 Some(Err(err)) => tracing::warn!(error = %err, "watching ClusterVersionShadows failed; retrying"),
                 None => break,
             },
             trigger = retrigger.next(), if retriggers => match trigger {
-                Some(()) => scheduler.everyone(Reason::Fleet, None, Instant::now()),
+                Some(()) => tracker.everyone(Reason::Fleet, None, Instant::now()),
                 None => retriggers = false,
             },
             Some(done) = running.join_next(), if !running.is_empty() => {
-                if let Ok(ended) = done {
-                    scheduler.finished(ended, Instant::now());
+                if let Ok(Ended { name, from, result }) = done {
+                    let outcome = result.map_err(|err| controller::error_policy(&name, &err, &ctx)).ok();
+                    tracker.finished(&name, &from, outcome, fastrand::f64(), Instant::now());
                 }
             }
-            () = sleep, if running.len() < scheduler.settings.workers => {}
+            () = tokio::time::sleep_until(wake), if running.len() < settings.workers => {}
         }
     }
     // Finish what runs; start nothing new.
@@ -137,75 +144,99 @@ struct Ended {
     result: Result<Outcome, controller::Error>,
 }
 
-struct Scheduler {
-    queue: Queue<String>,
-    known: HashMap<String, Known>,
-    settings: Settings,
-    ctx: Arc<Context>,
-    last_gauges: Option<Instant>,
-    /// Objects of a listing in progress that need a reconcile once it is complete.
-    listed: Vec<(String, Reason)>,
+fn start(
+    ctx: &Arc<Context>,
+    running: &mut JoinSet<Ended>,
+    work: Work<String>,
+    shadow: Arc<ClusterVersionShadow>,
+    now: Instant,
+) {
+    let reason = work.due.reason.as_str();
+    ctx.metrics
+        .reconcile_dequeued(reason, now.saturating_duration_since(work.due.at));
+    let ctx = ctx.clone();
+    running.spawn(async move {
+        let started = Instant::now();
+        let result = controller::reconcile(shadow.clone(), ctx.clone()).await;
+        ctx.metrics.reconcile_by_reason(reason, started.elapsed());
+        Ended {
+            name: work.key,
+            from: shadow,
+            result,
+        }
+    });
 }
 
-impl Scheduler {
-    fn start_due(&mut self, running: &mut JoinSet<Ended>, now: Instant) {
-        while running.len() < self.settings.workers {
-            let Some(work) = self.queue.pop(now) else {
-                return;
-            };
-            let Some(shadow) = self.object(&work.key) else {
-                // Deleted since it was queued.
-                self.queue.forget(&work.key);
-                self.queue.finish(&work.key, None, now);
-                continue;
-            };
-            self.ctx.metrics.reconcile_dequeued(
-                work.due.reason.as_str(),
-                now.saturating_duration_since(work.due.at),
-            );
-            let ctx = self.ctx.clone();
-            let reason = work.due.reason;
-            running.spawn(async move {
-                let started = Instant::now();
-                let result = controller::reconcile(shadow.clone(), ctx.clone()).await;
-                ctx.metrics
-                    .reconcile_by_reason(reason.as_str(), started.elapsed());
-                Ended {
-                    name: work.key,
-                    from: shadow,
-                    result,
-                }
-            });
+/// Which cluster is reconciled when: the queue, fed by the watch and by the ends of reconciles.
+struct Tracker {
+    queue: Queue<String>,
+    known: HashMap<String, Known>,
+    /// Objects of a listing in progress that need a reconcile once it is complete.
+    listed: Vec<(String, Reason)>,
+    shadows: Store<ClusterVersionShadow>,
+    namespace: String,
+    cadence: Cadence,
+}
+
+impl Tracker {
+    fn new(shadows: Store<ClusterVersionShadow>, namespace: &str, cadence: Cadence) -> Self {
+        Self {
+            queue: Queue::default(),
+            known: HashMap::new(),
+            listed: Vec::new(),
+            shadows,
+            namespace: namespace.to_owned(),
+            cadence,
         }
+    }
+
+    /// The next cluster due, with the copy of its object to reconcile.
+    fn next(&mut self, now: Instant) -> Option<(Work<String>, Arc<ClusterVersionShadow>)> {
+        loop {
+            let work = self.queue.pop(now)?;
+            if let Some(shadow) = self.object(&work.key) {
+                return Some((work, shadow));
+            }
+            // Deleted since it was queued.
+            self.queue.forget(&work.key);
+            self.queue.finish(&work.key, None, now);
+        }
+    }
+
+    fn cached(&self, name: &str) -> Option<Arc<ClusterVersionShadow>> {
+        self.shadows.get(&ObjectRef::new(name).within(&self.namespace))
     }
 
     /// The newest copy of `name`: what this process wrote, until the cache has caught up with it.
     fn object(&self, name: &str) -> Option<Arc<ClusterVersionShadow>> {
-        let cached = self
-            .ctx
-            .shadows
-            .get(&ObjectRef::new(name).within(&self.ctx.namespace));
+        let cached = self.cached(name);
         match self.known.get(name).and_then(|k| k.written.clone()) {
             Some(written) if cached.is_some() => Some(written),
             _ => cached,
         }
     }
 
-    fn on_event(&mut self, event: watcher::Event<ClusterVersionShadow>, now: Instant) {
-        self.ctx.fleet.changed();
+    /// Takes in a watch event (after the cache did); returns the clusters found deleted.
+    fn on_event(&mut self, event: watcher::Event<ClusterVersionShadow>, now: Instant) -> Vec<String> {
         match event {
             watcher::Event::Apply(shadow) => {
                 if let Some((name, reason)) = self.seen(&shadow, now) {
                     self.queue.push(name, Due::new(reason, now), now);
                 }
+                Vec::new()
             }
             watcher::Event::InitApply(shadow) => {
                 // The cache holds a listing only once it is complete: queued at InitDone.
                 if let Some(seen) = self.seen(&shadow, now) {
                     self.listed.push(seen);
                 }
+                Vec::new()
             }
-            watcher::Event::Delete(shadow) => self.forget(&shadow.name_any()),
+            watcher::Event::Delete(shadow) => {
+                let name = shadow.name_any();
+                self.forget(&name);
+                vec![name]
+            }
             watcher::Event::InitDone => {
                 for (name, reason) in std::mem::take(&mut self.listed) {
                     self.queue.push(name, Due::new(reason, now), now);
@@ -214,19 +245,18 @@ impl Scheduler {
                 let gone: Vec<String> = self
                     .known
                     .keys()
-                    .filter(|name| {
-                        self.ctx
-                            .shadows
-                            .get(&ObjectRef::new(name).within(&self.ctx.namespace))
-                            .is_none()
-                    })
+                    .filter(|name| self.cached(name).is_none())
                     .cloned()
                     .collect();
-                for name in gone {
-                    self.forget(&name);
+                for name in &gone {
+                    self.forget(name);
                 }
+                gone
             }
-            watcher::Event::Init => self.listed.clear(),
+            watcher::Event::Init => {
+                self.listed.clear();
+                Vec::new()
+            }
         }
     }
 
@@ -252,10 +282,9 @@ impl Scheduler {
         let name = name.to_owned();
         self.queue.forget(&name);
         self.known.remove(&name);
-        self.ctx.forget(&name);
     }
 
-    /// Every cluster (but `except`) is looked at again soon.
+    /// Every cluster (but `except`) is looked at again now.
     fn everyone(&mut self, reason: Reason, except: Option<&str>, now: Instant) {
         let names: Vec<String> = self
             .known
@@ -268,32 +297,37 @@ impl Scheduler {
         }
     }
 
-    fn finished(&mut self, ended: Ended, now: Instant) {
-        let Ended { name, from, result } = ended;
+    /// The reconcile of `name`, started from `from`, ended with `outcome` (`None`: it failed). `unit`,
+    /// uniform in [0, 1), spreads the next observation of an idle cluster.
+    fn finished(
+        &mut self,
+        name: &str,
+        from: &ClusterVersionShadow,
+        outcome: Option<Outcome>,
+        unit: f64,
+        now: Instant,
+    ) {
+        let key = name.to_owned();
         // The write was fenced on `from`: while the newest copy known here is still `from`, the write is
         // newer; once the cache moved on, it holds the write or something after it.
         let behind = self
-            .object(&name)
+            .object(name)
             .is_some_and(|newest| newest.resource_version() == from.resource_version());
-        let Some(known) = self.known.get_mut(&name) else {
+        let Some(known) = self.known.get_mut(name) else {
             // Deleted while it ran.
-            self.queue.finish(&name, None, now);
+            self.queue.finish(&key, None, now);
             return;
         };
         known.observed = now;
-        let outcome = match result {
-            Ok(outcome) => outcome,
-            Err(err) => {
-                controller::error_policy(&name, &err, &self.ctx);
-                let due = Due::new(Reason::Retry, now + controller::RETRY_AFTER);
-                self.queue.finish(&name, Some(due), now);
-                return;
-            }
+        let Some(outcome) = outcome else {
+            let due = Due::new(Reason::Retry, now + controller::RETRY_AFTER);
+            self.queue.finish(&key, Some(due), now);
+            return;
         };
         let fleet = outcome
             .written
             .as_ref()
-            .is_some_and(|written| matters_to_the_fleet(Some(&from), written));
+            .is_some_and(|written| matters_to_the_fleet(Some(from), written));
         if let Some(written) = outcome.written
             && behind
         {
@@ -312,14 +346,11 @@ impl Scheduler {
             }
             Next::Again(after) => Due::new(Reason::Retry, now + after),
             Next::Idle { reachable } => {
-                let interval = self
-                    .settings
-                    .cadence
-                    .idle(known.unchanged.saturating_sub(1), reachable);
-                Due::new(Reason::Resync, now + Cadence::spread(interval, fastrand::f64()))
+                let interval = self.cadence.idle(known.unchanged.saturating_sub(1), reachable);
+                Due::new(Reason::Resync, now + Cadence::spread(interval, unit))
             }
         };
-        self.queue.finish(&name, Some(due), now);
+        self.queue.finish(&key, Some(due), now);
         if fleet {
             if name == GLOBAL_CLUSTER {
                 self.everyone(Reason::Fleet, Some(GLOBAL_CLUSTER), now);
@@ -330,15 +361,8 @@ impl Scheduler {
         }
     }
 
-    /// Queue and staleness gauges, at most once a second.
-    fn update_gauges(&mut self, running: usize, now: Instant) {
-        if self
-            .last_gauges
-            .is_some_and(|at| now.saturating_duration_since(at) < Duration::from_secs(1))
-        {
-            return;
-        }
-        self.last_gauges = Some(now);
+    /// The queue and staleness gauges.
+    fn publish_gauges(&self, ctx: &Context, running: usize, now: Instant) {
         let oldest = self
             .known
             .values()
@@ -346,8 +370,7 @@ impl Scheduler {
             .max()
             .unwrap_or_default();
         let waiting = self.queue.waiting(now);
-        let metrics = &self.ctx.metrics;
-        metrics.scheduler_gauges(
+        ctx.metrics.scheduler_gauges(
             Reason::ALL
                 .iter()
                 .map(|r| (r.as_str(), waiting.get(r).copied().unwrap_or(0))),
@@ -406,5 +429,190 @@ mod tests {
         let mut observed_again = at(Some("4.2.3"));
         observed_again.metadata.resource_version = Some("2".into());
         assert!(!matters_to_the_fleet(Some(&at(Some("4.2.3"))), &observed_again));
+    }
+
+    mod tracker {
+        use super::*;
+        use kube::runtime::reflector::store::Writer;
+
+        const NS: &str = "cpaas-system";
+
+        fn cadence() -> Cadence {
+            Cadence {
+                first: Duration::from_secs(30),
+                max: Duration::from_secs(300),
+            }
+        }
+
+        fn object(name: &str, rv: &str, version: Option<&str>) -> ClusterVersionShadow {
+            let mut s = ClusterVersionShadow::new(name, ClusterVersionShadowSpec::default());
+            s.metadata.namespace = Some(NS.into());
+            s.metadata.resource_version = Some(rv.into());
+            s.status = Some(ClusterVersionShadowStatus {
+                current: version.map(|v| acp_api::cvsh::Release {
+                    version: Some(v.into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            });
+            s
+        }
+
+        struct Fixture {
+            writer: Writer<ClusterVersionShadow>,
+            tracker: Tracker,
+            now: Instant,
+        }
+
+        impl Fixture {
+            fn new() -> Self {
+                let (store, writer) = reflector::store();
+                Self {
+                    writer,
+                    tracker: Tracker::new(store, NS, cadence()),
+                    now: Instant::now(),
+                }
+            }
+
+            /// The watch delivers `event`: the cache first, then the scheduler, as the reflector does.
+            fn watch(&mut self, event: watcher::Event<ClusterVersionShadow>) -> Vec<String> {
+                self.writer.apply_watcher_event(&event);
+                self.tracker.on_event(event, self.now)
+            }
+
+            fn list(&mut self, objects: Vec<ClusterVersionShadow>) {
+                self.watch(watcher::Event::Init);
+                for o in objects {
+                    self.watch(watcher::Event::InitApply(o));
+                }
+                self.watch(watcher::Event::InitDone);
+            }
+
+            fn due(&mut self) -> Vec<(String, Reason)> {
+                let mut out = Vec::new();
+                while let Some((work, _)) = self.tracker.next(self.now) {
+                    out.push((work.key, work.due.reason));
+                }
+                out.sort();
+                out
+            }
+
+            fn finish(&mut self, name: &str, from: &ClusterVersionShadow, outcome: Outcome) {
+                self.tracker.finished(name, from, Some(outcome), 0.5, self.now);
+            }
+
+            fn later(&mut self, secs: u64) {
+                self.now += Duration::from_secs(secs);
+            }
+        }
+
+        fn idle(written: Option<ClusterVersionShadow>, changed: bool) -> Outcome {
+            Outcome {
+                next: Next::Idle { reachable: true },
+                written,
+                changed,
+            }
+        }
+
+        #[test]
+        fn clusters_listed_at_start_are_handed_out_once_the_listing_is_complete() {
+            let mut f = Fixture::new();
+            f.watch(watcher::Event::Init);
+            f.watch(watcher::Event::InitApply(object("east", "1", None)));
+            assert!(f.due().is_empty(), "the cache does not hold a partial listing");
+            f.watch(watcher::Event::InitApply(object("west", "2", None)));
+            f.watch(watcher::Event::InitDone);
+            assert_eq!(
+                f.due(),
+                [("east".into(), Reason::New), ("west".into(), Reason::New)]
+            );
+        }
+
+        #[test]
+        fn the_echo_of_its_own_write_is_not_work_but_someone_elses_change_is() {
+            let mut f = Fixture::new();
+            let east = object("east", "1", None);
+            f.list(vec![east.clone()]);
+            f.due();
+            let written = object("east", "2", Some("4.2.3"));
+            f.finish("east", &east, idle(Some(written.clone()), true));
+            // The next reconcile starts from the written copy, before the watch delivers it.
+            let (_, resumed) = {
+                f.later(30);
+                f.tracker.next(f.now).unwrap()
+            };
+            assert_eq!(resumed.resource_version().as_deref(), Some("2"));
+            f.finish("east", &resumed, idle(None, false));
+            f.watch(watcher::Event::Apply(written));
+            assert!(f.due().is_empty(), "the echo of the write");
+            f.watch(watcher::Event::Apply(object("east", "3", Some("4.2.3"))));
+            assert_eq!(f.due(), [("east".into(), Reason::Request)]);
+        }
+
+        #[test]
+        fn an_idle_cluster_is_observed_less_often_until_something_changes() {
+            let mut f = Fixture::new();
+            let east = object("east", "1", Some("4.2.3"));
+            f.list(vec![east.clone()]);
+            let mut waits = Vec::new();
+            for changed in [true, false, false, false, true] {
+                let (work, from) = f.tracker.next(f.now).unwrap();
+                assert_eq!(work.key, "east");
+                f.finish("east", &from, idle(None, changed));
+                let before = f.now;
+                while f.tracker.next(f.now).is_none() {
+                    f.later(1);
+                }
+                waits.push(f.now.duration_since(before).as_secs());
+                // Handed out above: put it back as if it was just popped.
+                f.tracker
+                    .queue
+                    .finish(&"east".to_owned(), Some(Due::new(Reason::Resync, f.now)), f.now);
+            }
+            assert_eq!(waits, [30, 30, 60, 120, 30]);
+        }
+
+        #[test]
+        fn a_version_change_wakes_the_clusters_it_gates() {
+            let mut f = Fixture::new();
+            let global = object("global", "1", Some("4.2.5"));
+            let east = object("east", "2", Some("4.2.3"));
+            let west = object("west", "3", Some("4.2.3"));
+            f.list(vec![global.clone(), east.clone(), west.clone()]);
+            f.due();
+            for (name, from) in [("global", &global), ("east", &east), ("west", &west)] {
+                f.finish(name, from, idle(None, false));
+            }
+            // A workload cluster reached a new version: the global cluster's checks read it.
+            let upgraded = object("east", "4", Some("4.3.1"));
+            f.finish("east", &east, idle(Some(upgraded), true));
+            assert_eq!(f.due(), [("global".into(), Reason::Fleet)]);
+            f.finish("global", &global, idle(None, false));
+            // The global cluster moved: every workload cluster's gate changed.
+            f.finish(
+                "global",
+                &global,
+                idle(Some(object("global", "5", Some("4.3.1"))), true),
+            );
+            assert_eq!(
+                f.due(),
+                [("east".into(), Reason::Fleet), ("west".into(), Reason::Fleet)]
+            );
+        }
+
+        #[test]
+        fn deleted_clusters_are_forgotten_even_when_the_watch_missed_the_deletion() {
+            let mut f = Fixture::new();
+            f.list(vec![object("east", "1", None), object("west", "2", None)]);
+            let gone = f.watch(watcher::Event::Delete(object("east", "1", None)));
+            assert_eq!(gone, ["east"]);
+            assert_eq!(f.due(), [("west".into(), Reason::New)]);
+            // The watch restarts; `west` was deleted meanwhile.
+            f.watch(watcher::Event::Init);
+            let gone = f.watch(watcher::Event::InitDone);
+            assert_eq!(gone, ["west"]);
+            f.later(1000);
+            assert!(f.due().is_empty());
+        }
     }
 }

@@ -209,6 +209,7 @@ pub async fn run(
         metrics: metrics.clone(),
         clock: clock.clone(),
         resolved: trigger_tx,
+        announced: releases::controller::Announced::default(),
     });
     // A version claimed by a second ProductManifest refuses the first one too: look at all of them again.
     let duplicates = futures::stream::unfold(releases.duplicates_changed(), |mut rx| async move {

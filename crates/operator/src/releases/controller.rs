@@ -23,8 +23,34 @@ pub struct Context {
     pub releases: Arc<Releases>,
     pub metrics: Metrics,
     pub clock: Arc<dyn Clock>,
-    /// Told after every reconcile, so the cluster controller re-reads the offered releases.
+    /// Told when what clusters read of the releases may have changed, so every cluster reads it again.
     pub resolved: tokio::sync::mpsc::UnboundedSender<()>,
+    /// The status each ProductManifest had in the cache when clusters were last told.
+    pub announced: Announced,
+}
+
+/// What the clusters were last told about each ProductManifest. Every cluster is reconciled again on each
+/// announcement, so one is made only when something they read changed: the catalogue, a status this
+/// reconcile writes, or a status the cache shows for the first time (the clusters read readiness from
+/// the cache, which holds a written status only once its watch event arrived).
+#[derive(Default)]
+pub struct Announced(std::sync::Mutex<std::collections::BTreeMap<String, ProductManifestStatus>>);
+
+impl Announced {
+    /// Whether to tell the clusters, given what the cache showed (`cached`), what was written (`new`)
+    /// and whether the catalogue changed; remembers `cached` as told.
+    pub fn should_announce(
+        &self,
+        name: &str,
+        cached: &ProductManifestStatus,
+        new: &ProductManifestStatus,
+        catalogue_changed: bool,
+    ) -> bool {
+        let mut told = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let seen_before = told.get(name) == Some(cached);
+        told.insert(name.to_owned(), cached.clone());
+        catalogue_changed || new != cached || !seen_before
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +84,7 @@ pub async fn reconcile(manifest: Arc<ProductManifest>, ctx: Arc<Context>) -> Res
     if let Err(err) = &resolved {
         tracing::info!(reason = err.reason(), error = %err, "release not resolved");
     }
-    ctx.releases.record_outcome(&manifest.name_any(), &resolved);
+    let catalogue_changed = ctx.releases.record_outcome(&manifest.name_any(), &resolved);
     let resolved = resolved.and_then(|r| ctx.releases.unique(&manifest.name_any(), r));
     if let Err(err @ ResolveError::DuplicateVersion { .. }) = &resolved {
         tracing::info!(reason = err.reason(), error = %err, "release not offered");
@@ -77,8 +103,13 @@ pub async fn reconcile(manifest: Arc<ProductManifest>, ctx: Arc<Context>) -> Res
             }
         }
     }
-    // Every cluster re-reads the offered releases; the receiver is gone only while shutting down.
-    let _ = ctx.resolved.send(());
+    if ctx
+        .announced
+        .should_announce(&manifest.name_any(), &old, &new, catalogue_changed)
+    {
+        // The receiver is gone only while shutting down.
+        let _ = ctx.resolved.send(());
+    }
     Ok(Action::requeue(retry))
 }
 
@@ -182,6 +213,25 @@ fn artifacts(resolved: &Resolved) -> Vec<Artifact> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn clusters_are_told_of_a_release_only_when_what_they_read_changed() {
+        let announced = Announced::default();
+        let pending = ProductManifestStatus::default();
+        let ready = ProductManifestStatus {
+            resolved_image_digest: Some("sha256:1".into()),
+            ..Default::default()
+        };
+        // Resolved and written: told (they may still read the old status from the cache).
+        assert!(announced.should_announce("v4.3.1", &pending, &ready, true));
+        // The watch brings the written status into the cache: told again, now they read it.
+        assert!(announced.should_announce("v4.3.1", &ready, &ready, false));
+        // The periodic resolve finds nothing new: not told, 5,000 clusters stay idle.
+        assert!(!announced.should_announce("v4.3.1", &ready, &ready, false));
+        // A new leader's first look at a Ready manifest fills its catalogue: told.
+        assert!(Announced::default().should_announce("v4.3.1", &ready, &ready, false));
+        assert!(announced.should_announce("v4.3.1", &ready, &ready, true));
+    }
     use super::*;
     use acp_api::ProductManifestSpec;
     use acp_api::conditions::FixedClock;

@@ -142,18 +142,20 @@ pub async fn register_with(global: &Cluster, name: &str, kubeconfig: &str, extra
 
 /// Writes the Secret `<name>-kubeconfig` holding `kubeconfig`, marked as a kubeconfig.
 pub async fn write_kubeconfig(global: &Cluster, name: &str, kubeconfig: &str) {
-    apply(
-        global,
-        &json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {
-                "name": format!("{name}-kubeconfig"), "namespace": names::NAMESPACE,
-                "labels": {names::labels::KUBECONFIG: "true"},
-            },
-            "stringData": {"value": kubeconfig},
-        }),
-    )
-    .await;
+    apply(global, &kubeconfig_secret(name, kubeconfig)).await;
+}
+
+/// The Secret `<name>-kubeconfig` holding `kubeconfig`, marked as a kubeconfig, as `ac adm cluster register`
+/// writes it.
+pub fn kubeconfig_secret(name: &str, kubeconfig: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {
+            "name": format!("{name}-kubeconfig"), "namespace": names::NAMESPACE,
+            "labels": {names::labels::KUBECONFIG: "true"},
+        },
+        "stringData": {"value": kubeconfig},
+    })
 }
 
 /// Switches preflight checks off in ConfigMap `cvo-config`, as an administrator may.
@@ -313,8 +315,12 @@ pub fn rolled_out(d: &Deployment, version: &str) -> bool {
             .any(|c| c.type_ == "Available" && c.status == "True")
 }
 
-/// The operator binary, run against `global`'s kubeconfig, with settings that keep tests quick: a 6 s
-/// Lease, clusters re-observed every 3 s, Stalled after 10 minutes.
+/// Environment variable naming the operator binary the suites run instead of a debug build of the workspace,
+/// e.g. `target/release/acp-cvo` for the benchmarks (a relative path is taken from the repository root).
+pub const OPERATOR_BIN_ENV: &str = "ACP_OPERATOR_BIN";
+
+/// The operator binary (a debug build, or [`OPERATOR_BIN_ENV`]), run against `global`'s kubeconfig, with
+/// settings that keep tests quick: a 6 s Lease, clusters re-observed every 3 s, Stalled after 10 minutes.
 pub fn operator_spec(global: &Cluster, install_version: &str, identity: &str) -> ProcessSpec {
     operator_spec_with(global, install_version, identity, &[])
 }
@@ -326,7 +332,7 @@ pub fn operator_spec_with(
     identity: &str,
     overrides: &[(&str, &str)],
 ) -> ProcessSpec {
-    let binary = acp_testkit::workspace_binary("acp-operator", "acp-cvo").unwrap();
+    let binary = acp_testkit::workspace_binary_from_env(OPERATOR_BIN_ENV, "acp-operator", "acp-cvo").unwrap();
     let port = free_port().to_string();
     let kubeconfig = global.kubeconfig_path().to_string_lossy().into_owned();
     let mut flags = vec![

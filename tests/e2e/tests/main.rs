@@ -5,7 +5,8 @@
 //!
 //! - One area: `cargo test -p acp-e2e --test e2e hostile::`; one test: add its name to the filter.
 //! - The measurements (ignored tests): `cargo test -p acp-e2e --test e2e operator_bench:: -- --ignored
-//!   --nocapture --test-threads 1`, and `cli_bench::` likewise with `--release`.
+//!   --nocapture --test-threads 1`, and `cli_bench::` likewise with `--release`. `operator_bench::scale`
+//!   (thousands of clusters, half an hour) runs the release build `ACP_OPERATOR_BIN` names, see its module.
 //! - A new area is a file here and a `mod` line below; `layout::every_file_here_is_compiled` fails when
 //!   the line is missing.
 //!

@@ -224,6 +224,29 @@ pub fn workspace_binary(package: &str, bin: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Like [`workspace_binary`], unless the environment variable `var` names the binary to run instead, e.g. a
+/// release build for a benchmark (`ACP_OPERATOR_BIN=target/release/acp-cvo`; a relative path is taken from the
+/// repository root, as tests run in their package's directory).
+pub fn workspace_binary_from_env(var: &str, package: &str, bin: &str) -> Result<PathBuf> {
+    let Some(path) = std::env::var_os(var) else {
+        return workspace_binary(package, bin);
+    };
+    let path = PathBuf::from(path);
+    let path = if path.is_absolute() {
+        path
+    } else {
+        repo_root().join(path)
+    };
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(Error::Usage(format!(
+            "{var}={} is not a file; build it (e.g. `cargo build --release -p {package} --bin {bin}`) or unset {var}",
+            path.display()
+        )))
+    }
+}
+
 fn target_dir(root: &Path) -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) => {

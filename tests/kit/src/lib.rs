@@ -33,7 +33,9 @@ mod process;
 mod version;
 mod wait;
 
-pub use binaries::{HARNESS_BIN_ENV, harness_bin_dir, kubectl_path, repo_root, workspace_binary};
+pub use binaries::{
+    HARNESS_BIN_ENV, harness_bin_dir, kubectl_path, repo_root, workspace_binary, workspace_binary_from_env,
+};
 pub use cluster::{Cluster, ClusterSpec, KWOK_NODE_ANNOTATION};
 pub use env::{KUBECONFIGS_ENV, TestEnv};
 pub use error::{Error, Result};

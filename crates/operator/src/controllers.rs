@@ -238,11 +238,7 @@ pub async fn run(
     let cvsh_ctx = Arc::new(cvsh::controller::Context {
         client: client.clone(),
         namespace: config.namespace.clone(),
-        access: clusters::ClusterAccess::new(
-            client.clone(),
-            config.request_timeout(),
-            config.kubeconfig_policy(),
-        ),
+        access: clusters::ClusterAccess::for_operator(&config, client.clone(), &metrics),
         releases,
         manifests: manifests.clone(),
         shadows: shadows.clone(),

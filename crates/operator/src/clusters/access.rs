@@ -1,19 +1,37 @@
-//! Clients for managed clusters, built from kubeconfig Secrets and cached per Secret resourceVersion.
+//! Clients for managed clusters, built from kubeconfig Secrets and kept per Secret resourceVersion while
+//! they are used.
 //!
 //! A kubeconfig is used only when its Secret is marked as one and it passes the kubeconfig policy
 //! (`acp_api::kubeconfig`): nothing here builds a client from anything else. Every error about a Secret's
 //! content is a fixed text naming the Secret, the key and the fields, never a value or a parser's message,
 //! because it is copied into status, Events and logs.
+//!
+//! Kubeconfig Secrets come from a watch of the operator's namespace ([`SecretCache`]) rather than a GET per
+//! reconcile; only marked Secrets are watched and cached. A Secret the cache does not hold (not synced yet,
+//! just created, missing, unmarked) is read with one GET, so every refusal reads the same either way.
+//! A client costs memory for as long as it is kept (its TLS setup and an idle connection): one unused for
+//! [`IDLE_CLIENT_TTL`] is dropped and built again from the cached Secret when its cluster is next reached.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use acp_api::kubeconfig::{self, Policy, Refusal};
+use acp_api::names;
+use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Secret;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client};
+use tokio::sync::Semaphore;
 
-use super::{Cluster, ClusterError};
+use super::{Cluster, ClusterError, RequestLimits};
+use crate::metrics::Metrics;
+
+/// A workload cluster's client unused this long is dropped. An upgrading cluster is reached every few
+/// seconds and keeps its client; an idle one is re-observed less often than this once the fleet is large.
+pub const IDLE_CLIENT_TTL: Duration = Duration::from_secs(120);
 
 /// Most key names of a Secret listed when the asked key is missing.
 const MAX_LISTED_KEYS: usize = 10;
@@ -92,6 +110,29 @@ pub struct SecretKey {
 struct Cached {
     resource_version: String,
     client: Client,
+    /// The cluster's request slots: a handle on the cluster holds a clone, so an entry whose slots are held
+    /// only here is not in use.
+    slots: Arc<Semaphore>,
+    used: Instant,
+}
+
+#[derive(Default)]
+struct Clients {
+    by_secret: HashMap<SecretKey, Cached>,
+    swept: Option<Instant>,
+}
+
+impl Clients {
+    /// Drops the clients of clusters no handle uses and none asked for within `ttl`; at most once per
+    /// quarter `ttl`, so a reconcile does not walk thousands of entries each time.
+    fn sweep(&mut self, now: Instant, ttl: Duration) {
+        if self.swept.is_some_and(|at| now.duration_since(at) < ttl / 4) {
+            return;
+        }
+        self.swept = Some(now);
+        self.by_secret
+            .retain(|_, c| now.duration_since(c.used) < ttl || Arc::strong_count(&c.slots) > 1);
+    }
 }
 
 /// Hands out a [`Cluster`] for each managed cluster.
@@ -99,22 +140,46 @@ pub struct ClusterAccess {
     global: Client,
     timeout: Duration,
     policy: Policy,
-    clients: Mutex<HashMap<SecretKey, Cached>>,
+    secrets: Option<SecretCache>,
+    limits: RequestLimits,
+    idle_ttl: Duration,
+    metrics: Option<Metrics>,
+    clients: Mutex<Clients>,
 }
 
 impl ClusterAccess {
+    /// Without a Secret cache (every kubeconfig is read with a GET) and without request limits.
     pub fn new(global: Client, timeout: Duration, policy: Policy) -> Self {
         Self {
             global,
             timeout,
             policy,
+            secrets: None,
+            limits: RequestLimits::unlimited(),
+            idle_ttl: IDLE_CLIENT_TTL,
+            metrics: None,
             clients: Mutex::default(),
+        }
+    }
+
+    /// What the operator runs with: kubeconfig Secrets watched in `--namespace` (the watch ends when this
+    /// is dropped), the request limits of the flags, outbound metrics. Needs a tokio runtime.
+    pub fn for_operator(config: &crate::Config, global: Client, metrics: &Metrics) -> Self {
+        Self {
+            secrets: Some(SecretCache::watch(global.clone(), &config.namespace)),
+            limits: RequestLimits::new(
+                usize::from(config.max_requests_per_cluster),
+                usize::from(config.max_requests_total),
+                Some(metrics.outbound().clone()),
+            ),
+            metrics: Some(metrics.clone()),
+            ..Self::new(global, config.request_timeout(), config.kubeconfig_policy())
         }
     }
 
     /// The global cluster, through the operator's own client.
     pub fn global(&self, name: &str) -> Cluster {
-        Cluster::new(name, self.global.clone(), self.timeout)
+        Cluster::new(name, self.global.clone(), self.timeout).with_limits(self.limits.global())
     }
 
     /// The cluster `name`, reached through its kubeconfig Secret, or the global cluster without one.
@@ -122,14 +187,19 @@ impl ClusterAccess {
         let Some(secret) = secret else {
             return Ok(self.global(name));
         };
-        let client = self.client_from_secret(name, secret).await?;
-        Ok(Cluster::new(name, client, self.timeout))
+        let (client, slots) = self.client_from_secret(name, secret).await?;
+        Ok(Cluster::new(name, client, self.timeout).with_limits(self.limits.workload(slots)))
     }
 
-    async fn client_from_secret(&self, cluster: &str, key: &SecretKey) -> Result<Client, AccessError> {
+    /// Kubeconfig Secret `key`: from the watch when it holds it, else with one GET (whose answer says
+    /// whether the Secret is missing or unmarked).
+    async fn secret(&self, cluster: &str, key: &SecretKey) -> Result<Arc<Secret>, AccessError> {
+        if let Some(secret) = self.secrets.as_ref().and_then(|cache| cache.get(key)) {
+            return Ok(secret);
+        }
         let secrets: Api<Secret> = Api::namespaced(self.global.clone(), &key.namespace);
         let global = self.global(cluster);
-        let secret = global
+        global
             .get_opt(
                 &format!("get Secret {}/{}", key.namespace, key.name),
                 secrets.get(&key.name),
@@ -140,31 +210,164 @@ impl ClusterAccess {
                 name: key.name.clone(),
                 source: Box::new(source),
             })?
+            .map(Arc::new)
             .ok_or_else(|| AccessError::SecretMissing {
                 namespace: key.namespace.clone(),
                 name: key.name.clone(),
-            })?;
+            })
+    }
+
+    async fn client_from_secret(
+        &self,
+        cluster: &str,
+        key: &SecretKey,
+    ) -> Result<(Client, Arc<Semaphore>), AccessError> {
+        let secret = self.secret(cluster, key).await?;
         let resource_version = secret.metadata.resource_version.clone().unwrap_or_default();
-        if let Ok(clients) = self.clients.lock()
-            && let Some(cached) = clients.get(key)
-            && cached.resource_version == resource_version
+        let now = Instant::now();
+        let mut slots = None;
+        if let Ok(mut clients) = self.clients.lock()
+            && let Some(cached) = clients.by_secret.get_mut(key)
         {
-            return Ok(cached.client.clone());
+            if cached.resource_version == resource_version {
+                cached.used = now;
+                return Ok((cached.client.clone(), cached.slots.clone()));
+            }
+            // A changed Secret: a new client, the same slots (calls through the old one may still run).
+            slots = Some(cached.slots.clone());
         }
 
         let client = client_for(&secret, key, self.policy, self.timeout)?;
         tracing::debug!(cluster, secret = %key.name, %resource_version, "built a client from the kubeconfig Secret");
+        let slots = slots.unwrap_or_else(|| self.limits.cluster_slots());
         if let Ok(mut clients) = self.clients.lock() {
-            clients.insert(
+            clients.sweep(now, self.idle_ttl);
+            clients.by_secret.insert(
                 key.clone(),
                 Cached {
                     resource_version,
                     client: client.clone(),
+                    slots: slots.clone(),
+                    used: now,
                 },
             );
+            if let Some(metrics) = &self.metrics {
+                metrics.outbound().cached_clients(clients.by_secret.len());
+            }
         }
-        Ok(client)
+        Ok((client, slots))
     }
+
+    /// Drops the clients nothing used within the idle TTL. Runs on its own as clients are built; this is
+    /// for a caller that knows the fleet went quiet.
+    pub fn drop_idle_clients(&self) {
+        if let Ok(mut clients) = self.clients.lock() {
+            clients.swept = None;
+            clients.sweep(Instant::now(), self.idle_ttl);
+            if let Some(metrics) = &self.metrics {
+                metrics.outbound().cached_clients(clients.by_secret.len());
+            }
+        }
+    }
+}
+
+/// The marked Secrets of one namespace, fed by two watches (one per way a Secret is marked: the Cluster
+/// API type, the kubeconfig label), each object reduced to what building a client reads.
+struct SecretCache {
+    namespace: String,
+    labelled: Store<Secret>,
+    typed: Store<Secret>,
+    synced: Arc<AtomicBool>,
+    _watch: AbortOnDrop,
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl SecretCache {
+    fn watch(client: Client, namespace: &str) -> Self {
+        let api: Api<Secret> = Api::namespaced(client, namespace);
+        let (labelled, labelled_writer) = reflector::store();
+        let (typed, typed_writer) = reflector::store();
+        let by_label = watcher::Config::default().labels(&format!(
+            "{}={}",
+            names::labels::KUBECONFIG,
+            kubeconfig::MARKER_VALUE
+        ));
+        let by_type =
+            watcher::Config::default().fields(&format!("type={}", kubeconfig::CLUSTER_API_SECRET_TYPE));
+        let synced = Arc::new(AtomicBool::new(false));
+        let feed = |config, writer| {
+            watcher(api.clone(), config)
+                .default_backoff()
+                .modify(strip)
+                .reflect(writer)
+                .for_each(|event| {
+                    if let Err(err) = event {
+                        tracing::warn!(
+                            error = %err,
+                            "cannot watch kubeconfig Secrets; each is read with a GET meanwhile (check that acp-cvo                              may list and watch Secrets in its namespace)"
+                        );
+                    }
+                    futures::future::ready(())
+                })
+        };
+        let ready = {
+            let (labelled, typed, synced) = (labelled.clone(), typed.clone(), synced.clone());
+            async move {
+                let (a, b) = futures::future::join(labelled.wait_until_ready(), typed.wait_until_ready()).await;
+                if a.is_ok() && b.is_ok() {
+                    synced.store(true, Ordering::Release);
+                    tracing::debug!("kubeconfig Secret cache synced");
+                }
+            }
+        };
+        let watches = futures::future::join3(
+            feed(by_label, labelled_writer),
+            feed(by_type, typed_writer),
+            ready,
+        );
+        let task = tokio::spawn(async move {
+            watches.await;
+        });
+        Self {
+            namespace: namespace.to_owned(),
+            labelled,
+            typed,
+            synced,
+            _watch: AbortOnDrop(task),
+        }
+    }
+
+    /// The Secret, if the watch holds it. `None` before both watches listed once, for another namespace and
+    /// for a Secret neither watch holds: the caller then reads it with a GET.
+    fn get(&self, key: &SecretKey) -> Option<Arc<Secret>> {
+        if key.namespace != self.namespace || !self.synced.load(Ordering::Acquire) {
+            return None;
+        }
+        let at = ObjectRef::new(&key.name).within(&key.namespace);
+        self.typed.get(&at).or_else(|| self.labelled.get(&at))
+    }
+}
+
+/// What the cache keeps of a Secret: name, namespace, resourceVersion, type, the marker label and the data.
+/// Never managedFields or annotations (`last-applied-configuration` would hold the data a second time).
+fn strip(secret: &mut Secret) {
+    let meta = &mut secret.metadata;
+    meta.managed_fields = None;
+    meta.annotations = None;
+    meta.owner_references = None;
+    meta.finalizers = None;
+    meta.generate_name = None;
+    if let Some(labels) = meta.labels.as_mut() {
+        labels.retain(|k, _| k == names::labels::KUBECONFIG);
+    }
+    secret.string_data = None;
 }
 
 /// The client a Secret's kubeconfig gives, if the Secret is marked and the kubeconfig passes `policy`.

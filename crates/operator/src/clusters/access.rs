@@ -278,7 +278,7 @@ struct SecretCache {
     labelled: Store<Secret>,
     typed: Store<Secret>,
     synced: Arc<AtomicBool>,
-    _watch: AbortOnDrop,
+    _watch: Option<AbortOnDrop>,
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -340,7 +340,37 @@ impl SecretCache {
             labelled,
             typed,
             synced,
-            _watch: AbortOnDrop(task),
+            _watch: Some(AbortOnDrop(task)),
+        }
+    }
+
+    /// A cache that has listed `secrets` (stripped as the watch strips them), or nothing yet.
+    #[cfg(test)]
+    fn listed(namespace: &str, secrets: Option<Vec<Secret>>) -> Self {
+        let mut labelled = reflector::store::Writer::default();
+        let mut typed = reflector::store::Writer::default();
+        let synced = secrets.is_some();
+        for writer in [&mut labelled, &mut typed] {
+            writer.apply_watcher_event(&watcher::Event::Init);
+        }
+        for mut secret in secrets.unwrap_or_default() {
+            strip(&mut secret);
+            let writer = if secret.type_.as_deref() == Some(kubeconfig::CLUSTER_API_SECRET_TYPE) {
+                &mut typed
+            } else {
+                &mut labelled
+            };
+            writer.apply_watcher_event(&watcher::Event::InitApply(secret));
+        }
+        for writer in [&mut labelled, &mut typed] {
+            writer.apply_watcher_event(&watcher::Event::InitDone);
+        }
+        Self {
+            namespace: namespace.to_owned(),
+            labelled: labelled.as_reader(),
+            typed: typed.as_reader(),
+            synced: Arc::new(AtomicBool::new(synced)),
+            _watch: None,
         }
     }
 
@@ -483,6 +513,134 @@ mod tests {
             ),
             ..Secret::default()
         }
+    }
+
+    const KUBECONFIG: &[u8] = b"apiVersion: v1
+clusters:
+- name: east
+  cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}
+users:
+- name: east-admin
+  user: {token: abc123}
+contexts:
+- name: east
+  context: {cluster: east, user: east-admin}
+current-context: east
+";
+
+    fn named(mut secret: Secret, name: &str, resource_version: &str) -> Secret {
+        secret.metadata.name = Some(name.into());
+        secret.metadata.namespace = Some("cpaas-system".into());
+        secret.metadata.resource_version = Some(resource_version.into());
+        secret
+    }
+
+    /// A hub that answers every request 404 and counts them.
+    fn hub(requests: Arc<std::sync::atomic::AtomicUsize>) -> Client {
+        let server = tower::service_fn(move |_request: http::Request<kube::client::Body>| {
+            requests.fetch_add(1, Ordering::SeqCst);
+            async {
+                let status = serde_json::json!({
+                    "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+                    "message": "secrets not found", "code": 404,
+                });
+                let response = http::Response::builder()
+                    .status(404)
+                    .header("content-type", "application/json")
+                    .body(kube::client::Body::from(status.to_string().into_bytes()))
+                    .unwrap();
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        });
+        Client::new(server, "default")
+    }
+
+    fn access(requests: &Arc<std::sync::atomic::AtomicUsize>, cache: SecretCache) -> ClusterAccess {
+        let policy = Policy {
+            allow_insecure_tls: true,
+            ..Policy::default()
+        };
+        ClusterAccess {
+            secrets: Some(cache),
+            ..ClusterAccess::new(hub(requests.clone()), Duration::from_secs(5), policy)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_watched_secret_is_not_read_again_and_a_missing_one_reads_as_before() {
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let marked = named(secret(&[("value", KUBECONFIG)]), "east-kubeconfig", "7");
+        let access = access(&requests, SecretCache::listed("cpaas-system", Some(vec![marked])));
+        for _ in 0..3 {
+            access.cluster("east", Some(&key())).await.unwrap();
+        }
+        assert_eq!(requests.load(Ordering::SeqCst), 0, "no GET for a watched Secret");
+
+        let gone = SecretKey {
+            name: "west-kubeconfig".into(),
+            ..key()
+        };
+        let err = access.cluster("west", Some(&gone)).await.err().unwrap();
+        assert_eq!(requests.load(Ordering::SeqCst), 1, "one GET for a Secret the watch lacks");
+        assert_eq!(
+            err.to_string(),
+            "kubeconfig Secret cpaas-system/west-kubeconfig does not exist; create it (e.g. `ac adm cluster \
+             register`) or fix spec.kubeconfigSecretRef"
+        );
+    }
+
+    #[tokio::test]
+    async fn until_the_watch_has_listed_every_secret_is_read_with_a_get() {
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let access = access(&requests, SecretCache::listed("cpaas-system", None));
+        let err = access.cluster("east", Some(&key())).await.err().unwrap();
+        assert!(matches!(err, AccessError::SecretMissing { .. }), "{err}");
+        assert_eq!(requests.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn the_cache_keeps_only_what_a_client_is_built_from() {
+        let mut secret = named(secret(&[("value", KUBECONFIG)]), "east-kubeconfig", "7");
+        secret.metadata.annotations = Some(BTreeMap::from([(
+            "kubectl.kubernetes.io/last-applied-configuration".to_owned(),
+            "{\"data\":{\"value\":\"...\"}}".to_owned(),
+        )]));
+        secret.metadata.managed_fields = Some(vec![Default::default()]);
+        secret
+            .metadata
+            .labels
+            .get_or_insert_default()
+            .insert("team".into(), "a".into());
+        strip(&mut secret);
+        assert_eq!(secret.metadata.annotations, None);
+        assert_eq!(secret.metadata.managed_fields, None);
+        assert_eq!(
+            secret.metadata.labels,
+            Some(BTreeMap::from([(names::labels::KUBECONFIG.to_owned(), "true".to_owned())]))
+        );
+        assert!(kubeconfig::is_marked_secret(&secret));
+        assert_eq!(secret.metadata.resource_version.as_deref(), Some("7"));
+        assert!(accepted_kubeconfig(&secret, &key(), Policy { allow_insecure_tls: true, ..Policy::default() }).is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_idle_client_is_dropped_and_one_in_use_is_kept() {
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let secrets = ["east", "west"]
+            .map(|name| named(secret(&[("value", KUBECONFIG)]), &format!("{name}-kubeconfig"), "7"));
+        let access = access(&requests, SecretCache::listed("cpaas-system", Some(secrets.to_vec())));
+        let west = SecretKey {
+            name: "west-kubeconfig".into(),
+            ..key()
+        };
+        let _in_use = access.cluster("east", Some(&key())).await.unwrap();
+        drop(access.cluster("west", Some(&west)).await.unwrap());
+        let later = Instant::now() + IDLE_CLIENT_TTL * 2;
+        let mut clients = access.clients.lock().unwrap();
+        assert_eq!(clients.by_secret.len(), 2);
+        clients.sweep(later, IDLE_CLIENT_TTL);
+        let kept: Vec<&str> = clients.by_secret.keys().map(|k| k.name.as_str()).collect();
+        assert_eq!(kept, ["east-kubeconfig"]);
     }
 
     fn refused(secret: &Secret) -> AccessError {

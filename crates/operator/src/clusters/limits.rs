@@ -43,11 +43,12 @@ impl RequestLimits {
         Arc::new(Semaphore::new(self.per_cluster.unwrap_or(0)))
     }
 
-    /// Limits for a workload cluster whose own slots are `slots`.
+    /// Limits for a workload cluster whose own slots are `slots` (held, limits or not, so that the
+    /// cluster's client counts as in use while a handle on it exists).
     pub fn workload(&self, slots: Arc<Semaphore>) -> Limits {
         Limits {
             class: ClusterClass::Workload,
-            cluster: self.per_cluster.map(|limit| (slots, limit)),
+            cluster: Some((slots, self.per_cluster)),
             total: self.total.clone(),
             metrics: self.metrics.clone(),
         }
@@ -69,7 +70,8 @@ impl RequestLimits {
 #[derive(Clone)]
 pub struct Limits {
     class: ClusterClass,
-    cluster: Option<(Arc<Semaphore>, usize)>,
+    /// The cluster's own slots and their number (`None`: not limited, the slots only mark it in use).
+    cluster: Option<(Arc<Semaphore>, Option<usize>)>,
     total: Option<(Arc<Semaphore>, usize)>,
     metrics: Option<Outbound>,
 }
@@ -107,13 +109,13 @@ impl Limits {
     /// none of the slots other clusters need.
     pub(super) async fn acquire(&self, waiting: &mut Waiting) -> Slot {
         let cluster = match &self.cluster {
-            Some((slots, limit)) => {
+            Some((slots, Some(limit))) => {
                 waiting.0 = Some(format!(
                     "{limit} concurrent requests to one cluster (--max-requests-per-cluster)"
                 ));
                 slots.clone().acquire_owned().await.ok()
             }
-            None => None,
+            _ => None,
         };
         let total = match &self.total {
             Some((slots, limit)) => {
@@ -142,5 +144,139 @@ impl Limits {
             Err(ClusterError::Unreachable { .. }) => Outcome::Unreachable,
         };
         metrics.request(self.class, outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use prometheus_client::registry::Registry;
+
+    use super::*;
+    use crate::clusters::Cluster;
+    use crate::metrics::Metrics;
+
+    /// Requests in flight now and the most ever seen at once.
+    #[derive(Default)]
+    struct Load {
+        now: AtomicUsize,
+        max: AtomicUsize,
+    }
+
+    /// A client whose API server answers every request `after` (simulated time) and counts, into `load`
+    /// and `total`, the requests it is answering.
+    fn client(load: Arc<Load>, total: Arc<Load>, after: Duration) -> kube::Client {
+        let server = tower::service_fn(move |_request: http::Request<kube::client::Body>| {
+            let (load, total) = (load.clone(), total.clone());
+            async move {
+                for load in [&load, &total] {
+                    let now = load.now.fetch_add(1, Ordering::SeqCst) + 1;
+                    load.max.fetch_max(now, Ordering::SeqCst);
+                }
+                tokio::time::sleep(after).await;
+                for load in [&load, &total] {
+                    load.now.fetch_sub(1, Ordering::SeqCst);
+                }
+                let response = http::Response::builder()
+                    .status(200)
+                    .body(kube::client::Body::from(b"{}".to_vec()))
+                    .unwrap();
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        });
+        kube::Client::new(server, "default")
+    }
+
+    async fn get(cluster: &Cluster) -> Result<String, ClusterError> {
+        let request = http::Request::get("/api").body(Vec::new()).unwrap();
+        cluster
+            .call("get /api", cluster.client.request_text(request))
+            .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_more_requests_than_the_limits_run_at_once() {
+        let mut registry = Registry::default();
+        let metrics = Metrics::new(&mut registry);
+        let limits = RequestLimits::new(4, 6, Some(metrics.outbound().clone()));
+        let total = Arc::new(Load::default());
+        let mut clusters = Vec::new();
+        let mut loads = Vec::new();
+        for name in ["east", "west"] {
+            let load = Arc::new(Load::default());
+            let client = client(load.clone(), total.clone(), Duration::from_millis(500));
+            let cluster = Cluster::new(name, client, Duration::from_secs(10))
+                .with_limits(limits.workload(limits.cluster_slots()));
+            clusters.push(cluster);
+            loads.push(load);
+        }
+        // Ten calls to each cluster at once.
+        let calls = clusters
+            .iter()
+            .flat_map(|cluster| (0..10).map(move |_| get(cluster)));
+        let results = futures::future::join_all(calls).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        for load in &loads {
+            assert_eq!(load.max.load(Ordering::SeqCst), 4, "per cluster");
+        }
+        assert_eq!(total.max.load(Ordering::SeqCst), 6, "in total");
+        let text = render(&registry);
+        assert!(
+            text.contains(r#"acp_cvo_cluster_requests_total{class="workload",outcome="ok"} 20"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"acp_cvo_cluster_requests_in_flight{class="workload"} 0"#),
+            "{text}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_that_gets_no_slot_in_time_blames_the_operator_s_limit_not_the_cluster() {
+        let limits = RequestLimits::new(1, 64, None);
+        let (load, total) = (Arc::new(Load::default()), Arc::new(Load::default()));
+        let slow = client(load.clone(), total, Duration::from_secs(30));
+        let slots = limits.cluster_slots();
+        let holder = Cluster::new("east", slow.clone(), Duration::from_secs(60))
+            .with_limits(limits.workload(slots.clone()));
+        let waiter =
+            Cluster::new("east", slow, Duration::from_secs(2)).with_limits(limits.workload(slots));
+        let holding = tokio::spawn(async move { get(&holder).await });
+        until(|| load.now.load(Ordering::SeqCst) == 1).await;
+
+        let err = get(&waiter).await.unwrap_err();
+        assert!(err.is_unreachable());
+        let text = err.to_string();
+        assert!(text.contains("operator's own limit"), "{text}");
+        assert!(text.contains("--max-requests-per-cluster"), "{text}");
+        assert!(text.contains("not the cluster"), "{text}");
+        assert!(holding.await.unwrap().is_ok());
+
+        // Without a slot to wait for, silence is the cluster's.
+        let (load, total) = (Arc::new(Load::default()), Arc::new(Load::default()));
+        let silent = Cluster::new("east", client(load, total, Duration::from_secs(30)), Duration::from_secs(2))
+            .with_limits(limits.workload(limits.cluster_slots()));
+        let text = get(&silent).await.unwrap_err().to_string();
+        assert!(text.contains("got no answer within 2s"), "{text}");
+        assert!(!text.contains("limit"), "{text}");
+    }
+
+    /// Yields until `done` holds (simulated time: the runtime runs every other task meanwhile).
+    async fn until(done: impl Fn() -> bool) {
+        for _ in 0..1000 {
+            if done() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("condition not reached");
+    }
+
+    fn render(registry: &Registry) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, registry).unwrap();
+        text
     }
 }

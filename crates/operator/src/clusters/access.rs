@@ -124,14 +124,15 @@ struct Clients {
 
 impl Clients {
     /// Drops the clients of clusters no handle uses and none asked for within `ttl`; at most once per
-    /// quarter `ttl`, so a reconcile does not walk thousands of entries each time.
-    fn sweep(&mut self, now: Instant, ttl: Duration) {
+    /// quarter `ttl`, so a reconcile does not walk thousands of entries each time. True when it ran.
+    fn sweep(&mut self, now: Instant, ttl: Duration) -> bool {
         if self.swept.is_some_and(|at| now.duration_since(at) < ttl / 4) {
-            return;
+            return false;
         }
         self.swept = Some(now);
         self.by_secret
             .retain(|_, c| now.duration_since(c.used) < ttl || Arc::strong_count(&c.slots) > 1);
+        true
     }
 }
 
@@ -226,22 +227,22 @@ impl ClusterAccess {
         let resource_version = secret.metadata.resource_version.clone().unwrap_or_default();
         let now = Instant::now();
         let mut slots = None;
-        if let Ok(mut clients) = self.clients.lock()
-            && let Some(cached) = clients.by_secret.get_mut(key)
-        {
-            if cached.resource_version == resource_version {
-                cached.used = now;
-                return Ok((cached.client.clone(), cached.slots.clone()));
+        if let Ok(mut clients) = self.clients.lock() {
+            self.sweep(&mut clients, now);
+            if let Some(cached) = clients.by_secret.get_mut(key) {
+                if cached.resource_version == resource_version {
+                    cached.used = now;
+                    return Ok((cached.client.clone(), cached.slots.clone()));
+                }
+                // A changed Secret: a new client, the same slots (calls through the old one may still run).
+                slots = Some(cached.slots.clone());
             }
-            // A changed Secret: a new client, the same slots (calls through the old one may still run).
-            slots = Some(cached.slots.clone());
         }
 
         let client = client_for(&secret, key, self.policy, self.timeout)?;
         tracing::debug!(cluster, secret = %key.name, %resource_version, "built a client from the kubeconfig Secret");
         let slots = slots.unwrap_or_else(|| self.limits.cluster_slots());
         if let Ok(mut clients) = self.clients.lock() {
-            clients.sweep(now, self.idle_ttl);
             clients.by_secret.insert(
                 key.clone(),
                 Cached {
@@ -258,15 +259,11 @@ impl ClusterAccess {
         Ok((client, slots))
     }
 
-    /// Drops the clients nothing used within the idle TTL. Runs on its own as clients are built; this is
-    /// for a caller that knows the fleet went quiet.
-    pub fn drop_idle_clients(&self) {
-        if let Ok(mut clients) = self.clients.lock() {
-            clients.swept = None;
-            clients.sweep(Instant::now(), self.idle_ttl);
-            if let Some(metrics) = &self.metrics {
-                metrics.outbound().cached_clients(clients.by_secret.len());
-            }
+    fn sweep(&self, clients: &mut Clients, now: Instant) {
+        if clients.sweep(now, self.idle_ttl)
+            && let Some(metrics) = &self.metrics
+        {
+            metrics.outbound().cached_clients(clients.by_secret.len());
         }
     }
 }

@@ -183,8 +183,7 @@ impl Outbound {
 
     /// How many workload clusters have a client kept for them.
     pub fn cached_clients(&self, count: usize) {
-        self.cached_clients
-            .set(i64::try_from(count).unwrap_or(i64::MAX));
+        self.cached_clients.set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
     fn register(&self, registry: &mut Registry) {

@@ -43,9 +43,7 @@ async fn main() {
 
     for round in ["first round", "after dropping the first"] {
         let start = rss_kib();
-        let built: Vec<kube::Client> = (0..clients)
-            .map(|_| accepted.client(timeout).unwrap())
-            .collect();
+        let built: Vec<kube::Client> = (0..clients).map(|_| accepted.client(timeout).unwrap()).collect();
         per_client(&format!("{round}: built"), start, rss_kib(), clients);
         for client in &built {
             client.apiserver_version().await.unwrap();

@@ -317,7 +317,8 @@ impl SecretCache {
         let ready = {
             let (labelled, typed, synced) = (labelled.clone(), typed.clone(), synced.clone());
             async move {
-                let (a, b) = futures::future::join(labelled.wait_until_ready(), typed.wait_until_ready()).await;
+                let (a, b) =
+                    futures::future::join(labelled.wait_until_ready(), typed.wait_until_ready()).await;
                 if a.is_ok() && b.is_ok() {
                     synced.store(true, Ordering::Release);
                     tracing::debug!("kubeconfig Secret cache synced");
@@ -578,7 +579,11 @@ current-context: east
             ..key()
         };
         let err = access.cluster("west", Some(&gone)).await.err().unwrap();
-        assert_eq!(requests.load(Ordering::SeqCst), 1, "one GET for a Secret the watch lacks");
+        assert_eq!(
+            requests.load(Ordering::SeqCst),
+            1,
+            "one GET for a Secret the watch lacks"
+        );
         assert_eq!(
             err.to_string(),
             "kubeconfig Secret cpaas-system/west-kubeconfig does not exist; create it (e.g. `ac adm cluster \
@@ -613,19 +618,40 @@ current-context: east
         assert_eq!(secret.metadata.managed_fields, None);
         assert_eq!(
             secret.metadata.labels,
-            Some(BTreeMap::from([(names::labels::KUBECONFIG.to_owned(), "true".to_owned())]))
+            Some(BTreeMap::from([(
+                names::labels::KUBECONFIG.to_owned(),
+                "true".to_owned()
+            )]))
         );
         assert!(kubeconfig::is_marked_secret(&secret));
         assert_eq!(secret.metadata.resource_version.as_deref(), Some("7"));
-        assert!(accepted_kubeconfig(&secret, &key(), Policy { allow_insecure_tls: true, ..Policy::default() }).is_ok());
+        assert!(
+            accepted_kubeconfig(
+                &secret,
+                &key(),
+                Policy {
+                    allow_insecure_tls: true,
+                    ..Policy::default()
+                }
+            )
+            .is_ok()
+        );
     }
 
     #[tokio::test]
     async fn an_idle_client_is_dropped_and_one_in_use_is_kept() {
         let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let secrets = ["east", "west"]
-            .map(|name| named(secret(&[("value", KUBECONFIG)]), &format!("{name}-kubeconfig"), "7"));
-        let access = access(&requests, SecretCache::listed("cpaas-system", Some(secrets.to_vec())));
+        let secrets = ["east", "west"].map(|name| {
+            named(
+                secret(&[("value", KUBECONFIG)]),
+                &format!("{name}-kubeconfig"),
+                "7",
+            )
+        });
+        let access = access(
+            &requests,
+            SecretCache::listed("cpaas-system", Some(secrets.to_vec())),
+        );
         let west = SecretKey {
             name: "west-kubeconfig".into(),
             ..key()

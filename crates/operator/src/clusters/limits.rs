@@ -241,8 +241,7 @@ mod tests {
         let slots = limits.cluster_slots();
         let holder = Cluster::new("east", slow.clone(), Duration::from_secs(600))
             .with_limits(limits.workload(slots.clone()));
-        let waiter =
-            Cluster::new("east", slow, Duration::from_secs(1)).with_limits(limits.workload(slots));
+        let waiter = Cluster::new("east", slow, Duration::from_secs(1)).with_limits(limits.workload(slots));
         let holding = tokio::spawn(async move { get(&holder).await });
         until(|| load.now.load(Ordering::SeqCst) == 1).await;
 
@@ -256,8 +255,12 @@ mod tests {
 
         // Without a slot to wait for, silence is the cluster's.
         let (load, total) = (Arc::new(Load::default()), Arc::new(Load::default()));
-        let silent = Cluster::new("east", client(load, total, Duration::from_secs(600)), Duration::from_secs(1))
-            .with_limits(limits.workload(limits.cluster_slots()));
+        let silent = Cluster::new(
+            "east",
+            client(load, total, Duration::from_secs(600)),
+            Duration::from_secs(1),
+        )
+        .with_limits(limits.workload(limits.cluster_slots()));
         let text = get(&silent).await.unwrap_err().to_string();
         assert!(text.contains("got no answer within 1s"), "{text}");
         assert!(!text.contains("limit"), "{text}");

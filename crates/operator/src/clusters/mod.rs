@@ -128,10 +128,8 @@ impl Cluster {
         what: &str,
         call: impl Future<Output = Result<T, kube::Error>>,
     ) -> Result<T, ClusterError> {
-        self.bounded(what, async {
-            call.await.map_err(|err| self.classify(what, err))
-        })
-        .await
+        self.bounded(what, async { call.await.map_err(|err| self.classify(what, err)) })
+            .await
     }
 
     /// Like [`Cluster::call`], but a 404 is `None`.

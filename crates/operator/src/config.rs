@@ -114,6 +114,26 @@ pub struct Config {
     )]
     pub request_timeout_seconds: u64,
 
+    /// Most requests in flight to one workload cluster at a time; more wait for a slot, and the wait
+    /// counts against --request-timeout.
+    #[arg(
+        long,
+        env = "ACP_CVO_MAX_REQUESTS_PER_CLUSTER",
+        default_value_t = 4,
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    pub max_requests_per_cluster: u16,
+
+    /// Most requests in flight to all workload clusters together; more wait for a slot, and the wait
+    /// counts against --request-timeout.
+    #[arg(
+        long,
+        env = "ACP_CVO_MAX_REQUESTS_TOTAL",
+        default_value_t = 64,
+        value_parser = clap::value_parser!(u16).range(1..)
+    )]
+    pub max_requests_total: u16,
+
     /// How long an operation may keep failing (Degraded) before the cluster is marked Stalled, in seconds.
     #[arg(long = "stall-after", env = "ACP_CVO_STALL_AFTER", default_value_t = 600)]
     pub stall_after_seconds: u64,
@@ -220,12 +240,30 @@ mod tests {
         assert_eq!(config.resync(), Duration::from_secs(30));
         assert_eq!(config.resync_max(), Duration::from_secs(300));
         assert_eq!(config.reconcile_workers(), 32);
+        assert_eq!(config.max_requests_per_cluster, 4);
+        assert_eq!(config.max_requests_total, 64);
     }
 
     #[test]
     fn the_longest_resync_is_never_shorter_than_the_first() {
         let config = Config::try_parse_from(["acp-cvo", "--resync", "60", "--resync-max", "10"]).unwrap();
         assert_eq!(config.resync_max(), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn request_limits_are_at_least_one() {
+        let config = Config::try_parse_from([
+            "acp-cvo",
+            "--max-requests-per-cluster",
+            "2",
+            "--max-requests-total",
+            "10",
+        ])
+        .unwrap();
+        assert_eq!(config.max_requests_per_cluster, 2);
+        assert_eq!(config.max_requests_total, 10);
+        assert!(Config::try_parse_from(["acp-cvo", "--max-requests-per-cluster", "0"]).is_err());
+        assert!(Config::try_parse_from(["acp-cvo", "--max-requests-total", "0"]).is_err());
     }
 
     #[test]

@@ -234,11 +234,7 @@ pub async fn run(
             trigger_rx,
             |mut rx| async move { rx.recv().await.map(|()| ((), rx)) },
         );
-    let access = clusters::ClusterAccess::new(
-        client.clone(),
-        config.request_timeout(),
-        config.kubeconfig_policy(),
-    );
+    let access = clusters::ClusterAccess::for_operator(&config, client.clone(), &metrics);
     let platform = cvsh::preflight::platform_cache::CachedPlatform::new(
         cvsh::preflight::sources::Platform {
             cluster: access.global(acp_api::names::GLOBAL_CLUSTER),

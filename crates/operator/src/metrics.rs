@@ -134,6 +134,124 @@ struct DeliveryLabels {
     result: Delivery,
 }
 
+/// Which kind of cluster an outbound request went to: the hub itself, or a workload cluster. No cluster
+/// name: with thousands of clusters a per-cluster label would be thousands of series per family.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum ClusterClass {
+    Global,
+    Workload,
+}
+
+impl EncodeLabelValue for ClusterClass {
+    fn encode(&self, encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>) -> std::fmt::Result {
+        let text = match self {
+            Self::Global => "global",
+            Self::Workload => "workload",
+        };
+        EncodeLabelValue::encode(&text, encoder)
+    }
+}
+
+/// How an outbound request to a managed cluster ended.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Outcome {
+    /// An answer that is not an error.
+    Ok,
+    /// The API server answered with an error (4xx other than 429).
+    Refused,
+    /// No answer in time, no connection, 5xx or 429, or the operator's own request limit held it too long.
+    Unreachable,
+}
+
+impl EncodeLabelValue for Outcome {
+    fn encode(&self, encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>) -> std::fmt::Result {
+        let text = match self {
+            Self::Ok => "ok",
+            Self::Refused => "refused",
+            Self::Unreachable => "unreachable",
+        };
+        EncodeLabelValue::encode(&text, encoder)
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboundLabels {
+    class: ClusterClass,
+    outcome: Outcome,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ClassLabels {
+    class: ClusterClass,
+}
+
+/// Requests the operator sends to managed clusters, and the clients it keeps for them.
+#[derive(Clone, Default)]
+pub struct Outbound {
+    requests: Family<OutboundLabels, Counter>,
+    in_flight: Family<ClassLabels, Gauge>,
+    cached_clients: Gauge,
+}
+
+impl Outbound {
+    /// One request ended with `outcome`.
+    pub fn request(&self, class: ClusterClass, outcome: Outcome) {
+        self.requests
+            .get_or_create(&OutboundLabels { class, outcome })
+            .inc();
+    }
+
+    /// A request holds its permits and is on the wire until the guard is dropped.
+    pub fn in_flight(&self, class: ClusterClass) -> InFlight {
+        let gauge = self.in_flight.get_or_create(&ClassLabels { class }).clone();
+        gauge.inc();
+        InFlight(gauge)
+    }
+
+    /// How many workload clusters have a client kept for them.
+    pub fn cached_clients(&self, count: usize) {
+        self.cached_clients.set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    fn register(&self, registry: &mut Registry) {
+        for class in [ClusterClass::Global, ClusterClass::Workload] {
+            for outcome in [Outcome::Ok, Outcome::Refused, Outcome::Unreachable] {
+                self.requests
+                    .get_or_create(&OutboundLabels { class, outcome })
+                    .inc_by(0);
+            }
+            self.in_flight.get_or_create(&ClassLabels { class }).set(0);
+        }
+        registry.register(
+            "cluster_requests",
+            "Requests sent to managed clusters, by cluster class (global, workload) and outcome (ok, refused, \
+             unreachable)",
+            self.requests.clone(),
+        );
+        registry.register(
+            "cluster_requests_in_flight",
+            "Requests to managed clusters holding a slot under --max-requests-per-cluster and \
+             --max-requests-total, by cluster class",
+            self.in_flight.clone(),
+        );
+        registry.register(
+            "cluster_clients",
+            "Workload clusters the operator keeps a client (and its connection) for; clients unused for a \
+             while are dropped and rebuilt when next needed",
+            self.cached_clients.clone(),
+        );
+    }
+}
+
+/// Counts one request in flight until dropped.
+pub struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// The per-cluster series; each cluster's are replaced as a whole when its facts change.
 #[derive(Clone, Default)]
 struct ClusterSeries {
@@ -284,6 +402,7 @@ pub struct Metrics {
     notifications: Family<DeliveryLabels, Counter>,
     notifications_queued: Gauge,
     scheduling: Scheduling,
+    outbound: Outbound,
 }
 
 impl Metrics {
@@ -304,6 +423,7 @@ impl Metrics {
             notifications: Family::default(),
             notifications_queued: Gauge::default(),
             scheduling: Scheduling::default(),
+            outbound: Outbound::default(),
         };
         let registry = registry.sub_registry_with_prefix("acp_cvo");
         registry.register(
@@ -445,7 +565,13 @@ impl Metrics {
              stays below --resync-max plus 10 % while the operator keeps up",
             scheduling.oldest_observation.clone(),
         );
+        metrics.outbound.register(registry);
         metrics
+    }
+
+    /// Requests to managed clusters and the clients kept for them.
+    pub fn outbound(&self) -> &Outbound {
+        &self.outbound
     }
 
     /// A cluster's reconcile starts, `delay` after it was due.

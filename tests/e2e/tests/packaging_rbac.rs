@@ -60,7 +60,7 @@ async fn can(global: &Cluster, user: &str, verb: &str, resource: &str, namespace
 
 /// An administrator bound to the Role and the ClusterRole `acp-cvo-admin` requests upgrades, imports
 /// releases and registers clusters, and reads no Secret outside `cpaas-system`; the operator itself
-/// reads kubeconfig Secrets one by name and never lists them.
+/// watches the Secrets of `cpaas-system` (keeping only those marked as kubeconfigs) and none elsewhere.
 async fn assert_admin_roles_stay_in_the_platform_namespace(global: &Cluster) {
     let admin = "platform-admin";
     for (kind, binding) in [("role", "rolebinding"), ("clusterrole", "clusterrolebinding")] {
@@ -100,11 +100,16 @@ async fn assert_admin_roles_stay_in_the_platform_namespace(global: &Cluster) {
         );
     }
     let operator = "system:serviceaccount:cpaas-system:acp-cvo";
-    assert!(can(global, operator, "get", "secrets", ns).await);
-    for verb in ["list", "watch"] {
+    for verb in ["get", "list", "watch"] {
         assert!(
-            !can(global, operator, verb, "secrets", ns).await,
-            "the operator may {verb} Secrets in {ns}; it reads them one by name"
+            can(global, operator, verb, "secrets", ns).await,
+            "the operator may not {verb} Secrets in {ns}; it watches the kubeconfig Secrets there"
+        );
+    }
+    for (verb, namespace) in [("list", "kube-system"), ("watch", "default"), ("create", ns)] {
+        assert!(
+            !can(global, operator, verb, "secrets", namespace).await,
+            "the operator may {verb} Secrets in {namespace}"
         );
     }
 }

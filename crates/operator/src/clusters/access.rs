@@ -1,19 +1,37 @@
-//! Clients for managed clusters, built from kubeconfig Secrets and cached per Secret resourceVersion.
+//! Clients for managed clusters, built from kubeconfig Secrets and kept per Secret resourceVersion while
+//! they are used.
 //!
 //! A kubeconfig is used only when its Secret is marked as one and it passes the kubeconfig policy
 //! (`acp_api::kubeconfig`): nothing here builds a client from anything else. Every error about a Secret's
 //! content is a fixed text naming the Secret, the key and the fields, never a value or a parser's message,
 //! because it is copied into status, Events and logs.
+//!
+//! Kubeconfig Secrets come from a watch of the operator's namespace ([`SecretCache`]) rather than a GET per
+//! reconcile; only marked Secrets are watched and cached. A Secret the cache does not hold (not synced yet,
+//! just created, missing, unmarked) is read with one GET, so every refusal reads the same either way.
+//! A client costs memory for as long as it is kept (its TLS setup and an idle connection): one unused for
+//! [`IDLE_CLIENT_TTL`] is dropped and built again from the cached Secret when its cluster is next reached.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use acp_api::kubeconfig::{self, Policy, Refusal};
+use acp_api::names;
+use futures::StreamExt as _;
 use k8s_openapi::api::core::v1::Secret;
-use kube::{Api, Client};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt as _, watcher};
+use kube::{Api, Client, ResourceExt as _};
+use tokio::sync::{Semaphore, mpsc};
 
-use super::{Cluster, ClusterError};
+use super::{Cluster, ClusterError, RequestLimits};
+use crate::metrics::Metrics;
+
+/// A workload cluster's client unused this long is dropped. An upgrading cluster is reached every few
+/// seconds and keeps its client; an idle one is re-observed less often than this once the fleet is large.
+pub const IDLE_CLIENT_TTL: Duration = Duration::from_secs(120);
 
 /// Most key names of a Secret listed when the asked key is missing.
 const MAX_LISTED_KEYS: usize = 10;
@@ -92,6 +110,30 @@ pub struct SecretKey {
 struct Cached {
     resource_version: String,
     client: Client,
+    /// The cluster's request slots: a handle on the cluster holds a clone, so an entry whose slots are held
+    /// only here is not in use.
+    slots: Arc<Semaphore>,
+    used: Instant,
+}
+
+#[derive(Default)]
+struct Clients {
+    by_secret: HashMap<SecretKey, Cached>,
+    swept: Option<Instant>,
+}
+
+impl Clients {
+    /// Drops the clients of clusters no handle uses and none asked for within `ttl`; at most once per
+    /// quarter `ttl`, so a reconcile does not walk thousands of entries each time. True when it ran.
+    fn sweep(&mut self, now: Instant, ttl: Duration) -> bool {
+        if self.swept.is_some_and(|at| now.duration_since(at) < ttl / 4) {
+            return false;
+        }
+        self.swept = Some(now);
+        self.by_secret
+            .retain(|_, c| now.duration_since(c.used) < ttl || Arc::strong_count(&c.slots) > 1);
+        true
+    }
 }
 
 /// Hands out a [`Cluster`] for each managed cluster.
@@ -99,22 +141,57 @@ pub struct ClusterAccess {
     global: Client,
     timeout: Duration,
     policy: Policy,
-    clients: Mutex<HashMap<SecretKey, Cached>>,
+    secrets: Option<SecretCache>,
+    limits: RequestLimits,
+    idle_ttl: Duration,
+    metrics: Option<Metrics>,
+    clients: Mutex<Clients>,
+    /// Names of watched kubeconfig Secrets as they change, until taken by [`ClusterAccess::secret_changes`].
+    changes: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
 }
 
 impl ClusterAccess {
+    /// Without a Secret cache (every kubeconfig is read with a GET) and without request limits.
     pub fn new(global: Client, timeout: Duration, policy: Policy) -> Self {
         Self {
             global,
             timeout,
             policy,
+            secrets: None,
+            limits: RequestLimits::unlimited(),
+            idle_ttl: IDLE_CLIENT_TTL,
+            metrics: None,
             clients: Mutex::default(),
+            changes: Mutex::default(),
+        }
+    }
+
+    /// The names of kubeconfig Secrets in `--namespace` as they are changed or deleted, so the clusters
+    /// reached through them are looked at at once rather than at their next resync. Handed out once.
+    pub fn secret_changes(&self) -> Option<mpsc::UnboundedReceiver<String>> {
+        self.changes.lock().ok()?.take()
+    }
+
+    /// What the operator runs with: kubeconfig Secrets watched in `--namespace` (the watch ends when this
+    /// is dropped), the request limits of the flags, outbound metrics. Needs a tokio runtime.
+    pub fn for_operator(config: &crate::Config, global: Client, metrics: &Metrics) -> Self {
+        let (changed, changes) = mpsc::unbounded_channel();
+        Self {
+            secrets: Some(SecretCache::watch(global.clone(), &config.namespace, changed)),
+            changes: Mutex::new(Some(changes)),
+            limits: RequestLimits::new(
+                usize::from(config.max_requests_per_cluster),
+                usize::from(config.max_requests_total),
+                Some(metrics.outbound().clone()),
+            ),
+            metrics: Some(metrics.clone()),
+            ..Self::new(global, config.request_timeout(), config.kubeconfig_policy())
         }
     }
 
     /// The global cluster, through the operator's own client.
     pub fn global(&self, name: &str) -> Cluster {
-        Cluster::new(name, self.global.clone(), self.timeout)
+        Cluster::new(name, self.global.clone(), self.timeout).with_limits(self.limits.global())
     }
 
     /// The cluster `name`, reached through its kubeconfig Secret, or the global cluster without one.
@@ -122,14 +199,19 @@ impl ClusterAccess {
         let Some(secret) = secret else {
             return Ok(self.global(name));
         };
-        let client = self.client_from_secret(name, secret).await?;
-        Ok(Cluster::new(name, client, self.timeout))
+        let (client, slots) = self.client_from_secret(name, secret).await?;
+        Ok(Cluster::new(name, client, self.timeout).with_limits(self.limits.workload(slots)))
     }
 
-    async fn client_from_secret(&self, cluster: &str, key: &SecretKey) -> Result<Client, AccessError> {
+    /// Kubeconfig Secret `key`: from the watch when it holds it, else with one GET (whose answer says
+    /// whether the Secret is missing or unmarked).
+    async fn secret(&self, cluster: &str, key: &SecretKey) -> Result<Arc<Secret>, AccessError> {
+        if let Some(secret) = self.secrets.as_ref().and_then(|cache| cache.get(key)) {
+            return Ok(secret);
+        }
         let secrets: Api<Secret> = Api::namespaced(self.global.clone(), &key.namespace);
         let global = self.global(cluster);
-        let secret = global
+        global
             .get_opt(
                 &format!("get Secret {}/{}", key.namespace, key.name),
                 secrets.get(&key.name),
@@ -140,31 +222,197 @@ impl ClusterAccess {
                 name: key.name.clone(),
                 source: Box::new(source),
             })?
+            .map(Arc::new)
             .ok_or_else(|| AccessError::SecretMissing {
                 namespace: key.namespace.clone(),
                 name: key.name.clone(),
-            })?;
+            })
+    }
+
+    async fn client_from_secret(
+        &self,
+        cluster: &str,
+        key: &SecretKey,
+    ) -> Result<(Client, Arc<Semaphore>), AccessError> {
+        let secret = self.secret(cluster, key).await?;
         let resource_version = secret.metadata.resource_version.clone().unwrap_or_default();
-        if let Ok(clients) = self.clients.lock()
-            && let Some(cached) = clients.get(key)
-            && cached.resource_version == resource_version
-        {
-            return Ok(cached.client.clone());
+        let now = Instant::now();
+        let mut slots = None;
+        if let Ok(mut clients) = self.clients.lock() {
+            self.sweep(&mut clients, now);
+            if let Some(cached) = clients.by_secret.get_mut(key) {
+                if cached.resource_version == resource_version {
+                    cached.used = now;
+                    return Ok((cached.client.clone(), cached.slots.clone()));
+                }
+                // A changed Secret: a new client, the same slots (calls through the old one may still run).
+                slots = Some(cached.slots.clone());
+            }
         }
 
         let client = client_for(&secret, key, self.policy, self.timeout)?;
         tracing::debug!(cluster, secret = %key.name, %resource_version, "built a client from the kubeconfig Secret");
+        let slots = slots.unwrap_or_else(|| self.limits.cluster_slots());
         if let Ok(mut clients) = self.clients.lock() {
-            clients.insert(
+            clients.by_secret.insert(
                 key.clone(),
                 Cached {
                     resource_version,
                     client: client.clone(),
+                    slots: slots.clone(),
+                    used: now,
                 },
             );
+            if let Some(metrics) = &self.metrics {
+                metrics.outbound().cached_clients(clients.by_secret.len());
+            }
         }
-        Ok(client)
+        Ok((client, slots))
     }
+
+    fn sweep(&self, clients: &mut Clients, now: Instant) {
+        if clients.sweep(now, self.idle_ttl)
+            && let Some(metrics) = &self.metrics
+        {
+            metrics.outbound().cached_clients(clients.by_secret.len());
+        }
+    }
+}
+
+/// The marked Secrets of one namespace, fed by two watches (one per way a Secret is marked: the Cluster
+/// API type, the kubeconfig label), each object reduced to what building a client reads.
+struct SecretCache {
+    namespace: String,
+    labelled: Store<Secret>,
+    typed: Store<Secret>,
+    synced: Arc<AtomicBool>,
+    _watch: Option<AbortOnDrop>,
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl SecretCache {
+    fn watch(client: Client, namespace: &str, changed: mpsc::UnboundedSender<String>) -> Self {
+        let api: Api<Secret> = Api::namespaced(client, namespace);
+        let (labelled, labelled_writer) = reflector::store();
+        let (typed, typed_writer) = reflector::store();
+        let by_label = watcher::Config::default().labels(&format!(
+            "{}={}",
+            names::labels::KUBECONFIG,
+            kubeconfig::MARKER_VALUE
+        ));
+        let by_type =
+            watcher::Config::default().fields(&format!("type={}", kubeconfig::CLUSTER_API_SECRET_TYPE));
+        let synced = Arc::new(AtomicBool::new(false));
+        let feed = |config, writer| {
+            let changed = changed.clone();
+            watcher(api.clone(), config)
+                .default_backoff()
+                .modify(strip)
+                .reflect(writer)
+                .for_each(move |event| {
+                    if let Ok(watcher::Event::Apply(secret) | watcher::Event::Delete(secret)) = &event {
+                        // Nobody listens only while the controllers shut down.
+                        let _ = changed.send(secret.name_any());
+                    }
+                    if let Err(err) = event {
+                        tracing::warn!(
+                            error = %err,
+                            "cannot watch kubeconfig Secrets; each is read with a GET meanwhile (check that acp-cvo may list and \
+                             watch Secrets in its namespace)"
+                        );
+                    }
+                    futures::future::ready(())
+                })
+        };
+        let ready = {
+            let (labelled, typed, synced) = (labelled.clone(), typed.clone(), synced.clone());
+            async move {
+                let (a, b) =
+                    futures::future::join(labelled.wait_until_ready(), typed.wait_until_ready()).await;
+                if a.is_ok() && b.is_ok() {
+                    synced.store(true, Ordering::Release);
+                    tracing::debug!("kubeconfig Secret cache synced");
+                }
+            }
+        };
+        let watches = futures::future::join3(
+            feed(by_label, labelled_writer),
+            feed(by_type, typed_writer),
+            ready,
+        );
+        let task = tokio::spawn(async move {
+            watches.await;
+        });
+        Self {
+            namespace: namespace.to_owned(),
+            labelled,
+            typed,
+            synced,
+            _watch: Some(AbortOnDrop(task)),
+        }
+    }
+
+    /// A cache that has listed `secrets` (stripped as the watch strips them), or nothing yet.
+    #[cfg(test)]
+    fn listed(namespace: &str, secrets: Option<Vec<Secret>>) -> Self {
+        let mut labelled = reflector::store::Writer::default();
+        let mut typed = reflector::store::Writer::default();
+        let synced = secrets.is_some();
+        for writer in [&mut labelled, &mut typed] {
+            writer.apply_watcher_event(&watcher::Event::Init);
+        }
+        for mut secret in secrets.unwrap_or_default() {
+            strip(&mut secret);
+            let writer = if secret.type_.as_deref() == Some(kubeconfig::CLUSTER_API_SECRET_TYPE) {
+                &mut typed
+            } else {
+                &mut labelled
+            };
+            writer.apply_watcher_event(&watcher::Event::InitApply(secret));
+        }
+        for writer in [&mut labelled, &mut typed] {
+            writer.apply_watcher_event(&watcher::Event::InitDone);
+        }
+        Self {
+            namespace: namespace.to_owned(),
+            labelled: labelled.as_reader(),
+            typed: typed.as_reader(),
+            synced: Arc::new(AtomicBool::new(synced)),
+            _watch: None,
+        }
+    }
+
+    /// The Secret, if the watch holds it. `None` before both watches listed once, for another namespace and
+    /// for a Secret neither watch holds: the caller then reads it with a GET.
+    fn get(&self, key: &SecretKey) -> Option<Arc<Secret>> {
+        if key.namespace != self.namespace || !self.synced.load(Ordering::Acquire) {
+            return None;
+        }
+        let at = ObjectRef::new(&key.name).within(&key.namespace);
+        self.typed.get(&at).or_else(|| self.labelled.get(&at))
+    }
+}
+
+/// What the cache keeps of a Secret: name, namespace, resourceVersion, type, the marker label and the data.
+/// Never managedFields or annotations (`last-applied-configuration` would hold the data a second time).
+fn strip(secret: &mut Secret) {
+    let meta = &mut secret.metadata;
+    meta.managed_fields = None;
+    meta.annotations = None;
+    meta.owner_references = None;
+    meta.finalizers = None;
+    meta.generate_name = None;
+    if let Some(labels) = meta.labels.as_mut() {
+        labels.retain(|k, _| k == names::labels::KUBECONFIG);
+    }
+    secret.string_data = None;
 }
 
 /// The client a Secret's kubeconfig gives, if the Secret is marked and the kubeconfig passes `policy`.
@@ -280,6 +528,159 @@ mod tests {
             ),
             ..Secret::default()
         }
+    }
+
+    const KUBECONFIG: &[u8] = b"apiVersion: v1
+clusters:
+- name: east
+  cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}
+users:
+- name: east-admin
+  user: {token: abc123}
+contexts:
+- name: east
+  context: {cluster: east, user: east-admin}
+current-context: east
+";
+
+    fn named(mut secret: Secret, name: &str, resource_version: &str) -> Secret {
+        secret.metadata.name = Some(name.into());
+        secret.metadata.namespace = Some("cpaas-system".into());
+        secret.metadata.resource_version = Some(resource_version.into());
+        secret
+    }
+
+    /// A hub that answers every request 404 and counts them.
+    fn hub(requests: Arc<std::sync::atomic::AtomicUsize>) -> Client {
+        let server = tower::service_fn(move |_request: http::Request<kube::client::Body>| {
+            requests.fetch_add(1, Ordering::SeqCst);
+            async {
+                let status = serde_json::json!({
+                    "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound",
+                    "message": "secrets not found", "code": 404,
+                });
+                let response = http::Response::builder()
+                    .status(404)
+                    .header("content-type", "application/json")
+                    .body(kube::client::Body::from(status.to_string().into_bytes()))
+                    .unwrap();
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        });
+        Client::new(server, "default")
+    }
+
+    fn access(requests: &Arc<std::sync::atomic::AtomicUsize>, cache: SecretCache) -> ClusterAccess {
+        let policy = Policy {
+            allow_insecure_tls: true,
+            ..Policy::default()
+        };
+        ClusterAccess {
+            secrets: Some(cache),
+            ..ClusterAccess::new(hub(requests.clone()), Duration::from_secs(5), policy)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_watched_secret_is_not_read_again_and_a_missing_one_reads_as_before() {
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let marked = named(secret(&[("value", KUBECONFIG)]), "east-kubeconfig", "7");
+        let access = access(&requests, SecretCache::listed("cpaas-system", Some(vec![marked])));
+        for _ in 0..3 {
+            access.cluster("east", Some(&key())).await.unwrap();
+        }
+        assert_eq!(requests.load(Ordering::SeqCst), 0, "no GET for a watched Secret");
+
+        let gone = SecretKey {
+            name: "west-kubeconfig".into(),
+            ..key()
+        };
+        let err = access.cluster("west", Some(&gone)).await.err().unwrap();
+        assert_eq!(
+            requests.load(Ordering::SeqCst),
+            1,
+            "one GET for a Secret the watch lacks"
+        );
+        assert_eq!(
+            err.to_string(),
+            "kubeconfig Secret cpaas-system/west-kubeconfig does not exist; create it (e.g. `ac adm cluster \
+             register`) or fix spec.kubeconfigSecretRef"
+        );
+    }
+
+    #[tokio::test]
+    async fn until_the_watch_has_listed_every_secret_is_read_with_a_get() {
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let access = access(&requests, SecretCache::listed("cpaas-system", None));
+        let err = access.cluster("east", Some(&key())).await.err().unwrap();
+        assert!(matches!(err, AccessError::SecretMissing { .. }), "{err}");
+        assert_eq!(requests.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn the_cache_keeps_only_what_a_client_is_built_from() {
+        let mut secret = named(secret(&[("value", KUBECONFIG)]), "east-kubeconfig", "7");
+        secret.metadata.annotations = Some(BTreeMap::from([(
+            "kubectl.kubernetes.io/last-applied-configuration".to_owned(),
+            "{\"data\":{\"value\":\"...\"}}".to_owned(),
+        )]));
+        secret.metadata.managed_fields = Some(vec![Default::default()]);
+        secret
+            .metadata
+            .labels
+            .get_or_insert_default()
+            .insert("team".into(), "a".into());
+        strip(&mut secret);
+        assert_eq!(secret.metadata.annotations, None);
+        assert_eq!(secret.metadata.managed_fields, None);
+        assert_eq!(
+            secret.metadata.labels,
+            Some(BTreeMap::from([(
+                names::labels::KUBECONFIG.to_owned(),
+                "true".to_owned()
+            )]))
+        );
+        assert!(kubeconfig::is_marked_secret(&secret));
+        assert_eq!(secret.metadata.resource_version.as_deref(), Some("7"));
+        assert!(
+            accepted_kubeconfig(
+                &secret,
+                &key(),
+                Policy {
+                    allow_insecure_tls: true,
+                    ..Policy::default()
+                }
+            )
+            .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_idle_client_is_dropped_and_one_in_use_is_kept() {
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let secrets = ["east", "west"].map(|name| {
+            named(
+                secret(&[("value", KUBECONFIG)]),
+                &format!("{name}-kubeconfig"),
+                "7",
+            )
+        });
+        let access = access(
+            &requests,
+            SecretCache::listed("cpaas-system", Some(secrets.to_vec())),
+        );
+        let west = SecretKey {
+            name: "west-kubeconfig".into(),
+            ..key()
+        };
+        let _in_use = access.cluster("east", Some(&key())).await.unwrap();
+        drop(access.cluster("west", Some(&west)).await.unwrap());
+        let later = Instant::now() + IDLE_CLIENT_TTL * 2;
+        let mut clients = access.clients.lock().unwrap();
+        assert_eq!(clients.by_secret.len(), 2);
+        clients.sweep(later, IDLE_CLIENT_TTL);
+        let kept: Vec<&str> = clients.by_secret.keys().map(|k| k.name.as_str()).collect();
+        assert_eq!(kept, ["east-kubeconfig"]);
     }
 
     fn refused(secret: &Secret) -> AccessError {

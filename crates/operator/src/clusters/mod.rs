@@ -8,6 +8,8 @@ pub mod objects;
 pub mod observe;
 pub mod ownership;
 
+pub mod limits;
+
 use std::time::Duration;
 
 use acp_api::cvsh::bounds::{MAX_MESSAGE_CHARS, clip};
@@ -15,6 +17,7 @@ use http_body_util::BodyExt;
 use kube::Client;
 
 pub use access::{AccessError, ClusterAccess};
+pub use limits::{Limits, RequestLimits};
 
 /// Why a call to a managed cluster produced no answer or a refusal.
 #[derive(Debug, thiserror::Error)]
@@ -61,21 +64,61 @@ pub struct BoundedAnswer {
     pub truncated: bool,
 }
 
-/// A client for one managed cluster, named for messages, whose calls all end within `timeout`.
+/// A client for one managed cluster, named for messages, whose calls all end within `timeout`, waiting
+/// for a free slot under the operator's request limits included.
 #[derive(Clone)]
 pub struct Cluster {
     pub name: String,
     pub client: Client,
     pub timeout: Duration,
+    limits: Limits,
 }
 
 impl Cluster {
+    /// A cluster whose calls are not limited (tests; [`ClusterAccess`] hands out limited ones).
     pub fn new(name: impl Into<String>, client: Client, timeout: Duration) -> Self {
         Self {
             name: name.into(),
             client,
             timeout,
+            limits: Limits::none(),
         }
+    }
+
+    /// The same cluster, its calls limited by `limits`.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Runs `call` once a slot is free, the wait and the call together within the cluster's timeout;
+    /// `what` names the call in the error when there is no answer in time.
+    async fn bounded<T>(
+        &self,
+        what: &str,
+        call: impl Future<Output = Result<T, ClusterError>>,
+    ) -> Result<T, ClusterError> {
+        let mut waiting = limits::Waiting::default();
+        let run = async {
+            let _slot = self.limits.acquire(&mut waiting).await;
+            call.await
+        };
+        let result = match tokio::time::timeout(self.timeout, run).await {
+            Ok(result) => result,
+            Err(_) => Err(ClusterError::Unreachable {
+                cluster: self.name.clone(),
+                message: match waiting.held_by() {
+                    Some(limit) => format!(
+                        "{what} got no slot within {}s: the operator's own limit of {limit} was reached, \
+                         not the cluster; raise it or wait",
+                        self.timeout.as_secs()
+                    ),
+                    None => format!("{what} got no answer within {}s", self.timeout.as_secs()),
+                },
+            }),
+        };
+        self.limits.record(&result);
+        result
     }
 
     /// Runs one API call with the cluster's timeout; `what` names the call in errors
@@ -85,14 +128,8 @@ impl Cluster {
         what: &str,
         call: impl Future<Output = Result<T, kube::Error>>,
     ) -> Result<T, ClusterError> {
-        match tokio::time::timeout(self.timeout, call).await {
-            Err(_) => Err(ClusterError::Unreachable {
-                cluster: self.name.clone(),
-                message: format!("{what} got no answer within {}s", self.timeout.as_secs()),
-            }),
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(self.classify(what, err)),
-        }
+        self.bounded(what, async { call.await.map_err(|err| self.classify(what, err)) })
+            .await
     }
 
     /// Like [`Cluster::call`], but a 404 is `None`.
@@ -149,13 +186,7 @@ impl Cluster {
                 truncated,
             })
         };
-        match tokio::time::timeout(self.timeout, read).await {
-            Ok(answer) => answer,
-            Err(_) => Err(unreachable(format!(
-                "get {path} got no answer within {}s",
-                self.timeout.as_secs()
-            ))),
-        }
+        self.bounded(&format!("get {path}"), read).await
     }
 
     fn classify(&self, what: &str, err: kube::Error) -> ClusterError {

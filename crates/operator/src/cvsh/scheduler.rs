@@ -90,6 +90,7 @@ pub async fn run(
     let mut shutdown = std::pin::pin!(shutdown);
     let mut running: JoinSet<Ended> = JoinSet::new();
     let mut retriggers = true;
+    let mut secret_changes = ctx.access.secret_changes();
     let mut last_gauges: Option<Instant> = None;
     loop {
         let now = Instant::now();
@@ -120,6 +121,9 @@ pub async fn run(
                 Some(Err(err)) => tracing::warn!(error = %err, "watching ClusterVersionShadows failed; retrying"),
                 None => break,
             },
+            Some(secret) = next_secret_change(&mut secret_changes) => {
+                tracker.secret_changed(&secret, Instant::now());
+            }
             trigger = retrigger.next(), if retriggers => match trigger {
                 Some(()) => tracker.everyone(Reason::Fleet, None, Instant::now()),
                 None => retriggers = false,
@@ -135,6 +139,22 @@ pub async fn run(
     }
     // Finish what runs; start nothing new.
     while running.join_next().await.is_some() {}
+}
+
+/// The next changed kubeconfig Secret; never, without a Secret watch.
+async fn next_secret_change(
+    changes: &mut Option<tokio::sync::mpsc::UnboundedReceiver<String>>,
+) -> Option<String> {
+    match changes {
+        Some(rx) => match rx.recv().await {
+            Some(name) => Some(name),
+            None => {
+                *changes = None;
+                std::future::pending().await
+            }
+        },
+        None => std::future::pending().await,
+    }
 }
 
 /// A reconcile that ended: of which cluster, from which copy of its object, with what result.
@@ -282,6 +302,24 @@ impl Tracker {
         let name = name.to_owned();
         self.queue.forget(&name);
         self.known.remove(&name);
+    }
+
+    /// Kubeconfig Secret `secret` changed: the clusters reached through it are looked at now (a fixed or
+    /// rotated kubeconfig takes effect at once, a broken one is reported at once).
+    fn secret_changed(&mut self, secret: &str, now: Instant) {
+        let users: Vec<String> = self
+            .shadows
+            .state()
+            .iter()
+            .filter(|s| s.kubeconfig_secret_ref().is_some_and(|r| r.name == secret))
+            .map(|s| s.name_any())
+            .collect();
+        for name in users {
+            if let Some(known) = self.known.get_mut(&name) {
+                known.unchanged = 0;
+            }
+            self.queue.push(name, Due::new(Reason::Request, now), now);
+        }
     }
 
     /// Every cluster (but `except`) is looked at again now.
@@ -598,6 +636,31 @@ mod tests {
                 f.due(),
                 [("east".into(), Reason::Fleet), ("west".into(), Reason::Fleet)]
             );
+        }
+
+        #[test]
+        fn a_changed_kubeconfig_secret_wakes_the_clusters_reached_through_it() {
+            let mut f = Fixture::new();
+            let with_secret = |name: &str, rv: &str, secret: &str| {
+                let mut o = object(name, rv, None);
+                o.spec.kubeconfig_secret_ref = Some(acp_api::cvsh::KubeconfigSecretRef {
+                    name: secret.into(),
+                    key: "value".into(),
+                });
+                o
+            };
+            let (east, west) = (
+                with_secret("east", "1", "east-kubeconfig"),
+                with_secret("west", "2", "west-kubeconfig"),
+            );
+            f.list(vec![east.clone(), west.clone()]);
+            f.due();
+            f.finish("east", &east, idle(None, false));
+            f.finish("west", &west, idle(None, false));
+            f.tracker.secret_changed("east-kubeconfig", f.now);
+            assert_eq!(f.due(), [("east".into(), Reason::Request)]);
+            f.tracker.secret_changed("unrelated", f.now);
+            assert!(f.due().is_empty());
         }
 
         #[test]

@@ -18,15 +18,15 @@ const FROM: &str = "4.2.3";
 const TARGET: &str = "4.3.1";
 /// The operator's request timeout here: every call to the cluster ends within it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
-/// Every request slowed by `delay`; every 37th answer held longer than the test waits for the upgrade, so
-/// the upgrade completes only if every wait on one ends; every 13th request refused (the 503s and 429s are
+/// Every request slowed by `delay`; every 41st answer held longer than the test waits for the upgrade, so
+/// the upgrade completes only if every wait on one ends; every 17th request refused (the 503s and 429s are
 /// retried inside the operator's client, the 500s reach the operator). Primes, so the faults fall on
 /// every position of a reconcile's calls; one reconcile is 6 to 60 calls.
 const DEGRADED: Schedule = Schedule {
-    delay: Duration::from_millis(200),
-    slow_every: 37,
+    delay: Duration::from_millis(100),
+    slow_every: 41,
     slow_by: Duration::from_secs(600),
-    fail_every: 13,
+    fail_every: 17,
 };
 const _: () = assert!(DEGRADED.slow_by.as_secs() > LONG.as_secs());
 

@@ -17,16 +17,21 @@
 //!   the hub's return to the next status progress is measured.
 //! - [`workload_outage`]: a workload cluster's API server gone mid-Core for longer than the operator's
 //!   request timeout: Degraded while gone, never a Failed operation, then completion.
+//! - [`degraded_network`]: a workload cluster behind a loopback proxy ([`proxy`]) that slows every
+//!   request, holds some answers past the request timeout and answers a fraction with 503/500/429: the
+//!   waits stay bounded, nothing Fails, and the upgrade completes once.
 //! - [`conflicting_writer`]: a person server-side applying spec fields at each step of the running
 //!   upgrade: the upgrade completes once and the person's fields stay theirs.
 //!
 //! `cargo test -p acp-e2e --test e2e faults:: -- --nocapture` prints one `faults:` summary line per scenario.
 
 mod conflicting_writer;
+mod degraded_network;
 mod hub_restart;
 mod invariants;
 mod leader_kills;
 mod operator_kills;
+mod proxy;
 mod record;
 mod workload_outage;
 

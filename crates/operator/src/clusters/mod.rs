@@ -212,6 +212,14 @@ fn classify(cluster: &str, what: &str, err: kube::Error) -> ClusterError {
                  plugin failed or gave no usable token)"
             ),
         },
+        // The API server's own words: kube's text for it would add a debug dump of the whole Status.
+        kube::Error::Api(status) => ClusterError::Unreachable {
+            cluster: cluster.to_owned(),
+            message: clip_error(&format!(
+                "{what} failed: the API server answered {} {}: {}",
+                status.code, status.reason, status.message
+            )),
+        },
         other => ClusterError::Unreachable {
             cluster: cluster.to_owned(),
             message: clip_error(&format!("{what} failed: {other}")),
@@ -257,6 +265,37 @@ mod tests {
             kube::Error::Service("connection refused".into()),
         );
         assert!(other.to_string().contains("connection refused"));
+    }
+
+    #[test]
+    fn a_server_error_is_unreachable_in_the_api_servers_words() {
+        for (code, reason, message) in [
+            (
+                500,
+                "InternalError",
+                "Internal error occurred: etcdserver: request timed out",
+            ),
+            (
+                503,
+                "ServiceUnavailable",
+                "the server is currently unable to handle the request",
+            ),
+            (
+                429,
+                "TooManyRequests",
+                "Too many requests, please try again later.",
+            ),
+        ] {
+            let status = kube::core::Status::failure(message, reason).with_code(code);
+            let err = classify("east", "get /version", kube::Error::Api(status.boxed()));
+            assert!(err.is_unreachable(), "{code} is retried, not a refusal");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "cannot reach cluster east: get /version failed: the API server answered {code} {reason}: {message}"
+                )
+            );
+        }
     }
 
     #[tokio::test]

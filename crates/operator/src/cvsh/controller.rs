@@ -63,12 +63,16 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    /// A defect: the reconcile panicked. The cluster is reconciled again like after any failure.
+    #[error("the reconcile of ClusterVersionShadow {name} panicked; this is a defect, please report it")]
+    Panicked { name: String },
 }
 
 impl Error {
     pub fn metric_label(&self) -> &'static str {
         match self {
             Error::WriteStatus { .. } => "write_status",
+            Error::Panicked { .. } => "panic",
         }
     }
 }
@@ -100,6 +104,9 @@ pub enum Next {
     Step(Duration),
     /// The reconcile ran on an outdated copy: again shortly, on the fresh one.
     Again(Duration),
+    /// A requested upgrade waits on something outside it (another cluster, a release): looked at again
+    /// at the first cadence, which does not stretch.
+    Pending,
     /// Nothing runs: observed again at the cadence of idle clusters.
     Idle { reachable: bool },
 }
@@ -339,6 +346,7 @@ fn next(phase: &Phase, stepped: Option<&Stepped>, reachable: bool) -> Next {
         (_, Some(stepped)) if stepped.advance.blocked.is_none() => step(2),
         (Phase::Execute { .. } | Phase::Stopped { .. } | Phase::Blocked { .. }, _) => step(5),
         (Phase::Held { reason, .. }, _) if *reason == "ConcurrentUpgradeLimit" => step(5),
+        (Phase::Held { .. }, _) => Next::Pending,
         _ => Next::Idle { reachable },
     }
 }
@@ -447,10 +455,7 @@ mod tests {
         assert_eq!(next(&execute(), Some(&step(true, false)), true), after(1));
         assert_eq!(next(&execute(), Some(&step(false, true)), true), after(5));
         assert_eq!(next(&held("ConcurrentUpgradeLimit"), None, true), after(5));
-        assert_eq!(
-            next(&held("DuplicateCluster"), None, true),
-            Next::Idle { reachable: true }
-        );
+        assert_eq!(next(&held("DuplicateCluster"), None, true), Next::Pending);
         assert_eq!(next(&idle, None, false), Next::Idle { reachable: false });
         assert_eq!(next(&idle, None, true), Next::Idle { reachable: true });
     }

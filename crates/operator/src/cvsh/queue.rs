@@ -202,6 +202,10 @@ impl<K: Clone + Eq + Hash> Queue<K> {
         self.queued.contains_key(key) || matches!(self.running.get(key), Some(Running::Again(_)))
     }
 
+    pub fn is_running(&self, key: &K) -> bool {
+        self.running.contains_key(key)
+    }
+
     pub fn running(&self) -> usize {
         self.running.len()
     }

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use acp_api::ClusterVersionShadow;
+use acp_api::cvsh::Tier;
 use acp_api::names::GLOBAL_CLUSTER;
-use futures::{Stream, StreamExt};
+use futures::{FutureExt as _, Stream, StreamExt};
 use kube::ResourceExt;
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -35,6 +36,8 @@ pub struct Settings {
 struct Known {
     /// The resourceVersion last seen or written: a watch event carrying it is nothing new.
     resource_version: Option<String>,
+    /// The generation last seen: it moves only when the spec does.
+    generation: Option<i64>,
     /// Idle observations in a row that found nothing new.
     unchanged: u32,
     /// When a reconcile of it last ended (or when it appeared, before its first).
@@ -43,8 +46,9 @@ struct Known {
     written: Option<Arc<ClusterVersionShadow>>,
 }
 
-/// Why a watch event means the cluster must be reconciled, if it does.
-fn reason_for(known: Option<&Known>, object: &ClusterVersionShadow) -> Option<Reason> {
+/// Why a watch event means the cluster must be reconciled, if it does; `running` when a reconcile of it
+/// runs now.
+fn reason_for(known: Option<&Known>, object: &ClusterVersionShadow, running: bool) -> Option<Reason> {
     let Some(known) = known else {
         return Some(Reason::New);
     };
@@ -52,6 +56,11 @@ fn reason_for(known: Option<&Known>, object: &ClusterVersionShadow) -> Option<Re
         && known.resource_version == object.metadata.resource_version
     {
         // The echo of this process's own write, or a relist of an object that did not change.
+        return None;
+    }
+    if running && known.generation == object.metadata.generation {
+        // Not the spec: the status write of the running reconcile, whose echo can arrive before the
+        // reconcile has returned. Its end schedules what follows.
         return None;
     }
     Some(Reason::Request)
@@ -62,10 +71,14 @@ fn reason_for(known: Option<&Known>, object: &ClusterVersionShadow) -> Option<Re
 /// the global one.
 fn matters_to_the_fleet(before: Option<&ClusterVersionShadow>, after: &ClusterVersionShadow) -> bool {
     let facts = |s: &ClusterVersionShadow| {
+        let observed = s.status.as_ref().and_then(|st| st.observed.as_ref());
         (
             s.current_version().map(str::to_owned),
             s.status.as_ref().and_then(|st| st.running_upgrade()).is_some(),
             s.spec.tier,
+            // The global cluster's KubernetesVersionSupported reads each workload cluster's.
+            observed.and_then(|o| o.kubernetes_version.clone()),
+            observed.and_then(|o| o.reachable),
         )
     };
     before.is_none_or(|b| facts(b) != facts(after))
@@ -177,7 +190,15 @@ fn start(
     let ctx = ctx.clone();
     running.spawn(async move {
         let started = Instant::now();
-        let result = controller::reconcile(shadow.clone(), ctx.clone()).await;
+        // A panic must still end the reconcile here: else its cluster would count as running forever.
+        let result = std::panic::AssertUnwindSafe(controller::reconcile(shadow.clone(), ctx.clone()))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                Err(controller::Error::Panicked {
+                    name: work.key.clone(),
+                })
+            });
         ctx.metrics.reconcile_by_reason(reason, started.elapsed());
         Ended {
             name: work.key,
@@ -255,11 +276,16 @@ impl Tracker {
             watcher::Event::Delete(shadow) => {
                 let name = shadow.name_any();
                 self.forget(&name);
+                self.wake_the_fleet_of(&name, now);
                 vec![name]
             }
             watcher::Event::InitDone => {
                 for (name, reason) in std::mem::take(&mut self.listed) {
                     self.queue.push(name, Due::new(reason, now), now);
+                }
+                // The cache was replaced by a complete listing: nothing this process wrote is newer.
+                for known in self.known.values_mut() {
+                    known.written = None;
                 }
                 // Deleted while the watch was down: the relist does not say so, the cache does.
                 let gone: Vec<String> = self
@@ -273,26 +299,35 @@ impl Tracker {
                 }
                 gone
             }
-            watcher::Event::Init => {
-                self.listed.clear();
-                Vec::new()
-            }
+            // A listing that restarts keeps what the interrupted one found: its resourceVersions are
+            // already recorded, so the new listing would not show those changes again.
+            watcher::Event::Init => Vec::new(),
         }
     }
 
     /// Records a watched object; returns it with the reason to reconcile it, if it is news.
     fn seen(&mut self, shadow: &ClusterVersionShadow, now: Instant) -> Option<(String, Reason)> {
         let name = shadow.name_any();
-        let reason = reason_for(self.known.get(&name), shadow);
+        let running = self.queue.is_running(&name);
+        let reason = reason_for(self.known.get(&name), shadow, running);
         let known = self.known.entry(name.clone()).or_insert_with(|| Known {
             resource_version: None,
+            generation: None,
             unchanged: 0,
             observed: now,
             written: None,
         });
         known.resource_version = shadow.metadata.resource_version.clone();
-        // The cache now holds this object (or will at InitDone), at least as new as any write.
-        known.written = None;
+        known.generation = shadow.metadata.generation;
+        // The cache holds the written copy once the watch delivered it; events before it (of an earlier
+        // write of this process) leave the written copy the newest.
+        if known
+            .written
+            .as_ref()
+            .is_some_and(|w| w.metadata.resource_version == shadow.metadata.resource_version)
+        {
+            known.written = None;
+        }
         let reason = reason?;
         known.unchanged = 0;
         Some((name, reason))
@@ -383,6 +418,8 @@ impl Tracker {
                 Due::new(Reason::Executing, now + after)
             }
             Next::Again(after) => Due::new(Reason::Retry, now + after),
+            // A request waits on something outside it: looked at again at the first cadence, not later.
+            Next::Pending => Due::new(Reason::Resync, now + Cadence::spread(self.cadence.first, unit)),
             Next::Idle { reachable } => {
                 let interval = self.cadence.idle(known.unchanged.saturating_sub(1), reachable);
                 Due::new(Reason::Resync, now + Cadence::spread(interval, unit))
@@ -390,12 +427,22 @@ impl Tracker {
         };
         self.queue.finish(&key, Some(due), now);
         if fleet {
-            if name == GLOBAL_CLUSTER {
-                self.everyone(Reason::Fleet, Some(GLOBAL_CLUSTER), now);
-            } else if self.known.contains_key(GLOBAL_CLUSTER) {
-                self.queue
-                    .push(GLOBAL_CLUSTER.to_owned(), Due::new(Reason::Fleet, now), now);
-            }
+            self.wake_the_fleet_of(name, now);
+        }
+    }
+
+    /// What `name` is changed in ways others read: a global-tier cluster gates every workload cluster,
+    /// a workload cluster gates the global one.
+    fn wake_the_fleet_of(&mut self, name: &str, now: Instant) {
+        let global_tier = name == GLOBAL_CLUSTER
+            || self
+                .cached(name)
+                .is_some_and(|s| matches!(s.spec.tier, Some(Tier::Global | Tier::GlobalStandby)));
+        if global_tier {
+            self.everyone(Reason::Fleet, Some(name), now);
+        } else if self.known.contains_key(GLOBAL_CLUSTER) {
+            self.queue
+                .push(GLOBAL_CLUSTER.to_owned(), Due::new(Reason::Fleet, now), now);
         }
     }
 
@@ -432,6 +479,7 @@ mod tests {
     fn known(resource_version: &str) -> Known {
         Known {
             resource_version: Some(resource_version.into()),
+            generation: None,
             unchanged: 0,
             observed: Instant::now(),
             written: None,
@@ -440,9 +488,21 @@ mod tests {
 
     #[test]
     fn a_watch_event_is_work_unless_it_is_the_echo_of_what_was_already_seen() {
-        assert_eq!(reason_for(None, &shadow("1")), Some(Reason::New));
-        assert_eq!(reason_for(Some(&known("7")), &shadow("7")), None);
-        assert_eq!(reason_for(Some(&known("7")), &shadow("8")), Some(Reason::Request));
+        assert_eq!(reason_for(None, &shadow("1"), false), Some(Reason::New));
+        assert_eq!(reason_for(Some(&known("7")), &shadow("7"), false), None);
+        assert_eq!(
+            reason_for(Some(&known("7")), &shadow("8"), false),
+            Some(Reason::Request)
+        );
+        // While a reconcile runs, its own write can be seen before it returns: not a request...
+        assert_eq!(reason_for(Some(&known("7")), &shadow("8"), true), None);
+        // ...unless the spec changed.
+        let mut requested = shadow("9");
+        requested.metadata.generation = Some(2);
+        assert_eq!(
+            reason_for(Some(&known("7")), &requested, true),
+            Some(Reason::Request)
+        );
     }
 
     #[test]

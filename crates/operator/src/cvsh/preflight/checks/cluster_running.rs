@@ -27,13 +27,15 @@ pub fn decide(observation: &Observation, now: Timestamp) -> Outcome {
         );
     }
     let mut long_down = Vec::new();
+    let mut never_ready = Vec::new();
     let mut recently_down = Vec::new();
     for node in observation.nodes.iter().filter(|n| !n.ready) {
         match node.ready_since {
             Some(since) if now.duration_since(since) < NOT_READY_GRACE => {
                 recently_down.push(format!("`{}`", node.name))
             }
-            _ => long_down.push(format!("`{}`", node.name)),
+            Some(_) => long_down.push(format!("`{}`", node.name)),
+            None => never_ready.push(format!("`{}`", node.name)),
         }
     }
     let stopped: Vec<String> = observation
@@ -42,12 +44,18 @@ pub fn decide(observation: &Observation, now: Timestamp) -> Outcome {
         .filter(|p| p.phase != "Running")
         .map(|p| format!("`kube-system/{}` ({})", p.name, p.phase))
         .collect();
-    if !long_down.is_empty() || !stopped.is_empty() {
+    if !long_down.is_empty() || !never_ready.is_empty() || !stopped.is_empty() {
         let mut problems = Vec::new();
         if !long_down.is_empty() {
             problems.push(format!(
                 "node {} NotReady for more than 5 minutes",
                 name_list(&long_down)
+            ));
+        }
+        if !never_ready.is_empty() {
+            problems.push(format!(
+                "node {} has not reported a Ready condition",
+                name_list(&never_ready)
             ));
         }
         if !stopped.is_empty() {
@@ -159,10 +167,10 @@ mod tests {
             nodes: vec![down],
             ..Case::new().observation
         };
-        assert!(
-            decide(&observation, Case::new().now)
-                .message
-                .contains("`worker-7`")
-        );
+        let message = decide(&observation, Case::new().now).message;
+        assert!(message.contains("`worker-7`"), "{message}");
+        // It never reported Ready: not said to have been NotReady for any time.
+        assert!(message.contains("has not reported a Ready condition"), "{message}");
+        assert!(!message.contains("5 minutes"), "{message}");
     }
 }

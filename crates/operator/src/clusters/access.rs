@@ -310,43 +310,42 @@ impl SecretCache {
         let by_type =
             watcher::Config::default().fields(&format!("type={}", kubeconfig::CLUSTER_API_SECRET_TYPE));
         let synced = Arc::new(AtomicBool::new(false));
-        let feed = |config, writer| {
+        // Each watch says whether it is current: listed completely and not failing since. The cache answers
+        // only while both are; a watch that fails sends every read back to a GET until it listed again.
+        let current = [Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false))];
+        let feed = |config, writer, mine: usize| {
             let changed = changed.clone();
+            let (current, synced) = (current.clone(), synced.clone());
             watcher(api.clone(), config)
                 .default_backoff()
                 .modify(strip)
                 .reflect(writer)
                 .for_each(move |event| {
-                    if let Ok(watcher::Event::Apply(secret) | watcher::Event::Delete(secret)) = &event {
-                        // Nobody listens only while the controllers shut down.
-                        let _ = changed.send(secret.name_any());
+                    match &event {
+                        Ok(watcher::Event::Apply(secret) | watcher::Event::Delete(secret)) => {
+                            // Nobody listens only while the controllers shut down.
+                            let _ = changed.send(secret.name_any());
+                        }
+                        Ok(watcher::Event::InitDone) => current[mine].store(true, Ordering::Release),
+                        Ok(_) => {}
+                        Err(err) => {
+                            current[mine].store(false, Ordering::Release);
+                            tracing::warn!(
+                                error = %err,
+                                "cannot watch kubeconfig Secrets; each is read with a GET meanwhile (check that \
+                                 acp-cvo may list and watch Secrets in its namespace)"
+                            );
+                        }
                     }
-                    if let Err(err) = event {
-                        tracing::warn!(
-                            error = %err,
-                            "cannot watch kubeconfig Secrets; each is read with a GET meanwhile (check that acp-cvo may list and \
-                             watch Secrets in its namespace)"
-                        );
+                    let both = current.iter().all(|c| c.load(Ordering::Acquire));
+                    if synced.swap(both, Ordering::AcqRel) != both {
+                        tracing::debug!(current = both, "kubeconfig Secret cache");
                     }
                     futures::future::ready(())
                 })
         };
-        let ready = {
-            let (labelled, typed, synced) = (labelled.clone(), typed.clone(), synced.clone());
-            async move {
-                let (a, b) =
-                    futures::future::join(labelled.wait_until_ready(), typed.wait_until_ready()).await;
-                if a.is_ok() && b.is_ok() {
-                    synced.store(true, Ordering::Release);
-                    tracing::debug!("kubeconfig Secret cache synced");
-                }
-            }
-        };
-        let watches = futures::future::join3(
-            feed(by_label, labelled_writer),
-            feed(by_type, typed_writer),
-            ready,
-        );
+        let watches =
+            futures::future::join(feed(by_label, labelled_writer, 0), feed(by_type, typed_writer, 1));
         let task = tokio::spawn(async move {
             watches.await;
         });

@@ -137,7 +137,7 @@ async fn resident_memory_with_100_clusters() {
             global,
             "4.3.1",
             "bench",
-            &[("--resync", "30")],
+            &[("--resync", "30"), ("--resync-max", "300")],
         ))
         .unwrap();
     let pid = operator.pid().unwrap();
@@ -541,11 +541,16 @@ async fn scale() {
     tokio::time::sleep(Duration::from_secs(20)).await;
     let baseline = (requests_served(&apiserver_metrics(&hub).await) - before) / 20.0;
 
-    // Production's resync (30 s) and log level.
+    // Production's cadence (--resync 30, --resync-max 300) and log level.
     let operator = env
         .spawn(
-            operator_spec_with(global, "4.3.1", "bench", &[("--resync", "30")])
-                .env("RUST_LOG", "info,kube=warn"),
+            operator_spec_with(
+                global,
+                "4.3.1",
+                "bench",
+                &[("--resync", "30"), ("--resync-max", "300")],
+            )
+            .env("RUST_LOG", "info,kube=warn"),
         )
         .unwrap();
     let pid = operator.pid().unwrap();

@@ -514,7 +514,6 @@ fn wave_sizes() -> Vec<usize> {
 async fn scale() {
     const REGISTERING: usize = 48;
     const PROBE_DEADLINE: Duration = Duration::from_secs(180);
-    const IDLE: Duration = Duration::from_secs(60);
     let sizes = wave_sizes();
     let env = start([
         cluster("global", "1.34"),
@@ -587,28 +586,8 @@ async fn scale() {
             secs(registered_in)
         );
 
-        // An idle minute: RSS, reconciles and hub requests.
-        let reconciles = || metric(&addr, "acp_cvo_reconciles_total{controller=\"ClusterVersion\"}");
-        let (reconciles_before, hub_before) = (
-            reconciles().await,
-            requests_served(&apiserver_metrics(&hub).await),
-        );
-        let idle_from = Instant::now();
-        let (mut last, mut peak) = (0, 0);
-        while idle_from.elapsed() < IDLE {
-            last = rss_kib(pid).unwrap_or_default() / 1024;
-            peak = peak.max(last);
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-        let idle = idle_from.elapsed().as_secs_f64();
-        let reconciles_per_s =
-            (reconciles().await.unwrap_or(f64::NAN) - reconciles_before.unwrap_or(f64::NAN)) / idle;
-        let hub_metrics = apiserver_metrics(&hub).await;
-        let hub_requests_per_s = (requests_served(&hub_metrics) - hub_before) / idle;
-        let operator_metrics = http_get(&addr, "/metrics")
-            .await
-            .map(|(_, body)| body)
-            .unwrap_or_default();
+        let idle = Idle::measure(pid, &addr, &hub).await;
+        let (hub_metrics, operator_metrics) = (idle.hub_metrics.clone(), idle.operator_metrics.clone());
         println!(
             "scale: wave {}: hub stores {} secrets, {} cvsh (apiserver_storage_objects, refreshed every minute or so)",
             wave + 1,
@@ -666,9 +645,9 @@ async fn scale() {
             clusters: size,
             registered_in,
             all_observed,
-            rss_mib: (last, peak),
-            reconciles_per_s,
-            hub_requests_per_s,
+            rss_mib: idle.rss_mib,
+            reconciles_per_s: idle.reconciles_per_s,
+            hub_requests_per_s: idle.hub_requests_per_s,
             oldest_metric: oldest_observation_metric(&operator_metrics),
             oldest_status: watch.read(Sightings::oldest_observation_age),
             one_more,
@@ -691,5 +670,66 @@ async fn scale() {
     for (row, (what, _)) in rows[0].iter().enumerate() {
         let values: Vec<&str> = rows.iter().map(|r| r[row].1.as_str()).collect();
         println!("{what:<46} | {}", values.join(" | "));
+    }
+
+    // Settled: once the intervals of idle clusters have stretched (ACP_BENCH_SETTLE seconds later).
+    let settle = std::env::var("ACP_BENCH_SETTLE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_secs);
+    if !settle.is_zero() {
+        tokio::time::sleep(settle).await;
+        let idle = Idle::measure(pid, &addr, &hub).await;
+        println!(
+            "scale: settled, {} after the last wave ({registered} clusters): RSS steady / peak {} / {} MiB, \
+             {:.1} reconciles/s, hub {:.1} requests/s, oldest observation {}",
+            secs(settle),
+            idle.rss_mib.0,
+            idle.rss_mib.1,
+            idle.reconciles_per_s,
+            idle.hub_requests_per_s,
+            oldest_observation_metric(&idle.operator_metrics).map_or("-".into(), |s| format!("{s:.0} s")),
+        );
+    }
+}
+
+/// An idle minute of the operator: its RSS, reconciles/s, and the hub's requests/s.
+struct Idle {
+    rss_mib: (u64, u64),
+    reconciles_per_s: f64,
+    hub_requests_per_s: f64,
+    hub_metrics: String,
+    operator_metrics: String,
+}
+
+impl Idle {
+    async fn measure(pid: u32, addr: &str, hub: &kube::Client) -> Self {
+        const IDLE: Duration = Duration::from_secs(60);
+        let reconciles = || metric(addr, "acp_cvo_reconciles_total{controller=\"ClusterVersion\"}");
+        let (reconciles_before, hub_before) =
+            (reconciles().await, requests_served(&apiserver_metrics(hub).await));
+        let idle_from = Instant::now();
+        let (mut last, mut peak) = (0, 0);
+        while idle_from.elapsed() < IDLE {
+            last = rss_kib(pid).unwrap_or_default() / 1024;
+            peak = peak.max(last);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let idle = idle_from.elapsed().as_secs_f64();
+        let reconciles_per_s =
+            (reconciles().await.unwrap_or(f64::NAN) - reconciles_before.unwrap_or(f64::NAN)) / idle;
+        let hub_metrics = apiserver_metrics(hub).await;
+        let hub_requests_per_s = (requests_served(&hub_metrics) - hub_before) / idle;
+        let operator_metrics = http_get(addr, "/metrics")
+            .await
+            .map(|(_, body)| body)
+            .unwrap_or_default();
+        Self {
+            rss_mib: (last, peak),
+            reconciles_per_s,
+            hub_requests_per_s,
+            hub_metrics,
+            operator_metrics,
+        }
     }
 }

@@ -512,6 +512,29 @@ pub fn operation_in(shadow: &ClusterVersionShadow, stage: &str, operation: &str,
 }
 
 /// A TLS server configuration for a test's own listener on loopback, serving `cert` with `key` (DER).
+/// A fresh CA (its PEM, for a kubeconfig's `certificate-authority-data`) and the server config of a
+/// certificate it signed for `localhost` and 127.0.0.1: what a TLS listener on loopback presents.
+pub fn loopback_tls() -> (String, std::sync::Arc<rustls::ServerConfig>) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_pem = ca_params.self_signed(&ca_key).unwrap().pem();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+    let cert = params
+        .signed_by(&key, &Issuer::from_params(&ca_params, &ca_key))
+        .unwrap();
+    let config = loopback_tls_config(
+        cert.der().clone(),
+        rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+    );
+    (ca_pem, config)
+}
+
 pub fn loopback_tls_config(
     cert: rustls::pki_types::CertificateDer<'static>,
     key: rustls::pki_types::PrivateKeyDer<'static>,

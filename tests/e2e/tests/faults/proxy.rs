@@ -142,23 +142,8 @@ impl Drop for Proxy {
 impl Proxy {
     /// Starts a proxy to `cluster`, forwarding cleanly until [`degrade`](Self::degrade).
     pub async fn start(cluster: &Cluster) -> Proxy {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_pem = ca_params.self_signed(&ca_key).unwrap().pem();
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
-        let cert = params
-            .signed_by(&key, &Issuer::from_params(&ca_params, &ca_key))
-            .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(acp_e2e::operator::loopback_tls_config(
-            cert.der().clone(),
-            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
-        ));
+        let (ca_pem, config) = acp_e2e::operator::loopback_tls();
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
 
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = tcp.local_addr().unwrap();

@@ -441,24 +441,7 @@ impl Drop for Hostile {
 
 impl Hostile {
     async fn start(name: &str, route: impl Fn(&str) -> Option<Answer> + Send + Sync + 'static) -> Self {
-        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_pem = ca_params.self_signed(&ca_key).unwrap().pem();
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
-        let cert = params
-            .signed_by(&key, &Issuer::from_params(&ca_params, &ca_key))
-            .unwrap();
-
-        let config = loopback_tls_config(
-            cert.der().clone(),
-            rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
-        );
+        let (ca_pem, config) = loopback_tls();
         let acceptor = tokio_rustls::TlsAcceptor::from(config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -83,8 +83,25 @@ pub trait MetricsSource {
 /// The most of an API server's `/metrics` answer read: real ones are a few MiB.
 pub const MAX_METRICS_BYTES: usize = 32 * 1024 * 1024;
 
+/// How many `/metrics` answers are read at once, across all clusters: each is held whole while it is
+/// parsed, so with every reconcile worker reading one the operator's memory peaked at tens of MiB for
+/// these alone (heaptrack, scale benchmark).
+const METRICS_READS_AT_ONCE: usize = 4;
+static METRICS_READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(METRICS_READS_AT_ONCE);
+
 impl MetricsSource for Cluster {
     async fn apiserver_metrics(&self) -> Result<String, ClusterError> {
+        // Waiting for a turn is bounded like the read itself.
+        let Ok(Ok(_turn)) = tokio::time::timeout(self.timeout, METRICS_READS.acquire()).await else {
+            return Err(ClusterError::Unreachable {
+                cluster: self.name.clone(),
+                message: format!(
+                    "get /metrics got no turn within {}s: the operator reads at most \
+                     {METRICS_READS_AT_ONCE} API servers' metrics at once; it tries again",
+                    self.timeout.as_secs()
+                ),
+            });
+        };
         let answer = self.get_bounded("/metrics", MAX_METRICS_BYTES).await?;
         let refused = |message: String| ClusterError::Refused {
             cluster: self.name.clone(),

@@ -39,6 +39,9 @@ pub const MARKER_VALUE: &str = "true";
 /// Longest entry name (context, cluster, user) quoted in a refusal; longer names are clipped.
 const MAX_NAME_CHARS: usize = 64;
 
+/// How much longer than a call's time limit the socket waits for an answer (see `Accepted::config`).
+const SOCKET_GRACE: Duration = Duration::from_secs(1);
+
 /// Refused fields a refusal lists by name; the rest are counted.
 const MAX_FINDINGS_SHOWN: usize = 10;
 
@@ -397,8 +400,12 @@ impl Accepted {
         config.auth_info = auth_info;
         config.proxy_url = None;
         config.connect_timeout = Some(timeout);
-        config.read_timeout = Some(timeout);
-        config.write_timeout = Some(timeout);
+        // A second's grace past `timeout` on the socket: a caller that bounds each call by `timeout` (the
+        // operator's `Cluster::call`) then reports "no answer within Ns" itself, instead of the transport's
+        // "client error (SendRequest)"; a caller that does not is still bounded.
+        let socket = timeout.saturating_add(SOCKET_GRACE);
+        config.read_timeout = Some(socket);
+        config.write_timeout = Some(socket);
         Ok(config)
     }
 
@@ -1127,7 +1134,8 @@ mod tests {
         assert!(!config.accept_invalid_certs);
         assert!(config.proxy_url.is_none());
         assert!(config.auth_info.token_file.is_none());
-        assert_eq!(config.read_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(config.connect_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(config.read_timeout, Some(Duration::from_secs(4)));
         accepted.client(Duration::from_secs(3)).unwrap();
     }
 

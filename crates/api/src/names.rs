@@ -8,6 +8,14 @@ pub const VERSION: &str = "v1";
 /// `apiVersion` as written in manifests.
 pub const API_VERSION: &str = "config.alauda.io/v1";
 
+/// API group of acp-cvo's own kinds (fleet rollouts and maintenance windows), apart from ACP's
+/// `config.alauda.io`.
+pub const ROLLOUT_GROUP: &str = "cvo.alauda.io";
+/// API version of acp-cvo's own kinds.
+pub const ROLLOUT_VERSION: &str = "v1alpha1";
+/// `apiVersion` of acp-cvo's own kinds as written in manifests.
+pub const ROLLOUT_API_VERSION: &str = "cvo.alauda.io/v1alpha1";
+
 /// Namespace of the platform: cvsh objects, `acp-version`, `cvo-config`, `admin-acks` live here.
 pub const NAMESPACE: &str = "cpaas-system";
 /// Name of the cvsh (and of the cluster) that manages every other cluster.
@@ -57,6 +65,11 @@ pub mod labels {
     pub const MODULE: &str = "config.alauda.io/module";
     /// Release version that last applied an object.
     pub const RELEASE_VERSION: &str = "config.alauda.io/release-version";
+    /// On a cvsh: the MaintenanceWindow (same namespace) that gates when an upgrade of the cluster may
+    /// start.
+    pub const MAINTENANCE_WINDOW: &str = "cvo.alauda.io/maintenance-window";
+    /// On a cvsh: the UpgradeRun whose turn set its `spec.desiredUpdate`.
+    pub const UPGRADE_RUN: &str = "cvo.alauda.io/upgrade-run";
 }
 
 /// Annotation keys the operator reads or sets.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::{Config, clusters, cvsh, http, metrics, notify, releases, shutdown};
+use crate::{Config, clusters, cvsh, http, metrics, notify, releases, rollouts, shutdown};
 
 /// The client release bundles are pulled with, from the registry flags.
 fn registry_client(config: &Config) -> anyhow::Result<acp_bundle::BundleClient> {
@@ -159,6 +159,13 @@ pub async fn run(
                 .await
                 .err(),
         ),
+        (
+            "UpgradeRun",
+            kube::Api::<acp_api::rollout::UpgradeRun>::namespaced(client.clone(), &config.namespace)
+                .list(&kube::api::ListParams::default().limit(1))
+                .await
+                .err(),
+        ),
     ] {
         if let Some(err) = check {
             anyhow::bail!(
@@ -266,6 +273,7 @@ pub async fn run(
         slots: cvsh::slots::Slots::new(config.max_concurrent_upgrades),
         notifier: notifier.clone(),
     });
+    let rollout_controller = rollout_controller(&config, &client, &metrics, &shadows, &cvsh_ctx, &shutdown);
     let shadow_controller = cvsh::scheduler::run(
         cvsh_ctx,
         shadows_api,
@@ -292,6 +300,54 @@ pub async fn run(
             }
         }
     };
-    tokio::join!(release_controller, shadow_controller, ready);
+    tokio::join!(release_controller, shadow_controller, rollout_controller, ready);
     Ok(())
+}
+
+/// The rollout controller over UpgradeRuns. It reads clusters from the cvsh cache of the
+/// cluster-version controller and runs again whenever that cache changes (debounced: a burst of status
+/// writes is one step per run).
+fn rollout_controller(
+    config: &Config,
+    client: &kube::Client,
+    metrics: &metrics::Metrics,
+    shadows: &kube::runtime::reflector::Store<acp_api::ClusterVersionShadow>,
+    cvsh_ctx: &cvsh::controller::Context,
+    shutdown: &shutdown::Shutdown,
+) -> impl std::future::Future<Output = ()> + use<> {
+    use futures::StreamExt;
+    use kube::runtime::controller::{Config as ControllerConfig, Controller};
+    use kube::runtime::events::{Recorder, Reporter};
+    use kube::runtime::watcher;
+
+    let runs: kube::Api<acp_api::rollout::UpgradeRun> =
+        kube::Api::namespaced(client.clone(), &config.namespace);
+    let ctx = Arc::new(rollouts::controller::Context {
+        client: client.clone(),
+        namespace: config.namespace.clone(),
+        shadows: shadows.clone(),
+        metrics: metrics.clone(),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: acp_api::names::FIELD_MANAGER.into(),
+                instance: Some(config.identity()),
+            },
+        ),
+        clock: Arc::new(acp_api::conditions::SystemClock),
+        written: rollouts::requests::Written::default(),
+    });
+    let cache_changes = futures::stream::unfold(cvsh_ctx.fleet.subscribe(), |mut rx| async move {
+        rx.changed().await.ok().map(|()| ((), rx))
+    });
+    Controller::new(runs, watcher::Config::default())
+        .with_config(ControllerConfig::default().debounce(std::time::Duration::from_secs(1)))
+        .reconcile_all_on(cache_changes)
+        .graceful_shutdown_on(shutdown.clone().wait())
+        .run(
+            rollouts::controller::reconcile,
+            rollouts::controller::error_policy,
+            ctx,
+        )
+        .for_each(|_| futures::future::ready(()))
 }

@@ -11,6 +11,7 @@ pub mod leader;
 pub mod metrics;
 pub mod notify;
 pub mod releases;
+pub mod rollouts;
 pub mod shutdown;
 pub mod status;
 

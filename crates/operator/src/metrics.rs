@@ -19,6 +19,7 @@ use crate::cvsh::facts::ClusterFacts;
 pub enum ControllerName {
     ClusterVersion,
     Release,
+    Rollout,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -183,12 +183,19 @@ impl Stepper<'_, '_> {
     fn observe(&mut self) {
         let names: Vec<String> = self.status.clusters.iter().map(|e| e.name.clone()).collect();
         for name in names {
-            let Some(entry) = self.entry(&name).cloned() else { continue };
+            let Some(entry) = self.entry(&name).cloned() else {
+                continue;
+            };
             if entry.state.is_final() {
                 continue;
             }
             let Some(fact) = self.inputs.facts.get(&name) else {
-                self.set(&name, ClusterState::Skipped, Some("Deleted"), format!("ClusterVersionShadow {name} no longer exists"));
+                self.set(
+                    &name,
+                    ClusterState::Skipped,
+                    Some("Deleted"),
+                    format!("ClusterVersionShadow {name} no longer exists"),
+                );
                 continue;
             };
             let target = self.target().to_owned();
@@ -218,11 +225,17 @@ impl Stepper<'_, '_> {
 
     fn observe_started(&mut self, name: &str, fact: &ClusterFact) {
         let target = self.target().to_owned();
-        let started = self.entry(name).and_then(|e| e.started_at.clone()).map_or(self.now(), |t| t.0);
+        let started = self
+            .entry(name)
+            .and_then(|e| e.started_at.clone())
+            .map_or(self.now(), |t| t.0);
         let deadline = after(started, self.inputs.resolved.timeout);
         match &fact.state {
             State::Stalled { .. } => {
-                let why = fact.reason.clone().unwrap_or_else(|| "no reason given".to_owned());
+                let why = fact
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| "no reason given".to_owned());
                 self.set(
                     name,
                     ClusterState::Failed,
@@ -304,38 +317,66 @@ impl Stepper<'_, '_> {
             if entry.state.is_final() || entry.state.is_started() {
                 continue;
             }
-            self.set(name, ClusterState::Skipped, Some("SkippedByRequest"), format!("{name} is listed in spec.skip"));
+            self.set(
+                name,
+                ClusterState::Skipped,
+                Some("SkippedByRequest"),
+                format!("{name} is listed in spec.skip"),
+            );
         }
     }
 
     /// Whether the run halts: sticky once halted. The reason names the cluster.
     fn halt(&self) -> Option<(String, String)> {
-        if let Some(c) = conditions::find(&self.status.conditions, types::HALTED).filter(|c| c.status == "True") {
+        if let Some(c) =
+            conditions::find(&self.status.conditions, types::HALTED).filter(|c| c.status == "True")
+        {
             return Some((c.reason.clone(), c.message.clone()));
         }
-        let failed: Vec<&ClusterEntry> = self.status.clusters.iter().filter(|e| e.state == ClusterState::Failed).collect();
+        let failed: Vec<&ClusterEntry> = self
+            .status
+            .clusters
+            .iter()
+            .filter(|e| e.state == ClusterState::Failed)
+            .collect();
         let canaries = self.canary_names();
         if let Some(canary) = failed.iter().find(|e| canaries.contains(&e.name.as_str())) {
             return Some((
                 "CanaryFailed".to_owned(),
-                format!("canary {} failed: {}", canary.name, canary.message.as_deref().unwrap_or("")),
+                format!(
+                    "canary {} failed: {}",
+                    canary.name,
+                    canary.message.as_deref().unwrap_or("")
+                ),
             ));
         }
         let total = self.status.clusters.len();
         let allowed = self.inputs.resolved.max_failures.of(total);
         if failed.len() > allowed {
-            let last = failed.last().map(|e| format!("{}: {}", e.name, e.message.as_deref().unwrap_or(""))).unwrap_or_default();
+            let last = failed
+                .last()
+                .map(|e| format!("{}: {}", e.name, e.message.as_deref().unwrap_or("")))
+                .unwrap_or_default();
             return Some((
                 "TooManyFailures".to_owned(),
-                format!("{} of {total} clusters failed, more than failurePolicy.maxFailures allows ({allowed}); last {last}", failed.len()),
+                format!(
+                    "{} of {total} clusters failed, more than failurePolicy.maxFailures allows ({allowed}); last {last}",
+                    failed.len()
+                ),
             ));
         }
         for stage in &self.inputs.plan.stages {
             let members = stage_members(stage);
-            let failed_here: Vec<&&ClusterEntry> = failed.iter().filter(|e| members.contains(&e.name.as_str())).collect();
+            let failed_here: Vec<&&ClusterEntry> = failed
+                .iter()
+                .filter(|e| members.contains(&e.name.as_str()))
+                .collect();
             let allowed = self.inputs.resolved.max_failures_per_stage.of(members.len());
             if failed_here.len() > allowed {
-                let last = failed_here.last().map(|e| format!("{}: {}", e.name, e.message.as_deref().unwrap_or(""))).unwrap_or_default();
+                let last = failed_here
+                    .last()
+                    .map(|e| format!("{}: {}", e.name, e.message.as_deref().unwrap_or("")))
+                    .unwrap_or_default();
                 return Some((
                     "TooManyFailuresInStage".to_owned(),
                     format!(
@@ -375,7 +416,10 @@ impl Stepper<'_, '_> {
     }
 
     fn state_of(&self, name: &str) -> ClusterState {
-        self.index.get(name).and_then(|i| self.status.clusters.get(*i)).map_or(ClusterState::Skipped, |e| e.state)
+        self.index
+            .get(name)
+            .and_then(|i| self.status.clusters.get(*i))
+            .map_or(ClusterState::Skipped, |e| e.state)
     }
 
     fn all_final<'n>(&self, names: impl IntoIterator<Item = &'n str>) -> bool {
@@ -391,7 +435,11 @@ impl Stepper<'_, '_> {
                 GateType::ScheduledStart => gate.not_before.as_ref().is_none_or(|t| t.0 <= self.now()),
             };
             if !open {
-                if let Some(at) = gate.not_before.as_ref().filter(|_| gate.type_ == GateType::ScheduledStart) {
+                if let Some(at) = gate
+                    .not_before
+                    .as_ref()
+                    .filter(|_| gate.type_ == GateType::ScheduledStart)
+                {
                     self.wake(at.0);
                 }
                 pending.push(PendingGate {
@@ -408,7 +456,13 @@ impl Stepper<'_, '_> {
     fn schedule(&mut self) -> Option<String> {
         let plan = self.inputs.plan;
         for (si, stage) in plan.stages.iter().enumerate() {
-            let progress = &self.status.plan.as_ref().and_then(|p| p.stages.get(si)).cloned().unwrap_or_default();
+            let progress = &self
+                .status
+                .plan
+                .as_ref()
+                .and_then(|p| p.stages.get(si))
+                .cloned()
+                .unwrap_or_default();
             if progress.completed_at.is_some() {
                 continue;
             }
@@ -417,11 +471,18 @@ impl Stepper<'_, '_> {
             let resolved = self.inputs.resolved.stage(&stage.name);
             if progress.started_at.is_none() {
                 let gate = format!("{}-before", stage.name);
-                let pending = resolved.map(|r| self.pending_gates(&r.before_gates, &gate)).unwrap_or_default();
+                let pending = resolved
+                    .map(|r| self.pending_gates(&r.before_gates, &gate))
+                    .unwrap_or_default();
                 if !pending.is_empty() {
                     for name in &members {
                         if matches!(self.state_of(name), ClusterState::Pending) {
-                            self.set(name, ClusterState::WaitingForGate, Some(&gate), gate_message(self.inputs.run, &pending[0]));
+                            self.set(
+                                name,
+                                ClusterState::WaitingForGate,
+                                Some(&gate),
+                                gate_message(self.inputs.run, &pending[0]),
+                            );
                         }
                     }
                     let note = format!("stage {} waits for gate {}", stage.name, gate);
@@ -474,7 +535,9 @@ impl Stepper<'_, '_> {
                 return Some(format!("stage {} is done and soaks until {soaked}", stage.name));
             }
             let gate = format!("{}-after", stage.name);
-            let pending = resolved.map(|r| self.pending_gates(&r.after_gates, &gate)).unwrap_or_default();
+            let pending = resolved
+                .map(|r| self.pending_gates(&r.after_gates, &gate))
+                .unwrap_or_default();
             if !pending.is_empty() {
                 let note = format!("stage {} is done and waits for gate {}", stage.name, gate);
                 self.status.pending_gates = pending;
@@ -499,15 +562,25 @@ impl Stepper<'_, '_> {
 
     /// A cluster's turn has come: start it, or say what holds it.
     fn try_start(&mut self, name: &str) {
-        if !matches!(self.state_of(name), ClusterState::Pending | ClusterState::WaitingForGate | ClusterState::WaitingForWindow) {
+        if !matches!(
+            self.state_of(name),
+            ClusterState::Pending | ClusterState::WaitingForGate | ClusterState::WaitingForWindow
+        ) {
             return;
         }
-        let Some(fact) = self.inputs.facts.get(name) else { return };
+        let Some(fact) = self.inputs.facts.get(name) else {
+            return;
+        };
         let target = self.target().to_owned();
         match &fact.window {
             WindowFact::Closed { opens_at, message } => {
                 let message = message.clone();
-                self.set(name, ClusterState::WaitingForWindow, Some("MaintenanceWindowClosed"), message);
+                self.set(
+                    name,
+                    ClusterState::WaitingForWindow,
+                    Some("MaintenanceWindowClosed"),
+                    message,
+                );
                 if let Some(at) = opens_at {
                     self.wake(*at);
                     if let Some(e) = self.entry(name) {
@@ -518,14 +591,24 @@ impl Stepper<'_, '_> {
             }
             WindowFact::Invalid { message } => {
                 let message = message.clone();
-                self.set(name, ClusterState::WaitingForWindow, Some("MaintenanceWindowInvalid"), message);
+                self.set(
+                    name,
+                    ClusterState::WaitingForWindow,
+                    Some("MaintenanceWindowInvalid"),
+                    message,
+                );
                 return;
             }
             WindowFact::Open => {}
         }
         if fact.state.is_executing() {
             let other = fact.state.target().unwrap_or("another version").to_owned();
-            self.set(name, ClusterState::Blocked, Some("UpgradeInProgress"), format!("{name} is upgrading to {other}; its turn waits until that upgrade ends"));
+            self.set(
+                name,
+                ClusterState::Blocked,
+                Some("UpgradeInProgress"),
+                format!("{name} is upgrading to {other}; its turn waits until that upgrade ends"),
+            );
             return;
         }
         if let Some(other) = fact.requested.as_deref().filter(|r| *r != target) {
@@ -545,7 +628,13 @@ impl Stepper<'_, '_> {
         }
     }
 
-    fn project(&mut self, previous: &UpgradeRunStatus, halt: Option<(String, String)>, held: Option<Hold>, note: Option<String>) {
+    fn project(
+        &mut self,
+        previous: &UpgradeRunStatus,
+        halt: Option<(String, String)>,
+        held: Option<Hold>,
+        note: Option<String>,
+    ) {
         let now = self.now();
         let clock = FixedClock(now);
         let generation = self.inputs.generation;
@@ -555,43 +644,149 @@ impl Stepper<'_, '_> {
         }
         self.status.counts = counts(&self.status.clusters);
         let done = self.status.clusters.iter().all(|e| e.state.is_final())
-            && self.status.plan.as_ref().is_some_and(|p| p.stages.iter().all(|s| s.completed_at.is_some()));
+            && self
+                .status
+                .plan
+                .as_ref()
+                .is_some_and(|p| p.stages.iter().all(|s| s.completed_at.is_some()));
         let run = self.inputs.run;
         let c = &self.status.counts;
-        let summary = format!("{} of {} clusters done ({} succeeded, {} skipped, {} failed), {} upgrading", c.succeeded + c.skipped + c.failed, c.total, c.succeeded, c.skipped, c.failed, c.upgrading + c.blocked);
+        let summary = format!(
+            "{} of {} clusters done ({} succeeded, {} skipped, {} failed), {} upgrading",
+            c.succeeded + c.skipped + c.failed,
+            c.total,
+            c.succeeded,
+            c.skipped,
+            c.failed,
+            c.upgrading + c.blocked
+        );
         let (phase, progressing) = match (&held, done) {
-            (Some(Hold::Halted), _) => (RunPhase::Halted, ConditionUpdate::new(types::PROGRESSING, false, "Halted", format!("run {run} halted: no cluster starts; clusters already upgrading finish. {summary}"))),
-            (_, true) => (RunPhase::Succeeded, ConditionUpdate::new(types::PROGRESSING, false, "Completed", format!("run {run} completed: {summary}"))),
-            (Some(Hold::Paused), _) => (RunPhase::Paused, ConditionUpdate::new(types::PROGRESSING, false, "Paused", format!("run {run} is paused: no cluster starts until `ac adm upgrade rollout resume {run}`. {summary}"))),
-            (Some(Hold::GlobalTier(why)), _) => (RunPhase::Running, ConditionUpdate::new(types::PROGRESSING, false, "WaitingForGlobalTier", format!("no workload cluster starts before the global tier runs {}: {why}", self.inputs.spec.target_version))),
+            (Some(Hold::Halted), _) => (
+                RunPhase::Halted,
+                ConditionUpdate::new(
+                    types::PROGRESSING,
+                    false,
+                    "Halted",
+                    format!(
+                        "run {run} halted: no cluster starts; clusters already upgrading finish. {summary}"
+                    ),
+                ),
+            ),
+            (_, true) => (
+                RunPhase::Succeeded,
+                ConditionUpdate::new(
+                    types::PROGRESSING,
+                    false,
+                    "Completed",
+                    format!("run {run} completed: {summary}"),
+                ),
+            ),
+            (Some(Hold::Paused), _) => (
+                RunPhase::Paused,
+                ConditionUpdate::new(
+                    types::PROGRESSING,
+                    false,
+                    "Paused",
+                    format!(
+                        "run {run} is paused: no cluster starts until `ac adm upgrade rollout resume {run}`. {summary}"
+                    ),
+                ),
+            ),
+            (Some(Hold::GlobalTier(why)), _) => (
+                RunPhase::Running,
+                ConditionUpdate::new(
+                    types::PROGRESSING,
+                    false,
+                    "WaitingForGlobalTier",
+                    format!(
+                        "no workload cluster starts before the global tier runs {}: {why}",
+                        self.inputs.spec.target_version
+                    ),
+                ),
+            ),
             (None, false) => (
                 RunPhase::Running,
                 match &note {
-                    Some(note) if !self.status.pending_gates.is_empty() => ConditionUpdate::new(types::PROGRESSING, false, "WaitingForGate", format!("{note}; approve it with `ac adm upgrade rollout approve {run} {}`. {summary}", self.status.pending_gates[0].name)),
-                    Some(note) => ConditionUpdate::new(types::PROGRESSING, true, "Soaking", format!("{note}. {summary}")),
-                    None => ConditionUpdate::new(types::PROGRESSING, true, "Running", format!("stage {}: {summary}", self.status.current_stage.as_deref().unwrap_or("-"))),
+                    Some(note) if !self.status.pending_gates.is_empty() => ConditionUpdate::new(
+                        types::PROGRESSING,
+                        false,
+                        "WaitingForGate",
+                        format!(
+                            "{note}; approve it with `ac adm upgrade rollout approve {run} {}`. {summary}",
+                            self.status.pending_gates[0].name
+                        ),
+                    ),
+                    Some(note) => ConditionUpdate::new(
+                        types::PROGRESSING,
+                        true,
+                        "Soaking",
+                        format!("{note}. {summary}"),
+                    ),
+                    None => ConditionUpdate::new(
+                        types::PROGRESSING,
+                        true,
+                        "Running",
+                        format!(
+                            "stage {}: {summary}",
+                            self.status.current_stage.as_deref().unwrap_or("-")
+                        ),
+                    ),
                 },
             ),
         };
         let was_halted = previous.phase == Some(RunPhase::Halted);
-        conditions::set(&mut self.status.conditions, progressing.observed_generation(generation), &clock);
+        conditions::set(
+            &mut self.status.conditions,
+            progressing.observed_generation(generation),
+            &clock,
+        );
         let halted = match &halt {
-            Some((reason, message)) => ConditionUpdate::new(types::HALTED, true, reason.clone(), message.clone()),
-            None => ConditionUpdate::new(types::HALTED, false, "WithinFailureThreshold", "no more clusters failed than the failure policy allows"),
+            Some((reason, message)) => {
+                ConditionUpdate::new(types::HALTED, true, reason.clone(), message.clone())
+            }
+            None => ConditionUpdate::new(
+                types::HALTED,
+                false,
+                "WithinFailureThreshold",
+                "no more clusters failed than the failure policy allows",
+            ),
         };
-        conditions::set(&mut self.status.conditions, halted.observed_generation(generation), &clock);
+        conditions::set(
+            &mut self.status.conditions,
+            halted.observed_generation(generation),
+            &clock,
+        );
         let succeeded = if done {
-            ConditionUpdate::new(types::SUCCEEDED, true, "Completed", format!("every cluster of run {run} succeeded or was skipped"))
+            ConditionUpdate::new(
+                types::SUCCEEDED,
+                true,
+                "Completed",
+                format!("every cluster of run {run} succeeded or was skipped"),
+            )
         } else {
             ConditionUpdate::new(types::SUCCEEDED, false, "InProgress", summary.clone())
         };
-        conditions::set(&mut self.status.conditions, succeeded.observed_generation(generation), &clock);
+        conditions::set(
+            &mut self.status.conditions,
+            succeeded.observed_generation(generation),
+            &clock,
+        );
         if phase == RunPhase::Halted && !was_halted {
             let (reason, message) = halt.clone().unwrap_or_default();
-            self.transitions.push(Transition { cluster: None, reason: format!("RunHalted{reason}"), message, warning: true });
+            self.transitions.push(Transition {
+                cluster: None,
+                reason: format!("RunHalted{reason}"),
+                message,
+                warning: true,
+            });
         }
         if phase == RunPhase::Succeeded && previous.phase != Some(RunPhase::Succeeded) {
-            self.transitions.push(Transition { cluster: None, reason: "RunSucceeded".to_owned(), message: format!("run {run} completed: {summary}"), warning: false });
+            self.transitions.push(Transition {
+                cluster: None,
+                reason: "RunSucceeded".to_owned(),
+                message: format!("run {run} completed: {summary}"),
+                warning: false,
+            });
         }
         if matches!(phase, RunPhase::Halted | RunPhase::Succeeded) {
             if self.status.completed_at.is_none() {
@@ -600,7 +795,11 @@ impl Stepper<'_, '_> {
             self.wake_at = None;
         }
         self.status.phase = Some(phase);
-        self.status.eta = if phase == RunPhase::Succeeded { None } else { self.eta().map(Time) };
+        self.status.eta = if phase == RunPhase::Succeeded {
+            None
+        } else {
+            self.eta().map(Time)
+        };
     }
 
     /// When the run should finish: remaining batches one after another per group, groups in parallel,
@@ -637,7 +836,9 @@ impl Stepper<'_, '_> {
                         }
                         let took = expected(name)?;
                         let left = match entry.started_at.as_ref() {
-                            Some(s) => Duration::try_from(after(s.0, took).duration_since(now)).unwrap_or_default(),
+                            Some(s) => {
+                                Duration::try_from(after(s.0, took).duration_since(now)).unwrap_or_default()
+                            }
                             None => took,
                         };
                         batch_time = batch_time.max(left);
@@ -648,7 +849,12 @@ impl Stepper<'_, '_> {
             }
             total += longest_group;
             if progress.finished_at.is_none() {
-                total += self.inputs.resolved.stage(&stage.name).map(|s| s.soak).unwrap_or_default();
+                total += self
+                    .inputs
+                    .resolved
+                    .stage(&stage.name)
+                    .map(|s| s.soak)
+                    .unwrap_or_default();
             }
         }
         Some(after(now, total))
@@ -657,11 +863,17 @@ impl Stepper<'_, '_> {
 
 fn gate_message(run: &str, gate: &PendingGate) -> String {
     match gate.type_ {
-        GateType::Approval => format!("waits for approval gate {}: `ac adm upgrade rollout approve {run} {}`", gate.name, gate.name),
+        GateType::Approval => format!(
+            "waits for approval gate {}: `ac adm upgrade rollout approve {run} {}`",
+            gate.name, gate.name
+        ),
         GateType::ScheduledStart => format!(
             "waits for gate {} to open at {}",
             gate.name,
-            gate.not_before.as_ref().map(|t| t.0.to_string()).unwrap_or_default()
+            gate.not_before
+                .as_ref()
+                .map(|t| t.0.to_string())
+                .unwrap_or_default()
         ),
     }
 }

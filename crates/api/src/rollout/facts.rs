@@ -16,7 +16,10 @@ pub enum WindowFact {
     /// No window, or the window is open: an upgrade may start.
     Open,
     /// Closed; opens at this time (None: not within the window's horizon).
-    Closed { opens_at: Option<Timestamp>, message: String },
+    Closed {
+        opens_at: Option<Timestamp>,
+        message: String,
+    },
     /// The label names a window that is missing or does not parse: nothing starts until it is fixed.
     Invalid { message: String },
 }

@@ -25,9 +25,13 @@ pub struct Candidate<'a> {
 /// Why no plan could be made.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
-    #[error("no workload cluster matches any stage of the strategy; label the ClusterVersionShadows or change the stage selectors")]
+    #[error(
+        "no workload cluster matches any stage of the strategy; label the ClusterVersionShadows or change the stage selectors"
+    )]
     Empty,
-    #[error("the strategy selects {count} clusters; one run moves at most {MAX_CLUSTERS}: split the fleet into several runs by label")]
+    #[error(
+        "the strategy selects {count} clusters; one run moves at most {MAX_CLUSTERS}: split the fleet into several runs by label"
+    )]
     TooMany { count: usize },
 }
 
@@ -68,7 +72,11 @@ pub fn freeze<'a>(
             let skipped = skip.iter().any(|s| s == name);
             entries.push(ClusterEntry {
                 name: name.to_owned(),
-                state: if skipped { ClusterState::Skipped } else { ClusterState::Pending },
+                state: if skipped {
+                    ClusterState::Skipped
+                } else {
+                    ClusterState::Pending
+                },
                 from_version: candidate.and_then(|c| c.current_version).map(str::to_owned),
                 reason: skipped.then(|| "SkippedByRequest".to_owned()),
                 message: skipped.then(|| format!("{name} is listed in spec.skip")),
@@ -90,7 +98,11 @@ pub fn freeze<'a>(
 }
 
 /// One stage's groups and batches, and its clusters in plan order.
-fn plan_stage<'s>(stage: &ResolvedStage, members: &[&Candidate<'s>], skip: &[String]) -> (PlannedStage, Vec<&'s str>) {
+fn plan_stage<'s>(
+    stage: &ResolvedStage,
+    members: &[&Candidate<'s>],
+    skip: &[String],
+) -> (PlannedStage, Vec<&'s str>) {
     // Canaries are the first clusters of the stage by name that are not skipped; they run one at a
     // time in their own batches before any group starts.
     let canary_count = stage.canaries as usize;
@@ -110,7 +122,11 @@ fn plan_stage<'s>(stage: &ResolvedStage, members: &[&Candidate<'s>], skip: &[Str
         if canaries.contains(&member.name) {
             continue;
         }
-        match stage.groups.iter().position(|g| g.selector.matches(member.labels)) {
+        match stage
+            .groups
+            .iter()
+            .position(|g| g.selector.matches(member.labels))
+        {
             Some(i) => groups[i].2.push(member.name),
             None => rest.push(member.name),
         }
@@ -170,16 +186,26 @@ mod tests {
         }
     }
 
-    fn fleet(n: usize, label: impl Fn(usize) -> Vec<(&'static str, &'static str)>) -> Vec<(String, BTreeMap<String, String>)> {
+    fn fleet(
+        n: usize,
+        label: impl Fn(usize) -> Vec<(&'static str, &'static str)>,
+    ) -> Vec<(String, BTreeMap<String, String>)> {
         (0..n)
             .map(|i| {
-                let labels = label(i).into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+                let labels = label(i)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
                 (format!("c{i:02}"), labels)
             })
             .collect()
     }
 
-    fn freeze_for(spec: &UpgradeStrategySpec, fleet: &[(String, BTreeMap<String, String>)], skip: &[&str]) -> Result<(Plan, Vec<ClusterEntry>), PlanError> {
+    fn freeze_for(
+        spec: &UpgradeStrategySpec,
+        fleet: &[(String, BTreeMap<String, String>)],
+        skip: &[&str],
+    ) -> Result<(Plan, Vec<ClusterEntry>), PlanError> {
         let resolved = resolve(spec, "spec").unwrap();
         let skip: Vec<String> = skip.iter().map(|s| (*s).to_owned()).collect();
         freeze(
@@ -197,7 +223,11 @@ mod tests {
     fn batches(plan: &Plan) -> Vec<Vec<String>> {
         plan.stages
             .iter()
-            .flat_map(|s| s.groups.iter().flat_map(|g| g.batches.iter().map(|b| b.clusters.clone())))
+            .flat_map(|s| {
+                s.groups
+                    .iter()
+                    .flat_map(|g| g.batches.iter().map(|b| b.clusters.clone()))
+            })
             .collect()
     }
 
@@ -218,7 +248,10 @@ mod tests {
             vec![vec!["c00"], vec!["c01", "c02"], vec!["c03", "c04"], vec!["c05"]]
         );
         assert!(plan.stages[0].groups[0].batches[0].canary);
-        assert_eq!(entries.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), ["c00", "c01", "c02", "c03", "c04", "c05"]);
+        assert_eq!(
+            entries.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+            ["c00", "c01", "c02", "c03", "c04", "c05"]
+        );
         assert_eq!(entries[0].from_version.as_deref(), Some("4.2.3"));
     }
 
@@ -241,7 +274,10 @@ mod tests {
         };
         let fleet = fleet(5, |i| if i == 3 { vec![("ring", "0")] } else { vec![] });
         let (plan, _) = freeze_for(&spec, &fleet, &[]).unwrap();
-        assert_eq!(batches(&plan), vec![vec!["c03"], vec!["c00"], vec!["c01"], vec!["c02"], vec!["c04"]]);
+        assert_eq!(
+            batches(&plan),
+            vec![vec!["c03"], vec!["c00"], vec!["c01"], vec!["c02"], vec!["c04"]]
+        );
         assert_eq!(plan.stages[1].groups[0].max_concurrency, 1);
     }
 
@@ -261,13 +297,36 @@ mod tests {
             }],
             ..Default::default()
         };
-        let fleet = fleet(6, |i| if i % 2 == 0 { vec![("region", "east")] } else { vec![] });
+        let fleet = fleet(6, |i| {
+            if i % 2 == 0 {
+                vec![("region", "east")]
+            } else {
+                vec![]
+            }
+        });
         let (plan, _) = freeze_for(&spec, &fleet, &[]).unwrap();
         let groups = &plan.stages[0].groups;
-        assert_eq!(groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["east", "default"]);
+        assert_eq!(
+            groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+            ["east", "default"]
+        );
         // c00 is the canary (first by name), in the first group's list.
-        assert_eq!(groups[0].batches.iter().map(|b| b.clusters.join(",")).collect::<Vec<_>>(), ["c00", "c02", "c04"]);
-        assert_eq!(groups[1].batches.iter().map(|b| b.clusters.join(",")).collect::<Vec<_>>(), ["c01,c03,c05"]);
+        assert_eq!(
+            groups[0]
+                .batches
+                .iter()
+                .map(|b| b.clusters.join(","))
+                .collect::<Vec<_>>(),
+            ["c00", "c02", "c04"]
+        );
+        assert_eq!(
+            groups[1]
+                .batches
+                .iter()
+                .map(|b| b.clusters.join(","))
+                .collect::<Vec<_>>(),
+            ["c01,c03,c05"]
+        );
     }
 
     #[test]
@@ -282,7 +341,10 @@ mod tests {
         };
         let (plan, entries) = freeze_for(&spec, &fleet(3, |_| vec![]), &["c00"]).unwrap();
         assert_eq!(batches(&plan)[0], vec!["c01"]);
-        assert_eq!(entries.iter().find(|e| e.name == "c00").unwrap().state, ClusterState::Skipped);
+        assert_eq!(
+            entries.iter().find(|e| e.name == "c00").unwrap().state,
+            ClusterState::Skipped
+        );
     }
 
     #[test]
@@ -295,7 +357,10 @@ mod tests {
             }],
             ..Default::default()
         };
-        assert_eq!(freeze_for(&spec, &fleet(3, |_| vec![]), &[]).unwrap_err(), PlanError::Empty);
+        assert_eq!(
+            freeze_for(&spec, &fleet(3, |_| vec![]), &[]).unwrap_err(),
+            PlanError::Empty
+        );
         let all = UpgradeStrategySpec {
             stages: vec![StageSpec {
                 name: "a".into(),
@@ -303,7 +368,12 @@ mod tests {
             }],
             ..Default::default()
         };
-        let big: Vec<(String, BTreeMap<String, String>)> = (0..MAX_CLUSTERS + 1).map(|i| (format!("c{i}"), BTreeMap::new())).collect();
-        assert!(matches!(freeze_for(&all, &big, &[]), Err(PlanError::TooMany { .. })));
+        let big: Vec<(String, BTreeMap<String, String>)> = (0..MAX_CLUSTERS + 1)
+            .map(|i| (format!("c{i}"), BTreeMap::new()))
+            .collect();
+        assert!(matches!(
+            freeze_for(&all, &big, &[]),
+            Err(PlanError::TooMany { .. })
+        ));
     }
 }

@@ -49,13 +49,21 @@ impl Amount {
 
     fn parse(value: &IntOrString, field: &str) -> Result<Self, StrategyError> {
         match value {
-            IntOrString::Int(n) => u32::try_from(*n)
-                .map(Amount::Count)
-                .map_err(|_| StrategyError::new(field, format!("{n} is negative; write a count like 3 or a percentage like \"10%\""))),
+            IntOrString::Int(n) => u32::try_from(*n).map(Amount::Count).map_err(|_| {
+                StrategyError::new(
+                    field,
+                    format!("{n} is negative; write a count like 3 or a percentage like \"10%\""),
+                )
+            }),
             IntOrString::String(text) => {
                 let trimmed = text.trim();
                 let parsed = match trimmed.strip_suffix('%') {
-                    Some(number) => number.trim().parse::<u32>().ok().filter(|p| *p <= 100).map(Amount::Percent),
+                    Some(number) => number
+                        .trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|p| *p <= 100)
+                        .map(Amount::Percent),
                     None => trimmed.parse::<u32>().ok().map(Amount::Count),
                 };
                 parsed.ok_or_else(|| {
@@ -110,12 +118,19 @@ impl Resolved {
 /// Checks a strategy; `prefix` is where it sits in its object (`spec` or `spec.strategy`).
 pub fn resolve(spec: &UpgradeStrategySpec, prefix: &str) -> Result<Resolved, StrategyError> {
     if spec.stages.is_empty() {
-        return Err(StrategyError::new(format!("{prefix}.stages"), "lists no stage; add at least one"));
+        return Err(StrategyError::new(
+            format!("{prefix}.stages"),
+            "lists no stage; add at least one",
+        ));
     }
     if spec.stages.len() > super::strategy::MAX_STAGES {
         return Err(StrategyError::new(
             format!("{prefix}.stages"),
-            format!("has {} stages; at most {} are allowed", spec.stages.len(), super::strategy::MAX_STAGES),
+            format!(
+                "has {} stages; at most {} are allowed",
+                spec.stages.len(),
+                super::strategy::MAX_STAGES
+            ),
         ));
     }
     let mut stages = Vec::with_capacity(spec.stages.len());
@@ -124,16 +139,27 @@ pub fn resolve(spec: &UpgradeStrategySpec, prefix: &str) -> Result<Resolved, Str
         if !is_dns_label(&stage.name) {
             return Err(StrategyError::new(
                 format!("{at}.name"),
-                format!("{:?} is not a DNS label (lower-case letters, digits and '-', at most 63)", stage.name),
+                format!(
+                    "{:?} is not a DNS label (lower-case letters, digits and '-', at most 63)",
+                    stage.name
+                ),
             ));
         }
         if stages.iter().any(|s: &ResolvedStage| s.name == stage.name) {
-            return Err(StrategyError::new(format!("{at}.name"), format!("stage {:?} is named twice; give each stage its own name", stage.name)));
+            return Err(StrategyError::new(
+                format!("{at}.name"),
+                format!(
+                    "stage {:?} is named twice; give each stage its own name",
+                    stage.name
+                ),
+            ));
         }
         let selector = stage
             .selector
             .clone()
-            .map(|s| Selector::try_from(s).map_err(|e| StrategyError::new(format!("{at}.selector"), e.to_string())))
+            .map(|s| {
+                Selector::try_from(s).map_err(|e| StrategyError::new(format!("{at}.selector"), e.to_string()))
+            })
             .transpose()?;
         let mut groups: Vec<ResolvedGroup> = Vec::with_capacity(stage.groups.len());
         for (j, group) in stage.groups.iter().enumerate() {
@@ -141,11 +167,18 @@ pub fn resolve(spec: &UpgradeStrategySpec, prefix: &str) -> Result<Resolved, Str
             if !is_dns_label(&group.name) || group.name == super::plan::DEFAULT_GROUP {
                 return Err(StrategyError::new(
                     format!("{gat}.name"),
-                    format!("{:?} is not a DNS label, or is the reserved name {:?}", group.name, super::plan::DEFAULT_GROUP),
+                    format!(
+                        "{:?} is not a DNS label, or is the reserved name {:?}",
+                        group.name,
+                        super::plan::DEFAULT_GROUP
+                    ),
                 ));
             }
             if groups.iter().any(|g| g.name == group.name) {
-                return Err(StrategyError::new(format!("{gat}.name"), format!("group {:?} is named twice in stage {:?}", group.name, stage.name)));
+                return Err(StrategyError::new(
+                    format!("{gat}.name"),
+                    format!("group {:?} is named twice in stage {:?}", group.name, stage.name),
+                ));
             }
             groups.push(ResolvedGroup {
                 name: group.name.clone(),
@@ -170,7 +203,10 @@ pub fn resolve(spec: &UpgradeStrategySpec, prefix: &str) -> Result<Resolved, Str
             .map(|s| parse_duration(s, &format!("{at}.soak")))
             .transpose()?
             .unwrap_or_default();
-        for (which, gates) in [("beforeGates", &stage.before_gates), ("afterGates", &stage.after_gates)] {
+        for (which, gates) in [
+            ("beforeGates", &stage.before_gates),
+            ("afterGates", &stage.after_gates),
+        ] {
             for (k, gate) in gates.iter().enumerate() {
                 if gate.type_ == super::strategy::GateType::ScheduledStart && gate.not_before.is_none() {
                     return Err(StrategyError::new(
@@ -220,7 +256,9 @@ pub fn resolve(spec: &UpgradeStrategySpec, prefix: &str) -> Result<Resolved, Str
 fn is_dns_label(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= super::strategy::MAX_NAME_CHARS
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
 }
@@ -291,7 +329,14 @@ mod tests {
 
     #[test]
     fn durations_read_as_people_write_them() {
-        for (text, secs) in [("45s", 45), ("30m", 1800), ("2h", 7200), ("1h30m", 5400), ("7d", 604_800), ("0s", 0)] {
+        for (text, secs) in [
+            ("45s", 45),
+            ("30m", 1800),
+            ("2h", 7200),
+            ("1h30m", 5400),
+            ("7d", 604_800),
+            ("0s", 0),
+        ] {
             assert_eq!(parse_duration(text, "f"), Ok(Duration::from_secs(secs)), "{text}");
         }
         for text in ["", "5", "h", "1x", "31d", "-1h", "1.5h", "99999999999999999999d"] {

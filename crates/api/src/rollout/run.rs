@@ -303,7 +303,10 @@ impl ClusterState {
 
     /// Succeeded, Failed or Skipped: the run is done with the cluster.
     pub fn is_final(self) -> bool {
-        matches!(self, ClusterState::Succeeded | ClusterState::Failed | ClusterState::Skipped)
+        matches!(
+            self,
+            ClusterState::Succeeded | ClusterState::Failed | ClusterState::Skipped
+        )
     }
 
     /// The run has set the cluster's request, and the cluster is not final yet.

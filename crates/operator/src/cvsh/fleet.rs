@@ -62,6 +62,8 @@ pub struct Fleet {
 pub struct FleetView {
     stale: AtomicBool,
     fleet: Mutex<Arc<Fleet>>,
+    /// Tells other readers of the cache (the rollout controller) that it changed.
+    changes: tokio::sync::watch::Sender<()>,
 }
 
 impl Default for FleetView {
@@ -69,6 +71,7 @@ impl Default for FleetView {
         Self {
             stale: AtomicBool::new(true),
             fleet: Mutex::default(),
+            changes: tokio::sync::watch::Sender::new(()),
         }
     }
 }
@@ -77,6 +80,12 @@ impl FleetView {
     /// The cache changed: the next reader builds the fleet again.
     pub fn changed(&self) {
         self.stale.store(true, Ordering::SeqCst);
+        self.changes.send_replace(());
+    }
+
+    /// A receiver that sees every change of the cache (coalesced: a slow reader sees the latest).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<()> {
+        self.changes.subscribe()
     }
 
     pub fn get(&self, shadows: &Store<ClusterVersionShadow>) -> Arc<Fleet> {

@@ -208,10 +208,11 @@ impl Stepper<'_, '_> {
                 self.set(&name, ClusterState::Succeeded, None, message);
                 continue;
             }
-            let adopted = !entry.state.is_started()
+            let requested = requested_by_run(&entry);
+            let adopted = !requested
                 && fact.requested.as_deref() == Some(target.as_str())
                 && fact.requested_by_run.as_deref() == Some(self.inputs.run);
-            if entry.state.is_started() || adopted {
+            if requested || adopted {
                 let now = self.now();
                 if let Some(e) = self.entry(&name)
                     && e.started_at.is_none()
@@ -314,7 +315,7 @@ impl Stepper<'_, '_> {
     fn apply_skips(&mut self) {
         for name in &self.inputs.spec.skip {
             let Some(entry) = self.entry(name) else { continue };
-            if entry.state.is_final() || entry.state.is_started() {
+            if entry.state.is_final() || requested_by_run(entry) {
                 continue;
             }
             self.set(
@@ -562,10 +563,17 @@ impl Stepper<'_, '_> {
 
     /// A cluster's turn has come: start it, or say what holds it.
     fn try_start(&mut self, name: &str) {
-        if !matches!(
-            self.state_of(name),
-            ClusterState::Pending | ClusterState::WaitingForGate | ClusterState::WaitingForWindow
-        ) {
+        let waiting = self
+            .index
+            .get(name)
+            .and_then(|i| self.status.clusters.get(*i))
+            .is_some_and(|e| {
+                matches!(
+                    e.state,
+                    ClusterState::Pending | ClusterState::WaitingForGate | ClusterState::WaitingForWindow
+                ) || (e.state == ClusterState::Blocked && !requested_by_run(e))
+            });
+        if !waiting {
             return;
         }
         let Some(fact) = self.inputs.facts.get(name) else {
@@ -611,7 +619,13 @@ impl Stepper<'_, '_> {
             );
             return;
         }
-        if let Some(other) = fact.requested.as_deref().filter(|r| *r != target) {
+        // A request the cluster already runs is a finished one (an earlier run's, or a person's), not a
+        // competing one.
+        if let Some(other) = fact
+            .requested
+            .as_deref()
+            .filter(|r| *r != target && Some(*r) != fact.current_version.as_deref())
+        {
             self.set(
                 name,
                 ClusterState::Blocked,
@@ -876,6 +890,12 @@ fn gate_message(run: &str, gate: &PendingGate) -> String {
                 .unwrap_or_default()
         ),
     }
+}
+
+/// The run has set the cluster's request: it started it (a start is recorded in `startedAt`). A cluster
+/// Blocked before its start (`ConflictingRequest`, `UpgradeInProgress`) was never requested by the run.
+fn requested_by_run(entry: &ClusterEntry) -> bool {
+    entry.state.is_started() && entry.started_at.is_some()
 }
 
 /// Every cluster of a planned stage.

@@ -209,12 +209,17 @@ async fn an_approval_gate_holds_until_approved(global: &Cluster, record: &Record
     let progressing = conditions::find(run_conditions(&waiting), run_types::PROGRESSING).unwrap();
     assert_eq!(progressing.reason, "WaitingForGate", "{progressing:?}");
     assert!(
-        progressing.message.contains("ac adm upgrade rollout approve gate fleet-before"),
+        progressing
+            .message
+            .contains("ac adm upgrade rollout approve gate fleet-before"),
         "the condition says how to approve: {}",
         progressing.message
     );
     let approved_at = record.len();
-    assert!(record.requested_by(run).is_empty(), "nothing starts before approval");
+    assert!(
+        record.requested_by(run).is_empty(),
+        "nothing starts before approval"
+    );
     approve(global, run, "fleet-before").await;
 
     let done = wait_run(global, run, "Succeeded", LONG, |r| {
@@ -258,7 +263,9 @@ async fn pause_holds_new_starts_and_resume_continues(env: &TestEnv, record: &Rec
     uncordon(env.cluster("w4")).await;
     let paused = wait_run(global, run, "w4 Succeeded while paused", LONG, |r| {
         r.status.as_ref().is_some_and(|s| {
-            s.clusters.iter().any(|e| e.name == "w4" && e.state == ClusterState::Succeeded)
+            s.clusters
+                .iter()
+                .any(|e| e.name == "w4" && e.state == ClusterState::Succeeded)
         })
     })
     .await;
@@ -274,7 +281,10 @@ async fn pause_holds_new_starts_and_resume_continues(env: &TestEnv, record: &Rec
 
     let resumed_at = record.len();
     patch_run(global, run, json!({"spec": {"paused": false}})).await;
-    wait_run(global, run, "Succeeded", LONG, |r| phase(r) == Some(RunPhase::Succeeded)).await;
+    wait_run(global, run, "Succeeded", LONG, |r| {
+        phase(r) == Some(RunPhase::Succeeded)
+    })
+    .await;
     assert_eq!(
         record.requested_by_before(run, resumed_at),
         BTreeSet::from(["w4".to_owned()])
@@ -303,6 +313,7 @@ async fn canaries_then_two_waves(global: &Cluster, record: &Record) {
         phase(r) == Some(RunPhase::Succeeded)
     })
     .await;
+    assert_all_succeeded(&done);
     let batches = planned_batches(&done);
     assert_eq!(
         batches,
@@ -342,16 +353,11 @@ async fn an_operator_killed_mid_run_continues_the_plan(
     )
     .await;
     let wave = record
-        .wait(
-            "the first wave upgrading",
-            from,
-            LONG,
-            |view| {
-                ["w2", "w3", "w4"]
-                    .iter()
-                    .any(|n| view.get(*n).is_some_and(|s| s.executing && s.started("4.2.3")))
-            },
-        )
+        .wait("the first wave upgrading", from, LONG, |view| {
+            ["w2", "w3", "w4"]
+                .iter()
+                .any(|n| view.get(*n).is_some_and(|s| s.executing && s.started("4.2.3")))
+        })
         .await;
     let before = get_run(global, run).await;
     operator.kill();
@@ -361,12 +367,16 @@ async fn an_operator_killed_mid_run_continues_the_plan(
     })
     .await;
     let (before, after) = (before.status.unwrap(), done.status.clone().unwrap());
-    assert_eq!(before.started_at, after.started_at, "the plan was not frozen again");
+    assert_eq!(
+        before.started_at, after.started_at,
+        "the plan was not frozen again"
+    );
     assert_eq!(
         planned_batches_of(&before),
         planned_batches_of(&after),
         "the frozen plan is the one that ran"
     );
+    assert_all_succeeded(&done);
     let batches = planned_batches(&done);
     assert_eq!(batches.len(), 3, "{batches:?}");
     let flights = record.in_flight(run, "4.2.3", from);
@@ -513,7 +523,10 @@ fn serde_yaml_like(status: &Value) -> String {
 }
 
 fn run_conditions(run: &UpgradeRun) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
-    run.status.as_ref().map(|s| s.conditions.as_slice()).unwrap_or_default()
+    run.status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default()
 }
 
 fn condition_is_true(run: &UpgradeRun, type_: &str) -> bool {
@@ -534,6 +547,29 @@ fn entry<'a>(run: &'a UpgradeRun, cluster: &str) -> &'a ClusterEntry {
         .as_ref()
         .and_then(|s| s.clusters.iter().find(|e| e.name == cluster))
         .unwrap_or_else(|| panic!("{cluster} is not in the plan of {}", run.name_any()))
+}
+
+/// Every cluster of the run succeeded: none was skipped or failed on the way.
+fn assert_all_succeeded(run: &UpgradeRun) {
+    let status = run.status.as_ref().unwrap();
+    let not_succeeded: Vec<String> = status
+        .clusters
+        .iter()
+        .filter(|e| e.state != ClusterState::Succeeded)
+        .map(|e| {
+            format!(
+                "{} {}: {}",
+                e.name,
+                e.state.as_str(),
+                e.message.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    assert!(
+        not_succeeded.is_empty(),
+        "run {} succeeded without upgrading every cluster: {not_succeeded:?}",
+        run.name_any()
+    );
 }
 
 fn planned_batches(run: &UpgradeRun) -> Vec<Vec<String>> {
@@ -649,7 +685,11 @@ impl Seen {
         Seen {
             name: shadow.name_any(),
             run: shadow.labels().get(names::labels::UPGRADE_RUN).cloned(),
-            requested: shadow.spec.desired_update.as_ref().and_then(|d| d.version.clone()),
+            requested: shadow
+                .spec
+                .desired_update
+                .as_ref()
+                .and_then(|d| d.version.clone()),
             current: shadow.current_version().map(str::to_owned),
             executing: shadow.is_executing(),
             history: shadow

@@ -208,10 +208,10 @@ impl Stepper<'_, '_> {
                 self.set(&name, ClusterState::Succeeded, None, message);
                 continue;
             }
-            let adopted = !entry.state.is_started()
+            let adopted = !entry.is_started()
                 && fact.requested.as_deref() == Some(target.as_str())
                 && fact.requested_by_run.as_deref() == Some(self.inputs.run);
-            if entry.state.is_started() || adopted {
+            if entry.is_started() || adopted {
                 let now = self.now();
                 if let Some(e) = self.entry(&name)
                     && e.started_at.is_none()
@@ -314,7 +314,7 @@ impl Stepper<'_, '_> {
     fn apply_skips(&mut self) {
         for name in &self.inputs.spec.skip {
             let Some(entry) = self.entry(name) else { continue };
-            if entry.state.is_final() || entry.state.is_started() {
+            if entry.state.is_final() || entry.is_started() {
                 continue;
             }
             self.set(
@@ -562,10 +562,10 @@ impl Stepper<'_, '_> {
 
     /// A cluster's turn has come: start it, or say what holds it.
     fn try_start(&mut self, name: &str) {
-        if !matches!(
-            self.state_of(name),
-            ClusterState::Pending | ClusterState::WaitingForGate | ClusterState::WaitingForWindow
-        ) {
+        let Some(entry) = self.index.get(name).and_then(|i| self.status.clusters.get(*i)) else {
+            return;
+        };
+        if entry.state.is_final() || entry.is_started() {
             return;
         }
         let Some(fact) = self.inputs.facts.get(name) else {

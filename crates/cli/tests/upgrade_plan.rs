@@ -113,7 +113,9 @@ fn a_downgrade_is_blocked_and_the_tiers_own_version_is_done() {
         "{text}"
     );
     assert!(
-        text.contains("The global tier already runs 4.2.5: upgrade the workload clusters that could start now"),
+        text.contains(
+            "The global tier already runs 4.2.5: upgrade the workload clusters that could start now"
+        ),
         "{text}"
     );
 }
@@ -134,14 +136,18 @@ fn a_fleet_at_the_target_has_nothing_to_do_and_a_fleet_of_blocked_clusters_exits
             "4.3.1",
         ])
     };
-    let out = plan("global: {version: 4.3.1}\nworkloads:\n  - {name: a, kubernetesVersion: v1.33.7, version: 4.3.1}\n");
+    let out = plan(
+        "global: {version: 4.3.1}\nworkloads:\n  - {name: a, kubernetesVersion: v1.33.7, version: 4.3.1}\n",
+    );
     assert_exit(&out, 0);
     assert!(
         stdout(&out).contains("The whole fleet already runs 4.3.1: nothing to upgrade."),
         "{}",
         stdout(&out)
     );
-    let out = plan("global: {version: 4.3.1}\nworkloads:\n  - {name: a, kubernetesVersion: v1.30.14, version: 4.2.5}\n");
+    let out = plan(
+        "global: {version: 4.3.1}\nworkloads:\n  - {name: a, kubernetesVersion: v1.30.14, version: 4.2.5}\n",
+    );
     assert_exit(&out, 1);
     assert!(
         stdout(&out).contains(
@@ -285,9 +291,15 @@ fn a_fleet_part_way_continues_from_where_it_stands() {
     ]);
     assert_exit(&out, 0);
     let text = stdout(&out);
-    assert!(!text.contains("SameVersion"), "a tier at the target is done:\n{text}");
+    assert!(
+        !text.contains("SameVersion"),
+        "a tier at the target is done:\n{text}"
+    );
     assert!(!text.contains("once the global tier runs"), "{text}");
-    assert!(text.contains("the global cluster `global` already runs 4.3.1"), "{text}");
+    assert!(
+        text.contains("the global cluster `global` already runs 4.3.1"),
+        "{text}"
+    );
     assert!(
         text.contains("the standby global cluster `global-standby` already runs 4.3.1"),
         "{text}"
@@ -305,7 +317,8 @@ fn a_fleet_part_way_continues_from_where_it_stands() {
     }
     assert!(line("edge-7").contains("Blocked"), "{text}");
     assert!(
-        line("edge-7").contains("workload cluster `edge-7` runs Kubernetes 1.30; ACP 4.3.1 accepts 1.31–1.34"),
+        line("edge-7")
+            .contains("workload cluster `edge-7` runs Kubernetes 1.30; ACP 4.3.1 accepts 1.31–1.34"),
         "{text}"
     );
     assert!(line("k3s-retail").contains("Blocked"), "{text}");

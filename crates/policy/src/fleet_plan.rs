@@ -149,7 +149,12 @@ pub fn tier_plan(
             .chain(extra.as_ref())
             .chain(kubernetes.as_ref())
             .filter(|v| v.is_refused())
-            .flat_map(|v| v.findings().iter().filter(|f| f.severity == Severity::Blocking).cloned())
+            .flat_map(|v| {
+                v.findings()
+                    .iter()
+                    .filter(|f| f.severity == Severity::Blocking)
+                    .cloned()
+            })
             .collect();
         if findings.is_empty() {
             path
@@ -160,7 +165,10 @@ pub fn tier_plan(
 
     let standby_step = standby.map(|s| {
         if s.version == target {
-            return Step::done(format!("the standby global cluster `{}` already runs {target}", s.name));
+            return Step::done(format!(
+                "the standby global cluster `{}` already runs {target}",
+                s.name
+            ));
         }
         let in_step = standby_gate(s.name, s.version, primary.name, primary.version, target);
         let verdict = refusals(upgrade_path(catalogue, s.version, target), Some(in_step));
@@ -168,7 +176,10 @@ pub fn tier_plan(
     });
 
     let primary_step = if primary.version == target {
-        Step::done(format!("the global cluster `{}` already runs {target}", primary.name))
+        Step::done(format!(
+            "the global cluster `{}` already runs {target}",
+            primary.name
+        ))
     } else {
         let own = refusals(upgrade_path(catalogue, primary.version, target), None);
         match standby.zip(standby_step.as_ref()) {
@@ -186,7 +197,11 @@ pub fn tier_plan(
             ),
             Some((s, step)) if step.state != StepState::Done => Step::pending(
                 Reason::GlobalStandbyBehind,
-                format!("{}, once the standby global cluster `{}` runs {target}", own.message(), s.name),
+                format!(
+                    "{}, once the standby global cluster `{}` runs {target}",
+                    own.message(),
+                    s.name
+                ),
             ),
             _ => Step::unless_refused(own, StepState::CouldStartNow),
         }
@@ -201,7 +216,9 @@ pub fn tier_plan(
     };
     let effective = GlobalTier::new(
         reaches(primary, &primary_step),
-        standby.zip(standby_step.as_ref()).map(|(s, step)| reaches(s, step)),
+        standby
+            .zip(standby_step.as_ref())
+            .map(|(s, step)| reaches(s, step)),
     );
     TierPlan {
         primary: primary_step,
@@ -278,7 +295,8 @@ pub fn workload_step(
         } else {
             "the global cluster"
         };
-        let message = format!("could start now: upgradable from {current}; {tier_text} already runs {target}{also}");
+        let message =
+            format!("could start now: upgradable from {current}; {tier_text} already runs {target}{also}");
         return Step {
             state: StepState::CouldStartNow,
             verdict: verdict.with_message(message),
@@ -304,6 +322,26 @@ mod tests {
         WorkloadCluster::new(name, kube.parse().unwrap(), Provisioning::PlatformManaged)
     }
 
+    type Want = (StepState, Reason);
+    type TierRow<'a> = (
+        &'a str,
+        Option<&'a str>,
+        &'a [WorkloadCluster],
+        Want,
+        Option<Want>,
+        &'a str,
+        Option<&'a str>,
+    );
+    type WorkloadRow<'a> = (
+        &'a str,
+        Option<&'a str>,
+        &'a [WorkloadCluster],
+        &'a WorkloadCluster,
+        Option<&'a str>,
+        StepState,
+        Reason,
+    );
+
     fn plan(primary: &str, standby: Option<&str>, workloads: &[WorkloadCluster]) -> TierPlan {
         let (primary, standby) = (v(primary), standby.map(v));
         tier_plan(
@@ -324,8 +362,16 @@ mod tests {
         let fits = [pm("edge", "v1.32.7")];
         let too_old = [pm("edge-7", "v1.30.14")];
         // (primary, standby, workloads, primary step, standby step, effective primary, effective standby)
-        let table: [(&str, Option<&str>, &[WorkloadCluster], (StepState, Reason), Option<(StepState, Reason)>, &str, Option<&str>); 11] = [
-            ("4.2.5", None, &fits, (CouldStartNow, Reason::UpgradePathSupported), None, "4.3.1", None),
+        let table: [TierRow; 11] = [
+            (
+                "4.2.5",
+                None,
+                &fits,
+                (CouldStartNow, Reason::UpgradePathSupported),
+                None,
+                "4.3.1",
+                None,
+            ),
             (
                 "4.2.5",
                 Some("4.2.5"),
@@ -346,7 +392,15 @@ mod tests {
                 Some("4.3.1"),
             ),
             // The whole tier moved: done, whatever a workload cluster's Kubernetes.
-            ("4.3.1", None, &too_old, (Done, Reason::AlreadyAtTarget), None, "4.3.1", None),
+            (
+                "4.3.1",
+                None,
+                &too_old,
+                (Done, Reason::AlreadyAtTarget),
+                None,
+                "4.3.1",
+                None,
+            ),
             (
                 "4.3.1",
                 Some("4.3.1"),
@@ -395,8 +449,24 @@ mod tests {
                 "4.3.1",
                 Some("4.2.5"),
             ),
-            ("3.18.0", None, &fits, (Blocked, Reason::UnsupportedUpgradeSource), None, "3.18.0", None),
-            ("4.3.2", None, &fits, (Blocked, Reason::Downgrade), None, "4.3.2", None),
+            (
+                "3.18.0",
+                None,
+                &fits,
+                (Blocked, Reason::UnsupportedUpgradeSource),
+                None,
+                "3.18.0",
+                None,
+            ),
+            (
+                "4.3.2",
+                None,
+                &fits,
+                (Blocked, Reason::Downgrade),
+                None,
+                "4.3.2",
+                None,
+            ),
         ];
         for (primary, standby, workloads, want_primary, want_standby, eff_primary, eff_standby) in table {
             let tier = plan(primary, standby, workloads);
@@ -418,7 +488,10 @@ mod tests {
     #[test]
     fn tier_steps_say_what_is_done_and_what_waits() {
         let tier = plan("4.3.1", Some("4.3.1"), &[]);
-        assert_eq!(tier.primary.verdict.message(), "the global cluster `global` already runs 4.3.1");
+        assert_eq!(
+            tier.primary.verdict.message(),
+            "the global cluster `global` already runs 4.3.1"
+        );
         assert_eq!(
             tier.standby.unwrap().verdict.message(),
             "the standby global cluster `dr` already runs 4.3.1"
@@ -450,29 +523,134 @@ mod tests {
         let eks = WorkloadCluster::new("eks", "v1.29.15-eks-1".parse().unwrap(), Provisioning::ThirdParty);
         let fits = [edge.clone()];
         // (primary, standby, fleet, cluster, its version, step, reason)
-        let table: [(&str, Option<&str>, &[WorkloadCluster], &WorkloadCluster, Option<&str>, StepState, Reason); 12] = [
+        let table: [WorkloadRow; 12] = [
             // The tier already runs the target: could start now, not "once the tier runs it".
-            ("4.3.1", Some("4.3.1"), &fits, &edge, Some("4.2.5"), CouldStartNow, Reason::GlobalTierReached),
-            ("4.3.1", None, &fits, &edge, Some("4.0.10"), CouldStartNow, Reason::GlobalTierReached),
-            ("4.3.1", None, &fits, &eks, Some("4.2.5"), CouldStartNow, Reason::ThirdPartyOutsideCompatibleList),
-            ("4.3.1", Some("4.3.1"), &fits, &edge, Some("4.3.1"), Done, Reason::AlreadyAtTarget),
+            (
+                "4.3.1",
+                Some("4.3.1"),
+                &fits,
+                &edge,
+                Some("4.2.5"),
+                CouldStartNow,
+                Reason::GlobalTierReached,
+            ),
+            (
+                "4.3.1",
+                None,
+                &fits,
+                &edge,
+                Some("4.0.10"),
+                CouldStartNow,
+                Reason::GlobalTierReached,
+            ),
+            (
+                "4.3.1",
+                None,
+                &fits,
+                &eks,
+                Some("4.2.5"),
+                CouldStartNow,
+                Reason::ThirdPartyOutsideCompatibleList,
+            ),
+            (
+                "4.3.1",
+                Some("4.3.1"),
+                &fits,
+                &edge,
+                Some("4.3.1"),
+                Done,
+                Reason::AlreadyAtTarget,
+            ),
             // The tier may move first: pending.
-            ("4.2.5", Some("4.2.5"), &fits, &edge, Some("4.2.5"), Pending, Reason::GlobalTierBehind),
-            ("4.3.1", Some("4.2.5"), &fits, &edge, Some("4.2.5"), Pending, Reason::GlobalTierBehind),
-            ("4.2.5", Some("4.3.1"), &fits, &edge, Some("4.1.5"), Pending, Reason::GlobalTierBehind),
+            (
+                "4.2.5",
+                Some("4.2.5"),
+                &fits,
+                &edge,
+                Some("4.2.5"),
+                Pending,
+                Reason::GlobalTierBehind,
+            ),
+            (
+                "4.3.1",
+                Some("4.2.5"),
+                &fits,
+                &edge,
+                Some("4.2.5"),
+                Pending,
+                Reason::GlobalTierBehind,
+            ),
+            (
+                "4.2.5",
+                Some("4.3.1"),
+                &fits,
+                &edge,
+                Some("4.1.5"),
+                Pending,
+                Reason::GlobalTierBehind,
+            ),
             // Blocked by its own facts, whatever the tier does.
-            ("4.3.1", None, &fits, &edge, None, Blocked, Reason::UnknownCurrentVersion),
-            ("4.3.1", None, &fits, &edge, Some("3.18.0"), Blocked, Reason::UnsupportedUpgradeSource),
-            ("4.3.1", None, &fits, &old_kube, Some("4.2.5"), Blocked, Reason::KubernetesBelowCompatibleRange),
-            ("4.3.1", None, &fits, &edge, Some("4.3.2"), Blocked, Reason::Downgrade),
+            (
+                "4.3.1",
+                None,
+                &fits,
+                &edge,
+                None,
+                Blocked,
+                Reason::UnknownCurrentVersion,
+            ),
+            (
+                "4.3.1",
+                None,
+                &fits,
+                &edge,
+                Some("3.18.0"),
+                Blocked,
+                Reason::UnsupportedUpgradeSource,
+            ),
+            (
+                "4.3.1",
+                None,
+                &fits,
+                &old_kube,
+                Some("4.2.5"),
+                Blocked,
+                Reason::KubernetesBelowCompatibleRange,
+            ),
+            (
+                "4.3.1",
+                None,
+                &fits,
+                &edge,
+                Some("4.3.2"),
+                Blocked,
+                Reason::Downgrade,
+            ),
             // Blocked by a tier that cannot move.
-            ("4.2.5", None, &[edge.clone(), old_kube.clone()], &edge, Some("4.2.5"), Blocked, Reason::GlobalTierBehind),
+            (
+                "4.2.5",
+                None,
+                &[edge.clone(), old_kube.clone()],
+                &edge,
+                Some("4.2.5"),
+                Blocked,
+                Reason::GlobalTierBehind,
+            ),
         ];
         for (primary, standby, fleet, cluster, current, state, reason) in table {
             let tier = plan(primary, standby, fleet);
             let current = current.map(v);
-            let step = workload_step(&Catalogue::builtin(), &tier, current.as_ref(), &v("4.3.1"), cluster);
-            let case = format!("{primary}/{standby:?} {} at {current:?}: {}", cluster.name, step.verdict);
+            let step = workload_step(
+                &Catalogue::builtin(),
+                &tier,
+                current.as_ref(),
+                &v("4.3.1"),
+                cluster,
+            );
+            let case = format!(
+                "{primary}/{standby:?} {} at {current:?}: {}",
+                cluster.name, step.verdict
+            );
             assert_eq!((step.state, step.verdict.reason()), (state, reason), "{case}");
             assert_eq!(step.is_blocked(), step.verdict.is_refused(), "{case}");
         }
@@ -483,7 +661,13 @@ mod tests {
         let edge = pm("edge", "v1.32.7");
         let step = |primary, standby, current: &str, fleet: &[WorkloadCluster]| {
             let tier = plan(primary, standby, fleet);
-            workload_step(&Catalogue::builtin(), &tier, Some(&v(current)), &v("4.3.1"), &edge)
+            workload_step(
+                &Catalogue::builtin(),
+                &tier,
+                Some(&v(current)),
+                &v("4.3.1"),
+                &edge,
+            )
         };
         assert_eq!(
             step("4.3.1", Some("4.3.1"), "4.2.5", &[]).verdict.message(),

@@ -2,7 +2,8 @@
 //!
 //! Answers "may the platform move to VERSION, and what holds it back?" from an inventory file,
 //! with the same rules the operator's preflight applies, so an administrator can plan before
-//! touching a cluster.
+//! touching a cluster — also part-way through, when some clusters already run VERSION. The decisions
+//! are `acp_policy::fleet_plan`'s; this module gathers the inventory and prints them.
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -84,6 +84,15 @@ fn json_output_carries_every_verdict() {
         edge7["kubernetesHops"],
         serde_json::json!(["1.31", "1.32", "1.33", "1.34"])
     );
+    // The tier cannot move, so neither can the workload clusters; each step says why.
+    assert_eq!(edge7["step"]["state"], "Blocked");
+    assert_eq!(edge7["step"]["reason"], "GlobalTierBehind");
+    assert_eq!(plan["clusters"][0]["name"], "global");
+    assert_eq!(plan["clusters"][0]["step"]["state"], "Blocked");
+    assert_eq!(
+        plan["clusters"][0]["step"]["reason"],
+        "KubernetesBelowCompatibleRange"
+    );
 }
 
 #[test]

@@ -61,6 +61,13 @@ impl Step {
         }
     }
 
+    fn blocked(verdict: Verdict) -> Step {
+        Step {
+            state: StepState::Blocked,
+            verdict,
+        }
+    }
+
     /// Blocked when `verdict` refuses; otherwise `state`, keeping the verdict's warnings.
     fn unless_refused(verdict: Verdict, state: StepState) -> Step {
         let state = if verdict.is_refused() {
@@ -118,7 +125,10 @@ pub struct TierPlan {
 impl TierPlan {
     /// Every member of the tier already runs the target.
     pub fn is_done(&self) -> bool {
-        self.kubernetes.is_none()
+        [Some(&self.primary), self.standby.as_ref()]
+            .into_iter()
+            .flatten()
+            .all(|step| step.state == StepState::Done)
     }
 
     /// No step of the tier is blocked.
@@ -159,6 +169,7 @@ pub fn tier_plan(
         if findings.is_empty() {
             path
         } else {
+            // Refused: the success reason and message are never used.
             Verdict::from_findings(findings, Reason::UpgradePathSupported, String::new)
         }
     };
@@ -183,18 +194,15 @@ pub fn tier_plan(
     } else {
         let own = refusals(upgrade_path(catalogue, primary.version, target), None);
         match standby.zip(standby_step.as_ref()) {
-            _ if own.is_refused() => Step::unless_refused(own, StepState::Blocked),
-            Some((s, step)) if step.is_blocked() => Step::unless_refused(
-                Verdict::refused(
-                    Reason::GlobalStandbyBehind,
-                    format!(
-                        "the standby global cluster `{}` runs {} and cannot move yet: it goes to {target} before \
-                         the primary",
-                        s.name, s.version
-                    ),
+            _ if own.is_refused() => Step::blocked(own),
+            Some((s, step)) if step.is_blocked() => Step::blocked(Verdict::refused(
+                Reason::GlobalStandbyBehind,
+                format!(
+                    "the standby global cluster `{}` runs {} and cannot move yet: it goes to {target} before the \
+                     primary",
+                    s.name, s.version
                 ),
-                StepState::Blocked,
-            ),
+            )),
             Some((s, step)) if step.state != StepState::Done => Step::pending(
                 Reason::GlobalStandbyBehind,
                 format!(
@@ -242,16 +250,13 @@ pub fn workload_step(
 ) -> Step {
     let name = &cluster.name;
     let Some(current) = current else {
-        return Step {
-            state: StepState::Blocked,
-            verdict: Verdict::refused(
-                Reason::UnknownCurrentVersion,
-                format!(
-                    "ACP version unknown: `{name}` is observed but never upgraded until its version is recorded \
-                     (`ac adm cluster register --version`)"
-                ),
+        return Step::blocked(Verdict::refused(
+            Reason::UnknownCurrentVersion,
+            format!(
+                "ACP version unknown: `{name}` is observed but never upgraded until its version is recorded \
+                 (`ac adm cluster register --version`)"
             ),
-        };
+        ));
     };
     if current == target {
         return Step::done(format!("workload cluster `{name}` already runs {target}"));
@@ -287,7 +292,7 @@ pub fn workload_step(
     };
     let verdict = Verdict::from_findings(findings, Reason::GlobalTierReached, String::new);
     if verdict.is_refused() {
-        return Step::unless_refused(verdict, StepState::Blocked);
+        return Step::blocked(verdict);
     }
     if global_tier_reached(&tier.now, name, current, target).passed() {
         let tier_text = if tier.now.standby.is_some() {

@@ -84,12 +84,21 @@ fn json_output_carries_every_verdict() {
         edge7["kubernetesHops"],
         serde_json::json!(["1.31", "1.32", "1.33", "1.34"])
     );
+    // The tier cannot move, so neither can the workload clusters; each step says why.
+    assert_eq!(edge7["step"]["state"], "Blocked");
+    assert_eq!(edge7["step"]["reason"], "GlobalTierBehind");
+    assert_eq!(plan["clusters"][0]["name"], "global");
+    assert_eq!(plan["clusters"][0]["step"]["state"], "Blocked");
+    assert_eq!(
+        plan["clusters"][0]["step"]["reason"],
+        "KubernetesBelowCompatibleRange"
+    );
 }
 
 #[test]
-fn downgrade_and_same_version_are_blocked() {
-    for (to, reason) in [("4.2.0", "Downgrade"), ("4.2.5", "SameVersion")] {
-        let out = ac(&[
+fn a_downgrade_is_blocked_and_the_tiers_own_version_is_done() {
+    let plan = |to: &str| {
+        ac(&[
             "adm",
             "upgrade",
             "plan",
@@ -97,10 +106,66 @@ fn downgrade_and_same_version_are_blocked() {
             "deploy/samples/inventory-ready.yaml",
             "--to",
             to,
-        ]);
-        assert_eq!(out.status.code(), Some(1), "{to}");
-        assert!(stdout(&out).contains(reason), "{to}: {}", stdout(&out));
-    }
+        ])
+    };
+    let out = plan("4.2.0");
+    assert_exit(&out, 1);
+    assert!(stdout(&out).contains("Downgrade"), "{}", stdout(&out));
+
+    // The tier runs 4.2.5 already: done, and the workload clusters that may follow could start now.
+    let out = plan("4.2.5");
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(!text.contains("SameVersion"), "{text}");
+    assert!(
+        text.starts_with("Upgrade plan: ACP 4.2.5, which the global cluster already runs"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "The global tier already runs 4.2.5: upgrade the workload clusters that could start now"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_fleet_at_the_target_has_nothing_to_do_and_a_fleet_of_blocked_clusters_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("inventory.yaml");
+    let plan = |text: &str| {
+        std::fs::write(&inventory, text).unwrap();
+        ac(&[
+            "adm",
+            "upgrade",
+            "plan",
+            "--inventory",
+            inventory.to_str().unwrap(),
+            "--to",
+            "4.3.1",
+        ])
+    };
+    let out = plan(
+        "global: {version: 4.3.1}\nworkloads:\n  - {name: a, kubernetesVersion: v1.33.7, version: 4.3.1}\n",
+    );
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("The whole fleet already runs 4.3.1: nothing to upgrade."),
+        "{}",
+        stdout(&out)
+    );
+    let out = plan(
+        "global: {version: 4.3.1}\nworkloads:\n  - {name: a, kubernetesVersion: v1.30.14, version: 4.2.5}\n",
+    );
+    assert_exit(&out, 1);
+    assert!(
+        stdout(&out).contains(
+            "The global tier already runs 4.3.1, but no workload cluster could start now; blocked: `a`: resolve the \
+             refusals above, then plan again."
+        ),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -220,4 +285,133 @@ fn usage_errors_exit_2() {
         "xml",
     ]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_fleet_part_way_continues_from_where_it_stands() {
+    let out = ac(&[
+        "adm",
+        "upgrade",
+        "plan",
+        "--inventory",
+        "deploy/samples/inventory-part-way.yaml",
+        "--to",
+        "4.3.1",
+    ]);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        !text.contains("SameVersion"),
+        "a tier at the target is done:\n{text}"
+    );
+    assert!(!text.contains("once the global tier runs"), "{text}");
+    assert!(
+        text.contains("the global cluster `global` already runs 4.3.1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the standby global cluster `global-standby` already runs 4.3.1"),
+        "{text}"
+    );
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{text}"))
+            .to_owned()
+    };
+    assert!(line("edge-beijing").contains("Done"), "{text}");
+    for name in ["edge-shanghai", "factory-01"] {
+        assert!(line(name).contains("CouldStartNow"), "{text}");
+        assert!(line(name).contains("could start now"), "{text}");
+    }
+    assert!(line("edge-7").contains("Blocked"), "{text}");
+    assert!(
+        line("edge-7")
+            .contains("workload cluster `edge-7` runs Kubernetes 1.30; ACP 4.3.1 accepts 1.31–1.34"),
+        "{text}"
+    );
+    assert!(line("k3s-retail").contains("Blocked"), "{text}");
+    assert!(
+        text.contains(
+            "The global tier already runs 4.3.1: upgrade the workload clusters that could start now (`edge-shanghai` \
+             and `factory-01`); blocked: `edge-7` and `k3s-retail`."
+        ),
+        "{text}"
+    );
+    assert_snapshot("plan-part-way.txt", &text);
+
+    let out = ac(&[
+        "adm",
+        "upgrade",
+        "plan",
+        "--inventory",
+        "deploy/samples/inventory-part-way.yaml",
+        "--to",
+        "4.3.1",
+        "-o",
+        "json",
+    ]);
+    assert_exit(&out, 0);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["proceed"], true);
+    let states: Vec<(&str, &str)> = plan["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["step"]["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("global-standby", "Done"),
+            ("global", "Done"),
+            ("edge-beijing", "Done"),
+            ("edge-shanghai", "CouldStartNow"),
+            ("factory-01", "CouldStartNow"),
+            ("edge-7", "Blocked"),
+            ("k3s-retail", "Blocked"),
+        ]
+    );
+    let global = &plan["clusters"][1];
+    assert_eq!(global["verdict"]["decision"], "Allowed");
+    assert_eq!(global["verdict"]["reason"], "AlreadyAtTarget");
+}
+
+#[test]
+fn the_primary_follows_a_standby_that_already_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("inventory.yaml");
+    std::fs::write(
+        &inventory,
+        "global: {version: 4.2.5}\nstandby: {version: 4.3.1}\nworkloads:\n  - {name: edge-1, kubernetesVersion: \
+         v1.33.7, version: 4.2.5}\n",
+    )
+    .unwrap();
+    let out = ac(&[
+        "adm",
+        "upgrade",
+        "plan",
+        "--inventory",
+        inventory.to_str().unwrap(),
+        "--to",
+        "4.3.1",
+    ]);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(!text.contains("SameVersion"), "{text}");
+    assert!(
+        text.contains("the standby global cluster `global-standby` already runs 4.3.1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "The upgrade to 4.3.1 may proceed: the standby global cluster already runs 4.3.1; upgrade the primary; \
+             workload clusters follow once the global tier runs 4.3.1."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("upgradable from 4.2.5 once the global tier runs 4.3.1"),
+        "{text}"
+    );
 }

@@ -54,6 +54,9 @@ pub enum Reason {
     GlobalTier,
     GlobalStandby,
     GlobalTierOutOfStep,
+    // fleet_plan
+    AlreadyAtTarget,
+    UnknownCurrentVersion,
     // kubelet_skew
     KubeletSkewSupported,
     KubeletNewerThanApiserver,
@@ -83,6 +86,8 @@ impl Reason {
             Reason::GlobalTier => "GlobalTier",
             Reason::GlobalStandby => "GlobalStandby",
             Reason::GlobalTierOutOfStep => "GlobalTierOutOfStep",
+            Reason::AlreadyAtTarget => "AlreadyAtTarget",
+            Reason::UnknownCurrentVersion => "UnknownCurrentVersion",
             Reason::KubeletSkewSupported => "KubeletSkewSupported",
             Reason::KubeletNewerThanApiserver => "KubeletNewerThanApiserver",
             Reason::KubeletTooOld => "KubeletTooOld",
@@ -178,6 +183,14 @@ impl Verdict {
                 reason,
                 message,
             }],
+        }
+    }
+
+    /// The same decision, reason and findings, said in `message`.
+    pub fn with_message(self, message: impl Into<String>) -> Verdict {
+        Verdict {
+            message: message.into(),
+            ..self
         }
     }
 

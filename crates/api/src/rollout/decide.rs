@@ -208,11 +208,10 @@ impl Stepper<'_, '_> {
                 self.set(&name, ClusterState::Succeeded, None, message);
                 continue;
             }
-            let requested = requested_by_run(&entry);
-            let adopted = !requested
+            let adopted = !entry.is_started()
                 && fact.requested.as_deref() == Some(target.as_str())
                 && fact.requested_by_run.as_deref() == Some(self.inputs.run);
-            if requested || adopted {
+            if entry.is_started() || adopted {
                 let now = self.now();
                 if let Some(e) = self.entry(&name)
                     && e.started_at.is_none()
@@ -315,7 +314,7 @@ impl Stepper<'_, '_> {
     fn apply_skips(&mut self) {
         for name in &self.inputs.spec.skip {
             let Some(entry) = self.entry(name) else { continue };
-            if entry.state.is_final() || requested_by_run(entry) {
+            if entry.state.is_final() || entry.is_started() {
                 continue;
             }
             self.set(
@@ -563,17 +562,10 @@ impl Stepper<'_, '_> {
 
     /// A cluster's turn has come: start it, or say what holds it.
     fn try_start(&mut self, name: &str) {
-        let waiting = self
-            .index
-            .get(name)
-            .and_then(|i| self.status.clusters.get(*i))
-            .is_some_and(|e| {
-                matches!(
-                    e.state,
-                    ClusterState::Pending | ClusterState::WaitingForGate | ClusterState::WaitingForWindow
-                ) || (e.state == ClusterState::Blocked && !requested_by_run(e))
-            });
-        if !waiting {
+        let Some(entry) = self.index.get(name).and_then(|i| self.status.clusters.get(*i)) else {
+            return;
+        };
+        if entry.state.is_final() || entry.is_started() {
             return;
         }
         let Some(fact) = self.inputs.facts.get(name) else {
@@ -619,13 +611,7 @@ impl Stepper<'_, '_> {
             );
             return;
         }
-        // A request the cluster already runs is a finished one (an earlier run's, or a person's), not a
-        // competing one.
-        if let Some(other) = fact
-            .requested
-            .as_deref()
-            .filter(|r| *r != target && Some(*r) != fact.current_version.as_deref())
-        {
+        if let Some(other) = fact.requested.as_deref().filter(|r| *r != target) {
             self.set(
                 name,
                 ClusterState::Blocked,
@@ -890,12 +876,6 @@ fn gate_message(run: &str, gate: &PendingGate) -> String {
                 .unwrap_or_default()
         ),
     }
-}
-
-/// The run has set the cluster's request: it started it (a start is recorded in `startedAt`). A cluster
-/// Blocked before its start (`ConflictingRequest`, `UpgradeInProgress`) was never requested by the run.
-fn requested_by_run(entry: &ClusterEntry) -> bool {
-    entry.state.is_started() && entry.started_at.is_some()
 }
 
 /// Every cluster of a planned stage.

@@ -308,10 +308,13 @@ impl ClusterState {
             ClusterState::Succeeded | ClusterState::Failed | ClusterState::Skipped
         )
     }
+}
 
-    /// The run has set the cluster's request, and the cluster is not final yet.
-    pub fn is_started(self) -> bool {
-        matches!(self, ClusterState::Blocked | ClusterState::Upgrading)
+impl ClusterEntry {
+    /// The run set (or adopted) the cluster's request: a Blocked cluster may also be one whose turn
+    /// came but that could not be started (another request on it).
+    pub fn is_started(&self) -> bool {
+        self.started_at.is_some()
     }
 }
 

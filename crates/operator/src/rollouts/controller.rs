@@ -430,3 +430,94 @@ async fn publish(ctx: &Context, run: &UpgradeRun, transitions: &[Transition]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use acp_api::cvsh::{ClusterVersionShadowSpec, ClusterVersionShadowStatus, Release};
+
+    use super::*;
+
+    fn shadow(name: &str, tier: Option<Tier>, version: Option<&str>) -> (String, Arc<ClusterVersionShadow>) {
+        let mut shadow = ClusterVersionShadow::new(
+            name,
+            ClusterVersionShadowSpec {
+                tier,
+                ..ClusterVersionShadowSpec::default()
+            },
+        );
+        shadow.status = Some(ClusterVersionShadowStatus {
+            current: version.map(|v| Release {
+                version: Some(v.to_owned()),
+                image: None,
+            }),
+            ..ClusterVersionShadowStatus::default()
+        });
+        (name.to_owned(), Arc::new(shadow))
+    }
+
+    #[test]
+    fn the_global_tier_is_reached_when_primary_and_standby_run_the_target_or_newer() {
+        let cases: Vec<(Vec<(String, Arc<ClusterVersionShadow>)>, Option<&str>)> = vec![
+            (vec![shadow("global", None, Some("4.3.1"))], None),
+            (vec![shadow("global", None, Some("4.4.0"))], None),
+            (
+                vec![shadow("global", None, Some("4.3.0"))],
+                Some("global (global) runs 4.3.0"),
+            ),
+            (
+                vec![shadow("global", None, None)],
+                Some("the version of global (global) is not known yet"),
+            ),
+            (
+                vec![shadow("w1", None, Some("4.3.1"))],
+                Some("ClusterVersionShadow global does not exist"),
+            ),
+            (
+                vec![
+                    shadow("global", None, Some("4.3.1")),
+                    shadow("dr", Some(Tier::GlobalStandby), Some("4.2.3")),
+                ],
+                Some("dr (standby) runs 4.2.3"),
+            ),
+        ];
+        for (shadows, behind) in cases {
+            let shadows: BTreeMap<_, _> = shadows.into_iter().collect();
+            let expected = behind.map_or(GlobalTier::Reached, |b| GlobalTier::Behind(b.to_owned()));
+            assert_eq!(global_tier(&shadows, "4.3.1"), expected);
+        }
+    }
+
+    #[test]
+    fn a_finished_run_waits_for_a_change_and_a_running_one_wakes_when_something_is_due() {
+        let now: acp_api::k8s::Timestamp = "2026-11-30T12:00:00Z".parse().unwrap();
+        let step = |phase, wake_at| Step {
+            status: UpgradeRunStatus {
+                phase: Some(phase),
+                ..UpgradeRunStatus::default()
+            },
+            start: vec![],
+            withdraw: vec![],
+            transitions: vec![],
+            wake_at,
+        };
+        assert_eq!(
+            next(&step(RunPhase::Succeeded, None), now),
+            Action::await_change()
+        );
+        assert_eq!(
+            next(&step(RunPhase::Halted, Some(now)), now),
+            Action::await_change()
+        );
+        assert_eq!(next(&step(RunPhase::Running, None), now), Action::requeue(RESYNC));
+        let soon = now.checked_add(Duration::from_secs(7)).unwrap();
+        assert_eq!(
+            next(&step(RunPhase::Running, Some(soon)), now),
+            Action::requeue(Duration::from_secs(7))
+        );
+        let later = now.checked_add(Duration::from_secs(3600)).unwrap();
+        assert_eq!(
+            next(&step(RunPhase::Running, Some(later)), now),
+            Action::requeue(RESYNC)
+        );
+    }
+}

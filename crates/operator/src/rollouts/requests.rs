@@ -45,13 +45,31 @@ pub async fn start(
     run: &str,
     target: &str,
 ) -> Result<(), kube::Error> {
-    let patch = serde_json::json!({
-        "metadata": {
-            "resourceVersion": shadow.resource_version(),
-            "labels": { labels::UPGRADE_RUN: run },
-        },
-        "spec": { "desiredUpdate": { "version": target } },
-    });
+    let patch = if shadow.requested_version() == Some(target) {
+        // Someone already asks for the target: the run follows that request as it is (with whatever
+        // force or acceptance a person chose) and only marks it.
+        serde_json::json!({
+            "metadata": {
+                "resourceVersion": shadow.resource_version(),
+                "labels": { labels::UPGRADE_RUN: run },
+            },
+        })
+    } else {
+        // The whole request is replaced: a finished earlier request's `force` must not carry over to
+        // the run's.
+        serde_json::json!({
+            "metadata": {
+                "resourceVersion": shadow.resource_version(),
+                "labels": { labels::UPGRADE_RUN: run },
+            },
+            "spec": { "desiredUpdate": {
+                "version": target,
+                "image": null,
+                "force": null,
+                "ignoreMaintenanceWindow": null,
+            } },
+        })
+    };
     let stored = api
         .patch(
             &shadow.name_any(),

@@ -2,15 +2,17 @@
 //!
 //! Answers "may the platform move to VERSION, and what holds it back?" from an inventory file,
 //! with the same rules the operator's preflight applies, so an administrator can plan before
-//! touching a cluster.
+//! touching a cluster — also part-way through, when some clusters already run VERSION. The decisions
+//! are `acp_policy::fleet_plan`'s; this module gathers the inventory and prints them.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use acp_api::checks::{KUBERNETES_VERSION_SUPPORTED, VERSION_UPGRADE_PATH};
 use acp_policy::{
-    AcpVersion, Catalogue, Decision, GlobalTier, GlobalUpgradeRule, KubeMinor, KubeVersion, Provisioning,
-    Verdict, WorkloadCluster, global_gate, import_gate, kubernetes_hops, upgrade_path, workload_gate,
+    AcpVersion, Catalogue, Decision, GlobalUpgradeRule, KubeMinor, KubeVersion, Provisioning, Reason, Step,
+    StepState, TierMember, TierPlan, Verdict, WorkloadCluster, global_gate, import_gate, kubernetes_hops,
+    name_list, tier_plan, upgrade_path, workload_step,
 };
 use anyhow::Context;
 use clap::Args;
@@ -43,13 +45,15 @@ pub struct PlanArgs {
 pub struct Plan {
     pub current: AcpVersion,
     pub target: AcpVersion,
-    /// True when every gate of the global tier passes.
+    /// True when the plan's next step may go ahead: while the global tier still moves, every gate of
+    /// the tier passes; once it runs the target, a workload cluster could start now or every one is done.
     pub proceed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub global_upgrade_rule: Option<GlobalUpgradeRule>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compatible: Option<String>,
     pub gates: Vec<Gate>,
+    /// In the order the plan moves them: the standby, the primary, then the workload clusters.
     pub clusters: Vec<ClusterPlan>,
 }
 
@@ -73,11 +77,16 @@ pub struct ClusterPlan {
     pub kubernetes_version: Option<KubeVersion>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<AcpVersion>,
-    /// Global tier: its upgrade path. Workload clusters: whether they hold the global tier back.
+    /// Global tier: its upgrade path (`AlreadyAtTarget` once it runs the target). Workload clusters,
+    /// while the global tier still moves: whether they hold it back; once it runs the target: whether
+    /// they may move.
     pub verdict: Verdict,
+    /// Where the cluster stands: `Done`, `CouldStartNow`, `Pending` (after an earlier step) or `Blocked`,
+    /// with the reason.
+    pub step: Step,
     /// Control-plane minors the cluster passes through to reach the target's Kubernetes.
     pub kubernetes_hops: Vec<KubeMinor>,
-    /// What happens to a workload cluster after the global tier moved.
+    /// More about the cluster's step (a third-party cluster's management range).
     pub notes: Vec<String>,
 }
 
@@ -106,7 +115,10 @@ pub fn run(args: &PlanArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Applies every rule of the policy to the inventory.
+const GLOBAL: &str = "global";
+const STANDBY: &str = "global-standby";
+
+/// Applies every rule of the policy to the inventory, from wherever the fleet stands.
 pub fn evaluate(catalogue: &Catalogue, inventory: &Inventory, target: &AcpVersion) -> Plan {
     let current = &inventory.global.version;
     let release = catalogue.release(target);
@@ -116,58 +128,94 @@ pub fn evaluate(catalogue: &Catalogue, inventory: &Inventory, target: &AcpVersio
         .iter()
         .map(InventoryWorkload::cluster)
         .collect();
+    let tier = tier_plan(
+        catalogue,
+        TierMember {
+            name: GLOBAL,
+            version: current,
+        },
+        inventory.standby.as_ref().map(|s| TierMember {
+            name: STANDBY,
+            version: &s.version,
+        }),
+        target,
+        &workloads,
+    );
 
+    // A member at the target is done; the path gate only concerns one that still moves.
+    let path_gate = |member: &GlobalCluster, step: &Step| {
+        if step.state == StepState::Done {
+            step.verdict.clone()
+        } else {
+            upgrade_path(catalogue, &member.version, target)
+        }
+    };
     let mut gates = vec![Gate {
         name: VERSION_UPGRADE_PATH,
-        cluster: "global".into(),
-        verdict: upgrade_path(catalogue, current, target),
+        cluster: GLOBAL.into(),
+        verdict: path_gate(&inventory.global, &tier.primary),
     }];
-    if let Some(standby) = &inventory.standby {
+    if let Some((standby, step)) = inventory.standby.as_ref().zip(tier.standby.as_ref()) {
         gates.push(Gate {
             name: VERSION_UPGRADE_PATH,
-            cluster: "global-standby".into(),
-            verdict: upgrade_path(catalogue, &standby.version, target),
+            cluster: STANDBY.into(),
+            verdict: path_gate(standby, step),
         });
     }
     gates.push(Gate {
         name: KUBERNETES_VERSION_SUPPORTED,
-        cluster: "global".into(),
-        verdict: global_gate(catalogue, current, target, &workloads),
+        cluster: if tier.primary.state == StepState::Done && !tier.is_done() {
+            STANDBY.into()
+        } else {
+            GLOBAL.into()
+        },
+        verdict: tier.kubernetes.clone().unwrap_or_else(|| {
+            Verdict::allowed(
+                Reason::AlreadyAtTarget,
+                format!(
+                    "the global tier already runs {target}: each workload cluster's Kubernetes is judged on its own"
+                ),
+            )
+        }),
     });
-    let proceed = gates.iter().all(|g| g.verdict.passed());
 
-    let mut clusters = vec![global_plan(
-        catalogue,
-        "global",
-        "Global",
-        &inventory.global,
-        target,
-        target_minor,
-    )];
-    if let Some(standby) = &inventory.standby {
+    let mut clusters = Vec::new();
+    if let Some((standby, step)) = inventory.standby.as_ref().zip(tier.standby.as_ref()) {
         clusters.push(global_plan(
-            catalogue,
-            "global-standby",
+            STANDBY,
             "GlobalStandby",
             standby,
-            target,
+            path_gate(standby, step),
+            step.clone(),
             target_minor,
         ));
     }
-    // Once the global tier moved, the whole tier runs the target.
-    let moved = GlobalTier::new(target.clone(), inventory.standby.as_ref().map(|_| target.clone()));
+    clusters.push(global_plan(
+        GLOBAL,
+        "Global",
+        &inventory.global,
+        path_gate(&inventory.global, &tier.primary),
+        tier.primary.clone(),
+        target_minor,
+    ));
     for (entry, cluster) in inventory.workloads.iter().zip(&workloads) {
         clusters.push(workload_plan(
             catalogue,
+            &tier,
             entry,
             cluster,
             current,
             target,
-            &moved,
             target_minor,
         ));
     }
 
+    let proceed = if tier.is_done() {
+        let steps = || clusters.iter().map(|c| c.step.state);
+        steps().any(|s| s == StepState::CouldStartNow) || steps().all(|s| s == StepState::Done)
+    } else {
+        gates.iter().all(|g| g.verdict.passed()) && tier.may_proceed()
+    };
     Plan {
         current: current.clone(),
         target: target.clone(),
@@ -180,11 +228,11 @@ pub fn evaluate(catalogue: &Catalogue, inventory: &Inventory, target: &AcpVersio
 }
 
 fn global_plan(
-    catalogue: &Catalogue,
     name: &str,
     tier: &'static str,
     cluster: &GlobalCluster,
-    target: &AcpVersion,
+    verdict: Verdict,
+    step: Step,
     target_minor: Option<KubeMinor>,
 ) -> ClusterPlan {
     ClusterPlan {
@@ -193,7 +241,8 @@ fn global_plan(
         provisioning: Provisioning::PlatformManaged,
         kubernetes_version: cluster.kubernetes_version,
         version: Some(cluster.version.clone()),
-        verdict: upgrade_path(catalogue, &cluster.version, target),
+        verdict,
+        step,
         kubernetes_hops: hops(cluster.kubernetes_version, target_minor),
         notes: Vec::new(),
     }
@@ -201,43 +250,28 @@ fn global_plan(
 
 fn workload_plan(
     catalogue: &Catalogue,
+    tier: &TierPlan,
     entry: &InventoryWorkload,
     cluster: &WorkloadCluster,
     global_current: &AcpVersion,
     target: &AcpVersion,
-    moved: &GlobalTier,
     target_minor: Option<KubeMinor>,
 ) -> ClusterPlan {
-    let verdict = global_gate(catalogue, global_current, target, std::slice::from_ref(cluster));
+    let step = workload_step(catalogue, tier, entry.version.as_ref(), target, cluster);
+    let verdict = if tier.is_done() {
+        step.verdict.clone()
+    } else {
+        global_gate(catalogue, global_current, target, std::slice::from_ref(cluster))
+    };
     let mut notes = Vec::new();
-    if cluster.provisioning == Provisioning::ThirdParty && verdict.decision() == Decision::Allowed {
+    // Whether the target still manages it, for a third-party cluster that is to move.
+    let moves = matches!(step.state, StepState::CouldStartNow | StepState::Pending);
+    if cluster.provisioning == Provisioning::ThirdParty && moves && verdict.decision() == Decision::Allowed {
         notes.push(
             import_gate(catalogue, target, cluster.kube_version)
                 .message()
                 .to_owned(),
         );
-    }
-    match &entry.version {
-        None => notes.push(format!(
-            "ACP version unknown: `{}` is observed but never upgraded until its version is recorded \
-             (`ac adm cluster register --version`)",
-            cluster.name
-        )),
-        Some(version) => {
-            let path = upgrade_path(catalogue, version, target);
-            let after = if path.is_refused() {
-                path
-            } else {
-                workload_gate(catalogue, moved, version, target, cluster)
-            };
-            if after.decision() == Decision::Allowed {
-                notes.push(format!(
-                    "upgradable from {version} once the global tier runs {target}"
-                ));
-            } else if after.reason() != verdict.reason() {
-                notes.push(format!("after the global tier: {}", after.message()));
-            }
-        }
     }
     let kubernetes_hops = match cluster.provisioning {
         Provisioning::PlatformManaged => hops(Some(cluster.kube_version), target_minor),
@@ -250,6 +284,7 @@ fn workload_plan(
         kubernetes_version: Some(cluster.kube_version),
         version: entry.version.clone(),
         verdict,
+        step,
         kubernetes_hops,
         notes,
     }
@@ -276,7 +311,15 @@ fn render(plan: &Plan, out: &mut dyn Write, colour: bool) -> std::io::Result<()>
         (Some(rule), Some(compatible)) => format!(" (rule {rule}; compatible Kubernetes {compatible})"),
         _ => String::new(),
     };
-    writeln!(out, "Upgrade plan: ACP {} → {}{rule}", plan.current, plan.target)?;
+    if plan.current == plan.target {
+        writeln!(
+            out,
+            "Upgrade plan: ACP {}, which the global cluster already runs{rule}",
+            plan.target
+        )?;
+    } else {
+        writeln!(out, "Upgrade plan: ACP {} → {}{rule}", plan.current, plan.target)?;
+    }
     writeln!(out)?;
 
     let mut gates = Table::new(&["GATE", "CLUSTER", "VERDICT", "REASON", "MESSAGE"]);
@@ -299,18 +342,11 @@ fn render(plan: &Plan, out: &mut dyn Write, colour: bool) -> std::io::Result<()>
         "KUBERNETES",
         "ACP",
         "VERDICT",
+        "STEP",
         "KUBERNETES-HOPS",
         "MESSAGE",
     ]);
     for c in &plan.clusters {
-        let message = if c.verdict.decision() == Decision::Allowed && !c.notes.is_empty() {
-            c.notes.join("; ")
-        } else {
-            std::iter::once(c.verdict.message().to_owned())
-                .chain(c.notes.iter().cloned())
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
         clusters.row(vec![
             c.name.clone().into(),
             c.tier.into(),
@@ -323,38 +359,107 @@ fn render(plan: &Plan, out: &mut dyn Write, colour: bool) -> std::io::Result<()>
                 .map_or_else(|| "-".to_owned(), ToString::to_string)
                 .into(),
             verdict_cell(&c.verdict),
+            step_cell(&c.step),
             hops_text(&c.kubernetes_hops).into(),
-            message.into(),
+            message(c).into(),
         ]);
     }
     clusters.render(out, colour)?;
     writeln!(out)?;
+    writeln!(out, "{}", summary(plan))
+}
 
-    if plan.proceed {
-        let order = if plan.clusters.iter().any(|c| c.tier == "GlobalStandby") {
-            "the standby global cluster first, then the primary"
-        } else {
-            "the global cluster"
-        };
-        writeln!(
-            out,
-            "The upgrade to {} may proceed: upgrade {order}; workload clusters follow once the global tier runs {}.",
-            plan.target, plan.target
-        )
-    } else {
-        let blocked: Vec<String> = plan
-            .gates
-            .iter()
-            .filter(|g| g.verdict.is_refused())
-            .map(|g| format!("{} ({})", g.name, g.cluster))
-            .collect();
-        writeln!(
-            out,
-            "The upgrade to {} is blocked by {}: resolve the refusals above, then plan again.",
-            plan.target,
-            blocked.join(", ")
-        )
+/// The step's message, then what the verdict adds (a warning, or why the cluster holds the global tier
+/// back), then the notes.
+fn message(c: &ClusterPlan) -> String {
+    let step = c.step.verdict.message();
+    let mut parts = vec![step.to_owned()];
+    let verdict = c.verdict.message();
+    if c.verdict.decision() != Decision::Allowed && !c.step.is_blocked() && !step.contains(verdict) {
+        parts.push(verdict.to_owned());
     }
+    parts.extend(c.notes.iter().cloned());
+    parts.join("; ")
+}
+
+fn step_cell(step: &Step) -> Cell {
+    let style = match step.state {
+        StepState::Done | StepState::CouldStartNow => Style::Good,
+        StepState::Pending => Style::Warn,
+        StepState::Blocked => Style::Bad,
+    };
+    Cell::styled(step.state.to_string(), style)
+}
+
+fn summary(plan: &Plan) -> String {
+    let target = &plan.target;
+    let step = |name: &str| {
+        plan.clusters
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.step.state)
+    };
+    let (primary, standby) = (step(GLOBAL), step(STANDBY));
+    let done = |s: Option<StepState>| s.is_none_or(|s| s == StepState::Done);
+    if primary == Some(StepState::Done) && done(standby) {
+        let named = |state: StepState| {
+            let names: Vec<String> = plan
+                .clusters
+                .iter()
+                .filter(|c| c.step.state == state)
+                .map(|c| format!("`{}`", c.name))
+                .collect();
+            name_list(&names, names.len())
+        };
+        let (could, blocked) = (named(StepState::CouldStartNow), named(StepState::Blocked));
+        return match (could.is_empty(), blocked.is_empty()) {
+            (true, true) => format!("The whole fleet already runs {target}: nothing to upgrade."),
+            (false, true) => format!(
+                "The global tier already runs {target}: upgrade the workload clusters that could start now ({could})."
+            ),
+            (false, false) => format!(
+                "The global tier already runs {target}: upgrade the workload clusters that could start now ({could}); \
+                 blocked: {blocked}."
+            ),
+            (true, false) => format!(
+                "The global tier already runs {target}, but no workload cluster could start now; blocked: {blocked}: \
+                 resolve the refusals above, then plan again."
+            ),
+        };
+    }
+    if plan.proceed {
+        let order = match (primary, standby) {
+            (_, None) => "upgrade the global cluster".to_owned(),
+            (Some(StepState::Done), Some(_)) => {
+                format!("the global cluster already runs {target}; upgrade its standby")
+            }
+            (_, Some(StepState::Done)) => {
+                format!("the standby global cluster already runs {target}; upgrade the primary")
+            }
+            _ => "upgrade the standby global cluster first, then the primary".to_owned(),
+        };
+        return format!(
+            "The upgrade to {target} may proceed: {order}; workload clusters follow once the global tier runs {target}."
+        );
+    }
+    let mut blocked: Vec<String> = plan
+        .gates
+        .iter()
+        .filter(|g| g.verdict.is_refused())
+        .map(|g| format!("{} ({})", g.name, g.cluster))
+        .collect();
+    if blocked.is_empty() {
+        blocked = plan
+            .clusters
+            .iter()
+            .filter(|c| c.tier != "Workload" && c.step.is_blocked())
+            .map(|c| format!("{} ({})", c.step.verdict.reason(), c.name))
+            .collect();
+    }
+    format!(
+        "The upgrade to {target} is blocked by {}: resolve the refusals above, then plan again.",
+        blocked.join(", ")
+    )
 }
 
 fn hops_text(hops: &[KubeMinor]) -> String {

@@ -611,7 +611,13 @@ impl Stepper<'_, '_> {
             );
             return;
         }
-        if let Some(other) = fact.requested.as_deref().filter(|r| *r != target) {
+        // A request the cluster already runs is a finished one (an earlier run's, or a person's), not a
+        // competing one.
+        if let Some(other) = fact
+            .requested
+            .as_deref()
+            .filter(|r| *r != target && Some(*r) != fact.current_version.as_deref())
+        {
             self.set(
                 name,
                 ClusterState::Blocked,

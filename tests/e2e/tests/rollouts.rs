@@ -706,9 +706,8 @@ impl Seen {
 
     /// Requested by `run` for `target` and not done with it yet.
     fn in_flight(&self, run: &str, target: &str) -> bool {
-        self.run.as_deref() == Some(run)
-            && self.requested.as_deref() == Some(target)
-            && !(self.current.as_deref() == Some(target) && !self.executing)
+        let done = self.current.as_deref() == Some(target) && !self.executing;
+        self.run.as_deref() == Some(run) && self.requested.as_deref() == Some(target) && !done
     }
 }
 

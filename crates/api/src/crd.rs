@@ -6,6 +6,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use kube::CustomResourceExt;
 
+use crate::maintenance_window::MaintenanceWindow;
 use crate::{ClusterVersionShadow, ProductManifest};
 
 /// Formats the API server validates; any other (`uint32`, `uint`, `int8`, …) makes it print a
@@ -58,6 +59,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
     [
         bound_condition_messages(ClusterVersionShadow::crd()),
         ProductManifest::crd(),
+        MaintenanceWindow::crd(),
     ]
     .into_iter()
     .map(sanitise)

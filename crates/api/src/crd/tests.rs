@@ -346,7 +346,8 @@ fn file_names_follow_group_and_plural() {
         names,
         [
             "config.alauda.io_clusterversionshadows.yaml",
-            "config.alauda.io_productmanifests.yaml"
+            "config.alauda.io_productmanifests.yaml",
+            "cvo.alauda.io_maintenancewindows.yaml"
         ]
     );
 }

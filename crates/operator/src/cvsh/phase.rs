@@ -640,7 +640,8 @@ mod tests {
             ..window.clone()
         };
         let failed = check("DockerRuntimeUnsupported", CheckState::Failed);
-        let risks = |checks: Vec<PreflightCheck>, force| accepted_risks(&Evaluated::new(v("4.3.1"), checks), force);
+        let risks =
+            |checks: Vec<PreflightCheck>, force| accepted_risks(&Evaluated::new(v("4.3.1"), checks), force);
         assert_eq!(
             risks(vec![window.clone()], false),
             ["MaintenanceWindowOpen: maintenance window w opens at 2026-12-04 22:00 UTC (in 10h)"]

@@ -116,7 +116,8 @@ mod tests {
             ..window("UTC")
         };
         // (label, ignore, lookup, now, state, reason, words in the message)
-        let table: Vec<(Option<&str>, bool, Lookup, &str, CheckState, &str, &str)> = vec![
+        type Row = (Option<&'static str>, bool, Lookup, &'static str, CheckState, &'static str, &'static str);
+        let table: Vec<Row> = vec![
             (None, false, Ok(None), "2026-12-04T12:00:00Z", CheckState::Passed, "NoMaintenanceWindow", "any time"),
             (
                 Some("weekend-nights"),

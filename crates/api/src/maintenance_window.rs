@@ -160,23 +160,24 @@ impl WindowState {
         matches!(self, WindowState::Open { .. })
     }
 
-    /// "maintenance window weekend-nights opens at 2026-12-05 22:00 CET (in 3h20m)", or "… is open
-    /// until …", with times on the wall clock of `tz`.
-    pub fn describe(&self, name: &str, tz: &TimeZone, now: Timestamp) -> String {
+    /// "maintenance window weekend-nights opens at 2026-12-05 22:00 CET", or "… is open until …", with
+    /// times on the wall clock of `tz`. With `now`, adds how long until then ("(in 3h20m)"): for people
+    /// reading it now, not for a status, which would then change every minute.
+    pub fn describe(&self, name: &str, tz: &TimeZone, now: Option<Timestamp>) -> String {
+        let when = |at: Timestamp| match now {
+            Some(now) => format!("{} ({})", wall_clock(at, tz), from_now(now, at)),
+            None => wall_clock(at, tz),
+        };
         match *self {
-            WindowState::Open { closes_at: Some(at) } => format!(
-                "maintenance window {name} is open until {} ({})",
-                wall_clock(at, tz),
-                from_now(now, at)
-            ),
+            WindowState::Open { closes_at: Some(at) } => {
+                format!("maintenance window {name} is open until {}", when(at))
+            }
             WindowState::Open { closes_at: None } => {
                 format!("maintenance window {name} is open with no closing in sight")
             }
-            WindowState::Closed { opens_at: Some(at) } => format!(
-                "maintenance window {name} opens at {} ({})",
-                wall_clock(at, tz),
-                from_now(now, at)
-            ),
+            WindowState::Closed { opens_at: Some(at) } => {
+                format!("maintenance window {name} opens at {}", when(at))
+            }
             WindowState::Closed { opens_at: None } => {
                 format!("maintenance window {name} does not open within 400 days")
             }
@@ -327,11 +328,12 @@ impl Window {
         }
     }
 
-    /// "maintenance window NAME opens at … (in …)" or "… is open until …", naming the exclusion that
-    /// holds it closed, if one does.
+    /// "maintenance window NAME opens at 2026-12-05 22:00 CET" or "… is open until …", naming the
+    /// exclusion that holds it closed, if one does. Absolute times only, so the sentence stays the same
+    /// while nothing changes and can go into a status.
     pub fn describe(&self, name: &str, now: Timestamp) -> String {
         let state = self.at(now);
-        let sentence = state.describe(name, &self.time_zone, now);
+        let sentence = state.describe(name, &self.time_zone, None);
         match self.exclusion_at(now) {
             Some(e) if !state.is_open() => {
                 let why = e.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();

@@ -2,15 +2,30 @@
 //! only while MaintenanceWindow NAME is open. Like ConcurrentUpgradeLimit it waits (Retry), never fails:
 //! the upgrade starts once the window opens. A window that is missing or cannot be read holds the start
 //! too, never lets it through. Preflight only gates a start, so a running upgrade is never interrupted.
+//!
+//! A start held by nothing but a closed window is decided again when the window opens ([`nap`]), not
+//! every few seconds: a cluster may wait days for its window, and each decision calls it.
 
+use std::time::Duration;
+
+use acp_api::ClusterVersionShadow;
 use acp_api::checks::REASON_MAINTENANCE_WINDOW_IGNORED;
+use acp_api::cvsh::PreflightSummary;
 use acp_api::maintenance_window::{MaintenanceWindowSpec, WindowState};
 use acp_api::names::labels::MAINTENANCE_WINDOW;
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
 
 use crate::cvsh::preflight::sources::PlatformSource;
 use crate::cvsh::preflight::{Context, Inputs, Outcome, Sources};
 
 pub const NAME: &str = acp_api::checks::MAINTENANCE_WINDOW_OPEN;
+
+/// The longest a start held only by a closed window goes undecided, so that an edited window is seen.
+pub const MAX_NAP: Duration = Duration::from_secs(300);
+
+/// Reason of this check while the window is closed.
+const CLOSED: &str = "MaintenanceWindowClosed";
 
 /// The window a cluster names, as read from the global cluster.
 pub type Lookup = Result<Option<MaintenanceWindowSpec>, String>;
@@ -79,7 +94,7 @@ pub fn decide(inputs: &Inputs<'_>, lookup: &Lookup) -> Outcome {
         WindowState::Open { .. } => Outcome::passed("MaintenanceWindowOpen", sentence),
         WindowState::Closed { .. } if inputs.ignore_maintenance_window => ignored(sentence),
         WindowState::Closed { .. } => Outcome::retry(
-            "MaintenanceWindowClosed",
+            CLOSED,
             format!(
                 "{sentence}: the upgrade to {} starts then, or now with `ac adm upgrade --cluster {} --to {} \
                  --ignore-maintenance-window`",
@@ -87,6 +102,42 @@ pub fn decide(inputs: &Inputs<'_>, lookup: &Lookup) -> Outcome {
             ),
         ),
     }
+}
+
+/// How long the blocked start `summary` describes may wait before it is decided again, when nothing but
+/// `shadow`'s closed maintenance window holds it: until just after the window opens, at most [`MAX_NAP`].
+/// `None`: decide again at the usual pace.
+pub async fn nap(
+    platform: &impl PlatformSource,
+    shadow: &ClusterVersionShadow,
+    summary: &PreflightSummary,
+    now: Timestamp,
+) -> Option<Duration> {
+    if !held_only_by_the_window(summary) {
+        return None;
+    }
+    let name = shadow.labels().get(MAINTENANCE_WINDOW)?;
+    let window = platform.maintenance_window(name).await.ok()??.parse().ok()?;
+    nap_until(window.at(now), now)
+}
+
+fn held_only_by_the_window(summary: &PreflightSummary) -> bool {
+    summary.failed.is_empty()
+        && matches!(summary.waiting.as_slice(), [check] if check.name == NAME && check.reason.as_deref() == Some(CLOSED))
+}
+
+/// A second past the opening (a reconcile a moment early finds the window still closed), at least a
+/// second, at most [`MAX_NAP`].
+fn nap_until(state: WindowState, now: Timestamp) -> Option<Duration> {
+    let WindowState::Closed { opens_at } = state else {
+        return None;
+    };
+    let until = opens_at.map_or(MAX_NAP, |at| {
+        Duration::try_from(at.duration_since(now))
+            .unwrap_or_default()
+            .saturating_add(Duration::from_secs(1))
+    });
+    Some(until.clamp(Duration::from_secs(1), MAX_NAP))
 }
 
 #[cfg(test)]
@@ -126,7 +177,7 @@ mod tests {
                 "2026-12-04T18:40:00Z",
                 CheckState::Retry,
                 "MaintenanceWindowClosed",
-                "maintenance window weekend-nights opens at 2026-12-04 22:00 CET (in 2h20m): the upgrade to 4.3.1 \
+                "maintenance window weekend-nights opens at 2026-12-04 22:00 CET: the upgrade to 4.3.1 \
                  starts then, or now with `ac adm upgrade --cluster east --to 4.3.1 --ignore-maintenance-window`",
             ),
             (
@@ -154,7 +205,7 @@ mod tests {
                 "2026-12-04T12:00:00Z",
                 CheckState::Passed,
                 REASON_MAINTENANCE_WINDOW_IGNORED,
-                "opens at 2026-12-04 22:00 UTC (in 10h); spec.desiredUpdate.ignoreMaintenanceWindow",
+                "opens at 2026-12-04 22:00 UTC; spec.desiredUpdate.ignoreMaintenanceWindow",
             ),
             (
                 Some("gone"),
@@ -216,5 +267,38 @@ mod tests {
             );
             assert!(outcome.message.contains(words), "{}", outcome.message);
         }
+    }
+
+    #[test]
+    fn a_start_held_only_by_a_closed_window_is_decided_again_when_it_opens() {
+        use acp_api::cvsh::{CheckPolicy, PreflightCheck};
+        let now: Timestamp = "2026-12-04T12:00:00Z".parse().unwrap();
+        let at = |secs: i64| WindowState::Closed {
+            opens_at: Some(Timestamp::from_second(now.as_second() + secs).unwrap()),
+        };
+        let secs = Duration::from_secs;
+        assert_eq!(nap_until(at(20), now), Some(secs(21)));
+        assert_eq!(nap_until(at(3 * 3600), now), Some(MAX_NAP));
+        assert_eq!(nap_until(at(-5), now), Some(secs(1)));
+        assert_eq!(nap_until(WindowState::Closed { opens_at: None }, now), Some(MAX_NAP));
+        assert_eq!(nap_until(WindowState::Open { closes_at: None }, now), None);
+
+        let check = |name: &str, state: CheckState, reason: &str| PreflightCheck {
+            name: name.into(),
+            policy: Some(CheckPolicy::Always),
+            state,
+            reason: Some(reason.into()),
+            message: None,
+        };
+        let window = check(NAME, CheckState::Retry, CLOSED);
+        let summary = |checks: Vec<PreflightCheck>| PreflightSummary::of(&checks);
+        assert!(held_only_by_the_window(&summary(vec![window.clone()])));
+        // Anything else waiting or failed keeps the usual pace; so does a missing window.
+        let unreachable = check("ClusterRunning", CheckState::Retry, "ClusterUnreachable");
+        assert!(!held_only_by_the_window(&summary(vec![window.clone(), unreachable])));
+        let failed = check("DockerRuntimeUnsupported", CheckState::Failed, "DockerRuntimeFound");
+        assert!(!held_only_by_the_window(&summary(vec![window, failed])));
+        let missing = check(NAME, CheckState::Retry, "MaintenanceWindowNotFound");
+        assert!(!held_only_by_the_window(&summary(vec![missing])));
     }
 }

@@ -125,7 +125,6 @@ pub struct Window {
     schedule: Cron,
     duration: SignedDuration,
     time_zone: TimeZone,
-    time_zone_name: String,
     exclusions: Vec<Exclusion>,
 }
 
@@ -191,11 +190,8 @@ impl MaintenanceWindowSpec {
         let schedule = parse_schedule(&self.schedule)?;
         let duration =
             parse_duration(&self.duration).map_err(|why| WindowError::new("spec.duration", why))?;
-        let time_zone_name = self
-            .time_zone
-            .clone()
-            .unwrap_or_else(|| DEFAULT_TIME_ZONE.to_string());
-        let time_zone = TimeZone::get(&time_zone_name).map_err(|_| {
+        let time_zone_name = self.time_zone.as_deref().unwrap_or(DEFAULT_TIME_ZONE);
+        let time_zone = TimeZone::get(time_zone_name).map_err(|_| {
             WindowError::new(
                 "spec.timeZone",
                 format!(
@@ -223,7 +219,6 @@ impl MaintenanceWindowSpec {
             schedule,
             duration,
             time_zone,
-            time_zone_name,
             exclusions,
         })
     }
@@ -349,11 +344,6 @@ impl Window {
     /// The window's time zone, for showing its times.
     pub fn time_zone(&self) -> &TimeZone {
         &self.time_zone
-    }
-
-    /// The IANA name of the window's time zone.
-    pub fn time_zone_name(&self) -> &str {
-        &self.time_zone_name
     }
 
     /// The exclusion `t` falls in, if any.

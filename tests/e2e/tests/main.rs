@@ -30,6 +30,7 @@ mod harness_versions;
 mod harness_workloads;
 mod hostile;
 mod layout;
+mod maintenance_windows;
 mod notifications;
 mod operator_bad_input;
 mod operator_bench;

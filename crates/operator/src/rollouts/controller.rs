@@ -9,6 +9,8 @@ use std::time::Duration;
 use acp_api::ClusterVersionShadow;
 use acp_api::conditions::{self, Clock, ConditionUpdate};
 use acp_api::cvsh::Tier;
+use acp_api::maintenance_window::{MaintenanceWindow, MaintenanceWindowSpec, WindowState};
+use acp_api::names::labels::MAINTENANCE_WINDOW;
 use acp_api::rollout::decide::{self, GlobalTier, Inputs, Step, Transition, types};
 use acp_api::rollout::facts::{ClusterFact, WindowFact};
 use acp_api::rollout::plan::{self, Candidate};
@@ -116,7 +118,8 @@ pub async fn reconcile(run: Arc<UpgradeRun>, ctx: Arc<Context>) -> Result<Action
         }
     };
     let shadows = cached_shadows(&ctx);
-    let facts = facts(&started, &shadows);
+    let windows = windows(&ctx, &started, &shadows, now).await;
+    let facts = facts(&started, &shadows, &windows);
     let inputs = Inputs {
         run: &name,
         spec: &run.spec,
@@ -310,20 +313,95 @@ fn cached_shadows(ctx: &Context) -> BTreeMap<String, Arc<ClusterVersionShadow>> 
 fn facts(
     status: &UpgradeRunStatus,
     shadows: &BTreeMap<String, Arc<ClusterVersionShadow>>,
+    windows: &BTreeMap<String, WindowFact>,
 ) -> BTreeMap<String, ClusterFact> {
     status
         .clusters
         .iter()
         .filter_map(|entry| {
             let shadow = shadows.get(&entry.name)?;
-            Some((entry.name.clone(), ClusterFact::read(shadow, window_fact(shadow))))
+            let window = shadow
+                .labels()
+                .get(MAINTENANCE_WINDOW)
+                .and_then(|name| windows.get(name))
+                .cloned()
+                .unwrap_or(WindowFact::Open);
+            Some((entry.name.clone(), ClusterFact::read(shadow, window)))
         })
         .collect()
 }
 
-/// The cluster's maintenance window now.
-fn window_fact(_shadow: &ClusterVersionShadow) -> WindowFact {
-    WindowFact::Open
+/// The maintenance windows named by the run's clusters that have not started yet, each read once and
+/// judged at `now`, by window name. The run holds a cluster's start itself while its window is closed,
+/// so the cluster's timeout only counts from the start.
+async fn windows(
+    ctx: &Context,
+    status: &UpgradeRunStatus,
+    shadows: &BTreeMap<String, Arc<ClusterVersionShadow>>,
+    now: acp_api::k8s::Timestamp,
+) -> BTreeMap<String, WindowFact> {
+    let names: std::collections::BTreeSet<&str> = status
+        .clusters
+        .iter()
+        .filter(|e| !e.state.is_final() && !e.is_started())
+        .filter_map(|e| {
+            shadows
+                .get(&e.name)?
+                .labels()
+                .get(MAINTENANCE_WINDOW)
+                .map(String::as_str)
+        })
+        .collect();
+    let api: Api<MaintenanceWindow> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let mut windows = BTreeMap::new();
+    for name in names {
+        let lookup = api
+            .get_opt(name)
+            .await
+            .map(|w| w.map(|w| w.spec))
+            .map_err(|err| err.to_string());
+        windows.insert(name.to_owned(), window_fact(name, &ctx.namespace, &lookup, now));
+    }
+    windows
+}
+
+/// A cluster's window at `now`, from the MaintenanceWindow its label names. One that is missing or
+/// cannot be read holds the start, as it does for a manual upgrade.
+fn window_fact(
+    name: &str,
+    namespace: &str,
+    lookup: &Result<Option<MaintenanceWindowSpec>, String>,
+    now: acp_api::k8s::Timestamp,
+) -> WindowFact {
+    let spec = match lookup {
+        Ok(Some(spec)) => spec,
+        Ok(None) => {
+            return WindowFact::Invalid {
+                message: format!(
+                    "MaintenanceWindow {namespace}/{name}, named by label {MAINTENANCE_WINDOW}, does not exist: create it or fix the label"
+                ),
+            };
+        }
+        Err(err) => {
+            return WindowFact::Invalid {
+                message: format!(
+                    "cannot read MaintenanceWindow {namespace}/{name} ({err}); the start waits until it can be read"
+                ),
+            };
+        }
+    };
+    match spec.parse() {
+        Err(err) => WindowFact::Invalid {
+            message: format!("MaintenanceWindow {namespace}/{name} cannot be read: {err}"),
+        },
+        Ok(window) => match window.at(now) {
+            WindowState::Open { .. } => WindowFact::Open,
+            WindowState::Closed { opens_at } => WindowFact::Closed {
+                opens_at,
+                message: window.describe(name, now),
+            },
+        },
+    }
 }
 
 /// Whether the global tier (primary and any standby) runs `target` or newer.
@@ -485,6 +563,52 @@ mod tests {
             let expected = behind.map_or(GlobalTier::Reached, |b| GlobalTier::Behind(b.to_owned()));
             assert_eq!(global_tier(&shadows, "4.3.1"), expected);
         }
+    }
+
+    #[test]
+    fn a_cluster_waits_while_its_window_is_closed_or_missing_or_unreadable() {
+        let now: acp_api::k8s::Timestamp = "2026-11-30T12:00:00Z".parse().unwrap();
+        let always_but_a_freeze_until = |end: &str| MaintenanceWindowSpec {
+            schedule: "* * * * *".to_owned(),
+            duration: "1h".to_owned(),
+            time_zone: None,
+            exclusions: vec![acp_api::maintenance_window::ExclusionSpec {
+                start: "2026-11-30T11:00:00Z".to_owned(),
+                end: end.to_owned(),
+                reason: Some("change freeze".to_owned()),
+            }],
+        };
+        let fact = |lookup| window_fact("nightly", "cpaas-system", &lookup, now);
+
+        assert_eq!(
+            fact(Ok(Some(always_but_a_freeze_until("2026-11-30T11:30:00Z")))),
+            WindowFact::Open
+        );
+        match fact(Ok(Some(always_but_a_freeze_until("2026-11-30T12:00:20Z")))) {
+            WindowFact::Closed { opens_at, message } => {
+                assert_eq!(opens_at, Some("2026-11-30T12:00:20Z".parse().unwrap()));
+                assert!(
+                    message.contains("nightly") && message.contains("change freeze"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let invalid = |fact: WindowFact| match fact {
+            WindowFact::Invalid { message } => message,
+            other => panic!("{other:?}"),
+        };
+        let missing = invalid(fact(Ok(None)));
+        assert!(
+            missing.contains("cpaas-system/nightly") && missing.contains("does not exist"),
+            "{missing}"
+        );
+        let unreadable = invalid(fact(Err("connection refused".to_owned())));
+        assert!(unreadable.contains("connection refused"), "{unreadable}");
+        let mut broken = always_but_a_freeze_until("2026-11-30T12:00:20Z");
+        broken.schedule = "every night".to_owned();
+        let broken = invalid(fact(Ok(Some(broken))));
+        assert!(broken.contains("spec.schedule"), "{broken}");
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //!      and why, and requests nothing more;
 //!    - an Approval gate holds its stage until it is approved;
 //!    - pause holds new starts while a started cluster finishes, resume continues;
+//!    - a maintenance window closed (by a freeze) when the run starts holds the cluster's start until it
+//!      opens;
 //! 2. the whole fleet, canaries then two waves: `maxConcurrency` holds at every instant, read from the
 //!    watched ClusterVersionShadows, and every cluster is upgraded exactly once;
 //! 3. the whole fleet again, with the operator SIGKILLed mid-run: the restarted operator continues the
@@ -20,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use acp_api::conditions;
+use acp_api::k8s::Timestamp;
 use acp_api::rollout::decide::types as run_types;
 use acp_api::rollout::{ClusterEntry, ClusterState, RunPhase, UpgradeRun};
 use acp_api::{ClusterVersionShadow, names};
@@ -44,6 +47,10 @@ const WORKLOADS: [&str; 6] = ["w1", "w2", "w3", "w4", "w5", "w6"];
 const SCENARIO: &str = "e2e.alauda.io/scenario";
 /// Label every workload cluster carries, for the fleet-wide runs.
 const FLEET: &str = "e2e.alauda.io/fleet";
+/// The MaintenanceWindow w6 names.
+const WINDOW: &str = "after-freeze";
+/// How long after the window scenario begins its freeze ends: long enough to see the start held.
+const FREEZE_SECS: i64 = 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fleet_rollouts() {
@@ -62,18 +69,21 @@ async fn fleet_rollouts() {
         ("w3", "gate"),
         ("w4", "pause"),
         ("w5", "pause"),
-        ("w6", "spare"),
+        ("w6", "window"),
     ];
     for (name, scenario) in scenarios {
         let workload = env.cluster(name);
         record_version(workload, FROM).await;
         write_kubeconfig(global, name, workload.kubeconfig_yaml()).await;
+        let mut labels = json!({SCENARIO: scenario, FLEET: "rollouts"});
+        if scenario == "window" {
+            labels[names::labels::MAINTENANCE_WINDOW] = json!(WINDOW);
+        }
         apply(
             global,
             &json!({
                 "apiVersion": names::API_VERSION, "kind": "ClusterVersionShadow",
-                "metadata": {"name": name, "namespace": names::NAMESPACE,
-                             "labels": {SCENARIO: scenario, FLEET: "rollouts"}},
+                "metadata": {"name": name, "namespace": names::NAMESPACE, "labels": labels},
                 "spec": {"kubeconfigSecretRef": {"name": format!("{name}-kubeconfig")}},
             }),
         )
@@ -103,14 +113,16 @@ async fn fleet_rollouts() {
     let mut timings = vec![("setup", started.elapsed())];
 
     let phase = Instant::now();
-    let (((), halt_took), ((), gate_took), ((), pause_took)) = tokio::join!(
+    let (((), halt_took), ((), gate_took), ((), pause_took), ((), window_took)) = tokio::join!(
         timed(a_failed_canary_halts_the_run(&env, &record)),
         timed(an_approval_gate_holds_until_approved(global, &record)),
         timed(pause_holds_new_starts_and_resume_continues(&env, &record)),
+        timed(a_closed_window_holds_the_start_until_it_opens(global, &record)),
     );
     timings.push(("canary halts (concurrently)", halt_took));
     timings.push(("approval gate (concurrently)", gate_took));
     timings.push(("pause/resume (concurrently)", pause_took));
+    timings.push(("maintenance window (concurrently)", window_took));
     timings.push(("first phase", phase.elapsed()));
 
     let phase = Instant::now();
@@ -294,6 +306,81 @@ async fn pause_holds_new_starts_and_resume_continues(env: &TestEnv, record: &Rec
         assert_eq!(shadow.current_version(), Some("4.2.1"), "{name}");
         assert_eq!(started_count(&shadow, "4.2.1"), 1, "{name}");
     }
+}
+
+/// w6 names a window open every minute for an hour, that is always, but for a freeze that ends
+/// shortly after its run starts: the run holds w6's start, says when its window opens, and starts it
+/// once it does.
+async fn a_closed_window_holds_the_start_until_it_opens(global: &Cluster, record: &Record) {
+    let run = "window";
+    let now = Timestamp::now().as_second();
+    let opens = Timestamp::from_second(now + FREEZE_SECS).unwrap();
+    apply(
+        global,
+        &json!({
+            "apiVersion": names::ROLLOUT_API_VERSION, "kind": "MaintenanceWindow",
+            "metadata": {"name": WINDOW, "namespace": names::NAMESPACE},
+            "spec": {
+                "schedule": "* * * * *",
+                "duration": "1h",
+                "exclusions": [{
+                    "start": Timestamp::from_second(now - 3600).unwrap().to_string(),
+                    "end": opens.to_string(),
+                    "reason": "change freeze",
+                }],
+            },
+        }),
+    )
+    .await;
+    create_run(
+        global,
+        run,
+        "4.2.1",
+        json!({"stages": [{"name": "fleet", "selector": {"matchLabels": {SCENARIO: "window"}}}]}),
+    )
+    .await;
+    let waiting = wait_run(global, run, "w6 waiting for its window", SHORT, |r| {
+        r.status.as_ref().is_some_and(|s| {
+            s.clusters
+                .iter()
+                .any(|e| e.name == "w6" && e.state == ClusterState::WaitingForWindow)
+        })
+    })
+    .await;
+    let w6 = entry(&waiting, "w6");
+    assert_eq!(w6.window_opens_at.as_ref().map(|t| t.0), Some(opens), "{w6:?}");
+    assert!(
+        w6.message.as_deref().is_some_and(|m| m.contains(WINDOW)),
+        "the entry names the window: {w6:?}"
+    );
+    assert!(
+        Timestamp::now() < opens,
+        "the window opened before the run was seen holding w6; lengthen FREEZE_SECS"
+    );
+    assert!(
+        record.requested_by(run).is_empty(),
+        "nothing requested while the window is closed"
+    );
+
+    wait_run(global, run, "Succeeded", LONG, |r| {
+        phase(r) == Some(RunPhase::Succeeded)
+    })
+    .await;
+    let w6 = shadows(global).await.get("w6").await.unwrap();
+    let started: Vec<_> = w6
+        .status
+        .as_ref()
+        .unwrap()
+        .history
+        .iter()
+        .filter(|h| h.version.as_deref() == Some("4.2.1"))
+        .collect();
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert!(
+        started[0].started_time.0 >= opens,
+        "w6 started at {} before its window opened at {opens}",
+        started[0].started_time.0
+    );
 }
 
 /// The whole fleet to 4.2.2: two canaries one at a time, then two waves of two. At every recorded cvsh

@@ -125,13 +125,22 @@ mod tests {
         let target = "4.3.1".parse().unwrap();
         let at = |g: &str, s: &str| {
             global_tier(
-                &[member("global", None, g), member("global-dr", Some(Tier::GlobalStandby), s), member("edge", None, "4.2.0")],
+                &[
+                    member("global", None, g),
+                    member("global-dr", Some(Tier::GlobalStandby), s),
+                    member("edge", None, "4.2.0"),
+                ],
                 &target,
             )
         };
         assert_eq!(at("4.3.1", "4.3.1"), GlobalTier::Reached);
         assert_eq!(at("4.4.0", "4.3.2"), GlobalTier::Reached);
-        assert_eq!(at("4.3.1", "4.2.5"), GlobalTier::Behind("global runs 4.3.1 and its standby 4.2.5".into()));
-        assert!(matches!(global_tier(&[member("edge", None, "4.3.1")], &target), GlobalTier::Behind(m) if m.contains("not known")));
+        assert_eq!(
+            at("4.3.1", "4.2.5"),
+            GlobalTier::Behind("global runs 4.3.1 and its standby 4.2.5".into())
+        );
+        assert!(
+            matches!(global_tier(&[member("edge", None, "4.3.1")], &target), GlobalTier::Behind(m) if m.contains("not known"))
+        );
     }
 }

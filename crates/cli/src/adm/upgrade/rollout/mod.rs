@@ -311,7 +311,10 @@ async fn status(args: StatusArgs, out: &mut dyn Write) -> anyhow::Result<Outcome
                     continue;
                 }
                 last = run.resource_version();
-                writeln!(out, "---")?;
+                // Pages (and YAML documents) are separated by `---`; JSON documents simply follow each other.
+                if args.output != Format::Json {
+                    writeln!(out, "---")?;
+                }
                 write_run(out, args.output, &run)?;
                 out.flush()?;
                 if page::is_final(&run) {

@@ -159,7 +159,7 @@ pub fn skip(run: &UpgradeRun, cluster: &str) -> anyhow::Result<Edit> {
             listed(&names)
         );
     };
-    if entry.state.is_started() {
+    if entry.is_started() && !entry.state.is_final() {
         anyhow::bail!(
             "cluster {cluster} is already started by run {name} ({}): a run never interrupts an upgrade; \
              to withdraw a request that has not begun executing, use `ac adm upgrade --cluster {cluster} --clear`",

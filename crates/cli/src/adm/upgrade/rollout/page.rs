@@ -229,8 +229,8 @@ pub(crate) mod tests {
                 ]},
                 "clusters": [
                     {"name": "edge-1", "state": "Succeeded", "message": "edge-1 runs 4.3.1"},
-                    {"name": "edge-2", "state": "Upgrading", "progress": 40, "eta": "2026-03-01T10:30:00Z", "message": "upgrading to 4.3.1: 40% done"},
-                    {"name": "edge-3", "state": "Blocked", "reason": "KubernetesVersionSupported", "message": "preflight check KubernetesVersionSupported fails: runs v1.30"},
+                    {"name": "edge-2", "state": "Upgrading", "startedAt": "2026-03-01T10:00:00Z", "progress": 40, "eta": "2026-03-01T10:30:00Z", "message": "upgrading to 4.3.1: 40% done"},
+                    {"name": "edge-3", "state": "Blocked", "startedAt": "2026-03-01T10:00:00Z", "reason": "KubernetesVersionSupported", "message": "preflight check KubernetesVersionSupported fails: runs v1.30"},
                     {"name": "edge-4", "state": "Pending"},
                 ],
                 "pendingGates": [{"name": "main-after", "type": "Approval"}],

@@ -21,6 +21,7 @@ mod cli_bundle;
 mod cli_cluster;
 mod cli_operator;
 mod cli_release;
+mod cli_rollout;
 mod cli_upgrade;
 mod crds;
 mod faults;

@@ -17,6 +17,7 @@ use crate::output::{self, Format};
 pub mod inventory;
 pub mod plan;
 pub mod request;
+pub mod rollout;
 pub mod show;
 pub mod status;
 pub mod window;
@@ -53,6 +54,9 @@ enum UpgradeCommand {
     /// Evaluate the upgrade policy offline over an inventory file: may the platform move to a
     /// version, and what holds it back?
     Plan(plan::PlanArgs),
+    /// Roll a release over the fleet of workload clusters by a strategy: plan, start, status, approve,
+    /// pause, resume, skip, list.
+    Rollout(rollout::RolloutArgs),
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +92,7 @@ pub async fn run(args: UpgradeArgs, out: &mut dyn Write) -> anyhow::Result<Outco
     match args.command {
         Some(UpgradeCommand::Plan(plan)) => plan::run(&plan, out),
         Some(UpgradeCommand::Status(status)) => run_status(status, out).await,
+        Some(UpgradeCommand::Rollout(rollout)) => rollout::run(rollout, out).await,
         None => run_upgrade(args, out).await,
     }
 }

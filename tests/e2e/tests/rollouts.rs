@@ -5,8 +5,9 @@
 //! 1. at once, each on its own clusters (chosen by label) and release:
 //!    - a canary whose module manifest an admission policy rejects halts its run, which names the cluster
 //!      and why, and requests nothing more;
-//!    - an Approval gate holds its stage until it is approved;
-//!    - pause holds new starts while a started cluster finishes, resume continues;
+//!    - an Approval gate holds its stage until `ac adm upgrade rollout approve`;
+//!    - `ac adm upgrade rollout pause` holds new starts while a started cluster finishes, `resume`
+//!      continues;
 //!    - a maintenance window closed (by a freeze) when the run starts holds the cluster's start until it
 //!      opens;
 //! 2. the whole fleet, canaries then two waves: `maxConcurrency` holds at every instant, read from the
@@ -30,7 +31,7 @@ use acp_e2e::operator::*;
 use acp_testkit::{Cluster, ClusterSpec, TestEnv, wait_for, wait_for_some};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
@@ -200,7 +201,7 @@ async fn a_failed_canary_halts_the_run(env: &TestEnv, record: &Record) {
     assert_eq!(w2.current_version(), Some(FROM));
 }
 
-/// A stage with an Approval gate starts nothing until the gate is approved, then runs.
+/// A stage with an Approval gate starts nothing until `ac adm upgrade rollout approve`, then runs.
 async fn an_approval_gate_holds_until_approved(global: &Cluster, record: &Record) {
     let run = "gate";
     create_run(
@@ -232,7 +233,7 @@ async fn an_approval_gate_holds_until_approved(global: &Cluster, record: &Record
         record.requested_by(run).is_empty(),
         "nothing starts before approval"
     );
-    approve(global, run, "fleet-before").await;
+    rollout(global, &["approve", run, "fleet-before"]).await;
 
     let done = wait_run(global, run, "Succeeded", LONG, |r| {
         phase(r) == Some(RunPhase::Succeeded)
@@ -267,7 +268,7 @@ async fn pause_holds_new_starts_and_resume_continues(env: &TestEnv, record: &Rec
         s.is_executing() && started_count(s, "4.2.1") == 1
     })
     .await;
-    patch_run(global, run, json!({"spec": {"paused": true}})).await;
+    rollout(global, &["pause", run]).await;
     wait_run(global, run, "Paused", LONG, |r| {
         phase(r) == Some(RunPhase::Paused) && observed_current(r)
     })
@@ -292,7 +293,7 @@ async fn pause_holds_new_starts_and_resume_continues(env: &TestEnv, record: &Rec
     );
 
     let resumed_at = record.len();
-    patch_run(global, run, json!({"spec": {"paused": false}})).await;
+    rollout(global, &["resume", run]).await;
     wait_run(global, run, "Succeeded", LONG, |r| {
         phase(r) == Some(RunPhase::Succeeded)
     })
@@ -552,19 +553,11 @@ async fn create_run(global: &Cluster, name: &str, target: &str, strategy: Value)
     .await;
 }
 
-async fn patch_run(global: &Cluster, name: &str, patch: Value) {
-    runs(global)
-        .await
-        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .unwrap();
-}
-
-/// Opens an Approval gate.
-async fn approve(global: &Cluster, run: &str, gate: &str) {
-    // TODO(cli): switch to `ac adm upgrade rollout approve RUN GATE` once the CLI has it:
-    //     acp_e2e::cli::ac(global, &["adm", "upgrade", "rollout", "approve", run, gate]).await.ok();
-    patch_run(global, run, json!({"spec": {"approvals": [gate]}})).await;
+/// `ac adm upgrade rollout ARGS...`, as a person types it; returns its output.
+async fn rollout(global: &Cluster, args: &[&str]) -> String {
+    let mut all = vec!["adm", "upgrade", "rollout"];
+    all.extend_from_slice(args);
+    acp_e2e::cli::ac(global, &all).await.ok().to_owned()
 }
 
 async fn get_run(global: &Cluster, name: &str) -> UpgradeRun {

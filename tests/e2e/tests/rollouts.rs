@@ -118,7 +118,7 @@ async fn fleet_rollouts() {
         timed(a_failed_canary_halts_the_run(&env, &record)),
         timed(an_approval_gate_holds_until_approved(global, &record)),
         timed(pause_holds_new_starts_and_resume_continues(&env, &record)),
-        timed(a_closed_window_holds_the_start_until_it_opens(global, &record)),
+        timed(a_closed_window_holds_the_start_until_it_opens(global)),
     );
     timings.push(("canary halts (concurrently)", halt_took));
     timings.push(("approval gate (concurrently)", gate_took));
@@ -312,7 +312,7 @@ async fn pause_holds_new_starts_and_resume_continues(env: &TestEnv, record: &Rec
 /// w6 names a window open every minute for an hour, that is always, but for a freeze that ends
 /// shortly after its run starts: the run holds w6's start, says when its window opens, and starts it
 /// once it does.
-async fn a_closed_window_holds_the_start_until_it_opens(global: &Cluster, record: &Record) {
+async fn a_closed_window_holds_the_start_until_it_opens(global: &Cluster) {
     let run = "window";
     let now = Timestamp::now().as_second();
     let opens = Timestamp::from_second(now + FREEZE_SECS).unwrap();
@@ -333,6 +333,7 @@ async fn a_closed_window_holds_the_start_until_it_opens(global: &Cluster, record
         }),
     )
     .await;
+    let statuses = RunWatch::start(global, run).await;
     create_run(
         global,
         run,
@@ -340,33 +341,37 @@ async fn a_closed_window_holds_the_start_until_it_opens(global: &Cluster, record
         json!({"stages": [{"name": "fleet", "selector": {"matchLabels": {SCENARIO: "window"}}}]}),
     )
     .await;
-    let waiting = wait_run(global, run, "w6 waiting for its window", SHORT, |r| {
-        r.status.as_ref().is_some_and(|s| {
-            s.clusters
-                .iter()
-                .any(|e| e.name == "w6" && e.state == ClusterState::WaitingForWindow)
-        })
+    let done = wait_run(global, run, "Succeeded", LONG, |r| {
+        phase(r) == Some(RunPhase::Succeeded)
     })
     .await;
-    let w6 = entry(&waiting, "w6");
+    // Every status the run went through, from its watch: one of them held w6 for its window.
+    let seen = statuses
+        .until("the Succeeded status", |s| s.phase == Some(RunPhase::Succeeded))
+        .await;
+    let held: Vec<&ClusterEntry> = seen
+        .iter()
+        .flat_map(|s| &s.clusters)
+        .filter(|e| e.name == "w6" && e.state == ClusterState::WaitingForWindow)
+        .collect();
+    let states: Vec<String> = seen
+        .iter()
+        .flat_map(|s| &s.clusters)
+        .map(|e| e.state.as_str().to_owned())
+        .collect();
+    let w6 = held
+        .first()
+        .unwrap_or_else(|| panic!("the run never held w6 for its window; w6 went {states:?}"));
     assert_eq!(w6.window_opens_at.as_ref().map(|t| t.0), Some(opens), "{w6:?}");
     assert!(
         w6.message.as_deref().is_some_and(|m| m.contains(WINDOW)),
         "the entry names the window: {w6:?}"
     );
+    let requested = entry(&done, "w6").started_at.as_ref().map(|t| t.0);
     assert!(
-        Timestamp::now() < opens,
-        "the window opened before the run was seen holding w6; lengthen FREEZE_SECS"
+        requested.is_some_and(|t| t >= opens),
+        "the run requested w6 at {requested:?}, before its window opened at {opens}"
     );
-    assert!(
-        record.requested_by(run).is_empty(),
-        "nothing requested while the window is closed"
-    );
-
-    wait_run(global, run, "Succeeded", LONG, |r| {
-        phase(r) == Some(RunPhase::Succeeded)
-    })
-    .await;
     let w6 = shadows(global).await.get("w6").await.unwrap();
     let started: Vec<_> = w6
         .status
@@ -742,6 +747,53 @@ async fn unhold_platform_auth(cluster: &Cluster) {
     let bindings: Api<k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding> =
         Api::all(cluster.client().await.unwrap());
     bindings.delete(POLICY, &DeleteParams::default()).await.unwrap();
+}
+
+// ---- every status of one run, through a watch ----
+
+/// Every status one UpgradeRun went through, in order, so a state that lasted one write is not missed.
+struct RunWatch {
+    seen: Arc<Mutex<Vec<acp_api::rollout::UpgradeRunStatus>>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for RunWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RunWatch {
+    async fn start(global: &Cluster, name: &str) -> RunWatch {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        let api = runs(global).await;
+        let task = {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut stream = watcher(api, config).default_backoff().applied_objects().boxed();
+                while let Some(event) = stream.next().await {
+                    let Ok(run) = event else { continue };
+                    seen.lock().unwrap().push(run.status.unwrap_or_default());
+                }
+            })
+        };
+        RunWatch { seen, task }
+    }
+
+    /// Every status so far, once one of them is accepted.
+    async fn until(
+        &self,
+        what: &str,
+        accept: impl Fn(&acp_api::rollout::UpgradeRunStatus) -> bool,
+    ) -> Vec<acp_api::rollout::UpgradeRunStatus> {
+        wait_for_some(what, SHORT, || async {
+            let seen = self.seen.lock().unwrap().clone();
+            seen.iter().any(&accept).then_some(seen)
+        })
+        .await
+        .unwrap()
+    }
 }
 
 // ---- every cvsh change, through one watch ----

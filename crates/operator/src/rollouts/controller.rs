@@ -9,8 +9,9 @@ use std::time::Duration;
 use acp_api::ClusterVersionShadow;
 use acp_api::conditions::{self, Clock, ConditionUpdate};
 use acp_api::cvsh::Tier;
+use acp_api::maintenance_window::{MaintenanceWindow, MaintenanceWindowSpec};
 use acp_api::rollout::decide::{self, GlobalTier, Inputs, Step, Transition, types};
-use acp_api::rollout::facts::{ClusterFact, WindowFact};
+use acp_api::rollout::facts::{self, ClusterFact};
 use acp_api::rollout::plan::{self, Candidate};
 use acp_api::rollout::resolve::{self, Resolved};
 use acp_api::rollout::run::{ClusterState, RunPhase};
@@ -23,7 +24,6 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
 use super::requests::{self, Written};
-use crate::cvsh::fleet::Fleet;
 use crate::metrics::{ControllerName, Metrics};
 use crate::status;
 
@@ -116,7 +116,8 @@ pub async fn reconcile(run: Arc<UpgradeRun>, ctx: Arc<Context>) -> Result<Action
         }
     };
     let shadows = cached_shadows(&ctx);
-    let facts = facts(&started, &shadows);
+    let windows = windows(&ctx, &started, &shadows).await;
+    let facts = facts(&started, &shadows, &windows, now);
     let inputs = Inputs {
         run: &name,
         spec: &run.spec,
@@ -310,49 +311,52 @@ fn cached_shadows(ctx: &Context) -> BTreeMap<String, Arc<ClusterVersionShadow>> 
 fn facts(
     status: &UpgradeRunStatus,
     shadows: &BTreeMap<String, Arc<ClusterVersionShadow>>,
+    windows: &Windows,
+    now: acp_api::k8s::Timestamp,
 ) -> BTreeMap<String, ClusterFact> {
     status
         .clusters
         .iter()
         .filter_map(|entry| {
             let shadow = shadows.get(&entry.name)?;
-            Some((entry.name.clone(), ClusterFact::read(shadow, window_fact(shadow))))
+            let window = facts::window_fact(shadow, windows, now);
+            Some((entry.name.clone(), ClusterFact::read(shadow, window)))
         })
         .collect()
 }
 
-/// The cluster's maintenance window now.
-fn window_fact(_shadow: &ClusterVersionShadow) -> WindowFact {
-    WindowFact::Open
+/// The MaintenanceWindows of the namespace by name, or why they could not be read.
+type Windows = Result<BTreeMap<String, MaintenanceWindowSpec>, String>;
+
+/// Reads the MaintenanceWindows once per step, and only when a cluster of the run still to finish names
+/// one.
+async fn windows(
+    ctx: &Context,
+    status: &UpgradeRunStatus,
+    shadows: &BTreeMap<String, Arc<ClusterVersionShadow>>,
+) -> Windows {
+    let labelled = status.clusters.iter().any(|e| {
+        !e.state.is_final()
+            && shadows.get(&e.name).is_some_and(|s| {
+                s.labels()
+                    .contains_key(acp_api::names::labels::MAINTENANCE_WINDOW)
+            })
+    });
+    if !labelled {
+        return Ok(BTreeMap::new());
+    }
+    let api: Api<MaintenanceWindow> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    match api.list(&kube::api::ListParams::default()).await {
+        Ok(list) => Ok(list.items.into_iter().map(|w| (w.name_any(), w.spec)).collect()),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 /// Whether the global tier (primary and any standby) runs `target` or newer.
 fn global_tier(shadows: &BTreeMap<String, Arc<ClusterVersionShadow>>, target: &str) -> GlobalTier {
-    let Ok(target) = target.parse::<AcpVersion>() else {
-        return GlobalTier::Behind(format!("{target} is not a platform version"));
-    };
-    let list: Vec<Arc<ClusterVersionShadow>> = shadows.values().cloned().collect();
-    let fleet = Fleet::from_shadows(&list);
-    let members = [
-        ("global", fleet.primary.as_ref()),
-        ("standby", fleet.standby.as_ref()),
-    ];
-    let mut behind = Vec::new();
-    for (role, view) in members {
-        match (role, view) {
-            ("global", None) => behind.push("ClusterVersionShadow global does not exist".to_owned()),
-            (_, None) => {}
-            (_, Some(view)) => match &view.current {
-                Some(current) if *current >= target => {}
-                Some(current) => behind.push(format!("{} ({role}) runs {current}", view.name)),
-                None => behind.push(format!("the version of {} ({role}) is not known yet", view.name)),
-            },
-        }
-    }
-    if behind.is_empty() {
-        GlobalTier::Reached
-    } else {
-        GlobalTier::Behind(behind.join("; "))
+    match target.parse::<AcpVersion>() {
+        Ok(target) => facts::global_tier(shadows.values().map(AsRef::as_ref), &target),
+        Err(_) => GlobalTier::Behind(format!("{target} is not a platform version")),
     }
 }
 
@@ -433,59 +437,7 @@ async fn publish(ctx: &Context, run: &UpgradeRun, transitions: &[Transition]) {
 
 #[cfg(test)]
 mod tests {
-    use acp_api::cvsh::{ClusterVersionShadowSpec, ClusterVersionShadowStatus, Release};
-
     use super::*;
-
-    fn shadow(name: &str, tier: Option<Tier>, version: Option<&str>) -> (String, Arc<ClusterVersionShadow>) {
-        let mut shadow = ClusterVersionShadow::new(
-            name,
-            ClusterVersionShadowSpec {
-                tier,
-                ..ClusterVersionShadowSpec::default()
-            },
-        );
-        shadow.status = Some(ClusterVersionShadowStatus {
-            current: version.map(|v| Release {
-                version: Some(v.to_owned()),
-                image: None,
-            }),
-            ..ClusterVersionShadowStatus::default()
-        });
-        (name.to_owned(), Arc::new(shadow))
-    }
-
-    #[test]
-    fn the_global_tier_is_reached_when_primary_and_standby_run_the_target_or_newer() {
-        let cases: Vec<(Vec<(String, Arc<ClusterVersionShadow>)>, Option<&str>)> = vec![
-            (vec![shadow("global", None, Some("4.3.1"))], None),
-            (vec![shadow("global", None, Some("4.4.0"))], None),
-            (
-                vec![shadow("global", None, Some("4.3.0"))],
-                Some("global (global) runs 4.3.0"),
-            ),
-            (
-                vec![shadow("global", None, None)],
-                Some("the version of global (global) is not known yet"),
-            ),
-            (
-                vec![shadow("w1", None, Some("4.3.1"))],
-                Some("ClusterVersionShadow global does not exist"),
-            ),
-            (
-                vec![
-                    shadow("global", None, Some("4.3.1")),
-                    shadow("dr", Some(Tier::GlobalStandby), Some("4.2.3")),
-                ],
-                Some("dr (standby) runs 4.2.3"),
-            ),
-        ];
-        for (shadows, behind) in cases {
-            let shadows: BTreeMap<_, _> = shadows.into_iter().collect();
-            let expected = behind.map_or(GlobalTier::Reached, |b| GlobalTier::Behind(b.to_owned()));
-            assert_eq!(global_tier(&shadows, "4.3.1"), expected);
-        }
-    }
 
     #[test]
     fn a_finished_run_waits_for_a_change_and_a_running_one_wakes_when_something_is_due() {

@@ -6,8 +6,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use kube::CustomResourceExt;
 
-use crate::rollout::{UpgradeRun, UpgradeStrategy};
 use crate::maintenance_window::MaintenanceWindow;
+use crate::rollout::{UpgradeRun, UpgradeStrategy};
 use crate::{ClusterVersionShadow, ProductManifest};
 
 /// Formats the API server validates; any other (`uint32`, `uint`, `int8`, …) makes it print a

@@ -290,8 +290,8 @@ fn running_status() -> Value {
         "clusters": [
             {"name": "edge-1", "state": "Succeeded", "message": "edge-1 runs 4.3.1"},
             {"name": "edge-2", "state": "Skipped", "reason": "SkippedByRequest", "message": "edge-2 is listed in spec.skip"},
-            {"name": "edge-3", "state": "Upgrading", "progress": 40, "message": "upgrading to 4.3.1: 40% done"},
-            {"name": "edge-4", "state": "Blocked", "reason": "KubernetesVersionSupported",
+            {"name": "edge-3", "state": "Upgrading", "startedAt": "2026-03-01T10:00:00Z", "progress": 40, "message": "upgrading to 4.3.1: 40% done"},
+            {"name": "edge-4", "state": "Blocked", "startedAt": "2026-03-01T10:00:00Z", "reason": "KubernetesVersionSupported",
              "message": "preflight check KubernetesVersionSupported fails: edge-4 runs Kubernetes v1.30.2"},
             {"name": "edge-5", "state": "Pending"},
         ],

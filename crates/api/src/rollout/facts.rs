@@ -80,6 +80,57 @@ impl ClusterFact {
     }
 }
 
+/// The maintenance window of a cluster now: `Open` for a cluster without the
+/// `cvo.alauda.io/maintenance-window` label; `lookup` finds the spec of a MaintenanceWindow by name in the
+/// cluster's namespace (`Err`: the windows could not be read). A missing or unreadable window holds the
+/// cluster, never lets it through, as the MaintenanceWindowOpen check does.
+pub fn window_fact(
+    shadow: &ClusterVersionShadow,
+    lookup: &Result<
+        std::collections::BTreeMap<String, crate::maintenance_window::MaintenanceWindowSpec>,
+        String,
+    >,
+    now: Timestamp,
+) -> WindowFact {
+    use crate::maintenance_window::WindowState;
+    let Some(name) = shadow.labels().get(labels::MAINTENANCE_WINDOW) else {
+        return WindowFact::Open;
+    };
+    let windows = match lookup {
+        Ok(windows) => windows,
+        Err(err) => {
+            return WindowFact::Invalid {
+                message: format!(
+                    "cannot read MaintenanceWindow {name} ({err}); the cluster waits until it can be read"
+                ),
+            };
+        }
+    };
+    let Some(spec) = windows.get(name) else {
+        return WindowFact::Invalid {
+            message: format!(
+                "label {} names MaintenanceWindow {name}, which does not exist: create it or remove the label",
+                labels::MAINTENANCE_WINDOW
+            ),
+        };
+    };
+    let window = match spec.parse() {
+        Ok(window) => window,
+        Err(err) => {
+            return WindowFact::Invalid {
+                message: format!("MaintenanceWindow {name} cannot be read: {err}; fix it"),
+            };
+        }
+    };
+    match window.at(now) {
+        WindowState::Open { .. } => WindowFact::Open,
+        WindowState::Closed { opens_at } => WindowFact::Closed {
+            opens_at,
+            message: window.describe(name, now),
+        },
+    }
+}
+
 /// Whether the global tier (the `global` cvsh and, with disaster recovery, its GlobalStandby) runs
 /// `target` or newer: no workload cluster of a run starts before it does. Shared by the rollout
 /// controller and `ac adm upgrade rollout plan`, so both wait for the same thing.
@@ -145,5 +196,73 @@ mod tests {
         assert!(
             matches!(global_tier(&[member("edge", None, "4.3.1")], &target), GlobalTier::Behind(m) if m.contains("not known"))
         );
+    }
+
+    #[test]
+    fn a_cluster_waits_for_its_window_and_a_missing_or_broken_window_holds_it() {
+        use std::collections::BTreeMap;
+
+        use crate::maintenance_window::{ExclusionSpec, MaintenanceWindowSpec};
+
+        let now: Timestamp = "2026-12-01T12:00:00Z".parse().unwrap();
+        let labelled = |window: &str| {
+            let mut cvsh = member("w1", None, "4.2.3");
+            cvsh.metadata.labels = Some([(labels::MAINTENANCE_WINDOW.to_owned(), window.to_owned())].into());
+            cvsh
+        };
+        let nightly = MaintenanceWindowSpec {
+            schedule: "0 22 * * *".into(),
+            duration: "2h".into(),
+            time_zone: None,
+            exclusions: vec![],
+        };
+        let always_but_frozen = MaintenanceWindowSpec {
+            schedule: "* * * * *".into(),
+            duration: "1h".into(),
+            time_zone: None,
+            exclusions: vec![ExclusionSpec {
+                start: "2026-12-01T00:00:00Z".into(),
+                end: "2026-12-01T12:00:30Z".into(),
+                reason: Some("change freeze".into()),
+            }],
+        };
+        let broken = MaintenanceWindowSpec {
+            schedule: "every night".into(),
+            ..nightly.clone()
+        };
+        let windows: Result<BTreeMap<String, MaintenanceWindowSpec>, String> = Ok([
+            ("nightly".to_owned(), nightly),
+            ("frozen".to_owned(), always_but_frozen),
+            ("broken".to_owned(), broken),
+        ]
+        .into());
+        assert_eq!(
+            window_fact(&member("w1", None, "4.2.3"), &windows, now),
+            WindowFact::Open
+        );
+        match window_fact(&labelled("nightly"), &windows, now) {
+            WindowFact::Closed { opens_at, message } => {
+                assert_eq!(opens_at, Some("2026-12-01T22:00:00Z".parse().unwrap()));
+                assert!(message.contains("nightly"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        match window_fact(&labelled("frozen"), &windows, now) {
+            WindowFact::Closed { opens_at, .. } => {
+                assert_eq!(opens_at, Some("2026-12-01T12:00:30Z".parse().unwrap()))
+            }
+            other => panic!("{other:?}"),
+        }
+        for (window, says) in [("missing", "does not exist"), ("broken", "spec.schedule")] {
+            match window_fact(&labelled(window), &windows, now) {
+                WindowFact::Invalid { message } => assert!(message.contains(says), "{message}"),
+                other => panic!("{window}: {other:?}"),
+            }
+        }
+        let unreadable: Result<BTreeMap<String, MaintenanceWindowSpec>, String> = Err("forbidden".into());
+        assert!(matches!(
+            window_fact(&labelled("nightly"), &unreadable, now),
+            WindowFact::Invalid { .. }
+        ));
     }
 }

@@ -9,10 +9,9 @@ use std::time::Duration;
 use acp_api::ClusterVersionShadow;
 use acp_api::conditions::{self, Clock, ConditionUpdate};
 use acp_api::cvsh::Tier;
-use acp_api::maintenance_window::{MaintenanceWindow, MaintenanceWindowSpec, WindowState};
-use acp_api::names::labels::MAINTENANCE_WINDOW;
+use acp_api::maintenance_window::{MaintenanceWindow, MaintenanceWindowSpec};
 use acp_api::rollout::decide::{self, GlobalTier, Inputs, Step, Transition, types};
-use acp_api::rollout::facts::{ClusterFact, WindowFact};
+use acp_api::rollout::facts::{self, ClusterFact};
 use acp_api::rollout::plan::{self, Candidate};
 use acp_api::rollout::resolve::{self, Resolved};
 use acp_api::rollout::run::{ClusterState, RunPhase};
@@ -25,7 +24,6 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
 use super::requests::{self, Written};
-use crate::cvsh::fleet::Fleet;
 use crate::metrics::{ControllerName, Metrics};
 use crate::status;
 
@@ -118,8 +116,8 @@ pub async fn reconcile(run: Arc<UpgradeRun>, ctx: Arc<Context>) -> Result<Action
         }
     };
     let shadows = cached_shadows(&ctx);
-    let windows = windows(&ctx, &started, &shadows, now).await;
-    let facts = facts(&started, &shadows, &windows);
+    let windows = windows(&ctx, &started, &shadows).await;
+    let facts = facts(&started, &shadows, &windows, now);
     let inputs = Inputs {
         run: &name,
         spec: &run.spec,
@@ -313,124 +311,52 @@ fn cached_shadows(ctx: &Context) -> BTreeMap<String, Arc<ClusterVersionShadow>> 
 fn facts(
     status: &UpgradeRunStatus,
     shadows: &BTreeMap<String, Arc<ClusterVersionShadow>>,
-    windows: &BTreeMap<String, WindowFact>,
+    windows: &Windows,
+    now: acp_api::k8s::Timestamp,
 ) -> BTreeMap<String, ClusterFact> {
     status
         .clusters
         .iter()
         .filter_map(|entry| {
             let shadow = shadows.get(&entry.name)?;
-            let window = shadow
-                .labels()
-                .get(MAINTENANCE_WINDOW)
-                .and_then(|name| windows.get(name))
-                .cloned()
-                .unwrap_or(WindowFact::Open);
+            let window = facts::window_fact(shadow, windows, now);
             Some((entry.name.clone(), ClusterFact::read(shadow, window)))
         })
         .collect()
 }
 
-/// The maintenance windows named by the run's clusters that have not started yet, each read once and
-/// judged at `now`, by window name. The run holds a cluster's start itself while its window is closed,
-/// so the cluster's timeout only counts from the start.
+/// The MaintenanceWindows of the namespace by name, or why they could not be read.
+type Windows = Result<BTreeMap<String, MaintenanceWindowSpec>, String>;
+
+/// Reads the MaintenanceWindows once per step, and only when a cluster of the run still to finish names
+/// one.
 async fn windows(
     ctx: &Context,
     status: &UpgradeRunStatus,
     shadows: &BTreeMap<String, Arc<ClusterVersionShadow>>,
-    now: acp_api::k8s::Timestamp,
-) -> BTreeMap<String, WindowFact> {
-    let names: std::collections::BTreeSet<&str> = status
-        .clusters
-        .iter()
-        .filter(|e| !e.state.is_final() && !e.is_started())
-        .filter_map(|e| {
-            shadows
-                .get(&e.name)?
-                .labels()
-                .get(MAINTENANCE_WINDOW)
-                .map(String::as_str)
-        })
-        .collect();
-    let api: Api<MaintenanceWindow> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
-    let mut windows = BTreeMap::new();
-    for name in names {
-        let lookup = api
-            .get_opt(name)
-            .await
-            .map(|w| w.map(|w| w.spec))
-            .map_err(|err| err.to_string());
-        windows.insert(name.to_owned(), window_fact(name, &ctx.namespace, &lookup, now));
+) -> Windows {
+    let labelled = status.clusters.iter().any(|e| {
+        !e.state.is_final()
+            && shadows.get(&e.name).is_some_and(|s| {
+                s.labels()
+                    .contains_key(acp_api::names::labels::MAINTENANCE_WINDOW)
+            })
+    });
+    if !labelled {
+        return Ok(BTreeMap::new());
     }
-    windows
-}
-
-/// A cluster's window at `now`, from the MaintenanceWindow its label names. One that is missing or
-/// cannot be read holds the start, as it does for a manual upgrade.
-fn window_fact(
-    name: &str,
-    namespace: &str,
-    lookup: &Result<Option<MaintenanceWindowSpec>, String>,
-    now: acp_api::k8s::Timestamp,
-) -> WindowFact {
-    let spec = match lookup {
-        Ok(Some(spec)) => spec,
-        Ok(None) => {
-            return WindowFact::Invalid {
-                message: format!(
-                    "MaintenanceWindow {namespace}/{name}, named by label {MAINTENANCE_WINDOW}, does not exist: create it or fix the label"
-                ),
-            };
-        }
-        Err(err) => {
-            return WindowFact::Invalid {
-                message: format!(
-                    "cannot read MaintenanceWindow {namespace}/{name} ({err}); the start waits until it can be read"
-                ),
-            };
-        }
-    };
-    match spec.parse() {
-        Err(err) => WindowFact::Invalid {
-            message: format!("MaintenanceWindow {namespace}/{name} cannot be read: {err}"),
-        },
-        Ok(window) => match window.at(now) {
-            WindowState::Open { .. } => WindowFact::Open,
-            WindowState::Closed { opens_at } => WindowFact::Closed {
-                opens_at,
-                message: window.describe(name, now),
-            },
-        },
+    let api: Api<MaintenanceWindow> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    match api.list(&kube::api::ListParams::default()).await {
+        Ok(list) => Ok(list.items.into_iter().map(|w| (w.name_any(), w.spec)).collect()),
+        Err(err) => Err(err.to_string()),
     }
 }
 
 /// Whether the global tier (primary and any standby) runs `target` or newer.
 fn global_tier(shadows: &BTreeMap<String, Arc<ClusterVersionShadow>>, target: &str) -> GlobalTier {
-    let Ok(target) = target.parse::<AcpVersion>() else {
-        return GlobalTier::Behind(format!("{target} is not a platform version"));
-    };
-    let list: Vec<Arc<ClusterVersionShadow>> = shadows.values().cloned().collect();
-    let fleet = Fleet::from_shadows(&list);
-    let members = [
-        ("global", fleet.primary.as_ref()),
-        ("standby", fleet.standby.as_ref()),
-    ];
-    let mut behind = Vec::new();
-    for (role, view) in members {
-        match (role, view) {
-            ("global", None) => behind.push("ClusterVersionShadow global does not exist".to_owned()),
-            (_, None) => {}
-            (_, Some(view)) => match &view.current {
-                Some(current) if *current >= target => {}
-                Some(current) => behind.push(format!("{} ({role}) runs {current}", view.name)),
-                None => behind.push(format!("the version of {} ({role}) is not known yet", view.name)),
-            },
-        }
-    }
-    if behind.is_empty() {
-        GlobalTier::Reached
-    } else {
-        GlobalTier::Behind(behind.join("; "))
+    match target.parse::<AcpVersion>() {
+        Ok(target) => facts::global_tier(shadows.values().map(AsRef::as_ref), &target),
+        Err(_) => GlobalTier::Behind(format!("{target} is not a platform version")),
     }
 }
 
@@ -511,105 +437,7 @@ async fn publish(ctx: &Context, run: &UpgradeRun, transitions: &[Transition]) {
 
 #[cfg(test)]
 mod tests {
-    use acp_api::cvsh::{ClusterVersionShadowSpec, ClusterVersionShadowStatus, Release};
-
     use super::*;
-
-    fn shadow(name: &str, tier: Option<Tier>, version: Option<&str>) -> (String, Arc<ClusterVersionShadow>) {
-        let mut shadow = ClusterVersionShadow::new(
-            name,
-            ClusterVersionShadowSpec {
-                tier,
-                ..ClusterVersionShadowSpec::default()
-            },
-        );
-        shadow.status = Some(ClusterVersionShadowStatus {
-            current: version.map(|v| Release {
-                version: Some(v.to_owned()),
-                image: None,
-            }),
-            ..ClusterVersionShadowStatus::default()
-        });
-        (name.to_owned(), Arc::new(shadow))
-    }
-
-    #[test]
-    fn the_global_tier_is_reached_when_primary_and_standby_run_the_target_or_newer() {
-        let cases: Vec<(Vec<(String, Arc<ClusterVersionShadow>)>, Option<&str>)> = vec![
-            (vec![shadow("global", None, Some("4.3.1"))], None),
-            (vec![shadow("global", None, Some("4.4.0"))], None),
-            (
-                vec![shadow("global", None, Some("4.3.0"))],
-                Some("global (global) runs 4.3.0"),
-            ),
-            (
-                vec![shadow("global", None, None)],
-                Some("the version of global (global) is not known yet"),
-            ),
-            (
-                vec![shadow("w1", None, Some("4.3.1"))],
-                Some("ClusterVersionShadow global does not exist"),
-            ),
-            (
-                vec![
-                    shadow("global", None, Some("4.3.1")),
-                    shadow("dr", Some(Tier::GlobalStandby), Some("4.2.3")),
-                ],
-                Some("dr (standby) runs 4.2.3"),
-            ),
-        ];
-        for (shadows, behind) in cases {
-            let shadows: BTreeMap<_, _> = shadows.into_iter().collect();
-            let expected = behind.map_or(GlobalTier::Reached, |b| GlobalTier::Behind(b.to_owned()));
-            assert_eq!(global_tier(&shadows, "4.3.1"), expected);
-        }
-    }
-
-    #[test]
-    fn a_cluster_waits_while_its_window_is_closed_or_missing_or_unreadable() {
-        let now: acp_api::k8s::Timestamp = "2026-11-30T12:00:00Z".parse().unwrap();
-        let always_but_a_freeze_until = |end: &str| MaintenanceWindowSpec {
-            schedule: "* * * * *".to_owned(),
-            duration: "1h".to_owned(),
-            time_zone: None,
-            exclusions: vec![acp_api::maintenance_window::ExclusionSpec {
-                start: "2026-11-30T11:00:00Z".to_owned(),
-                end: end.to_owned(),
-                reason: Some("change freeze".to_owned()),
-            }],
-        };
-        let fact = |lookup| window_fact("nightly", "cpaas-system", &lookup, now);
-
-        assert_eq!(
-            fact(Ok(Some(always_but_a_freeze_until("2026-11-30T11:30:00Z")))),
-            WindowFact::Open
-        );
-        match fact(Ok(Some(always_but_a_freeze_until("2026-11-30T12:00:20Z")))) {
-            WindowFact::Closed { opens_at, message } => {
-                assert_eq!(opens_at, Some("2026-11-30T12:00:20Z".parse().unwrap()));
-                assert!(
-                    message.contains("nightly") && message.contains("change freeze"),
-                    "{message}"
-                );
-            }
-            other => panic!("{other:?}"),
-        }
-        let invalid = |fact: WindowFact| match fact {
-            WindowFact::Invalid { message } => message,
-            other => panic!("{other:?}"),
-        };
-        let missing = invalid(fact(Ok(None)));
-        assert!(
-            missing.contains("cpaas-system/nightly") && missing.contains("does not exist"),
-            "{missing}"
-        );
-        let unreadable = invalid(fact(Err("connection refused".to_owned())));
-        assert!(unreadable.contains("connection refused"), "{unreadable}");
-        let mut broken = always_but_a_freeze_until("2026-11-30T12:00:20Z");
-        broken.schedule = "every night".to_owned();
-        let broken = invalid(fact(Ok(Some(broken))));
-        assert!(broken.contains("spec.schedule"), "{broken}");
-    }
 
     #[test]
     fn a_finished_run_waits_for_a_change_and_a_running_one_wakes_when_something_is_due() {

@@ -201,13 +201,29 @@ async fn plan(args: PlanArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let strategy = args.strategy.load(&conn).await?;
     let shadows = objects::list_cvsh(&conn).await?;
     let name = args.name.unwrap_or_else(|| default_run_name(&args.to));
-    let preview = preview::compute(&name, &args.to, &strategy, &shadows, Timestamp::now())?;
+    let windows = maintenance_windows(&conn).await;
+    let preview = preview::compute(&name, &args.to, &strategy, &shadows, &windows, Timestamp::now())?;
     if args.output.is_human() {
         out.write_all(preview::render(&preview, output::colour_enabled()).as_bytes())?;
     } else {
         output::write_machine(out, args.output, &preview)?;
     }
     Ok(Outcome::Success)
+}
+
+/// The MaintenanceWindows the clusters may name; a failure to read them holds the labelled clusters
+/// in the preview (as it holds them in a run), it does not fail the command.
+async fn maintenance_windows(conn: &Connection) -> preview::Windows {
+    let api: kube::Api<acp_api::maintenance_window::MaintenanceWindow> =
+        kube::Api::namespaced(conn.client.clone(), &conn.namespace);
+    match api.list(&kube::api::ListParams::default()).await {
+        Ok(list) => Ok(list
+            .items
+            .into_iter()
+            .map(|w| (w.metadata.name.unwrap_or_default(), w.spec))
+            .collect()),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 /// The UpgradeRun `start` creates.

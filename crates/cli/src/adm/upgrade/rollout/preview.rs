@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use acp_api::ClusterVersionShadow;
 use acp_api::cvsh::Tier;
 use acp_api::k8s::Timestamp;
+use acp_api::maintenance_window::MaintenanceWindowSpec;
 use acp_api::rollout::decide::{self, GlobalTier, Inputs};
-use acp_api::rollout::facts::{self, ClusterFact, WindowFact};
+use acp_api::rollout::facts::{self, ClusterFact};
 use acp_api::rollout::plan::{self, Candidate};
 use acp_api::rollout::run::{PendingGate, Plan};
 use acp_api::rollout::{ClusterState, UpgradeRunSpec, UpgradeRunStatus};
@@ -23,14 +24,8 @@ use super::api::Strategy;
 use crate::adm::upgrade::show;
 use crate::output::{Cell, Style, Table};
 
-/// A cluster's maintenance window now, as the run would read it.
-///
-/// Wiring point for MaintenanceWindow objects (`acp_api::maintenance_window`): the cvsh's
-/// `cvo.alauda.io/maintenance-window` label names the window; read it here, as the rollout controller
-/// does. Until then every window reads as open.
-pub fn window_fact(_cvsh: &ClusterVersionShadow) -> WindowFact {
-    WindowFact::Open
-}
+/// The MaintenanceWindows of the namespace by name, or why they could not be read.
+pub type Windows = Result<BTreeMap<String, MaintenanceWindowSpec>, String>;
 
 /// The dry run, as `-o json|yaml` prints it.
 #[derive(Clone, Debug, Serialize)]
@@ -99,6 +94,7 @@ pub fn compute(
     target: &AcpVersion,
     strategy: &Strategy,
     shadows: &[ClusterVersionShadow],
+    windows: &Windows,
     now: Timestamp,
 ) -> anyhow::Result<Preview> {
     let workloads: Vec<&ClusterVersionShadow> =
@@ -114,7 +110,12 @@ pub fn compute(
     let facts: BTreeMap<String, ClusterFact> = workloads
         .iter()
         .zip(&names)
-        .map(|(cvsh, name)| (name.clone(), ClusterFact::read(cvsh, window_fact(cvsh))))
+        .map(|(cvsh, name)| {
+            (
+                name.clone(),
+                ClusterFact::read(cvsh, facts::window_fact(cvsh, windows, now)),
+            )
+        })
         .collect();
     let global_tier = facts::global_tier(shadows, target);
     let spec = UpgradeRunSpec {
@@ -414,7 +415,15 @@ mod tests {
     #[test]
     fn the_first_batch_could_start_and_the_rest_say_what_holds_them() {
         let target: AcpVersion = "4.3.1".parse().unwrap();
-        let preview = compute("upgrade-4-3-1", &target, &strategy(WAVES), &fleet("4.3.1"), now()).unwrap();
+        let preview = compute(
+            "upgrade-4-3-1",
+            &target,
+            &strategy(WAVES),
+            &fleet("4.3.1"),
+            &Ok(BTreeMap::new()),
+            now(),
+        )
+        .unwrap();
         let page = render(&preview, false);
         let row = |name: &str| {
             page.lines()
@@ -457,7 +466,15 @@ mod tests {
     #[test]
     fn nothing_starts_while_the_global_tier_is_behind() {
         let target: AcpVersion = "4.3.1".parse().unwrap();
-        let preview = compute("r", &target, &strategy(WAVES), &fleet("4.2.5"), now()).unwrap();
+        let preview = compute(
+            "r",
+            &target,
+            &strategy(WAVES),
+            &fleet("4.2.5"),
+            &Ok(BTreeMap::new()),
+            now(),
+        )
+        .unwrap();
         assert!(!preview.global_tier.reached);
         assert!(preview.clusters.iter().all(|c| !c.could_start_now));
         let page = render(&preview, false);
@@ -475,7 +492,15 @@ mod tests {
             "- name: canary\n",
             "- name: canary\n  beforeGates: [{type: Approval}]\n",
         );
-        let preview = compute("r", &target, &strategy(&gated), &fleet("4.3.1"), now()).unwrap();
+        let preview = compute(
+            "r",
+            &target,
+            &strategy(&gated),
+            &fleet("4.3.1"),
+            &Ok(BTreeMap::new()),
+            now(),
+        )
+        .unwrap();
         let page = render(&preview, false);
         assert!(page.contains("Gate: canary-before (Approval): approve with `ac adm upgrade rollout approve r canary-before`"), "{page}");
         assert!(page.contains("WaitingForGate (canary-before)"), "{page}");
@@ -485,7 +510,7 @@ mod tests {
     fn a_fleet_no_stage_selects_is_refused() {
         let target: AcpVersion = "4.3.1".parse().unwrap();
         let only = strategy("stages:\n- name: x\n  selector: {matchLabels: {ring: none}}\n");
-        let err = compute("r", &target, &only, &fleet("4.3.1"), now())
+        let err = compute("r", &target, &only, &fleet("4.3.1"), &Ok(BTreeMap::new()), now())
             .unwrap_err()
             .to_string();
         assert!(

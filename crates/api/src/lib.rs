@@ -11,6 +11,7 @@ pub mod checks;
 pub mod conditions;
 pub mod crd;
 pub mod cvsh;
+pub mod duration;
 pub mod kubeconfig;
 pub mod maintenance_window;
 pub mod names;

@@ -848,14 +848,19 @@ impl Stepper<'_, '_> {
                 longest_group = longest_group.max(group_time);
             }
             total += longest_group;
-            if progress.finished_at.is_none() {
-                total += self
-                    .inputs
-                    .resolved
-                    .stage(&stage.name)
-                    .map(|s| s.soak)
-                    .unwrap_or_default();
-            }
+            let soak = self
+                .inputs
+                .resolved
+                .stage(&stage.name)
+                .map(|s| s.soak)
+                .unwrap_or_default();
+            total += match progress.finished_at.as_ref() {
+                None => soak,
+                // A soaking stage: what is left of its soak.
+                Some(finished) => {
+                    Duration::try_from(after(finished.0, soak).duration_since(now)).unwrap_or_default()
+                }
+            };
         }
         Some(after(now, total))
     }

@@ -490,6 +490,17 @@ impl Stepper<'_, '_> {
                     return Some(note);
                 }
                 self.stage_mut(si).started_at = time(self.now());
+                // The gate is open: clusters whose batch has not come wait for their turn, not for it.
+                for name in &members {
+                    if let Some(e) = self
+                        .entry(name)
+                        .filter(|e| e.state == ClusterState::WaitingForGate)
+                    {
+                        e.state = ClusterState::Pending;
+                        e.reason = None;
+                        e.message = None;
+                    }
+                }
                 self.transitions.push(Transition {
                     cluster: None,
                     reason: "StageStarted".to_owned(),

@@ -1114,3 +1114,22 @@ fn a_second_step_on_unchanged_facts_starts_nothing_and_tells_nothing() {
     }
     assert_eq!(sim.status.phase, Some(RunPhase::Succeeded));
 }
+
+#[test]
+fn once_a_before_gate_opens_clusters_of_later_batches_no_longer_wait_for_it() {
+    let mut strategy = approval(true, false);
+    strategy.stages[1].max_concurrency = Some(IntOrString::Int(1));
+    let mut sim = Sim::new(strategy, &names(3), ring0);
+    sim.run(10);
+    assert_eq!(sim.state("c02"), ClusterState::WaitingForGate);
+    sim.spec.approvals = list(&["rest-before"]);
+    assert_eq!(sim.step().start, list(&["c01"]));
+    assert_eq!(sim.state("c02"), ClusterState::Pending);
+    assert_eq!(sim.entry("c02").reason, None);
+    assert_eq!(
+        sim.entry("c02").message,
+        None,
+        "no stale hint to approve an open gate"
+    );
+    assert_eq!(sim.status.counts.waiting, 0);
+}

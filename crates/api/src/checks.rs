@@ -1,4 +1,4 @@
-//! The preflight checks: their names (ACP 4.3's are the contract; the last four are ours, and
+//! The preflight checks: their names (ACP 4.3's are the contract; the last five are ours, and
 //! `AdminAckRequired` is 4.4's) and, in [`REGISTRY`], how each behaves.
 
 use crate::cvsh::CheckPolicy;
@@ -20,9 +20,13 @@ pub const KUBELET_VERSION_SKEW: &str = "KubeletVersionSkew";
 pub const GLOBAL_TIER_REACHED: &str = "GlobalTierReached";
 pub const CONCURRENT_UPGRADE_LIMIT: &str = "ConcurrentUpgradeLimit";
 pub const DEPRECATED_APIS_REMOVED: &str = "DeprecatedAPIsRemoved";
+pub const MAINTENANCE_WINDOW_OPEN: &str = "MaintenanceWindowOpen";
 
 /// Reason of `ResourcePatchUpgradeable` while a ResourcePatch lacks the exemption annotation.
 pub const REASON_UNEXEMPT_RESOURCE_PATCHES: &str = "UnexemptResourcePatches";
+/// Reason of `MaintenanceWindowOpen` when `spec.desiredUpdate.ignoreMaintenanceWindow` lets an upgrade
+/// start outside its window: the start records it as an accepted risk.
+pub const REASON_MAINTENANCE_WINDOW_IGNORED: &str = "MaintenanceWindowIgnored";
 
 /// What the operator and the CLI know about one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +45,7 @@ pub struct CheckSpec {
 
 /// Every check, in the order the operator runs and lists them. The only list of checks: everything
 /// else reads it.
-pub const REGISTRY: [CheckSpec; 17] = [
+pub const REGISTRY: [CheckSpec; 18] = [
     // A supported upgrade edge leads from the current version to the target.
     CheckSpec {
         name: VERSION_UPGRADE_PATH,
@@ -179,6 +183,15 @@ pub const REGISTRY: [CheckSpec; 17] = [
         forceable: true,
         needs_cluster: true,
     },
+    // The cluster's maintenance window (label cvo.alauda.io/maintenance-window) is open: it waits, never
+    // fails, and only spec.desiredUpdate.ignoreMaintenanceWindow goes past it.
+    CheckSpec {
+        name: MAINTENANCE_WINDOW_OPEN,
+        policy: CheckPolicy::Always,
+        switchable: false,
+        forceable: false,
+        needs_cluster: false,
+    },
 ];
 
 /// The registry entry of check `name`.
@@ -222,7 +235,8 @@ mod tests {
             [
                 VERSION_UPGRADE_PATH,
                 KUBERNETES_VERSION_SUPPORTED,
-                ADMIN_ACK_REQUIRED
+                ADMIN_ACK_REQUIRED,
+                MAINTENANCE_WINDOW_OPEN
             ]
         );
         assert!(is_switchable(DOCKER_RUNTIME_UNSUPPORTED));
@@ -230,8 +244,11 @@ mod tests {
     }
 
     #[test]
-    fn force_never_goes_past_the_upgrade_path() {
-        assert_eq!(unforceable().collect::<Vec<_>>(), [VERSION_UPGRADE_PATH]);
+    fn force_never_goes_past_the_upgrade_path_nor_the_maintenance_window() {
+        assert_eq!(
+            unforceable().collect::<Vec<_>>(),
+            [VERSION_UPGRADE_PATH, MAINTENANCE_WINDOW_OPEN]
+        );
         assert!(is_forceable(PLATFORM_LICENSE));
         assert!(!is_forceable("NoSuchCheck"));
     }
@@ -269,6 +286,7 @@ mod tests {
                 "GlobalTierReached",
                 "ConcurrentUpgradeLimit",
                 "DeprecatedAPIsRemoved",
+                "MaintenanceWindowOpen",
             ]
         );
         assert_eq!(spec(CLUSTER_RUNNING).map(|s| s.name), Some(CLUSTER_RUNNING));

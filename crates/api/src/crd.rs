@@ -7,6 +7,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kube::CustomResourceExt;
 
 use crate::rollout::{UpgradeRun, UpgradeStrategy};
+use crate::maintenance_window::MaintenanceWindow;
 use crate::{ClusterVersionShadow, ProductManifest};
 
 /// Formats the API server validates; any other (`uint32`, `uint`, `int8`, …) makes it print a
@@ -61,6 +62,7 @@ pub fn all() -> Vec<CustomResourceDefinition> {
         ProductManifest::crd(),
         UpgradeStrategy::crd(),
         UpgradeRun::crd(),
+        MaintenanceWindow::crd(),
     ]
     .into_iter()
     .map(sanitise)

@@ -12,6 +12,7 @@ pub mod conditions;
 pub mod crd;
 pub mod cvsh;
 pub mod kubeconfig;
+pub mod maintenance_window;
 pub mod names;
 pub mod product_manifest;
 pub mod rollout;

@@ -10,6 +10,8 @@ pub enum Kind {
     Secret,
     ConfigMap,
     Namespace,
+    UpgradeRun,
+    UpgradeStrategy,
 }
 
 impl Kind {
@@ -20,6 +22,21 @@ impl Kind {
             Kind::Secret => "Secret",
             Kind::ConfigMap => "ConfigMap",
             Kind::Namespace => "Namespace",
+            Kind::UpgradeRun => "UpgradeRun",
+            Kind::UpgradeStrategy => "UpgradeStrategy",
+        }
+    }
+
+    /// The RBAC resource (`resource.group`) a Role must grant for this kind.
+    fn rbac_resource(self) -> &'static str {
+        match self {
+            Kind::ClusterVersionShadow => "clusterversionshadows.config.alauda.io",
+            Kind::ProductManifest => "productmanifests.config.alauda.io",
+            Kind::Secret => "secrets",
+            Kind::ConfigMap => "configmaps",
+            Kind::Namespace => "namespaces",
+            Kind::UpgradeRun => "upgraderuns.cvo.alauda.io",
+            Kind::UpgradeStrategy => "upgradestrategies.cvo.alauda.io",
         }
     }
 
@@ -34,6 +51,12 @@ impl Kind {
                     format!(" (the platform keeps them in {})", names::NAMESPACE)
                 }
             ),
+            (Kind::UpgradeRun, Some(ns)) => format!(
+                "no UpgradeRun `{name}` in namespace {ns}; list runs with `ac adm upgrade rollout list -n {ns}`"
+            ),
+            (Kind::UpgradeStrategy, Some(ns)) => format!(
+                "no UpgradeStrategy `{name}` in namespace {ns}; list them with `kubectl get upgradestrategies -n {ns}`, or pass a strategy file with -f"
+            ),
             (Kind::ProductManifest, _) => format!(
                 "no ProductManifest `{name}`; list releases with `ac adm release list`, import one with `ac adm release import-manifest --version=V`"
             ),
@@ -44,7 +67,10 @@ impl Kind {
 
     /// True for the kinds acp-cvo installs (a 404 without an object name means the CRD is missing).
     fn is_custom(self) -> bool {
-        matches!(self, Kind::ClusterVersionShadow | Kind::ProductManifest)
+        matches!(
+            self,
+            Kind::ClusterVersionShadow | Kind::ProductManifest | Kind::UpgradeRun | Kind::UpgradeStrategy
+        )
     }
 }
 
@@ -99,10 +125,15 @@ impl Request<'_> {
                 self.server, status.message
             ),
             403 => format!(
-                "not allowed to {} {}: {}; ask a cluster administrator for that permission",
+                "not allowed to {} {}: {}; ask a cluster administrator for that permission (RBAC verb `{}` on `{}`{})",
                 self.verb,
                 self.object(),
-                status.message
+                status.message,
+                rbac_verb(self.verb),
+                self.kind.rbac_resource(),
+                self.namespace
+                    .map(|ns| format!(" in namespace {ns}"))
+                    .unwrap_or_default()
             ),
             409 => format!(
                 "cannot {} {}: {}; someone changed it at the same time, run the command again",
@@ -124,6 +155,15 @@ impl Request<'_> {
                 self.server
             ),
         }
+    }
+}
+
+/// The RBAC verb behind a verb of these messages: `read` is `get`, `update` and `write` are `patch`.
+fn rbac_verb(verb: &str) -> &str {
+    match verb {
+        "read" => "get",
+        "update" | "write" => "patch",
+        other => other,
     }
 }
 
@@ -222,5 +262,23 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("ask a cluster administrator"), "{message}");
+        assert!(
+            message.ends_with(
+                "(RBAC verb `get` on `productmanifests.config.alauda.io` in namespace cpaas-system)"
+            ),
+            "{message}"
+        );
+        let write = Request {
+            verb: "update",
+            ..request(Kind::UpgradeRun, "upgrade-4-3-1")
+        };
+        let message = write.message(&kube::Error::Api(
+            Status::failure("denied", "Forbidden").with_code(403).boxed(),
+        ));
+        assert!(
+            message.starts_with("not allowed to update UpgradeRun `upgrade-4-3-1` in namespace cpaas-system")
+                && message.contains("RBAC verb `patch` on `upgraderuns.cvo.alauda.io`"),
+            "{message}"
+        );
     }
 }

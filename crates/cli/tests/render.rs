@@ -32,7 +32,7 @@ fn cvsh(name: &str) -> ClusterVersionShadow {
 
 #[test]
 fn upgrade_shows_versions_updates_and_why_the_newest_is_blocked() {
-    let page = show::render(&cvsh("global-idle.yaml"), now(), false, false);
+    let page = show::render(&cvsh("global-idle.yaml"), now(), false, false, None);
     assert_snapshot("upgrade-blocked.txt", &page);
     assert!(page.contains(
         "Newest update: 4.3.1 is blocked by KubernetesVersionSupported: workload cluster edge-7 runs"
@@ -41,14 +41,14 @@ fn upgrade_shows_versions_updates_and_why_the_newest_is_blocked() {
 
 #[test]
 fn upgrade_says_the_newest_could_start_now_whatever_the_list_order() {
-    let page = show::render(&cvsh("global-could-start.yaml"), now(), true, false);
+    let page = show::render(&cvsh("global-could-start.yaml"), now(), true, false, None);
     assert_snapshot("upgrade-could-start.txt", &page);
     assert!(page.contains("Newest update: 4.3.1 could start now"));
 }
 
 #[test]
 fn upgrade_of_a_cluster_the_operator_has_not_seen_says_so() {
-    let page = show::render(&cvsh("edge-new.yaml"), now(), false, false);
+    let page = show::render(&cvsh("edge-new.yaml"), now(), false, false, None);
     assert_snapshot("upgrade-new-cluster.txt", &page);
     assert!(page.contains("not observed yet"));
     assert!(page.contains("No updates available"));
@@ -57,7 +57,7 @@ fn upgrade_of_a_cluster_the_operator_has_not_seen_says_so() {
 
 #[test]
 fn upgrade_shows_an_unreachable_cluster_with_the_reason() {
-    let page = show::render(&cvsh("edge-unreachable.yaml"), now(), false, false);
+    let page = show::render(&cvsh("edge-unreachable.yaml"), now(), false, false, None);
     assert!(
         page.contains(
             "unreachable: GET https://10.0.3.1:6443/version: connection refused; last seen at v1.31.9"
@@ -72,7 +72,7 @@ fn status_of_a_running_upgrade_has_progress_eta_stages_and_history() {
     let summary = summarize(&object, now());
     assert_eq!(summary.assessment(), "Upgrading");
     assert_eq!((summary.done, summary.total, summary.percent), (4, 7, 57));
-    let page = render_status(&object, now(), false, false, false);
+    let page = render_status(&object, now(), false, false, false, None);
     assert_snapshot("status-progressing.txt", &page);
     assert!(page.contains("Upgrade:     4.2.5 → 4.3.1"));
     assert!(
@@ -84,7 +84,7 @@ fn status_of_a_running_upgrade_has_progress_eta_stages_and_history() {
 
 #[test]
 fn status_verbose_shows_all_history_and_operation_messages() {
-    let page = render_status(&cvsh("global-upgrading.yaml"), now(), true, true, false);
+    let page = render_status(&cvsh("global-upgrading.yaml"), now(), true, true, false, None);
     assert_snapshot("status-verbose.txt", &page);
     assert!(page.contains("4.2.0"));
     assert!(page.contains("1 of 2 replicas updated"));
@@ -95,7 +95,7 @@ fn an_upgrade_taking_much_longer_than_the_last_is_slow_and_overdue() {
     let later: Timestamp = "2026-03-01T12:20:00Z".parse().unwrap();
     let object = cvsh("global-upgrading.yaml");
     assert_eq!(summarize(&object, later).assessment(), "Slow");
-    let page = render_status(&object, later, false, false, false);
+    let page = render_status(&object, later, false, false, false, None);
     assert!(page.contains("Assessment:  Slow"), "{page}");
     assert!(
         page.contains("ETA:         overdue: the last upgrade took 21m, this one 32m"),
@@ -109,7 +109,7 @@ fn status_of_a_stalled_upgrade_says_what_to_fix() {
     let summary = summarize(&object, now());
     assert_eq!(summary.assessment(), "Stalled");
     assert!(summary.is_final());
-    let page = render_status(&object, now(), false, false, false);
+    let page = render_status(&object, now(), false, false, false, None);
     assert_snapshot("status-stalled.txt", &page);
     // The install record (zero length) is no basis for an ETA.
     assert!(
@@ -121,7 +121,7 @@ fn status_of_a_stalled_upgrade_says_what_to_fix() {
 
 #[test]
 fn status_without_preflight_results_never_says_passed() {
-    let page = render_status(&cvsh("edge-new.yaml"), now(), false, false, false);
+    let page = render_status(&cvsh("edge-new.yaml"), now(), false, false, false, None);
     assert_snapshot("status-new-cluster.txt", &page);
     assert!(page.contains("Preflight: no result yet"));
     assert!(!page.to_lowercase().contains("passed"));
@@ -135,7 +135,7 @@ fn a_cluster_on_the_newest_release_has_nothing_to_check_rather_than_a_pending_re
     let status = object.status.as_mut().unwrap();
     status.available_updates.clear();
     status.preflight = None;
-    let page = render_status(&object, now(), false, false, false);
+    let page = render_status(&object, now(), false, false, false, None);
     assert!(
         page.contains("Preflight: nothing to check, no newer release is available"),
         "{page}"
@@ -150,12 +150,12 @@ fn a_requested_upgrade_that_preflight_failed_is_blocked_with_the_verdict() {
     let summary = summarize(&object, now());
     assert_eq!(summary.assessment(), "Blocked");
     assert!(!summary.is_final());
-    let page = render_status(&object, now(), false, false, false);
+    let page = render_status(&object, now(), false, false, false, None);
     assert!(
         page.contains("Preflight:   4.3.1 is blocked by KubernetesVersionSupported: workload cluster edge-7"),
         "{page}"
     );
-    let upgrade = show::render(&object, now(), false, false);
+    let upgrade = show::render(&object, now(), false, false, None);
     assert!(
         upgrade.contains("Desired version:    4.3.1 (requested)"),
         "{upgrade}"
@@ -174,7 +174,7 @@ fn an_idle_cluster_is_idle_and_done() {
 fn an_idle_unreachable_cluster_reads_idle_and_unreachable_everywhere() {
     let object = cvsh("edge-unreachable.yaml");
     assert_eq!(object.reading().metric_label(), "Idle");
-    let page = render_status(&object, now(), false, false, false);
+    let page = render_status(&object, now(), false, false, false, None);
     assert!(page.contains("Assessment:  Idle (unreachable)"), "{page}");
     let (state, _) = cluster::cluster_state(&object);
     assert_eq!(state, "Idle (unreachable)");
@@ -235,6 +235,7 @@ fn req(kind: request::RequestKind) -> request::Request {
     request::Request {
         kind,
         force: false,
+        ignore_window: false,
         allow_explicit: false,
         allow_with_warnings: false,
     }
@@ -260,9 +261,30 @@ fn to_an_available_update_patches_only_desired_update() {
     let (body, warnings) = patch(&cvsh("global-idle.yaml"), &to("v4.3.0"));
     assert_eq!(
         body,
-        serde_json::json!({"spec": {"desiredUpdate": {"version": "4.3.0", "image": null, "force": null}}})
+        serde_json::json!({"spec": {"desiredUpdate": {
+            "version": "4.3.0", "image": null, "force": null, "ignoreMaintenanceWindow": null
+        }}})
     );
     assert!(warnings.is_empty());
+}
+
+#[test]
+fn ignoring_the_maintenance_window_is_part_of_the_request() {
+    let mut request = to("4.3.0");
+    request.ignore_window = true;
+    let object = cvsh("global-idle.yaml");
+    let (body, _) = patch(&object, &request);
+    assert_eq!(body["spec"]["desiredUpdate"]["ignoreMaintenanceWindow"], true);
+    let request::Action::Patch { message, .. } = request::decide(&object, &request).unwrap() else {
+        panic!("expected a patch");
+    };
+    assert!(
+        message.contains("to 4.3.0 (outside its maintenance window)"),
+        "{message}"
+    );
+    // A later request without the flag withdraws it.
+    let (body, _) = patch(&object, &to("4.3.0"));
+    assert!(body["spec"]["desiredUpdate"]["ignoreMaintenanceWindow"].is_null());
 }
 
 #[test]
@@ -327,7 +349,8 @@ fn a_degraded_or_reconciling_cluster_is_refused_unless_warnings_are_allowed() {
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[1].starts_with("--force"), "{warnings:?}");
     assert!(
-        warnings[1].contains("go past failed preflight checks (all but VersionUpgradePath)"),
+        warnings[1]
+            .contains("go past failed preflight checks (all but VersionUpgradePath, MaintenanceWindowOpen)"),
         "{warnings:?}"
     );
 }
@@ -423,4 +446,40 @@ fn register_judges_against_releases_known_only_through_a_ready_product_manifest(
         err.to_string().contains("platform version is not known yet"),
         "{err}"
     );
+}
+
+#[test]
+fn both_pages_show_the_maintenance_window_of_a_cluster_that_has_one() {
+    use acp_api::maintenance_window::MaintenanceWindowSpec;
+    use acp_cli::adm::upgrade::window::{WindowFact, line};
+    let fact = WindowFact::Found {
+        name: "weekend-nights".into(),
+        spec: MaintenanceWindowSpec {
+            schedule: "0 22 * * FRI,SAT".into(),
+            duration: "6h".into(),
+            time_zone: Some("Europe/Berlin".into()),
+            exclusions: vec![],
+        },
+    };
+    // 2026-03-01 is a Sunday: the next occurrence is Friday's.
+    let window = line(&fact, now());
+    assert_eq!(
+        window,
+        "weekend-nights: closed, opens at 2026-03-06 22:00 CET (in 5d9h)"
+    );
+    let object = cvsh("global-idle.yaml");
+    let page = show::render(&object, now(), false, false, Some(&window));
+    assert!(
+        page.contains(
+            "Maintenance window: weekend-nights: closed, opens at 2026-03-06 22:00 CET (in 5d9h)\n"
+        ),
+        "{page}"
+    );
+    let page = render_status(&object, now(), false, false, false, Some(&window));
+    assert!(
+        page.contains("Window:      weekend-nights: closed, opens at 2026-03-06 22:00 CET (in 5d9h)\n"),
+        "{page}"
+    );
+    // Without a window, no line.
+    assert!(!show::render(&object, now(), false, false, None).contains("Maintenance window"));
 }

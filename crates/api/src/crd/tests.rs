@@ -349,6 +349,7 @@ fn file_names_follow_group_and_plural() {
             "config.alauda.io_productmanifests.yaml",
             "cvo.alauda.io_upgradestrategies.yaml",
             "cvo.alauda.io_upgraderuns.yaml",
+            "cvo.alauda.io_maintenancewindows.yaml",
         ]
     );
 }

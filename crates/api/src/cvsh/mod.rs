@@ -117,6 +117,11 @@ pub struct DesiredUpdate {
     /// recorded in the history entry's acceptedRisks.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub force: bool,
+
+    /// Start even while the cluster's maintenance window (label cvo.alauda.io/maintenance-window) is
+    /// closed. Recorded in the history entry's acceptedRisks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_maintenance_window: bool,
 }
 
 impl DesiredUpdate {
@@ -124,8 +129,7 @@ impl DesiredUpdate {
     pub fn version(version: impl Into<String>) -> Self {
         Self {
             version: Some(version.into()),
-            image: None,
-            force: false,
+            ..Self::default()
         }
     }
 }

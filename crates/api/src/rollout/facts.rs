@@ -79,3 +79,71 @@ impl ClusterFact {
         }
     }
 }
+
+/// Whether the global tier (the `global` cvsh and, with disaster recovery, its GlobalStandby) runs
+/// `target` or newer: no workload cluster of a run starts before it does. Shared by the rollout
+/// controller and `ac adm upgrade rollout plan`, so both wait for the same thing.
+pub fn global_tier<'a>(
+    objects: impl IntoIterator<Item = &'a ClusterVersionShadow>,
+    target: &acp_policy::AcpVersion,
+) -> super::decide::GlobalTier {
+    use super::decide::GlobalTier;
+    match crate::versions::global_tier_of(objects) {
+        Err(e) => GlobalTier::Behind(format!("the global tier's version cannot be read: {e}")),
+        Ok(None) => GlobalTier::Behind(
+            "the global tier's version is not known yet (no status.current.version on ClusterVersionShadow global or its standby)"
+                .to_owned(),
+        ),
+        Ok(Some(tier)) if tier.reached() >= target => GlobalTier::Reached,
+        Ok(Some(tier)) => GlobalTier::Behind(match &tier.standby {
+            Some(standby) => format!("global runs {} and its standby {standby}", tier.primary),
+            None => format!("global runs {}", tier.primary),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cvsh::{ClusterVersionShadowSpec, ClusterVersionShadowStatus, Release, Tier};
+    use crate::rollout::decide::GlobalTier;
+
+    fn member(name: &str, tier: Option<Tier>, version: &str) -> ClusterVersionShadow {
+        let mut cvsh = ClusterVersionShadow::new(
+            name,
+            ClusterVersionShadowSpec {
+                tier,
+                ..ClusterVersionShadowSpec::default()
+            },
+        );
+        cvsh.status = Some(ClusterVersionShadowStatus {
+            current: Some(Release::version(version)),
+            ..ClusterVersionShadowStatus::default()
+        });
+        cvsh
+    }
+
+    #[test]
+    fn the_global_tier_is_reached_when_primary_and_standby_run_the_target_or_newer() {
+        let target = "4.3.1".parse().unwrap();
+        let at = |g: &str, s: &str| {
+            global_tier(
+                &[
+                    member("global", None, g),
+                    member("global-dr", Some(Tier::GlobalStandby), s),
+                    member("edge", None, "4.2.0"),
+                ],
+                &target,
+            )
+        };
+        assert_eq!(at("4.3.1", "4.3.1"), GlobalTier::Reached);
+        assert_eq!(at("4.4.0", "4.3.2"), GlobalTier::Reached);
+        assert_eq!(
+            at("4.3.1", "4.2.5"),
+            GlobalTier::Behind("global runs 4.3.1 and its standby 4.2.5".into())
+        );
+        assert!(
+            matches!(global_tier(&[member("edge", None, "4.3.1")], &target), GlobalTier::Behind(m) if m.contains("not known"))
+        );
+    }
+}

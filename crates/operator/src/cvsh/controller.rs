@@ -17,6 +17,7 @@ use kube::{Api, Resource, ResourceExt};
 
 use super::gather::{self, Facts};
 use super::phase::{self, Phase};
+use super::preflight::checks::maintenance_window_open;
 use super::preflight::platform_cache::CachedPlatform;
 use super::preflight::sources::Platform;
 use super::project::{self, Projection, Stepped};
@@ -109,6 +110,8 @@ pub enum Next {
     Pending,
     /// Nothing runs: observed again at the cadence of idle clusters.
     Idle { reachable: bool },
+    /// A requested upgrade waits for a known time (its maintenance window opening): looked at again then.
+    Until(Duration),
 }
 
 impl Context {
@@ -182,8 +185,17 @@ pub async fn reconcile(shadow: Arc<ClusterVersionShadow>, ctx: Arc<Context>) -> 
         _ => {}
     }
     publish(&ctx, &shadow, &facts, &previous, &status).await;
+    let window_opens = match &phase {
+        Phase::Blocked { summary, .. } => {
+            maintenance_window_open::nap(&ctx.platform, &shadow, summary, ctx.clock.now()).await
+        }
+        _ => None,
+    };
     Ok(Outcome {
-        next: next(&phase, stepped.as_ref(), facts.observation.reachable),
+        next: window_opens.map_or_else(
+            || next(&phase, stepped.as_ref(), facts.observation.reachable),
+            Next::Until,
+        ),
         written,
         changed,
     })

@@ -196,6 +196,15 @@ pub async fn preflight(
         fleet: &facts.fleet,
         upgrading_elsewhere: ctx.slots.upgrading_elsewhere(&facts.name, &facts.fleet),
         max_concurrent: ctx.slots.max_concurrent(),
+        maintenance_window: shadow
+            .labels()
+            .get(acp_api::names::labels::MAINTENANCE_WINDOW)
+            .map(String::as_str),
+        ignore_maintenance_window: shadow
+            .spec
+            .desired_update
+            .as_ref()
+            .is_some_and(|d| d.ignore_maintenance_window),
         now: ctx.clock.now(),
     };
     let kept = previous.preflight.as_ref();

@@ -243,11 +243,7 @@ fn requested(
     }
     match reserve(&target) {
         Reservation::Reserved => Phase::Start {
-            risks: if force {
-                preflight.summary.failed_lines()
-            } else {
-                Vec::new()
-            },
+            risks: accepted_risks(preflight, force),
             target,
             image: image.clone(),
         },
@@ -265,6 +261,24 @@ fn requested(
             message: stop.message,
         },
     }
+}
+
+/// What a start accepts: the failed checks `force` goes past, and a closed maintenance window
+/// `ignoreMaintenanceWindow` goes past.
+fn accepted_risks(preflight: &Evaluated, force: bool) -> Vec<String> {
+    let mut risks = if force {
+        preflight.summary.failed_lines()
+    } else {
+        Vec::new()
+    };
+    risks.extend(
+        preflight
+            .checks
+            .iter()
+            .filter(|c| c.reason.as_deref() == Some(acp_api::checks::REASON_MAINTENANCE_WINDOW_IGNORED))
+            .map(|c| format!("{}: {}", c.name, c.message.as_deref().unwrap_or_default())),
+    );
+    risks
 }
 
 fn idle(inputs: &Inputs<'_>) -> Phase {
@@ -610,5 +624,36 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn an_ignored_maintenance_window_is_an_accepted_risk_with_or_without_force() {
+        let window = PreflightCheck {
+            name: acp_api::checks::MAINTENANCE_WINDOW_OPEN.into(),
+            policy: Some(CheckPolicy::Always),
+            state: CheckState::Passed,
+            reason: Some(acp_api::checks::REASON_MAINTENANCE_WINDOW_IGNORED.into()),
+            message: Some("maintenance window w opens at 2026-12-04 22:00 UTC".into()),
+        };
+        let open = PreflightCheck {
+            reason: Some("MaintenanceWindowOpen".into()),
+            ..window.clone()
+        };
+        let failed = check("DockerRuntimeUnsupported", CheckState::Failed);
+        let risks =
+            |checks: Vec<PreflightCheck>, force| accepted_risks(&Evaluated::new(v("4.3.1"), checks), force);
+        assert_eq!(
+            risks(vec![window.clone()], false),
+            ["MaintenanceWindowOpen: maintenance window w opens at 2026-12-04 22:00 UTC"]
+        );
+        assert!(risks(vec![open], false).is_empty());
+        assert_eq!(
+            risks(vec![failed.clone(), window], true),
+            [
+                "DockerRuntimeUnsupported: m",
+                "MaintenanceWindowOpen: maintenance window w opens at 2026-12-04 22:00 UTC"
+            ]
+        );
+        assert!(risks(vec![failed], false).is_empty());
     }
 }

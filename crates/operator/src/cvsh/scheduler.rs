@@ -418,6 +418,7 @@ impl Tracker {
                 Due::new(Reason::Executing, now + after)
             }
             Next::Again(after) => Due::new(Reason::Retry, now + after),
+            Next::Until(after) => Due::new(Reason::Resync, now + after),
             // A request waits on something outside it: looked at again at the first cadence, not later.
             Next::Pending => Due::new(Reason::Resync, now + Cadence::spread(self.cadence.first, unit)),
             Next::Idle { reachable } => {

@@ -17,8 +17,10 @@ use crate::output::{self, Format};
 pub mod inventory;
 pub mod plan;
 pub mod request;
+pub mod rollout;
 pub mod show;
 pub mod status;
+pub mod window;
 
 /// Without flags: the cluster's version, conditions, available updates, and whether the newest could
 /// start now. With --to/--to-latest/--clear: request or cancel an upgrade.
@@ -52,6 +54,9 @@ enum UpgradeCommand {
     /// Evaluate the upgrade policy offline over an inventory file: may the platform move to a
     /// version, and what holds it back?
     Plan(plan::PlanArgs),
+    /// Roll a release over the fleet of workload clusters by a strategy: plan, start, status, approve,
+    /// pause, resume, skip, list.
+    Rollout(rollout::RolloutArgs),
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +92,7 @@ pub async fn run(args: UpgradeArgs, out: &mut dyn Write) -> anyhow::Result<Outco
     match args.command {
         Some(UpgradeCommand::Plan(plan)) => plan::run(&plan, out),
         Some(UpgradeCommand::Status(status)) => run_status(status, out).await,
+        Some(UpgradeCommand::Rollout(rollout)) => rollout::run(rollout, out).await,
         None => run_upgrade(args, out).await,
     }
 }
@@ -96,11 +102,14 @@ async fn run_upgrade(args: UpgradeArgs, out: &mut dyn Write) -> anyhow::Result<O
     let cvsh = objects::get_cvsh(&conn, &args.cluster.cluster).await?;
     let Some(request) = args.request.request() else {
         if args.output.is_human() {
+            let now = Timestamp::now();
+            let window = window::read(&conn, &cvsh).await.map(|w| window::line(&w, now));
             let page = show::render(
                 &cvsh,
-                Timestamp::now(),
+                now,
                 args.output == Format::Wide,
                 output::colour_enabled(),
+                window.as_deref(),
             );
             out.write_all(page.as_bytes())?;
         } else {
@@ -133,7 +142,8 @@ async fn run_status(args: StatusArgs, out: &mut dyn Write) -> anyhow::Result<Out
     let name = &args.cluster.cluster;
     if !args.watch {
         let cvsh = objects::get_cvsh(&conn, name).await?;
-        write_status(out, &args, &cvsh, false)?;
+        let window = window::read(&conn, &cvsh).await;
+        write_status(out, &args, &cvsh, window.as_ref(), false)?;
         return Ok(Outcome::Success);
     }
 
@@ -177,7 +187,8 @@ async fn run_status(args: StatusArgs, out: &mut dyn Write) -> anyhow::Result<Out
         // and the ETA stay current.
         let version = cvsh.resource_version();
         if terminal || version != last_version {
-            write_status(out, &args, &cvsh, terminal)?;
+            let window = window::read(&conn, &cvsh).await;
+            write_status(out, &args, &cvsh, window.as_ref(), terminal)?;
             out.flush()?;
             last_version = version;
         }
@@ -207,18 +218,21 @@ fn write_status(
     out: &mut dyn Write,
     args: &StatusArgs,
     cvsh: &acp_api::ClusterVersionShadow,
+    window: Option<&window::WindowFact>,
     redraw: bool,
 ) -> anyhow::Result<()> {
     if !args.output.is_human() {
         return output::write_machine(out, args.output, cvsh);
     }
     let now = Timestamp::now();
+    let window = window.map(|w| window::line(w, now));
     let page = status::render(
         cvsh,
         now,
         args.verbose,
         args.output == Format::Wide || args.verbose,
         output::colour_enabled(),
+        window.as_deref(),
     );
     if redraw {
         // Home the cursor and clear the screen, then draw the page and the bar below it.

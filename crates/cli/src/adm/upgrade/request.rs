@@ -34,9 +34,15 @@ pub struct RequestArgs {
     pub allow_explicit_upgrade: bool,
 
     /// Let the upgrade go past failed preflight checks (all but VersionUpgradePath); each one is
-    /// recorded in the history as an accepted risk.
+    /// recorded in the history as an accepted risk. A closed maintenance window is not a failed check:
+    /// see --ignore-maintenance-window.
     #[arg(long, requires = "target", conflicts_with = "clear")]
     pub force: bool,
+
+    /// Start the upgrade even while the cluster's maintenance window is closed; recorded in the
+    /// history as an accepted risk.
+    #[arg(long, requires = "target", conflicts_with = "clear")]
+    pub ignore_maintenance_window: bool,
 
     /// Request the upgrade even while the cluster is Degraded, Reconciling or Stalled.
     #[arg(long, requires = "target", conflicts_with = "clear")]
@@ -58,6 +64,7 @@ impl RequestArgs {
         Some(Request {
             kind,
             force: self.force,
+            ignore_window: self.ignore_maintenance_window,
             allow_explicit: self.allow_explicit_upgrade,
             allow_with_warnings: self.allow_upgrade_with_warnings,
         })
@@ -69,6 +76,8 @@ impl RequestArgs {
 pub struct Request {
     pub kind: RequestKind,
     pub force: bool,
+    /// `--ignore-maintenance-window`.
+    pub ignore_window: bool,
     pub allow_explicit: bool,
     pub allow_with_warnings: bool,
 }
@@ -243,11 +252,13 @@ fn upgrade(
         ));
     }
 
-    // `image: null` replaces a request by image; `force: null` withdraws an earlier --force.
+    // `image: null` replaces a request by image; `force: null` withdraws an earlier --force, and
+    // `ignoreMaintenanceWindow: null` an earlier --ignore-maintenance-window.
     let body = json!({"spec": {"desiredUpdate": {
         "version": version_text,
         "image": null,
         "force": if request.force { json!(true) } else { Value::Null },
+        "ignoreMaintenanceWindow": if request.ignore_window { json!(true) } else { Value::Null },
     }}});
     let current = status.current_version().unwrap_or("an unknown version");
     Ok(Action::Patch {
@@ -255,7 +266,12 @@ fn upgrade(
         message: format!(
             "Requested upgrade of cluster {cluster} from {current} to {version_text}{}.\n\
              Follow it with `ac adm upgrade status --cluster {cluster} --watch`.",
-            if request.force { " (forced)" } else { "" }
+            match (request.force, request.ignore_window) {
+                (true, true) => " (forced, outside its maintenance window)",
+                (true, false) => " (forced)",
+                (false, true) => " (outside its maintenance window)",
+                (false, false) => "",
+            }
         ),
         warnings,
     })

@@ -24,8 +24,15 @@ const CONDITION_ORDER: [&str; 5] = [
     types::STALLED,
 ];
 
-/// The whole `ac adm upgrade` page.
-pub fn render(cvsh: &ClusterVersionShadow, now: Timestamp, wide: bool, colour: bool) -> String {
+/// The whole `ac adm upgrade` page; `window` is the cluster's maintenance window line
+/// ([`super::window::line`]), if it names one.
+pub fn render(
+    cvsh: &ClusterVersionShadow,
+    now: Timestamp,
+    wide: bool,
+    colour: bool,
+    window: Option<&str>,
+) -> String {
     let status = cvsh.status_or_default();
     let mut out = String::new();
     let cluster = cvsh.name_any();
@@ -41,6 +48,9 @@ pub fn render(cvsh: &ClusterVersionShadow, now: Timestamp, wide: bool, colour: b
     );
     out += &field("Desired version:", &desired_text(cvsh, &status));
     out += &field("Kubernetes version:", &kubernetes_text(&status, now));
+    if let Some(window) = window {
+        out += &field("Maintenance window:", window);
+    }
     if cvsh.is_paused() {
         out += &field(
             "Paused:",

@@ -123,13 +123,14 @@ pub fn summarize(cvsh: &ClusterVersionShadow, now: Timestamp) -> Summary {
     }
 }
 
-/// The whole status page.
+/// The whole status page; `window` is the cluster's maintenance window line, if it names one.
 pub fn render(
     cvsh: &ClusterVersionShadow,
     now: Timestamp,
     verbose: bool,
     wide: bool,
     colour: bool,
+    window: Option<&str>,
 ) -> String {
     let status = cvsh.status_or_default();
     let summary = summarize(cvsh, now);
@@ -197,6 +198,9 @@ pub fn render(
     );
     if pending && let Some(target) = summary.target().and_then(|t| t.parse::<AcpVersion>().ok()) {
         field("Preflight:", &show::preflight_verdict(&status, &target));
+    }
+    if let Some(window) = window {
+        field("Window:", window);
     }
 
     out.push('\n');
@@ -431,7 +435,7 @@ mod tests {
         cvsh.spec.desired_update = Some(DesiredUpdate {
             version: None,
             image: Some("registry.example/acp:4.3.1".into()),
-            force: false,
+            ..Default::default()
         });
         cvsh.status = Some(ClusterVersionShadowStatus {
             current: Some(Release::version("4.3.0")),

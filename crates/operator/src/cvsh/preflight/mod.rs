@@ -102,6 +102,10 @@ pub struct Inputs<'a> {
     /// Other workload clusters running stages now (from the cache and this process's reservations).
     pub upgrading_elsewhere: Vec<String>,
     pub max_concurrent: usize,
+    /// The MaintenanceWindow the cluster's label `cvo.alauda.io/maintenance-window` names, if any.
+    pub maintenance_window: Option<&'a str>,
+    /// `spec.desiredUpdate.ignoreMaintenanceWindow`: start even while that window is closed.
+    pub ignore_maintenance_window: bool,
     pub now: Timestamp,
 }
 
@@ -285,6 +289,13 @@ mod tests {
         }
 
         async fn secret(&self, _name: &str) -> Result<Option<BTreeMap<String, Vec<u8>>>, ClusterError> {
+            Ok(None)
+        }
+
+        async fn maintenance_window(
+            &self,
+            _name: &str,
+        ) -> Result<Option<acp_api::maintenance_window::MaintenanceWindowSpec>, ClusterError> {
             Ok(None)
         }
     }

@@ -1,5 +1,5 @@
 //! The operator's settings in the global cluster (`cvo-config`, `admin-gates`, `admin-acks`, the licence
-//! Secret), read at most once per [`TTL`] whatever the number of clusters: every preflight of every cluster
+//! Secret, the MaintenanceWindows clusters name), read at most once per [`TTL`] whatever the number of clusters: every preflight of every cluster
 //! reads them, so at thousands of clusters reading them per reconcile was most of the hub's load.
 //!
 //! A person's edit is seen within the TTL. Failed reads are not kept: the next reconcile asks again.
@@ -7,6 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use acp_api::maintenance_window::MaintenanceWindowSpec;
 
 use super::sources::PlatformSource;
 use crate::clusters::ClusterError;
@@ -16,6 +18,7 @@ pub const TTL: Duration = Duration::from_secs(5);
 
 type ConfigData = Option<BTreeMap<String, String>>;
 type SecretData = Option<BTreeMap<String, Vec<u8>>>;
+type WindowData = Option<MaintenanceWindowSpec>;
 
 struct Kept<T> {
     at: Instant,
@@ -28,6 +31,7 @@ pub struct CachedPlatform<P> {
     ttl: Duration,
     config_maps: Mutex<HashMap<String, Kept<ConfigData>>>,
     secrets: Mutex<HashMap<String, Kept<SecretData>>>,
+    windows: Mutex<HashMap<String, Kept<WindowData>>>,
 }
 
 impl<P: PlatformSource + Sync> CachedPlatform<P> {
@@ -37,6 +41,7 @@ impl<P: PlatformSource + Sync> CachedPlatform<P> {
             ttl,
             config_maps: Mutex::default(),
             secrets: Mutex::default(),
+            windows: Mutex::default(),
         }
     }
 }
@@ -77,6 +82,15 @@ impl<P: PlatformSource + Sync> PlatformSource for CachedPlatform<P> {
         keep(&self.secrets, name, value.clone());
         Ok(value)
     }
+
+    async fn maintenance_window(&self, name: &str) -> Result<WindowData, ClusterError> {
+        if let Some(value) = kept(&self.windows, name, self.ttl) {
+            return Ok(value);
+        }
+        let value = self.inner.maintenance_window(name).await?;
+        keep(&self.windows, name, value.clone());
+        Ok(value)
+    }
 }
 
 #[cfg(test)]
@@ -106,6 +120,11 @@ mod tests {
             self.reads.fetch_add(1, Ordering::SeqCst);
             Ok(None)
         }
+
+        async fn maintenance_window(&self, _name: &str) -> Result<WindowData, ClusterError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            Ok(None)
+        }
     }
 
     #[tokio::test]
@@ -115,9 +134,10 @@ mod tests {
             let data = cached.config_map("cvo-config").await.unwrap().unwrap();
             assert_eq!(data["name"], "cvo-config");
             assert!(cached.secret("license").await.unwrap().is_none());
+            assert!(cached.maintenance_window("weekend").await.unwrap().is_none());
         }
         cached.config_map("admin-acks").await.unwrap();
-        assert_eq!(cached.inner.reads.load(Ordering::SeqCst), 3);
+        assert_eq!(cached.inner.reads.load(Ordering::SeqCst), 4);
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use acp_api::maintenance_window::{MaintenanceWindow, MaintenanceWindowSpec};
 use acp_policy::ProductRelease;
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
@@ -141,6 +142,11 @@ pub trait PlatformSource {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<Option<BTreeMap<String, Vec<u8>>>, ClusterError>> + Send;
+    /// The spec of MaintenanceWindow `name`; `None` when there is none (or its CRD is not installed).
+    fn maintenance_window(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<MaintenanceWindowSpec>, ClusterError>> + Send;
 }
 
 impl CronJobSource for Cluster {
@@ -296,6 +302,13 @@ impl PlatformSource for Platform {
                 .map(|(k, v)| (k, v.0))
                 .collect()
         }))
+    }
+
+    async fn maintenance_window(&self, name: &str) -> Result<Option<MaintenanceWindowSpec>, ClusterError> {
+        let api: Api<MaintenanceWindow> = Api::namespaced(self.cluster.client.clone(), &self.namespace);
+        let what = format!("get MaintenanceWindow {}/{name}", self.namespace);
+        let window = self.cluster.get_opt(&what, api.get(name)).await?;
+        Ok(window.map(|w| w.spec))
     }
 }
 

@@ -166,7 +166,10 @@ pub fn preflight_ready(p: &Projection<'_>) -> Option<Value> {
         Phase::Start { target, risks, .. } => Some((
             True,
             "RisksAccepted",
-            format!("force accepted failed checks for {target}: {}", risks.join("; ")),
+            format!(
+                "the upgrade to {target} started with accepted risks: {}",
+                risks.join("; ")
+            ),
         )),
         Phase::Paused { target } | Phase::Held { target, .. } => p.preflight.map(|evaluated| {
             let summary = &evaluated.summary;

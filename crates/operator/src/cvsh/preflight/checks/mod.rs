@@ -58,6 +58,7 @@ checks! {
     GlobalTierReached => global_tier_reached,
     ConcurrentUpgradeLimit => concurrent_upgrade_limit,
     DeprecatedApisRemoved => deprecated_apis_removed,
+    MaintenanceWindowOpen => maintenance_window_open,
 }
 
 impl Check {
@@ -127,6 +128,8 @@ pub(crate) mod fixtures {
         pub fleet: Fleet,
         pub upgrading_elsewhere: Vec<String>,
         pub max_concurrent: usize,
+        pub maintenance_window: Option<String>,
+        pub ignore_maintenance_window: bool,
         pub now: Timestamp,
     }
 
@@ -161,6 +164,8 @@ pub(crate) mod fixtures {
                 fleet: Fleet::default(),
                 upgrading_elsewhere: Vec::new(),
                 max_concurrent: 20,
+                maintenance_window: None,
+                ignore_maintenance_window: false,
                 now: Timestamp::from_second(1_800_000_000).unwrap(),
             }
         }
@@ -178,6 +183,8 @@ pub(crate) mod fixtures {
                 fleet: &self.fleet,
                 upgrading_elsewhere: self.upgrading_elsewhere.clone(),
                 max_concurrent: self.max_concurrent,
+                maintenance_window: self.maintenance_window.as_deref(),
+                ignore_maintenance_window: self.ignore_maintenance_window,
                 now: self.now,
             }
         }

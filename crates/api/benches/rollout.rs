@@ -2,6 +2,7 @@
 //! scheduling step mid-run. One run holds at most `run::MAX_CLUSTERS` (2,000) clusters, so the fleet
 //! is three runs split by a `shard` label; the step is measured per run (what the operator does) and
 //! once over a single 5,000-cluster plan made of the three runs' stages side by side.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::hint::black_box;

@@ -230,6 +230,19 @@ impl Stepper<'_, '_> {
             .and_then(|e| e.started_at.clone())
             .map_or(self.now(), |t| t.0);
         let deadline = after(started, self.inputs.resolved.timeout);
+        // Someone replaced the run's request: the cluster is theirs now, whatever it does next.
+        if let Some(other) = fact.state.target().filter(|t| *t != target) {
+            let other = other.to_owned();
+            self.set(
+                name,
+                ClusterState::Skipped,
+                Some("RequestReplaced"),
+                format!(
+                    "ClusterVersionShadow {name} now asks for {other} instead of the run's {target}; the run leaves the cluster alone"
+                ),
+            );
+            return;
+        }
         match &fact.state {
             State::Stalled { .. } => {
                 let why = fact

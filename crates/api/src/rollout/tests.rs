@@ -1133,3 +1133,27 @@ fn once_a_before_gate_opens_clusters_of_later_batches_no_longer_wait_for_it() {
     );
     assert_eq!(sim.status.counts.waiting, 0);
 }
+
+#[test]
+fn a_started_cluster_whose_request_a_person_replaced_is_left_alone_not_reported_as_upgrading() {
+    let mut sim = Sim::new(one_stage(0, 1), &names(2), |_| vec![]).outcome("c00", Outcome::Stalls);
+    sim.step();
+    // Someone asks c00 for another version; the run's label stays on the cvsh.
+    let c = sim.fleet.get_mut("c00").unwrap();
+    c.fact.requested = Some("4.2.9".into());
+    c.fact.state = State::Requested {
+        target: "4.2.9".into(),
+    };
+    let step = sim.step();
+    assert_eq!(sim.state("c00"), ClusterState::Skipped);
+    assert_eq!(sim.entry("c00").reason.as_deref(), Some("RequestReplaced"));
+    assert!(sim.entry("c00").message.as_deref().unwrap().contains("4.2.9"));
+    assert!(step.withdraw.is_empty(), "the person's request stays");
+    assert_eq!(step.start, list(&["c01"]));
+    // Its upgrade to the other version stalling is not the run's failure.
+    sim.tick();
+    sim.tick();
+    sim.step();
+    assert_eq!(sim.status.counts.failed, 0);
+    assert_ne!(sim.status.phase, Some(RunPhase::Halted));
+}

@@ -230,6 +230,19 @@ impl Stepper<'_, '_> {
             .and_then(|e| e.started_at.clone())
             .map_or(self.now(), |t| t.0);
         let deadline = after(started, self.inputs.resolved.timeout);
+        // Someone replaced the run's request: the cluster is theirs now, whatever it does next.
+        if let Some(other) = fact.state.target().filter(|t| *t != target) {
+            let other = other.to_owned();
+            self.set(
+                name,
+                ClusterState::Skipped,
+                Some("RequestReplaced"),
+                format!(
+                    "ClusterVersionShadow {name} now asks for {other} instead of the run's {target}; the run leaves the cluster alone"
+                ),
+            );
+            return;
+        }
         match &fact.state {
             State::Stalled { .. } => {
                 let why = fact
@@ -490,6 +503,17 @@ impl Stepper<'_, '_> {
                     return Some(note);
                 }
                 self.stage_mut(si).started_at = time(self.now());
+                // The gate is open: clusters whose batch has not come wait for their turn, not for it.
+                for name in &members {
+                    if let Some(e) = self
+                        .entry(name)
+                        .filter(|e| e.state == ClusterState::WaitingForGate)
+                    {
+                        e.state = ClusterState::Pending;
+                        e.reason = None;
+                        e.message = None;
+                    }
+                }
                 self.transitions.push(Transition {
                     cluster: None,
                     reason: "StageStarted".to_owned(),
@@ -848,14 +872,19 @@ impl Stepper<'_, '_> {
                 longest_group = longest_group.max(group_time);
             }
             total += longest_group;
-            if progress.finished_at.is_none() {
-                total += self
-                    .inputs
-                    .resolved
-                    .stage(&stage.name)
-                    .map(|s| s.soak)
-                    .unwrap_or_default();
-            }
+            let soak = self
+                .inputs
+                .resolved
+                .stage(&stage.name)
+                .map(|s| s.soak)
+                .unwrap_or_default();
+            total += match progress.finished_at.as_ref() {
+                None => soak,
+                // A soaking stage: what is left of its soak.
+                Some(finished) => {
+                    Duration::try_from(after(finished.0, soak).duration_since(now)).unwrap_or_default()
+                }
+            };
         }
         Some(after(now, total))
     }

@@ -92,7 +92,14 @@ pub fn step(inputs: &Inputs<'_>, previous: &UpgradeRunStatus) -> Step {
     let halt = run.halt();
     let held = run.hold(halt.as_ref());
     run.status.pending_gates.clear();
-    let stage_note = if held.is_none() { run.schedule() } else { None };
+    let stage_note = match &held {
+        None => run.schedule(),
+        Some(Hold::Halted | Hold::Paused) => {
+            run.take_back_waiting_requests();
+            None
+        }
+        Some(Hold::GlobalTier(_)) => None,
+    };
     run.project(previous, halt, held, stage_note);
     Step {
         status: run.status,
@@ -169,7 +176,8 @@ impl Stepper<'_, '_> {
         if changed || entry.message.as_deref() != Some(message.as_str()) {
             entry.message = Some(message.clone());
         }
-        if changed {
+        // A gate holds a whole stage: one Event for the run says so, not one per cluster.
+        if changed && !matches!(state, ClusterState::WaitingForGate | ClusterState::Pending) {
             self.transitions.push(Transition {
                 cluster: Some(name.to_owned()),
                 reason: format!("Cluster{}", state.as_str()),
@@ -199,6 +207,16 @@ impl Stepper<'_, '_> {
                 continue;
             };
             let target = self.target().to_owned();
+            if !entry.is_started() && !fact.state.is_executing() && runs_newer(fact, &target) {
+                let current = fact.current_version.clone().unwrap_or_default();
+                self.set(
+                    &name,
+                    ClusterState::Skipped,
+                    Some("NewerThanTarget"),
+                    format!("{name} runs {current}, newer than {target}; a run never moves a cluster back"),
+                );
+                continue;
+            }
             if fact.current_version.as_deref() == Some(target.as_str()) && !fact.state.is_executing() {
                 let message = if entry.started_at.is_some() {
                     format!("{name} runs {target}")
@@ -324,6 +342,37 @@ impl Stepper<'_, '_> {
         }
     }
 
+    /// A halted or paused run starts nothing: a request it made that has not begun executing (waiting
+    /// for preflight, a slot, or held by a failing check) is withdrawn and the cluster waits again for
+    /// its turn. A cluster already executing goes on.
+    fn take_back_waiting_requests(&mut self) {
+        let names: Vec<String> = self
+            .status
+            .clusters
+            .iter()
+            .filter(|e| e.is_started() && !e.state.is_final())
+            .map(|e| e.name.clone())
+            .collect();
+        for name in names {
+            let Some(fact) = self.inputs.facts.get(&name) else {
+                continue;
+            };
+            if fact.state.is_executing() || fact.requested_by_run.as_deref() != Some(self.inputs.run) {
+                continue;
+            }
+            self.withdraw.push(name.clone());
+            self.set(
+                &name,
+                ClusterState::Pending,
+                Some("RequestTakenBack"),
+                "the run stopped starting clusters before this one began executing; its request was withdrawn".to_owned(),
+            );
+            if let Some(e) = self.entry(&name) {
+                e.started_at = None;
+            }
+        }
+    }
+
     fn apply_skips(&mut self) {
         for name in &self.inputs.spec.skip {
             let Some(entry) = self.entry(name) else { continue };
@@ -378,13 +427,16 @@ impl Stepper<'_, '_> {
                 ),
             ));
         }
+        let Some(per_stage) = self.inputs.resolved.max_failures_per_stage else {
+            return None;
+        };
         for stage in &self.inputs.plan.stages {
             let members = stage_members(stage);
             let failed_here: Vec<&&ClusterEntry> = failed
                 .iter()
                 .filter(|e| members.contains(&e.name.as_str()))
                 .collect();
-            let allowed = self.inputs.resolved.max_failures_per_stage.of(members.len());
+            let allowed = per_stage.of(members.len());
             if failed_here.len() > allowed {
                 let last = failed_here
                     .last()
@@ -759,6 +811,16 @@ impl Stepper<'_, '_> {
             ),
         };
         let was_halted = previous.phase == Some(RunPhase::Halted);
+        if let Some(gate) = self.status.pending_gates.first()
+            && previous.pending_gates.first().map(|g| &g.name) != Some(&gate.name)
+        {
+            self.transitions.push(Transition {
+                cluster: None,
+                reason: "GateWaiting".to_owned(),
+                message: gate_message(run, gate),
+                warning: false,
+            });
+        }
         conditions::set(
             &mut self.status.conditions,
             progressing.observed_generation(generation),
@@ -780,12 +842,22 @@ impl Stepper<'_, '_> {
             halted.observed_generation(generation),
             &clock,
         );
-        let succeeded = if done {
+        let failed = self.status.counts.failed;
+        let succeeded = if done && failed == 0 {
             ConditionUpdate::new(
                 types::SUCCEEDED,
                 true,
                 "Completed",
                 format!("every cluster of run {run} succeeded or was skipped"),
+            )
+        } else if done {
+            ConditionUpdate::new(
+                types::SUCCEEDED,
+                true,
+                "CompletedWithFailures",
+                format!(
+                    "run {run} completed with {failed} failed clusters, within its failure policy: {summary}; see                      `ac adm upgrade rollout status {run}` for each one's reason"
+                ),
             )
         } else {
             ConditionUpdate::new(types::SUCCEEDED, false, "InProgress", summary.clone())
@@ -904,6 +976,18 @@ fn gate_message(run: &str, gate: &PendingGate) -> String {
                 .map(|t| t.0.to_string())
                 .unwrap_or_default()
         ),
+    }
+}
+
+/// The cluster runs a version newer than the target (both read as platform versions).
+fn runs_newer(fact: &ClusterFact, target: &str) -> bool {
+    let current = fact
+        .current_version
+        .as_deref()
+        .map(str::parse::<acp_policy::AcpVersion>);
+    match (current, target.parse::<acp_policy::AcpVersion>()) {
+        (Some(Ok(current)), Ok(target)) => current > target,
+        _ => false,
     }
 }
 

@@ -103,7 +103,8 @@ pub struct ResolvedGroup {
 pub struct Resolved {
     pub stages: Vec<ResolvedStage>,
     pub max_failures: Amount,
-    pub max_failures_per_stage: Amount,
+    /// None: a stage has no limit of its own, only the run's applies.
+    pub max_failures_per_stage: Option<Amount>,
     pub timeout: Duration,
     pub preflight_failure: PreflightFailureAction,
 }
@@ -241,8 +242,7 @@ pub fn resolve(spec: &UpgradeStrategySpec, prefix: &str) -> Result<Resolved, Str
             .max_failures_per_stage
             .as_ref()
             .map(|m| Amount::parse(m, &format!("{at}.maxFailuresPerStage")))
-            .transpose()?
-            .unwrap_or(Amount::Count(0)),
+            .transpose()?,
         timeout: policy
             .timeout
             .as_deref()

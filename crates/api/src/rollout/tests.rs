@@ -214,6 +214,8 @@ impl Sim {
         }
         for name in &step.withdraw {
             let c = self.fleet.get_mut(name).unwrap();
+            // A request withdrawn before the cluster began executing started nothing.
+            c.starts = c.starts.saturating_sub(1);
             assert!(
                 !c.fact.state.is_executing(),
                 "{name} is withdrawn while it upgrades"
@@ -680,7 +682,9 @@ fn a_failed_preflight_under_skip_withdraws_the_request_and_goes_on() {
     sim.run(100);
     assert_eq!(sim.status.phase, Some(RunPhase::Succeeded));
     assert_eq!((sim.status.counts.succeeded, sim.status.counts.skipped), (2, 1));
-    assert_eq!(sim.fleet["c00"].starts, 1);
+    // Asked once, then withdrawn before it began executing: no upgrade of c00 is left standing.
+    assert_eq!(sim.fleet["c00"].starts, 0);
+    assert_eq!(sim.fleet["c00"].fact.requested, None);
 }
 
 #[test]
@@ -1156,4 +1160,83 @@ fn a_started_cluster_whose_request_a_person_replaced_is_left_alone_not_reported_
     sim.step();
     assert_eq!(sim.status.counts.failed, 0);
     assert_ne!(sim.status.phase, Some(RunPhase::Halted));
+}
+
+#[test]
+fn without_a_stage_limit_the_run_limit_alone_decides_and_a_run_within_it_completes_with_failures() {
+    let mut strategy = one_stage(0, 1);
+    strategy.failure_policy.max_failures = Some(IntOrString::Int(1));
+    let mut sim = Sim::new(strategy, &names(3), |_| vec![]).outcome("c01", Outcome::Stalls);
+    sim.run(100);
+    assert_eq!(sim.status.phase, Some(RunPhase::Succeeded));
+    assert_eq!(sim.state("c01"), ClusterState::Failed);
+    assert_eq!(sim.state("c02"), ClusterState::Succeeded);
+    let succeeded = sim.condition(types::SUCCEEDED);
+    assert_eq!(succeeded.reason, "CompletedWithFailures");
+    assert!(succeeded.message.contains("1 failed"), "{}", succeeded.message);
+}
+
+#[test]
+fn a_halt_takes_back_requests_that_have_not_begun_executing() {
+    let mut strategy = one_stage(0, 2);
+    strategy.failure_policy.preflight_failure = Some(PreflightFailureAction::Wait);
+    let mut sim = Sim::new(strategy, &names(4), |_| vec![])
+        .outcome("c00", Outcome::Stalls)
+        .outcome("c01", Outcome::FailsPreflight);
+    sim.run(20);
+    assert_eq!(sim.status.phase, Some(RunPhase::Halted));
+    assert_eq!(sim.state("c00"), ClusterState::Failed);
+    // c01 was requested and held by its preflight: the halted run withdrew it, and it waits again.
+    assert_eq!(sim.state("c01"), ClusterState::Pending);
+    assert_eq!(sim.entry("c01").reason.as_deref(), Some("RequestTakenBack"));
+    assert_eq!(sim.entry("c01").started_at, None);
+    assert_eq!(sim.fleet["c01"].fact.requested, None);
+    // c00's stalled upgrade is never withdrawn.
+    assert_eq!(sim.fleet["c00"].fact.requested.as_deref(), Some(TARGET));
+}
+
+#[test]
+fn a_pause_takes_back_a_waiting_request_and_resume_asks_again() {
+    let mut sim = Sim::new(one_stage(0, 1), &names(2), |_| vec![]);
+    let first = sim.step();
+    assert_eq!(first.start, list(&["c00"]));
+    sim.spec.paused = true;
+    let paused = sim.step();
+    assert_eq!(paused.withdraw, list(&["c00"]));
+    assert_eq!(sim.state("c00"), ClusterState::Pending);
+    assert_eq!(sim.status.phase, Some(RunPhase::Paused));
+    sim.spec.paused = false;
+    assert_eq!(sim.step().start, list(&["c00"]));
+    sim.run(20);
+    assert_eq!(sim.status.phase, Some(RunPhase::Succeeded));
+    assert_eq!(sim.fleet["c00"].starts, 1);
+}
+
+#[test]
+fn a_cluster_already_newer_than_the_target_is_skipped_never_moved_back() {
+    let mut sim = Sim::new(one_stage(0, 2), &names(2), |_| vec![]);
+    sim.fleet.get_mut("c01").unwrap().fact = idle("4.4.0");
+    sim.run(20);
+    assert_eq!(sim.status.phase, Some(RunPhase::Succeeded));
+    assert_eq!(sim.state("c01"), ClusterState::Skipped);
+    assert_eq!(sim.entry("c01").reason.as_deref(), Some("NewerThanTarget"));
+    assert_eq!(starts(&sim).concat(), list(&["c00"]));
+}
+
+#[test]
+fn a_gate_holding_a_stage_is_told_once_for_the_run_not_once_per_cluster() {
+    let mut sim = Sim::new(approval(true, false), &names(6), ring0);
+    let mut told = Vec::new();
+    for _ in 0..10 {
+        told.extend(sim.step().transitions);
+        sim.tick();
+    }
+    assert_eq!(sim.state("c01"), ClusterState::WaitingForGate);
+    let gate: Vec<_> = told.iter().filter(|t| t.reason == "GateWaiting").collect();
+    assert_eq!(gate.len(), 1, "{told:?}");
+    assert!(gate[0].message.contains("rest-before"));
+    assert!(
+        told.iter().all(|t| t.reason != "ClusterWaitingForGate"),
+        "{told:?}"
+    );
 }

@@ -427,9 +427,7 @@ impl Stepper<'_, '_> {
                 ),
             ));
         }
-        let Some(per_stage) = self.inputs.resolved.max_failures_per_stage else {
-            return None;
-        };
+        let per_stage = self.inputs.resolved.max_failures_per_stage?;
         for stage in &self.inputs.plan.stages {
             let members = stage_members(stage);
             let failed_here: Vec<&&ClusterEntry> = failed

@@ -14,6 +14,7 @@ pub mod cvsh;
 pub mod kubeconfig;
 pub mod names;
 pub mod product_manifest;
+pub mod risks;
 pub mod rollout;
 pub mod ssa;
 pub mod stages;

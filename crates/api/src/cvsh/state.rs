@@ -381,7 +381,7 @@ mod tests {
             desired_update: Some(DesiredUpdate {
                 version: None,
                 image: Some(image.into()),
-                force: false,
+                ..Default::default()
             }),
             ..Default::default()
         };

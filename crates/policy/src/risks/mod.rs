@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub use exposure::{Exposure, RuleFact, exposure};
 
 /// The most risks one release declares.
-pub const MAX_RISKS: usize = 32;
+pub const MAX_RISKS: usize = 16;
 /// The most matching rules of one risk.
 pub const MAX_RULES: usize = 8;
 /// The most `appliesFrom` ranges of one risk.

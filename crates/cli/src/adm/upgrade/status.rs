@@ -431,7 +431,7 @@ mod tests {
         cvsh.spec.desired_update = Some(DesiredUpdate {
             version: None,
             image: Some("registry.example/acp:4.3.1".into()),
-            force: false,
+            ..Default::default()
         });
         cvsh.status = Some(ClusterVersionShadowStatus {
             current: Some(Release::version("4.3.0")),

@@ -20,6 +20,7 @@ pub const KUBELET_VERSION_SKEW: &str = "KubeletVersionSkew";
 pub const GLOBAL_TIER_REACHED: &str = "GlobalTierReached";
 pub const CONCURRENT_UPGRADE_LIMIT: &str = "ConcurrentUpgradeLimit";
 pub const DEPRECATED_APIS_REMOVED: &str = "DeprecatedAPIsRemoved";
+pub const CONDITIONAL_UPDATE_RISKS_ACCEPTED: &str = "ConditionalUpdateRisksAccepted";
 
 /// Reason of `ResourcePatchUpgradeable` while a ResourcePatch lacks the exemption annotation.
 pub const REASON_UNEXEMPT_RESOURCE_PATCHES: &str = "UnexemptResourcePatches";
@@ -41,7 +42,7 @@ pub struct CheckSpec {
 
 /// Every check, in the order the operator runs and lists them. The only list of checks: everything
 /// else reads it.
-pub const REGISTRY: [CheckSpec; 17] = [
+pub const REGISTRY: [CheckSpec; 18] = [
     // A supported upgrade edge leads from the current version to the target.
     CheckSpec {
         name: VERSION_UPGRADE_PATH,
@@ -179,6 +180,15 @@ pub const REGISTRY: [CheckSpec; 17] = [
         forceable: true,
         needs_cluster: true,
     },
+    // Every known risk of the target the cluster is exposed to (Applies or Unknown) is accepted in
+    // spec.desiredUpdate.acceptRisks. Never switched off: a risk is accepted by name, on record.
+    CheckSpec {
+        name: CONDITIONAL_UPDATE_RISKS_ACCEPTED,
+        policy: CheckPolicy::Always,
+        switchable: false,
+        forceable: true,
+        needs_cluster: true,
+    },
 ];
 
 /// The registry entry of check `name`.
@@ -222,7 +232,8 @@ mod tests {
             [
                 VERSION_UPGRADE_PATH,
                 KUBERNETES_VERSION_SUPPORTED,
-                ADMIN_ACK_REQUIRED
+                ADMIN_ACK_REQUIRED,
+                CONDITIONAL_UPDATE_RISKS_ACCEPTED
             ]
         );
         assert!(is_switchable(DOCKER_RUNTIME_UNSUPPORTED));
@@ -269,6 +280,7 @@ mod tests {
                 "GlobalTierReached",
                 "ConcurrentUpgradeLimit",
                 "DeprecatedAPIsRemoved",
+                "ConditionalUpdateRisksAccepted",
             ]
         );
         assert_eq!(spec(CLUSTER_RUNNING).map(|s| s.name), Some(CLUSTER_RUNNING));

@@ -18,6 +18,9 @@ pub struct Evaluated {
     pub target: AcpVersion,
     pub checks: Vec<PreflightCheck>,
     pub summary: Summary,
+    /// Known risks of the target accepted in `spec.desiredUpdate.acceptRisks`, with their evidence: they
+    /// are recorded in the history entry when the upgrade starts.
+    pub accepted_risks: Vec<String>,
 }
 
 impl Evaluated {
@@ -27,7 +30,22 @@ impl Evaluated {
             target,
             checks,
             summary,
+            accepted_risks: Vec::new(),
         }
+    }
+
+    pub fn with_accepted_risks(self, accepted_risks: Vec<String>) -> Self {
+        Self { accepted_risks, ..self }
+    }
+
+    /// What a start records as accepted: the accepted known risks, and with `force` every failed check
+    /// it goes past.
+    pub fn risks_at_start(&self, force: bool) -> Vec<String> {
+        let mut risks = self.accepted_risks.clone();
+        if force {
+            risks.extend(self.summary.failed_lines());
+        }
+        risks
     }
 }
 
@@ -243,11 +261,7 @@ fn requested(
     }
     match reserve(&target) {
         Reservation::Reserved => Phase::Start {
-            risks: if force {
-                preflight.summary.failed_lines()
-            } else {
-                Vec::new()
-            },
+            risks: preflight.risks_at_start(force),
             target,
             image: image.clone(),
         },
@@ -610,5 +624,16 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_start_records_accepted_known_risks_and_with_force_the_failed_checks() {
+        let accepted = vec!["ConditionalUpdateRisksAccepted: accepted FlannelRemoved (Applies: DaemonSet kube-system/kube-flannel-ds is present)".to_string()];
+        let evaluated = Evaluated::new(v("4.2.5"), vec![check("DockerRuntimeUnsupported", CheckState::Failed)])
+            .with_accepted_risks(accepted.clone());
+        assert_eq!(evaluated.risks_at_start(false), accepted);
+        let forced = evaluated.risks_at_start(true);
+        assert_eq!(forced.len(), 2, "{forced:?}");
+        assert_eq!(forced[1], "DockerRuntimeUnsupported: m");
     }
 }

@@ -103,6 +103,10 @@ pub struct Inputs<'a> {
     pub upgrading_elsewhere: Vec<String>,
     pub max_concurrent: usize,
     pub now: Timestamp,
+    /// The target's known risks, evaluated on this cluster (`None`: the release declares none).
+    pub risks: Option<&'a crate::cvsh::risks::ReleaseRisks>,
+    /// `spec.desiredUpdate.acceptRisks` when the request is for the target; empty otherwise.
+    pub accept_risks: &'a [String],
 }
 
 impl Inputs<'_> {

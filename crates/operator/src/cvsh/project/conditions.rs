@@ -166,7 +166,7 @@ pub fn preflight_ready(p: &Projection<'_>) -> Option<Value> {
         Phase::Start { target, risks, .. } => Some((
             True,
             "RisksAccepted",
-            format!("force accepted failed checks for {target}: {}", risks.join("; ")),
+            format!("risks accepted for {target}: {}", risks.join("; ")),
         )),
         Phase::Paused { target } | Phase::Held { target, .. } => p.preflight.map(|evaluated| {
             let summary = &evaluated.summary;

@@ -58,6 +58,7 @@ checks! {
     GlobalTierReached => global_tier_reached,
     ConcurrentUpgradeLimit => concurrent_upgrade_limit,
     DeprecatedApisRemoved => deprecated_apis_removed,
+    ConditionalUpdateRisksAccepted => conditional_update_risks_accepted,
 }
 
 impl Check {
@@ -128,6 +129,8 @@ pub(crate) mod fixtures {
         pub upgrading_elsewhere: Vec<String>,
         pub max_concurrent: usize,
         pub now: Timestamp,
+        pub risks: Option<crate::cvsh::risks::ReleaseRisks>,
+        pub accept_risks: Vec<String>,
     }
 
     pub fn node(name: &str, kubelet: &str) -> NodeFact {
@@ -137,6 +140,7 @@ pub(crate) mod fixtures {
             ready_since: None,
             kubelet_version: kubelet.into(),
             container_runtime: "containerd://2.0.1".into(),
+            os_image: "Ubuntu 22.04.4 LTS".into(),
             control_plane: false,
         }
     }
@@ -162,6 +166,8 @@ pub(crate) mod fixtures {
                 upgrading_elsewhere: Vec::new(),
                 max_concurrent: 20,
                 now: Timestamp::from_second(1_800_000_000).unwrap(),
+                risks: None,
+                accept_risks: Vec::new(),
             }
         }
 
@@ -179,6 +185,8 @@ pub(crate) mod fixtures {
                 upgrading_elsewhere: self.upgrading_elsewhere.clone(),
                 max_concurrent: self.max_concurrent,
                 now: self.now,
+                risks: self.risks.as_ref(),
+                accept_risks: &self.accept_risks,
             }
         }
     }

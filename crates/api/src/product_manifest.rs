@@ -329,7 +329,11 @@ impl From<&acp_policy::ProductRelease> for ResolvedRelease {
                     depends_on: m.depends_on.clone(),
                 })
                 .collect(),
-            risks: release.risks.iter().map(crate::risks::ReleaseRisk::from).collect(),
+            risks: release
+                .risks
+                .iter()
+                .map(crate::risks::ReleaseRisk::from)
+                .collect(),
         }
     }
 }

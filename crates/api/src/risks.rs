@@ -197,7 +197,9 @@ impl From<&policy::MatchingRule> for RiskMatchingRule {
                     range: n.range.as_ref().map(ToString::to_string),
                 });
             }
-            policy::MatchingRule::KubernetesVersion { kubernetes_version: k } => {
+            policy::MatchingRule::KubernetesVersion {
+                kubernetes_version: k,
+            } => {
                 out.type_ = RiskRuleType::KubernetesVersion;
                 out.kubernetes_version = Some(KubernetesVersionRule {
                     range: k.range.to_string(),
@@ -367,12 +369,18 @@ mod tests {
         }
         let json = serde_json::to_value(ReleaseRisk::from(&release.risks[0])).unwrap();
         assert_eq!(json["matchingRules"][0]["type"], "ObjectPresent");
-        assert_eq!(json["matchingRules"][0]["objectPresent"]["name"], "kube-flannel-ds");
+        assert_eq!(
+            json["matchingRules"][0]["objectPresent"]["name"],
+            "kube-flannel-ds"
+        );
     }
 
     #[test]
     fn an_update_is_recommended_only_when_no_risk_applies_or_is_unknown() {
-        let release = Catalogue::builtin().release(&AcpVersion::new(4, 3, 1)).unwrap().clone();
+        let release = Catalogue::builtin()
+            .release(&AcpVersion::new(4, 3, 1))
+            .unwrap()
+            .clone();
         let (flannel, containerd) = (&release.risks[0], &release.risks[1]);
         let not = Exposure::DoesNotApply {
             evidence: "no DaemonSet".into(),
@@ -380,7 +388,9 @@ mod tests {
         let applies = Exposure::Applies {
             evidence: "node n1 reports containerRuntimeVersion containerd://1.7".into(),
         };
-        let unknown = Exposure::Unknown { why: "unreachable".into() };
+        let unknown = Exposure::Unknown {
+            why: "unreachable".into(),
+        };
         let version = AcpVersion::new(4, 3, 1);
         // (exposures, recommended)
         let table = [

@@ -432,7 +432,12 @@ fn register_judges_against_releases_known_only_through_a_ready_product_manifest(
 /// The text with every run of spaces made one, so assertions do not depend on column widths.
 fn squash(text: &str) -> String {
     text.lines()
-        .map(|l| l.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" "))
+        .map(|l| {
+            l.split(' ')
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -484,7 +489,10 @@ fn a_not_recommended_update_is_refused_without_allow_not_recommended_and_accepte
     let mut anyway = to("4.3.1");
     anyway.allow_not_recommended = true;
     let (body, warnings) = patch(&object, &anyway);
-    assert_eq!(body["spec"]["desiredUpdate"]["acceptRisks"], serde_json::Value::Null);
+    assert_eq!(
+        body["spec"]["desiredUpdate"]["acceptRisks"],
+        serde_json::Value::Null
+    );
     assert!(
         warnings[0].contains("holds it until FlannelRemoved is accepted (--accept FlannelRemoved)"),
         "{warnings:?}"
@@ -501,7 +509,9 @@ fn a_not_recommended_update_is_refused_without_allow_not_recommended_and_accepte
     anyway.accept = vec!["NoSuchRisk".into()];
     let (_, warnings) = patch(&object, &anyway);
     assert!(
-        warnings.iter().any(|w| w.contains("declares no known risk NoSuchRisk")),
+        warnings
+            .iter()
+            .any(|w| w.contains("declares no known risk NoSuchRisk")),
         "{warnings:?}"
     );
 }
@@ -518,12 +528,18 @@ fn upgrade_shows_which_updates_are_recommended_with_the_risk_the_evidence_and_th
         page.contains("4.3.1 FlannelRemoved Applies DaemonSet kube-system/kube-flannel-ds is present"),
         "{page}"
     );
-    assert!(page.contains("FlannelRemoved: what to do about FlannelRemoved"), "{page}");
+    assert!(
+        page.contains("FlannelRemoved: what to do about FlannelRemoved"),
+        "{page}"
+    );
     assert!(
         !page.contains("Containerd2Baseline: what to do"),
         "a risk that does not apply is not explained: {page}"
     );
-    assert!(page.contains("--allow-not-recommended --accept FlannelRemoved"), "{page}");
+    assert!(
+        page.contains("--allow-not-recommended --accept FlannelRemoved"),
+        "{page}"
+    );
     // Without risks the page is unchanged (no RECOMMENDED column).
     let plain = show::render(&cvsh("global-idle.yaml"), now(), false, false);
     assert!(!plain.contains("RECOMMENDED"));
@@ -536,18 +552,37 @@ fn the_fleet_matrix_counts_each_risk_across_clusters() {
     exposed_to_flannel(&mut exposed);
     let other = cvsh("edge-new.yaml");
     let declared = vec![
-        ("FlannelRemoved".to_string(), "migrate to Kube-OVN".to_string(), None),
-        ("Containerd2Baseline".to_string(), "review containerd".to_string(), None),
+        (
+            "FlannelRemoved".to_string(),
+            "migrate to Kube-OVN".to_string(),
+            None,
+        ),
+        (
+            "Containerd2Baseline".to_string(),
+            "review containerd".to_string(),
+            None,
+        ),
     ];
     let matrix = risks::matrix(&"4.3.1".parse().unwrap(), &declared, &[exposed, other]);
     let counts: Vec<(&str, usize, usize, usize, usize)> = matrix
         .risks
         .iter()
-        .map(|r| (r.name.as_str(), r.applies, r.unknown, r.does_not_apply, r.not_evaluated))
+        .map(|r| {
+            (
+                r.name.as_str(),
+                r.applies,
+                r.unknown,
+                r.does_not_apply,
+                r.not_evaluated,
+            )
+        })
         .collect();
     assert_eq!(
         counts,
-        [("FlannelRemoved", 1, 0, 0, 1), ("Containerd2Baseline", 0, 0, 1, 1)]
+        [
+            ("FlannelRemoved", 1, 0, 0, 1),
+            ("Containerd2Baseline", 0, 0, 1, 1)
+        ]
     );
     let text = squash(&risks::render(&matrix, false));
     assert!(

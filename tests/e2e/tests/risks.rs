@@ -19,7 +19,11 @@ const CHECK: &str = "ConditionalUpdateRisksAccepted";
 const OLD_RUNTIME_NODE: &str = "plain-containerd-1-7";
 
 /// The exposure of `cluster`'s update to `version` to `risk`, once the operator published it.
-fn risk<'a>(shadow: &'a ClusterVersionShadow, version: &str, risk: &str) -> Option<&'a ConditionalUpdateRisk> {
+fn risk<'a>(
+    shadow: &'a ClusterVersionShadow,
+    version: &str,
+    risk: &str,
+) -> Option<&'a ConditionalUpdateRisk> {
     let version = version.parse().ok()?;
     shadow
         .status
@@ -43,7 +47,11 @@ async fn known_risks_hold_exposed_clusters_until_accepted_and_the_fleet_sees_the
         ClusterSpec::new("plain", "1.32"),
     ])
     .await;
-    let (global, flannel, plain) = (env.cluster("global"), env.cluster("flannel"), env.cluster("plain"));
+    let (global, flannel, plain) = (
+        env.cluster("global"),
+        env.cluster("flannel"),
+        env.cluster("plain"),
+    );
     for workload in [flannel, plain] {
         record_version(workload, "4.1.5").await;
     }
@@ -75,7 +83,13 @@ async fn known_risks_hold_exposed_clusters_until_accepted_and_the_fleet_sees_the
         evidence.contains("DaemonSet kube-system/kube-flannel-ds is present"),
         "{evidence}"
     );
-    assert!(!seen.status.as_ref().unwrap().is_recommended(&"4.2.5".parse().unwrap()));
+    assert!(
+        !seen
+            .status
+            .as_ref()
+            .unwrap()
+            .is_recommended(&"4.2.5".parse().unwrap())
+    );
     let other = wait_shadow(global, "plain", "risks evaluated", LONG, |s| {
         exposed(s, "4.2.5", "FlannelRemoved", RiskExposure::DoesNotApply)
             && exposed(s, "4.3.1", "Containerd2Baseline", RiskExposure::Applies)
@@ -88,11 +102,22 @@ async fn known_risks_hold_exposed_clusters_until_accepted_and_the_fleet_sees_the
         )),
         "{containerd}"
     );
-    assert!(other.status.as_ref().unwrap().is_recommended(&"4.2.5".parse().unwrap()));
+    assert!(
+        other
+            .status
+            .as_ref()
+            .unwrap()
+            .is_recommended(&"4.2.5".parse().unwrap())
+    );
 
     // ghost stops answering: its risks cannot be evaluated, and Unknown counts as exposed.
     let dead = format!("https://127.0.0.1:{}", free_port());
-    write_kubeconfig(global, "ghost", &plain.kubeconfig_yaml().replace(plain.server(), &dead)).await;
+    write_kubeconfig(
+        global,
+        "ghost",
+        &plain.kubeconfig_yaml().replace(plain.server(), &dead),
+    )
+    .await;
 
     // Requested without accepting: the Flannel cluster is held naming the DaemonSet, the other is not.
     request(global, "flannel", "4.2.5").await;
@@ -101,7 +126,11 @@ async fn known_risks_hold_exposed_clusters_until_accepted_and_the_fleet_sees_the
         preflight_for(s, "4.2.5", CHECK).is_some_and(|c| c.state == CheckState::Failed)
     })
     .await;
-    let message = preflight_for(&held, "4.2.5", CHECK).unwrap().message.clone().unwrap();
+    let message = preflight_for(&held, "4.2.5", CHECK)
+        .unwrap()
+        .message
+        .clone()
+        .unwrap();
     for subject in [
         "FlannelRemoved (Applies: DaemonSet kube-system/kube-flannel-ds is present)",
         "Kube-OVN",
@@ -110,7 +139,12 @@ async fn known_risks_hold_exposed_clusters_until_accepted_and_the_fleet_sees_the
         assert!(message.contains(subject), "{subject}: {message}");
     }
     assert!(
-        held.status.as_ref().unwrap().history.iter().all(|h| h.version.as_deref() != Some("4.2.5")),
+        held.status
+            .as_ref()
+            .unwrap()
+            .history
+            .iter()
+            .all(|h| h.version.as_deref() != Some("4.2.5")),
         "held: {:?}",
         history(&held)
     );
@@ -130,10 +164,19 @@ async fn known_risks_hold_exposed_clusters_until_accepted_and_the_fleet_sees_the
     let page = cli::ac(global, &["adm", "upgrade", "--cluster", "flannel"]).await;
     let page = page.ok();
     assert!(page.contains("no (FlannelRemoved)"), "{page}");
-    assert!(page.contains("DaemonSet kube-system/kube-flannel-ds is present"), "{page}");
-    let refused = cli::ac(global, &["adm", "upgrade", "--cluster", "flannel", "--to", "4.2.5"]).await;
     assert!(
-        refused.failed_with(1).contains("4.2.5 is not recommended for cluster flannel"),
+        page.contains("DaemonSet kube-system/kube-flannel-ds is present"),
+        "{page}"
+    );
+    let refused = cli::ac(
+        global,
+        &["adm", "upgrade", "--cluster", "flannel", "--to", "4.2.5"],
+    )
+    .await;
+    assert!(
+        refused
+            .failed_with(1)
+            .contains("4.2.5 is not recommended for cluster flannel"),
         "{refused:?}"
     );
 

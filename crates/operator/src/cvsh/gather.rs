@@ -222,7 +222,9 @@ pub async fn preflight(
         now: ctx.clock.now(),
         risks: facts.risks.iter().find(|r| r.version == target),
         accept_risks: match (&facts.request, &shadow.spec.desired_update) {
-            (Request::Version { target: asked, .. }, Some(desired)) if *asked == target => &desired.accept_risks,
+            (Request::Version { target: asked, .. }, Some(desired)) if *asked == target => {
+                &desired.accept_risks
+            }
             _ => &[],
         },
     };

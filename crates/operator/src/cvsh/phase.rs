@@ -35,7 +35,10 @@ impl Evaluated {
     }
 
     pub fn with_accepted_risks(self, accepted_risks: Vec<String>) -> Self {
-        Self { accepted_risks, ..self }
+        Self {
+            accepted_risks,
+            ..self
+        }
     }
 
     /// What a start records as accepted: the accepted known risks, and with `force` every failed check
@@ -629,8 +632,11 @@ mod tests {
     #[test]
     fn a_start_records_accepted_known_risks_and_with_force_the_failed_checks() {
         let accepted = vec!["ConditionalUpdateRisksAccepted: accepted FlannelRemoved (Applies: DaemonSet kube-system/kube-flannel-ds is present)".to_string()];
-        let evaluated = Evaluated::new(v("4.2.5"), vec![check("DockerRuntimeUnsupported", CheckState::Failed)])
-            .with_accepted_risks(accepted.clone());
+        let evaluated = Evaluated::new(
+            v("4.2.5"),
+            vec![check("DockerRuntimeUnsupported", CheckState::Failed)],
+        )
+        .with_accepted_risks(accepted.clone());
         assert_eq!(evaluated.risks_at_start(false), accepted);
         let forced = evaluated.risks_at_start(true);
         assert_eq!(forced.len(), 2, "{forced:?}");

@@ -186,9 +186,9 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use acp_policy::risks::rules::ObjectLookup;
     use crate::clusters::ClusterError;
     use crate::cvsh::preflight::checks::fixtures::{Case, node};
+    use acp_policy::risks::rules::ObjectLookup;
 
     /// A cluster answering lookups from a table, counting what it was asked.
     #[derive(Default)]
@@ -271,13 +271,18 @@ mod tests {
             ("4.3.1", "FlannelRemoved", "Applies"),
             ("4.3.1", "Containerd2Baseline", "Applies"),
         ];
+        assert_eq!(got, want.map(|(a, b, c)| (a.to_string(), b.to_string(), c)));
         assert_eq!(
-            got,
-            want.map(|(a, b, c)| (a.to_string(), b.to_string(), c))
+            *cluster.asked.lock().unwrap(),
+            [FLANNEL],
+            "one lookup for three releases"
         );
-        assert_eq!(*cluster.asked.lock().unwrap(), [FLANNEL], "one lookup for three releases");
         let flannel = &evaluated[0].risks[0].exposure;
-        assert!(flannel.evidence().contains("DaemonSet kube-system/kube-flannel-ds is present"));
+        assert!(
+            flannel
+                .evidence()
+                .contains("DaemonSet kube-system/kube-flannel-ds is present")
+        );
         let containerd = &evaluated[1].risks[1].exposure;
         assert!(
             containerd
@@ -316,7 +321,10 @@ mod tests {
                 "{e:?}"
             );
         }
-        assert!(cluster.asked.lock().unwrap().is_empty(), "an unreachable cluster is not asked");
+        assert!(
+            cluster.asked.lock().unwrap().is_empty(),
+            "an unreachable cluster is not asked"
+        );
 
         let cluster = FakeCluster {
             objects: BTreeMap::from([(FLANNEL.to_string(), forbidden(FLANNEL))]),
@@ -354,15 +362,33 @@ matchingRules:
             metrics: Some(metrics.into()),
             ..FakeCluster::default()
         };
-        let evaluated = evaluate("east", &cluster, &case.observation, Some(&v("4.2.3")), &[&release]).await;
+        let evaluated = evaluate(
+            "east",
+            &cluster,
+            &case.observation,
+            Some(&v("4.2.3")),
+            &[&release],
+        )
+        .await;
         assert_eq!(evaluated[0].risks[0].exposure.as_str(), "Applies");
         assert!(evaluated[0].risks[0].exposure.evidence().contains("flowschemas"));
 
         let refusing = FakeCluster::default();
-        let evaluated = evaluate("east", &refusing, &case.observation, Some(&v("4.2.3")), &[&release]).await;
+        let evaluated = evaluate(
+            "east",
+            &refusing,
+            &case.observation,
+            Some(&v("4.2.3")),
+            &[&release],
+        )
+        .await;
         let exposure = &evaluated[0].risks[0].exposure;
         assert_eq!(exposure.as_str(), "Unknown");
         assert!(exposure.evidence().contains("403") || exposure.evidence().contains("forbidden"));
-        assert_eq!(*refusing.asked.lock().unwrap(), ["/metrics"], "read once for both rules");
+        assert_eq!(
+            *refusing.asked.lock().unwrap(),
+            ["/metrics"],
+            "read once for both rules"
+        );
     }
 }

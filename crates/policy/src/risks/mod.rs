@@ -233,7 +233,10 @@ pub fn validate(risks: &[Risk]) -> Result<(), String> {
         let at = |field: &str| format!("risks[{i}] ({}).{field}", risk.name);
         if risk.name.is_empty()
             || risk.name.chars().count() > MAX_NAME_CHARS
-            || !risk.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || !risk
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             return Err(format!(
                 "risks[{i}].name {:?} must be 1–{MAX_NAME_CHARS} letters, digits, '-' or '_'",
@@ -250,7 +253,9 @@ pub fn validate(risks: &[Risk]) -> Result<(), String> {
             ));
         }
         if let Some(url) = &risk.url
-            && (!url.starts_with("https://") || url.chars().count() > MAX_URL_CHARS || url.contains(char::is_whitespace))
+            && (!url.starts_with("https://")
+                || url.chars().count() > MAX_URL_CHARS
+                || url.contains(char::is_whitespace))
         {
             return Err(format!(
                 "{} must be an https:// address of at most {MAX_URL_CHARS} characters",
@@ -258,7 +263,10 @@ pub fn validate(risks: &[Risk]) -> Result<(), String> {
             ));
         }
         if risk.applies_from.len() > MAX_APPLIES_FROM {
-            return Err(format!("{} lists more than {MAX_APPLIES_FROM} ranges", at("appliesFrom")));
+            return Err(format!(
+                "{} lists more than {MAX_APPLIES_FROM} ranges",
+                at("appliesFrom")
+            ));
         }
         if risk.matching_rules.is_empty() || risk.matching_rules.len() > MAX_RULES {
             return Err(format!(
@@ -267,7 +275,8 @@ pub fn validate(risks: &[Risk]) -> Result<(), String> {
             ));
         }
         for (j, rule) in risk.matching_rules.iter().enumerate() {
-            validate_rule(rule).map_err(|problem| format!("{}: {problem}", at(&format!("matchingRules[{j}]"))))?;
+            validate_rule(rule)
+                .map_err(|problem| format!("{}: {problem}", at(&format!("matchingRules[{j}]"))))?;
         }
     }
     Ok(())
@@ -309,7 +318,9 @@ fn validate_rule(rule: &MatchingRule) -> Result<(), String> {
             for (key, value) in &m.labels {
                 text("metric.labels key", key)?;
                 if value.chars().count() > MAX_TEXT_CHARS {
-                    return Err(format!("metric.labels.{key} is longer than {MAX_TEXT_CHARS} characters"));
+                    return Err(format!(
+                        "metric.labels.{key} is longer than {MAX_TEXT_CHARS} characters"
+                    ));
                 }
             }
             if !m.value.is_finite() {

@@ -62,7 +62,9 @@ pub fn node_info(rule: &NodeInfo, nodes: Result<&[NodeInfoFact], &str>) -> RuleF
     let wanted = match (&rule.pattern, &rule.range) {
         (Some(pattern), _) => format!("{field} matching {pattern}"),
         (None, Some(range)) => format!("{field} in {range}"),
-        (None, None) => return RuleFact::unevaluable(format!("the rule names no pattern or range for {field}")),
+        (None, None) => {
+            return RuleFact::unevaluable(format!("the rule names no pattern or range for {field}"));
+        }
     };
     if nodes.is_empty() {
         return RuleFact::not_matched(format!("the cluster has no nodes, so none has {wanted}"));
@@ -99,7 +101,9 @@ pub fn kubernetes_version(rule: &KubernetesVersion, version: Result<KubeVersion,
         Ok(version) if rule.range.matches(&version.to_semver()) => {
             RuleFact::matched(format!("the API server runs {version}, in {}", rule.range))
         }
-        Ok(version) => RuleFact::not_matched(format!("the API server runs {version}, outside {}", rule.range)),
+        Ok(version) => {
+            RuleFact::not_matched(format!("the API server runs {version}, outside {}", rule.range))
+        }
         Err(why) => RuleFact::unevaluable(format!("the API server's version is unknown: {why}")),
     }
 }
@@ -118,7 +122,10 @@ pub fn metric(rule: &Metric, text: Result<&str, &str>) -> RuleFact {
     if samples.is_empty() {
         return RuleFact::not_matched(format!("the API server reports no sample of {}", selector(rule)));
     }
-    match samples.iter().find(|(_, v)| rule.comparison.holds(*v, rule.value)) {
+    match samples
+        .iter()
+        .find(|(_, v)| rule.comparison.holds(*v, rule.value))
+    {
         Some((series, value)) => RuleFact::matched(format!("{series} is {value} ({wanted})")),
         None => {
             let (series, value) = samples[0];
@@ -156,7 +163,9 @@ fn samples<'a>(text: &'a str, rule: &'a Metric) -> impl Iterator<Item = (&'a str
         if !rule.labels.iter().all(|(k, v)| has(k, v)) {
             return None;
         }
-        let series = line.rsplit_once('}').map_or(rule.name.as_str(), |(s, _)| &line[..s.len() + 1]);
+        let series = line
+            .rsplit_once('}')
+            .map_or(rule.name.as_str(), |(s, _)| &line[..s.len() + 1]);
         Some((series, value))
     })
 }

@@ -43,10 +43,25 @@ fn the_first_rule_that_can_be_evaluated_decides() {
     let always = RuleFact::matched("every cluster");
     // (current, facts, exposure, evidence contains)
     let table: [(Option<&str>, Vec<RuleFact>, &str, &str); 8] = [
-        (Some("4.1.5"), vec![found.clone(), always.clone()], "Applies", "kube-flannel-ds is present"),
-        (Some("4.1.5"), vec![absent.clone(), always.clone()], "DoesNotApply", "no DaemonSet"),
+        (
+            Some("4.1.5"),
+            vec![found.clone(), always.clone()],
+            "Applies",
+            "kube-flannel-ds is present",
+        ),
+        (
+            Some("4.1.5"),
+            vec![absent.clone(), always.clone()],
+            "DoesNotApply",
+            "no DaemonSet",
+        ),
         // The first rule cannot be evaluated: the next one decides.
-        (Some("4.1.5"), vec![forbidden.clone(), always.clone()], "Applies", "every cluster"),
+        (
+            Some("4.1.5"),
+            vec![forbidden.clone(), always.clone()],
+            "Applies",
+            "every cluster",
+        ),
         (
             Some("4.1.5"),
             vec![forbidden.clone(), RuleFact::unevaluable("unreachable")],
@@ -55,7 +70,12 @@ fn the_first_rule_that_can_be_evaluated_decides() {
         ),
         (Some("4.1.5"), vec![], "Unknown", "no matching rule was evaluated"),
         // Outside appliesFrom nothing is asked of the rules.
-        (Some("4.2.3"), vec![found.clone()], "DoesNotApply", "upgrading from 4.2.3"),
+        (
+            Some("4.2.3"),
+            vec![found.clone()],
+            "DoesNotApply",
+            "upgrading from 4.2.3",
+        ),
         (None, vec![found.clone()], "Unknown", "current version is unknown"),
         (Some("4.0.9"), vec![found.clone()], "Applies", "kube-flannel-ds"),
     ];
@@ -93,8 +113,16 @@ fn object_present_rules() {
             Some(true),
             "DaemonSet kube-system/kube-flannel-ds is present",
         ),
-        (ObjectLookup::Found(vec![]), Some(false), "no DaemonSet kube-system/kube-flannel-ds"),
-        (ObjectLookup::KindNotServed, Some(false), "serves no apps/v1 DaemonSet"),
+        (
+            ObjectLookup::Found(vec![]),
+            Some(false),
+            "no DaemonSet kube-system/kube-flannel-ds",
+        ),
+        (
+            ObjectLookup::KindNotServed,
+            Some(false),
+            "serves no apps/v1 DaemonSet",
+        ),
         (
             ObjectLookup::Failed("HTTP 403 forbidden".into()),
             None,
@@ -111,7 +139,10 @@ fn object_present_rules() {
         label_selector: Some("app=flannel".into()),
         ..rule
     };
-    assert_eq!(by_label.describe(), "DaemonSet with labels app=flannel in kube-system");
+    assert_eq!(
+        by_label.describe(),
+        "DaemonSet with labels app=flannel in kube-system"
+    );
 }
 
 fn node(name: &str, runtime: &str, kubelet: &str, os: &str) -> NodeInfoFact {
@@ -127,7 +158,12 @@ fn node(name: &str, runtime: &str, kubelet: &str, os: &str) -> NodeInfoFact {
 fn node_info_rules() {
     let nodes = [
         node("cp-1", "containerd://2.0.1", "v1.33.7", "Ubuntu 22.04.4 LTS"),
-        node("worker-1", "containerd://1.7", "v1.32.11", "Kylin Linux Advanced Server V10"),
+        node(
+            "worker-1",
+            "containerd://1.7",
+            "v1.32.11",
+            "Kylin Linux Advanced Server V10",
+        ),
     ];
     let rule = |field, pattern: Option<&str>, range: Option<&str>| NodeInfo {
         field,
@@ -161,9 +197,24 @@ fn node_info_rules() {
             Some(true),
             "node worker-1 reports kubeletVersion v1.32.11",
         ),
-        (rule(KubeletVersion, None, Some(">=1.34.0")), Ok(&nodes), Some(false), "none of 2 node(s)"),
-        (rule(OsImage, Some("Kylin*"), None), Ok(&nodes), Some(true), "Kylin Linux"),
-        (rule(OsImage, Some("CentOS*"), None), Ok(&nodes), Some(false), "CentOS"),
+        (
+            rule(KubeletVersion, None, Some(">=1.34.0")),
+            Ok(&nodes),
+            Some(false),
+            "none of 2 node(s)",
+        ),
+        (
+            rule(OsImage, Some("Kylin*"), None),
+            Ok(&nodes),
+            Some(true),
+            "Kylin Linux",
+        ),
+        (
+            rule(OsImage, Some("CentOS*"), None),
+            Ok(&nodes),
+            Some(false),
+            "CentOS",
+        ),
         (rule(OsImage, Some("*"), None), Ok(&[]), Some(false), "no nodes"),
         (
             rule(ContainerRuntimeVersion, Some("containerd://1.*"), None),
@@ -185,8 +236,16 @@ fn kubernetes_version_rules() {
         range: "<1.32.0".parse().unwrap(),
     };
     let table = [
-        (Ok(KubeVersion::new(1, 31, 14)), Some(true), "runs v1.31.14, in <1.32.0"),
-        (Ok(KubeVersion::new(1, 33, 7)), Some(false), "runs v1.33.7, outside <1.32.0"),
+        (
+            Ok(KubeVersion::new(1, 31, 14)),
+            Some(true),
+            "runs v1.31.14, in <1.32.0",
+        ),
+        (
+            Ok(KubeVersion::new(1, 33, 7)),
+            Some(false),
+            "runs v1.33.7, outside <1.32.0",
+        ),
         (Err("unreachable"), None, "version is unknown: unreachable"),
     ];
     for (version, want, evidence) in table {
@@ -209,7 +268,10 @@ process_open_fds 12
 fn metric_rules() {
     let rule = |name: &str, labels: &[(&str, &str)], comparison, value| Metric {
         name: name.into(),
-        labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         comparison,
         value,
     };
@@ -217,40 +279,80 @@ fn metric_rules() {
     // (rule, metrics, matches, evidence contains)
     let table: [(Metric, Result<&str, &str>, Option<bool>, &str); 9] = [
         (
-            rule("apiserver_requested_deprecated_apis", &[("removed_release", "1.32")], GreaterThan, 0.0),
+            rule(
+                "apiserver_requested_deprecated_apis",
+                &[("removed_release", "1.32")],
+                GreaterThan,
+                0.0,
+            ),
             Ok(METRICS),
             Some(true),
             "resource=\"flowschemas\"",
         ),
         (
-            rule("apiserver_requested_deprecated_apis", &[("removed_release", "1.33")], GreaterThan, 0.0),
+            rule(
+                "apiserver_requested_deprecated_apis",
+                &[("removed_release", "1.33")],
+                GreaterThan,
+                0.0,
+            ),
             Ok(METRICS),
             Some(false),
             "reports no sample of apiserver_requested_deprecated_apis{removed_release=\"1.33\"}",
         ),
         (
-            rule("apiserver_storage_objects", &[("resource", "pods")], GreaterOrEqual, 1000.0),
+            rule(
+                "apiserver_storage_objects",
+                &[("resource", "pods")],
+                GreaterOrEqual,
+                1000.0,
+            ),
             Ok(METRICS),
             Some(true),
             "is 1500",
         ),
         (
-            rule("apiserver_storage_objects", &[("resource", "pods")], LessThan, 1000.0),
+            rule(
+                "apiserver_storage_objects",
+                &[("resource", "pods")],
+                LessThan,
+                1000.0,
+            ),
             Ok(METRICS),
             Some(false),
             "is 1500, and no sample has",
         ),
         // A timestamp after the value is not the value.
         (
-            rule("apiserver_storage_objects", &[("resource", "secrets")], Equal, 20.0),
+            rule(
+                "apiserver_storage_objects",
+                &[("resource", "secrets")],
+                Equal,
+                20.0,
+            ),
             Ok(METRICS),
             Some(true),
             "is 20",
         ),
-        (rule("process_open_fds", &[], LessOrEqual, 12.0), Ok(METRICS), Some(true), "process_open_fds is 12"),
-        (rule("process_open_fds", &[], NotEqual, 12.0), Ok(METRICS), Some(false), "is 12"),
+        (
+            rule("process_open_fds", &[], LessOrEqual, 12.0),
+            Ok(METRICS),
+            Some(true),
+            "process_open_fds is 12",
+        ),
+        (
+            rule("process_open_fds", &[], NotEqual, 12.0),
+            Ok(METRICS),
+            Some(false),
+            "is 12",
+        ),
         // A prefix of another metric's name is not that metric.
-        (rule("process_open", &[], GreaterThan, 0.0), Ok(METRICS), Some(false), "no sample"),
+        (
+            rule("process_open", &[], GreaterThan, 0.0),
+            Ok(METRICS),
+            Some(false),
+            "no sample",
+        ),
         (
             rule("process_open_fds", &[], GreaterThan, 0.0),
             Err("HTTP 403"),
@@ -315,10 +417,22 @@ matchingRules:
 "#,
     );
     let types: Vec<&str> = risk.matching_rules.iter().map(MatchingRule::type_name).collect();
-    assert_eq!(types, ["Always", "ObjectPresent", "NodeInfo", "KubernetesVersion", "Metric"]);
+    assert_eq!(
+        types,
+        [
+            "Always",
+            "ObjectPresent",
+            "NodeInfo",
+            "KubernetesVersion",
+            "Metric"
+        ]
+    );
     assert_eq!(validate(std::slice::from_ref(&risk)), Ok(()));
     let json = serde_json::to_value(&risk).unwrap();
-    assert_eq!(json["matchingRules"][1]["objectPresent"]["labelSelector"], "app=x");
+    assert_eq!(
+        json["matchingRules"][1]["objectPresent"]["labelSelector"],
+        "app=x"
+    );
     assert_eq!(json["matchingRules"][4]["type"], "Metric");
     let back: Risk = serde_json::from_value(json).unwrap();
     assert_eq!(back, risk);
@@ -336,8 +450,14 @@ fn risks_out_of_bounds_are_refused_naming_the_field() {
         (with(&|r| r.name = "has space".into()), "risks[0].name"),
         (with(&|r| r.name = "x".repeat(64)), "risks[0].name"),
         (with(&|r| r.message = " ".into()), "message must say what to do"),
-        (with(&|r| r.message = "m".repeat(MAX_MESSAGE_CHARS + 1)), "message"),
-        (with(&|r| r.url = Some("http://insecure".into())), "url must be an https://"),
+        (
+            with(&|r| r.message = "m".repeat(MAX_MESSAGE_CHARS + 1)),
+            "message",
+        ),
+        (
+            with(&|r| r.url = Some("http://insecure".into())),
+            "url must be an https://",
+        ),
         (with(&|r| r.matching_rules.clear()), "needs 1–8 rules"),
         (
             with(&|r| {

@@ -127,7 +127,12 @@ pub fn matrix(
                 (Some(current), None) if current.parse::<AcpVersion>().ok().as_ref() >= Some(version) => {
                     format!("runs {current}")
                 }
-                (_, None) if !status.available_acp_versions().unwrap_or_default().contains(version) => {
+                (_, None)
+                    if !status
+                        .available_acp_versions()
+                        .unwrap_or_default()
+                        .contains(version) =>
+                {
                     format!("{version} is not an available update of this cluster")
                 }
                 _ => "not evaluated yet".to_owned(),

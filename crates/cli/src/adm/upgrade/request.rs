@@ -44,7 +44,13 @@ pub struct RequestArgs {
 
     /// Accept these known risks of the target (names from `ac adm upgrade`), comma-separated: the
     /// upgrade may then go past them, and each is recorded in the history with its evidence.
-    #[arg(long, value_name = "RISK[,RISK]", value_delimiter = ',', requires = "target", conflicts_with = "clear")]
+    #[arg(
+        long,
+        value_name = "RISK[,RISK]",
+        value_delimiter = ',',
+        requires = "target",
+        conflicts_with = "clear"
+    )]
     pub accept: Vec<String>,
 
     /// Request a target that is not recommended for this cluster (a known risk applies or is Unknown).
@@ -69,7 +75,12 @@ impl RequestArgs {
             force: self.force,
             allow_explicit: self.allow_explicit_upgrade,
             allow_with_warnings: self.allow_upgrade_with_warnings,
-            accept: self.accept.iter().map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()).collect(),
+            accept: self
+                .accept
+                .iter()
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty())
+                .collect(),
             allow_not_recommended: self.allow_not_recommended,
         })
     }
@@ -208,8 +219,10 @@ fn upgrade(
 
     let mut warnings = Vec::new();
     if let Some(update) = status.conditional_update(&target).filter(|u| !u.recommended) {
-        let pending: Vec<&acp_api::risks::ConditionalUpdateRisk> =
-            update.exposed().filter(|r| !request.accept.contains(&r.name)).collect();
+        let pending: Vec<&acp_api::risks::ConditionalUpdateRisk> = update
+            .exposed()
+            .filter(|r| !request.accept.contains(&r.name))
+            .collect();
         let lines: Vec<String> = update.exposed().map(|r| r.line()).collect();
         if !request.allow_not_recommended {
             let names: Vec<&str> = update.exposed().map(|r| r.name.as_str()).collect();

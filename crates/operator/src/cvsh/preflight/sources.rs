@@ -375,7 +375,10 @@ impl ObjectPresenceSource for Cluster {
             Err(err) if err.is_not_found() => return ObjectLookup::KindNotServed,
             Err(err) => return ObjectLookup::Failed(err.to_string()),
         };
-        let namespace = rule.namespace.as_deref().filter(|_| capabilities.scope == Scope::Namespaced);
+        let namespace = rule
+            .namespace
+            .as_deref()
+            .filter(|_| capabilities.scope == Scope::Namespaced);
         let api: Api<DynamicObject> = match namespace {
             Some(ns) => Api::namespaced_with(self.client.clone(), ns, &resource),
             None => Api::all_with(self.client.clone(), &resource),

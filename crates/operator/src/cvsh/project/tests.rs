@@ -705,12 +705,24 @@ async fn conditional_updates_follow_the_available_updates_evaluated_from_the_cur
                     ("Containerd2Baseline", RiskExposure::DoesNotApply)
                 ]
             ),
-            (Some("4.2.5"), true, vec![("FlannelRemoved", RiskExposure::DoesNotApply)]),
+            (
+                Some("4.2.5"),
+                true,
+                vec![("FlannelRemoved", RiskExposure::DoesNotApply)]
+            ),
         ]
     );
     let flannel = &status.conditional_updates[0].risks[0];
-    assert_eq!(flannel.evidence, "DaemonSet kube-system/kube-flannel-ds is present");
+    assert_eq!(
+        flannel.evidence,
+        "DaemonSet kube-system/kube-flannel-ds is present"
+    );
     assert!(flannel.message.contains("Kube-OVN"));
     // availableUpdates keeps its shape: every update, exposed or not.
-    assert!(status.available_updates.iter().any(|r| r.version.as_deref() == Some("4.3.1")));
+    assert!(
+        status
+            .available_updates
+            .iter()
+            .any(|r| r.version.as_deref() == Some("4.3.1"))
+    );
 }

@@ -172,7 +172,13 @@ fn node_info_rules() {
     };
     use NodeField::*;
     // (rule, nodes, matches, evidence contains)
-    let table: [(NodeInfo, Result<&[NodeInfoFact], &str>, Option<bool>, &str); 9] = [
+    type Row<'a> = (
+        NodeInfo,
+        Result<&'a [NodeInfoFact], &'a str>,
+        Option<bool>,
+        &'a str,
+    );
+    let table: [Row; 9] = [
         (
             rule(ContainerRuntimeVersion, Some("containerd://1.*"), None),
             Ok(&nodes),
@@ -277,7 +283,8 @@ fn metric_rules() {
     };
     use Comparison::*;
     // (rule, metrics, matches, evidence contains)
-    let table: [(Metric, Result<&str, &str>, Option<bool>, &str); 9] = [
+    type Row<'a> = (Metric, Result<&'a str, &'a str>, Option<bool>, &'a str);
+    let table: [Row; 9] = [
         (
             rule(
                 "apiserver_requested_deprecated_apis",

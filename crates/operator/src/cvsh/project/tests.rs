@@ -671,7 +671,7 @@ async fn conditional_updates_follow_the_available_updates_evaluated_from_the_cur
     let mut facts = facts(Some("4.1.5"));
     facts.risks = vec![
         evaluated("4.3.1", "4.1.5", &[applies.clone(), not.clone()]),
-        evaluated("4.2.5", "4.1.5", &[not.clone()]),
+        evaluated("4.2.5", "4.1.5", std::slice::from_ref(&not)),
         // Evaluated from another version (the cluster moved on): not shown.
         evaluated("4.3.0", "4.0.9", &[applies.clone(), not.clone()]),
     ];
@@ -683,7 +683,8 @@ async fn conditional_updates_follow_the_available_updates_evaluated_from_the_cur
         None,
         7,
     );
-    let got: Vec<(Option<&str>, bool, Vec<(&str, RiskExposure)>)> = status
+    type Row<'a> = (Option<&'a str>, bool, Vec<(&'a str, RiskExposure)>);
+    let got: Vec<Row> = status
         .conditional_updates
         .iter()
         .map(|u| {

@@ -367,6 +367,9 @@ mod tests {
             let back: policy::Risk = serde_json::from_value(serde_json::to_value(&wire).unwrap()).unwrap();
             assert_eq!(&back, risk);
         }
+        // What a ProductManifest shows is what the CLI's catalogue reads back.
+        let shown = crate::product_manifest::ResolvedRelease::from(release);
+        assert_eq!(shown.support_data().unwrap().risks, release.risks);
         let json = serde_json::to_value(ReleaseRisk::from(&release.risks[0])).unwrap();
         assert_eq!(json["matchingRules"][0]["type"], "ObjectPresent");
         assert_eq!(

@@ -46,3 +46,4 @@ mod operator_upgrade;
 mod packaging;
 mod packaging_rbac;
 mod preflight_failures;
+mod risks;

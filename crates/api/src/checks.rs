@@ -21,6 +21,7 @@ pub const GLOBAL_TIER_REACHED: &str = "GlobalTierReached";
 pub const CONCURRENT_UPGRADE_LIMIT: &str = "ConcurrentUpgradeLimit";
 pub const DEPRECATED_APIS_REMOVED: &str = "DeprecatedAPIsRemoved";
 pub const MAINTENANCE_WINDOW_OPEN: &str = "MaintenanceWindowOpen";
+pub const CONDITIONAL_UPDATE_RISKS_ACCEPTED: &str = "ConditionalUpdateRisksAccepted";
 
 /// Reason of `ResourcePatchUpgradeable` while a ResourcePatch lacks the exemption annotation.
 pub const REASON_UNEXEMPT_RESOURCE_PATCHES: &str = "UnexemptResourcePatches";
@@ -45,7 +46,7 @@ pub struct CheckSpec {
 
 /// Every check, in the order the operator runs and lists them. The only list of checks: everything
 /// else reads it.
-pub const REGISTRY: [CheckSpec; 18] = [
+pub const REGISTRY: [CheckSpec; 19] = [
     // A supported upgrade edge leads from the current version to the target.
     CheckSpec {
         name: VERSION_UPGRADE_PATH,
@@ -183,6 +184,15 @@ pub const REGISTRY: [CheckSpec; 18] = [
         forceable: true,
         needs_cluster: true,
     },
+    // Every known risk of the target the cluster is exposed to (Applies or Unknown) is accepted in
+    // spec.desiredUpdate.acceptRisks. Never switched off: a risk is accepted by name, on record.
+    CheckSpec {
+        name: CONDITIONAL_UPDATE_RISKS_ACCEPTED,
+        policy: CheckPolicy::Always,
+        switchable: false,
+        forceable: true,
+        needs_cluster: true,
+    },
     // The cluster's maintenance window (label cvo.alauda.io/maintenance-window) is open: it waits, never
     // fails, and only spec.desiredUpdate.ignoreMaintenanceWindow goes past it.
     CheckSpec {
@@ -236,6 +246,7 @@ mod tests {
                 VERSION_UPGRADE_PATH,
                 KUBERNETES_VERSION_SUPPORTED,
                 ADMIN_ACK_REQUIRED,
+                CONDITIONAL_UPDATE_RISKS_ACCEPTED,
                 MAINTENANCE_WINDOW_OPEN
             ]
         );
@@ -286,6 +297,7 @@ mod tests {
                 "GlobalTierReached",
                 "ConcurrentUpgradeLimit",
                 "DeprecatedAPIsRemoved",
+                "ConditionalUpdateRisksAccepted",
                 "MaintenanceWindowOpen",
             ]
         );

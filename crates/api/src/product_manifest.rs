@@ -151,7 +151,7 @@ pub enum ArtifactStatus {
 }
 
 /// A resolved release, as the status shows it (the modules' manifests stay in the bundle).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResolvedRelease {
     /// Platform version, e.g. `4.3.1`.
@@ -179,6 +179,12 @@ pub struct ResolvedRelease {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub modules: Vec<ModuleSummary>,
+
+    /// Known risks of upgrading to the release, evaluated on every cluster it is offered to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub risks: Vec<crate::risks::ReleaseRisk>,
 }
 
 /// Kubernetes support of a release.
@@ -322,6 +328,11 @@ impl From<&acp_policy::ProductRelease> for ResolvedRelease {
                     version: Some(m.version.clone()),
                     depends_on: m.depends_on.clone(),
                 })
+                .collect(),
+            risks: release
+                .risks
+                .iter()
+                .map(crate::risks::ReleaseRisk::from)
                 .collect(),
         }
     }

@@ -130,4 +130,27 @@ modules:
         let e = Bundle::from_yaml(two).unwrap_err();
         assert!(e.to_string().contains("holds 2 YAML documents"), "{e}");
     }
+
+    #[test]
+    fn a_bundle_declares_risks_and_one_out_of_bounds_is_refused_naming_the_field() {
+        let risky = format!(
+            "{BUNDLE}risks:\n  - name: CustomCNIRemoved\n    message: migrate off the custom CNI first\n    \
+             appliesFrom: [\"<4.3.0\"]\n    matchingRules:\n      - type: ObjectPresent\n        \
+             objectPresent: {{apiVersion: apps/v1, kind: DaemonSet, namespace: kube-system, labelSelector: app=cni}}\n"
+        );
+        let bundle = Bundle::from_yaml(risky.clone()).unwrap();
+        assert_eq!(bundle.release().risks[0].name, "CustomCNIRemoved");
+        let rewritten = Bundle::from_release(bundle.release()).unwrap();
+        assert_eq!(rewritten.release().risks, bundle.release().risks);
+
+        let both = risky.replace("labelSelector: app=cni", "name: cni, labelSelector: app=cni");
+        let e = Bundle::from_yaml(both).unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "risks[0] (CustomCNIRemoved).matchingRules[0]: set exactly one of objectPresent.name and \
+                 objectPresent.labelSelector"
+            ),
+            "{e}"
+        );
+    }
 }

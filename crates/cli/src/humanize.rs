@@ -36,40 +36,16 @@ pub fn timestamp(t: &Time) -> String {
     t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// Parses `90`, `90s`, `10m`, `1h30m`, `2h`: a bare number is seconds.
+/// Parses `90`, `90s`, `10m`, `1h30m`, `2h`, `1d`: a bare number is seconds.
 pub fn parse_duration(input: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid duration {input:?}: expected a number of seconds or e.g. 30s, 10m, 1h30m");
     let text = input.trim();
-    if text.is_empty() {
-        return Err(bad());
-    }
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
-    }
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in text.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            _ => return Err(bad()),
-        };
-        let value: u64 = number.parse().map_err(|_| bad())?;
-        total = value
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-        number.clear();
-    }
-    if !number.is_empty() {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs(total))
+    text.parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+        .or_else(|| acp_api::duration::parse(text))
+        .ok_or_else(|| {
+            format!("invalid duration {input:?}: expected a number of seconds or e.g. 30s, 10m, 1h30m")
+        })
 }
 
 #[cfg(test)]

@@ -238,6 +238,8 @@ fn req(kind: request::RequestKind) -> request::Request {
         ignore_window: false,
         allow_explicit: false,
         allow_with_warnings: false,
+        accept: vec![],
+        allow_not_recommended: false,
     }
 }
 
@@ -262,7 +264,7 @@ fn to_an_available_update_patches_only_desired_update() {
     assert_eq!(
         body,
         serde_json::json!({"spec": {"desiredUpdate": {
-            "version": "4.3.0", "image": null, "force": null, "ignoreMaintenanceWindow": null
+            "version": "4.3.0", "image": null, "force": null, "ignoreMaintenanceWindow": null, "acceptRisks": null
         }}})
     );
     assert!(warnings.is_empty());
@@ -482,4 +484,177 @@ fn both_pages_show_the_maintenance_window_of_a_cluster_that_has_one() {
     );
     // Without a window, no line.
     assert!(!show::render(&object, now(), false, false, None).contains("Maintenance window"));
+}
+
+// --- known risks: not-recommended updates, --accept, and the fleet matrix ---
+
+/// The text with every run of spaces made one, so assertions do not depend on column widths.
+fn squash(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            l.split(' ')
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn exposed_to_flannel(object: &mut ClusterVersionShadow) {
+    use acp_api::risks::{ConditionalUpdate, ConditionalUpdateRisk, RiskExposure};
+    let risk = |name: &str, exposure, evidence: &str| ConditionalUpdateRisk {
+        name: name.into(),
+        exposure,
+        evidence: evidence.into(),
+        message: format!("what to do about {name}"),
+        url: None,
+    };
+    object.status.as_mut().unwrap().conditional_updates = vec![ConditionalUpdate {
+        release: acp_api::cvsh::Release::version("4.3.1"),
+        recommended: false,
+        risks: vec![
+            risk(
+                "FlannelRemoved",
+                RiskExposure::Applies,
+                "DaemonSet kube-system/kube-flannel-ds is present",
+            ),
+            risk(
+                "Containerd2Baseline",
+                RiskExposure::DoesNotApply,
+                "none of 3 node(s) has containerRuntimeVersion matching containerd://1.*",
+            ),
+        ],
+    }];
+}
+
+#[test]
+fn a_not_recommended_update_is_refused_without_allow_not_recommended_and_accepted_by_name() {
+    let mut object = cvsh("global-idle.yaml");
+    exposed_to_flannel(&mut object);
+    let message = refusal(&object, &to("4.3.1"));
+    assert!(
+        message.starts_with("4.3.1 is not recommended for cluster global: it is exposed to FlannelRemoved (Applies: DaemonSet kube-system/kube-flannel-ds is present)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("--to 4.3.1 --allow-not-recommended --accept FlannelRemoved"),
+        "{message}"
+    );
+    // 4.3.0 declares no risks here: still recommended.
+    let (body, _) = patch(&object, &to("4.3.0"));
+    assert_eq!(body["spec"]["desiredUpdate"]["version"], "4.3.0");
+
+    let mut anyway = to("4.3.1");
+    anyway.allow_not_recommended = true;
+    let (body, warnings) = patch(&object, &anyway);
+    assert_eq!(
+        body["spec"]["desiredUpdate"]["acceptRisks"],
+        serde_json::Value::Null
+    );
+    assert!(
+        warnings[0].contains("holds it until FlannelRemoved is accepted (--accept FlannelRemoved)"),
+        "{warnings:?}"
+    );
+
+    anyway.accept = vec!["FlannelRemoved".into()];
+    let (body, warnings) = patch(&object, &anyway);
+    assert_eq!(
+        body["spec"]["desiredUpdate"]["acceptRisks"],
+        serde_json::json!(["FlannelRemoved"])
+    );
+    assert!(warnings.is_empty(), "{warnings:?}");
+
+    anyway.accept = vec!["NoSuchRisk".into()];
+    let (_, warnings) = patch(&object, &anyway);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("declares no known risk NoSuchRisk")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn upgrade_shows_which_updates_are_recommended_with_the_risk_the_evidence_and_the_fix() {
+    let mut object = cvsh("global-idle.yaml");
+    exposed_to_flannel(&mut object);
+    let page = squash(&show::render(&object, now(), false, false, None));
+    assert!(page.contains("VERSION RECOMMENDED"), "{page}");
+    assert!(page.contains("4.3.1 no (FlannelRemoved)"), "{page}");
+    assert!(page.contains("4.3.0 yes"), "{page}");
+    assert!(
+        page.contains("4.3.1 FlannelRemoved Applies DaemonSet kube-system/kube-flannel-ds is present"),
+        "{page}"
+    );
+    assert!(
+        page.contains("FlannelRemoved: what to do about FlannelRemoved"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("Containerd2Baseline: what to do"),
+        "a risk that does not apply is not explained: {page}"
+    );
+    assert!(
+        page.contains("--allow-not-recommended --accept FlannelRemoved"),
+        "{page}"
+    );
+    // Without risks the page is unchanged (no RECOMMENDED column).
+    let plain = show::render(&cvsh("global-idle.yaml"), now(), false, false, None);
+    assert!(!plain.contains("RECOMMENDED"));
+}
+
+#[test]
+fn the_fleet_matrix_counts_each_risk_across_clusters() {
+    use acp_cli::adm::release::risks;
+    let mut exposed = cvsh("global-idle.yaml");
+    exposed_to_flannel(&mut exposed);
+    let other = cvsh("edge-new.yaml");
+    let declared = vec![
+        (
+            "FlannelRemoved".to_string(),
+            "migrate to Kube-OVN".to_string(),
+            None,
+        ),
+        (
+            "Containerd2Baseline".to_string(),
+            "review containerd".to_string(),
+            None,
+        ),
+    ];
+    let matrix = risks::matrix(&"4.3.1".parse().unwrap(), &declared, &[exposed, other]);
+    let counts: Vec<(&str, usize, usize, usize, usize)> = matrix
+        .risks
+        .iter()
+        .map(|r| {
+            (
+                r.name.as_str(),
+                r.applies,
+                r.unknown,
+                r.does_not_apply,
+                r.not_evaluated,
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("FlannelRemoved", 1, 0, 0, 1),
+            ("Containerd2Baseline", 0, 0, 1, 1)
+        ]
+    );
+    let text = squash(&risks::render(&matrix, false));
+    assert!(
+        text.contains("global 4.2.5 FlannelRemoved Applies DaemonSet kube-system/kube-flannel-ds is present"),
+        "{text}"
+    );
+    assert!(text.contains("edge-2"), "{text}");
+    assert!(text.contains("NotEvaluated"), "{text}");
+    assert!(
+        text.contains("FlannelRemoved: 1 applies, 0 unknown, 0 does not apply, 1 not evaluated"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&matrix).unwrap();
+    assert_eq!(json["clusters"][0]["risks"][0]["exposure"], "Applies");
+    assert_eq!(json["risks"][1]["doesNotApply"], 1);
 }

@@ -66,6 +66,17 @@ async fn ensure_global_shadow(api: &kube::Api<acp_api::ClusterVersionShadow>, na
     }
 }
 
+/// The Events recorder of both controllers: reporter `acp-cvo`, instance this replica.
+fn recorder(client: &kube::Client, config: &Config) -> kube::runtime::events::Recorder {
+    kube::runtime::events::Recorder::new(
+        client.clone(),
+        kube::runtime::events::Reporter {
+            controller: acp_api::names::FIELD_MANAGER.into(),
+            instance: Some(config.identity()),
+        },
+    )
+}
+
 /// Aborts a task when dropped, so a task started by the controllers ends with them (losing the Lease
 /// drops the controllers without running their shutdown).
 pub struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -116,7 +127,6 @@ pub async fn run(
     use acp_api::{ClusterVersionShadow, ProductManifest};
     use futures::StreamExt;
     use kube::runtime::controller::Controller;
-    use kube::runtime::events::{Recorder, Reporter};
     use kube::runtime::watcher;
 
     let install_version = config
@@ -259,13 +269,7 @@ pub async fn run(
         shadows: shadows.clone(),
         fleet: cvsh::fleet::FleetView::default(),
         metrics: metrics.clone(),
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: acp_api::names::FIELD_MANAGER.into(),
-                instance: Some(config.identity()),
-            },
-        ),
+        recorder: recorder(&client, &config),
         clock,
         install_version,
         stall_after: config.stall_after(),
@@ -317,7 +321,6 @@ fn rollout_controller(
 ) -> impl std::future::Future<Output = ()> + use<> {
     use futures::StreamExt;
     use kube::runtime::controller::{Config as ControllerConfig, Controller};
-    use kube::runtime::events::{Recorder, Reporter};
     use kube::runtime::watcher;
 
     let runs: kube::Api<acp_api::rollout::UpgradeRun> =
@@ -327,13 +330,7 @@ fn rollout_controller(
         namespace: config.namespace.clone(),
         shadows: shadows.clone(),
         metrics: metrics.clone(),
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: acp_api::names::FIELD_MANAGER.into(),
-                instance: Some(config.identity()),
-            },
-        ),
+        recorder: recorder(client, config),
         clock: Arc::new(acp_api::conditions::SystemClock),
         written: rollouts::requests::Written::default(),
     });

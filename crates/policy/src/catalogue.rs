@@ -153,6 +153,7 @@ fn validate(release: &ProductRelease) -> Result<(), CatalogueError> {
             )));
         }
     }
+    crate::risks::validate(&release.risks).map_err(invalid)?;
     if release.accepts_upgrade_from(&release.version) {
         return Err(invalid(format!(
             "upgradeFrom includes the release's own version {}",

@@ -15,6 +15,7 @@ pub mod history;
 pub mod import_gate;
 pub mod kubernetes;
 pub mod release;
+pub mod risks;
 pub mod upgrade_path;
 pub mod verdict;
 pub mod version;
@@ -32,6 +33,7 @@ pub use kubernetes::{Kubelet, MAX_KUBELET_SKEW, kubelet_skew, kubernetes_hops};
 pub use release::{
     AdminGate, GlobalUpgradeRule, KubernetesSupport, Lifecycle, Module, ProductRelease, RELEASE_KIND,
 };
+pub use risks::{Exposure, MatchingRule, Risk, RuleFact};
 pub use upgrade_path::upgrade_path;
 pub use verdict::{Decision, Finding, MAX_NAMED, Reason, Severity, Verdict, name_list};
 pub use version::{AcpMinor, AcpVersion, KubeMinor, KubeVersion, VersionError};

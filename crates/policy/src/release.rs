@@ -8,6 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::risks::Risk;
 use crate::version::{AcpVersion, KubeMinor, KubeVersion};
 
 /// The `kind` every release description carries.
@@ -32,6 +33,10 @@ pub struct ProductRelease {
     /// Date the release stops being supported (`YYYY-MM-DD`), when published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_of_support: Option<String>,
+    /// Known risks of upgrading to this release, each evaluated on every cluster it is offered to
+    /// (see [`crate::risks`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub risks: Vec<Risk>,
     /// What an upgrade to this release applies. Empty in the support-only catalogue.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub modules: Vec<Module>,
@@ -55,6 +60,7 @@ impl ProductRelease {
             upgrade_from,
             admin_gates: Vec::new(),
             end_of_support: None,
+            risks: Vec::new(),
             modules: Vec::new(),
         }
     }

@@ -46,4 +46,5 @@ mod operator_upgrade;
 mod packaging;
 mod packaging_rbac;
 mod preflight_failures;
+mod risks;
 mod rollouts;

@@ -29,6 +29,8 @@ pub const MAX_OPERATIONS: usize = 256;
 pub const MAX_HISTORY: usize = 100;
 /// The most distinct kubelet or runtime versions `status.observed.nodes` lists.
 pub const MAX_NODE_VERSIONS: usize = 32;
+/// The most characters of a conditional update risk's evidence or message (16 updates × 16 risks).
+pub const MAX_RISK_TEXT_CHARS: usize = 512;
 
 /// What a clipped text ends with, so a reader knows there was more.
 pub const TRUNCATION_MARKER: &str = "… (truncated)";
@@ -94,6 +96,15 @@ impl ClusterVersionShadowStatus {
             stage.operations.truncate(MAX_OPERATIONS);
             for operation in &mut stage.operations {
                 clip_option(&mut operation.message, MAX_OPERATION_MESSAGE_CHARS);
+            }
+        }
+        self.conditional_updates
+            .truncate(crate::risks::MAX_CONDITIONAL_UPDATES);
+        for update in &mut self.conditional_updates {
+            update.risks.truncate(acp_policy::risks::MAX_RISKS);
+            for risk in &mut update.risks {
+                clip_in_place(&mut risk.evidence, MAX_RISK_TEXT_CHARS);
+                clip_in_place(&mut risk.message, MAX_RISK_TEXT_CHARS);
             }
         }
         self.history.truncate(MAX_HISTORY);

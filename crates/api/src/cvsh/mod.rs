@@ -122,6 +122,14 @@ pub struct DesiredUpdate {
     /// closed. Recorded in the history entry's acceptedRisks.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ignore_maintenance_window: bool,
+    /// Known risks of the target (see `status.conditionalUpdates`) the administrator accepts, by name.
+    /// An upgrade to a release with an applying or Unknown risk not listed here is held by the
+    /// ConditionalUpdateRisksAccepted check; accepted ones are recorded in the history entry's
+    /// acceptedRisks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    #[schemars(extend("x-kubernetes-list-type" = "set", "items" = {"type": "string", "maxLength": 63}))]
+    pub accept_risks: Vec<String>,
 }
 
 impl DesiredUpdate {

@@ -63,6 +63,13 @@ pub struct ClusterVersionShadowStatus {
     /// What the operator last saw of the real cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed: Option<Observed>,
+
+    /// Available updates whose release declares known risks, newest first, each with this cluster's
+    /// exposure to every risk. An update exposed to a risk (Applies or Unknown) is not recommended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = crate::risks::MAX_CONDITIONAL_UPDATES))]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
+    pub conditional_updates: Vec<crate::risks::ConditionalUpdate>,
 }
 
 /// A platform release, by version and/or image.

@@ -211,6 +211,7 @@ fn upgrading_status() -> ClusterVersionShadowStatus {
             message: None,
             cluster_identity: None,
         }),
+        conditional_updates: vec![],
     }
 }
 

@@ -92,7 +92,14 @@ pub fn step(inputs: &Inputs<'_>, previous: &UpgradeRunStatus) -> Step {
     let halt = run.halt();
     let held = run.hold(halt.as_ref());
     run.status.pending_gates.clear();
-    let stage_note = if held.is_none() { run.schedule() } else { None };
+    let stage_note = match &held {
+        None => run.schedule(),
+        Some(Hold::Halted | Hold::Paused) => {
+            run.take_back_waiting_requests();
+            None
+        }
+        Some(Hold::GlobalTier(_)) => None,
+    };
     run.project(previous, halt, held, stage_note);
     Step {
         status: run.status,
@@ -169,7 +176,8 @@ impl Stepper<'_, '_> {
         if changed || entry.message.as_deref() != Some(message.as_str()) {
             entry.message = Some(message.clone());
         }
-        if changed {
+        // A gate holds a whole stage: one Event for the run says so, not one per cluster.
+        if changed && !matches!(state, ClusterState::WaitingForGate | ClusterState::Pending) {
             self.transitions.push(Transition {
                 cluster: Some(name.to_owned()),
                 reason: format!("Cluster{}", state.as_str()),
@@ -199,6 +207,16 @@ impl Stepper<'_, '_> {
                 continue;
             };
             let target = self.target().to_owned();
+            if !entry.is_started() && !fact.state.is_executing() && runs_newer(fact, &target) {
+                let current = fact.current_version.clone().unwrap_or_default();
+                self.set(
+                    &name,
+                    ClusterState::Skipped,
+                    Some("NewerThanTarget"),
+                    format!("{name} runs {current}, newer than {target}; a run never moves a cluster back"),
+                );
+                continue;
+            }
             if fact.current_version.as_deref() == Some(target.as_str()) && !fact.state.is_executing() {
                 let message = if entry.started_at.is_some() {
                     format!("{name} runs {target}")
@@ -230,6 +248,19 @@ impl Stepper<'_, '_> {
             .and_then(|e| e.started_at.clone())
             .map_or(self.now(), |t| t.0);
         let deadline = after(started, self.inputs.resolved.timeout);
+        // Someone replaced the run's request: the cluster is theirs now, whatever it does next.
+        if let Some(other) = fact.state.target().filter(|t| *t != target) {
+            let other = other.to_owned();
+            self.set(
+                name,
+                ClusterState::Skipped,
+                Some("RequestReplaced"),
+                format!(
+                    "ClusterVersionShadow {name} now asks for {other} instead of the run's {target}; the run leaves the cluster alone"
+                ),
+            );
+            return;
+        }
         match &fact.state {
             State::Stalled { .. } => {
                 let why = fact
@@ -311,6 +342,37 @@ impl Stepper<'_, '_> {
         }
     }
 
+    /// A halted or paused run starts nothing: a request it made that has not begun executing (waiting
+    /// for preflight, a slot, or held by a failing check) is withdrawn and the cluster waits again for
+    /// its turn. A cluster already executing goes on.
+    fn take_back_waiting_requests(&mut self) {
+        let names: Vec<String> = self
+            .status
+            .clusters
+            .iter()
+            .filter(|e| e.is_started() && !e.state.is_final())
+            .map(|e| e.name.clone())
+            .collect();
+        for name in names {
+            let Some(fact) = self.inputs.facts.get(&name) else {
+                continue;
+            };
+            if fact.state.is_executing() || fact.requested_by_run.as_deref() != Some(self.inputs.run) {
+                continue;
+            }
+            self.withdraw.push(name.clone());
+            self.set(
+                &name,
+                ClusterState::Pending,
+                Some("RequestTakenBack"),
+                "the run stopped starting clusters before this one began executing; its request was withdrawn".to_owned(),
+            );
+            if let Some(e) = self.entry(&name) {
+                e.started_at = None;
+            }
+        }
+    }
+
     fn apply_skips(&mut self) {
         for name in &self.inputs.spec.skip {
             let Some(entry) = self.entry(name) else { continue };
@@ -365,13 +427,14 @@ impl Stepper<'_, '_> {
                 ),
             ));
         }
+        let per_stage = self.inputs.resolved.max_failures_per_stage?;
         for stage in &self.inputs.plan.stages {
             let members = stage_members(stage);
             let failed_here: Vec<&&ClusterEntry> = failed
                 .iter()
                 .filter(|e| members.contains(&e.name.as_str()))
                 .collect();
-            let allowed = self.inputs.resolved.max_failures_per_stage.of(members.len());
+            let allowed = per_stage.of(members.len());
             if failed_here.len() > allowed {
                 let last = failed_here
                     .last()
@@ -490,6 +553,17 @@ impl Stepper<'_, '_> {
                     return Some(note);
                 }
                 self.stage_mut(si).started_at = time(self.now());
+                // The gate is open: clusters whose batch has not come wait for their turn, not for it.
+                for name in &members {
+                    if let Some(e) = self
+                        .entry(name)
+                        .filter(|e| e.state == ClusterState::WaitingForGate)
+                    {
+                        e.state = ClusterState::Pending;
+                        e.reason = None;
+                        e.message = None;
+                    }
+                }
                 self.transitions.push(Transition {
                     cluster: None,
                     reason: "StageStarted".to_owned(),
@@ -741,6 +815,16 @@ impl Stepper<'_, '_> {
             ),
         };
         let was_halted = previous.phase == Some(RunPhase::Halted);
+        if let Some(gate) = self.status.pending_gates.first()
+            && previous.pending_gates.first().map(|g| &g.name) != Some(&gate.name)
+        {
+            self.transitions.push(Transition {
+                cluster: None,
+                reason: "GateWaiting".to_owned(),
+                message: gate_message(run, gate),
+                warning: false,
+            });
+        }
         conditions::set(
             &mut self.status.conditions,
             progressing.observed_generation(generation),
@@ -762,12 +846,22 @@ impl Stepper<'_, '_> {
             halted.observed_generation(generation),
             &clock,
         );
-        let succeeded = if done {
+        let failed = self.status.counts.failed;
+        let succeeded = if done && failed == 0 {
             ConditionUpdate::new(
                 types::SUCCEEDED,
                 true,
                 "Completed",
                 format!("every cluster of run {run} succeeded or was skipped"),
+            )
+        } else if done {
+            ConditionUpdate::new(
+                types::SUCCEEDED,
+                true,
+                "CompletedWithFailures",
+                format!(
+                    "run {run} completed with {failed} failed clusters, within its failure policy: {summary}; see                      `ac adm upgrade rollout status {run}` for each one's reason"
+                ),
             )
         } else {
             ConditionUpdate::new(types::SUCCEEDED, false, "InProgress", summary.clone())
@@ -854,14 +948,19 @@ impl Stepper<'_, '_> {
                 longest_group = longest_group.max(group_time);
             }
             total += longest_group;
-            if progress.finished_at.is_none() {
-                total += self
-                    .inputs
-                    .resolved
-                    .stage(&stage.name)
-                    .map(|s| s.soak)
-                    .unwrap_or_default();
-            }
+            let soak = self
+                .inputs
+                .resolved
+                .stage(&stage.name)
+                .map(|s| s.soak)
+                .unwrap_or_default();
+            total += match progress.finished_at.as_ref() {
+                None => soak,
+                // A soaking stage: what is left of its soak.
+                Some(finished) => {
+                    Duration::try_from(after(finished.0, soak).duration_since(now)).unwrap_or_default()
+                }
+            };
         }
         Some(after(now, total))
     }
@@ -881,6 +980,18 @@ fn gate_message(run: &str, gate: &PendingGate) -> String {
                 .map(|t| t.0.to_string())
                 .unwrap_or_default()
         ),
+    }
+}
+
+/// The cluster runs a version newer than the target (both read as platform versions).
+fn runs_newer(fact: &ClusterFact, target: &str) -> bool {
+    let current = fact
+        .current_version
+        .as_deref()
+        .map(str::parse::<acp_policy::AcpVersion>);
+    match (current, target.parse::<acp_policy::AcpVersion>()) {
+        (Some(Ok(current)), Ok(target)) => current > target,
+        _ => false,
     }
 }
 

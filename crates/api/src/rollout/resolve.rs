@@ -103,7 +103,8 @@ pub struct ResolvedGroup {
 pub struct Resolved {
     pub stages: Vec<ResolvedStage>,
     pub max_failures: Amount,
-    pub max_failures_per_stage: Amount,
+    /// None: a stage has no limit of its own, only the run's applies.
+    pub max_failures_per_stage: Option<Amount>,
     pub timeout: Duration,
     pub preflight_failure: PreflightFailureAction,
 }
@@ -241,8 +242,7 @@ pub fn resolve(spec: &UpgradeStrategySpec, prefix: &str) -> Result<Resolved, Str
             .max_failures_per_stage
             .as_ref()
             .map(|m| Amount::parse(m, &format!("{at}.maxFailuresPerStage")))
-            .transpose()?
-            .unwrap_or(Amount::Count(0)),
+            .transpose()?,
         timeout: policy
             .timeout
             .as_deref()
@@ -265,61 +265,19 @@ fn is_dns_label(name: &str) -> bool {
 
 /// A duration as people write them: `45s`, `30m`, `2h`, `1h30m`, `7d`; at most 30 days.
 pub fn parse_duration(text: &str, field: &str) -> Result<Duration, StrategyError> {
-    let refuse = || {
-        StrategyError::new(
-            field,
-            format!("{text:?} is not a duration; write e.g. 30m, 2h, 1h30m or 7d (at most 30d)"),
-        )
-    };
-    let trimmed = text.trim();
-    if trimmed.is_empty() || trimmed.len() > 32 {
-        return Err(refuse());
-    }
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    for c in trimmed.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            'd' => 86_400,
-            _ => return Err(refuse()),
-        };
-        let value: u64 = number.parse().map_err(|_| refuse())?;
-        number.clear();
-        total = value
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(refuse)?;
-    }
-    if !number.is_empty() {
-        return Err(refuse());
-    }
-    let duration = Duration::from_secs(total);
-    if duration > MAX_DURATION {
-        return Err(refuse());
-    }
-    Ok(duration)
+    crate::duration::parse(text)
+        .filter(|d| *d <= MAX_DURATION && text.len() <= 32)
+        .ok_or_else(|| {
+            StrategyError::new(
+                field,
+                format!("{text:?} is not a duration; write e.g. 30m, 2h, 1h30m or 7d (at most 30d)"),
+            )
+        })
 }
 
 /// A duration the way [`parse_duration`] reads it: `4h`, `1h30m`, `45s`.
 pub fn format_duration(duration: Duration) -> String {
-    let mut secs = duration.as_secs();
-    if secs == 0 {
-        return "0s".to_owned();
-    }
-    let mut text = String::new();
-    for (unit, size) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
-        if secs >= size {
-            text.push_str(&format!("{}{unit}", secs / size));
-            secs %= size;
-        }
-    }
-    text
+    crate::duration::format(duration)
 }
 
 #[cfg(test)]

@@ -150,7 +150,8 @@ pub struct FailurePolicy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_failures: Option<IntOrString>,
 
-    /// Failed clusters one stage tolerates (count or percentage of the stage). Absent: 0.
+    /// Failed clusters one stage tolerates (count or percentage of the stage). Absent: no limit of the
+    /// stage's own; only `maxFailures` applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_failures_per_stage: Option<IntOrString>,
 

@@ -22,6 +22,7 @@ use crate::output::{self, Cell, Format, Style, Table};
 
 pub mod push;
 pub mod registry;
+pub mod risks;
 pub mod show;
 pub mod verify;
 
@@ -44,6 +45,9 @@ enum ReleaseCommand {
     Push(push::PushArgs),
     /// Show a release bundle published in an OCI registry.
     Show(show::ShowArgs),
+    /// Every registered cluster against the known risks of a release: Applies, DoesNotApply or Unknown,
+    /// with the evidence, and a count per risk.
+    Risks(risks::RisksArgs),
     /// Check that a release bundle in a registry is signed (cosign's format) by one of the given keys.
     Verify(verify::VerifyArgs),
 }
@@ -93,6 +97,7 @@ pub async fn run(args: ReleaseArgs, out: &mut dyn Write) -> anyhow::Result<Outco
         ReleaseCommand::List(args) => list(args, out).await,
         ReleaseCommand::Push(args) => push::run(args, out).await,
         ReleaseCommand::Show(args) => show::run(args, out).await,
+        ReleaseCommand::Risks(args) => risks::run(args, out).await,
         ReleaseCommand::Verify(args) => verify::run(args, out).await,
     }
 }

@@ -68,6 +68,8 @@ pub struct NodeFact {
     pub ready_since: Option<Timestamp>,
     pub kubelet_version: String,
     pub container_runtime: String,
+    /// `status.nodeInfo.osImage`, e.g. `Ubuntu 22.04.4 LTS` (read by known-risk rules).
+    pub os_image: String,
     pub control_plane: bool,
 }
 
@@ -259,6 +261,7 @@ fn node_fact(node: &Node) -> NodeFact {
         container_runtime: info
             .map(|i| i.container_runtime_version.clone())
             .unwrap_or_default(),
+        os_image: info.map(|i| i.os_image.clone()).unwrap_or_default(),
         control_plane: node
             .metadata
             .labels

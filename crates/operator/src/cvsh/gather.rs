@@ -17,6 +17,7 @@ use super::pinning;
 use super::plan::{self, Current, Request};
 use super::preflight::sources::{NoCluster, PlatformSource};
 use super::preflight::{self, Settings};
+use super::risks;
 use super::slots::Claim;
 use crate::clusters::access::SecretKey;
 use crate::clusters::observe::{self, Observation};
@@ -44,6 +45,9 @@ pub struct Facts {
     /// Updates from the current version, newest first.
     pub available: Vec<AcpVersion>,
     pub request: Request,
+    /// The known risks of each available update and of the requested version, evaluated on the cluster
+    /// (releases declaring none left out; nothing while an upgrade runs).
+    pub risks: Vec<risks::ReleaseRisks>,
 }
 
 impl Facts {
@@ -145,6 +149,24 @@ pub async fn facts(
     let request = plan::request(&shadow.spec, |image| {
         releases::version_of_image(&ctx.manifests, image)
     });
+    let risks = if previous.running_upgrade().is_some() {
+        Vec::new()
+    } else {
+        let mut versions: Vec<&AcpVersion> = available.iter().collect();
+        if let Request::Version { target, .. } = &request
+            && !versions.contains(&target)
+            && current.version.as_ref() != Some(target)
+        {
+            versions.push(target);
+        }
+        let releases: Vec<&acp_policy::ProductRelease> =
+            versions.iter().filter_map(|v| catalogue.release(v)).collect();
+        let from = current.version.as_ref();
+        match &cluster {
+            Ok(c) => risks::evaluate(&name, c, &observation, from, &releases).await,
+            Err(_) => risks::evaluate(&name, &NoCluster, &observation, from, &releases).await,
+        }
+    };
     Facts {
         kubeconfig: shadow
             .kubeconfig_secret_ref()
@@ -161,6 +183,7 @@ pub async fn facts(
         current,
         available,
         request,
+        risks,
     }
 }
 
@@ -206,11 +229,22 @@ pub async fn preflight(
             .as_ref()
             .is_some_and(|d| d.ignore_maintenance_window),
         now: ctx.clock.now(),
+        risks: facts.risks.iter().find(|r| r.version == target),
+        accept_risks: match (&facts.request, &shadow.spec.desired_update) {
+            (Request::Version { target: asked, .. }, Some(desired)) if *asked == target => {
+                &desired.accept_risks
+            }
+            _ => &[],
+        },
     };
     let kept = previous.preflight.as_ref();
     let checks = match &facts.cluster {
         Ok(cluster) => preflight::evaluate(&inputs, cluster, platform, &settings, kept).await,
         Err(_) => preflight::evaluate(&inputs, &NoCluster, platform, &settings, kept).await,
     };
-    Some(Evaluated::new(target, checks))
+    let accepted = preflight::checks::conditional_update_risks_accepted::accepted_lines(
+        inputs.risks,
+        inputs.accept_risks,
+    );
+    Some(Evaluated::new(target, checks).with_accepted_risks(accepted))
 }

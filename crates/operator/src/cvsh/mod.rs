@@ -14,6 +14,7 @@ pub mod plan;
 pub mod preflight;
 pub mod project;
 pub mod queue;
+pub mod risks;
 pub mod roles;
 pub mod scheduler;
 pub mod slots;

@@ -18,6 +18,9 @@ pub struct Evaluated {
     pub target: AcpVersion,
     pub checks: Vec<PreflightCheck>,
     pub summary: Summary,
+    /// Known risks of the target accepted in `spec.desiredUpdate.acceptRisks`, with their evidence: they
+    /// are recorded in the history entry when the upgrade starts.
+    pub accepted_risks: Vec<String>,
 }
 
 impl Evaluated {
@@ -27,7 +30,25 @@ impl Evaluated {
             target,
             checks,
             summary,
+            accepted_risks: Vec::new(),
         }
+    }
+
+    pub fn with_accepted_risks(self, accepted_risks: Vec<String>) -> Self {
+        Self {
+            accepted_risks,
+            ..self
+        }
+    }
+
+    /// What a start records as accepted: the accepted known risks, and with `force` every failed check
+    /// it goes past.
+    pub fn risks_at_start(&self, force: bool) -> Vec<String> {
+        let mut risks = self.accepted_risks.clone();
+        if force {
+            risks.extend(self.summary.failed_lines());
+        }
+        risks
     }
 }
 
@@ -266,11 +287,7 @@ fn requested(
 /// What a start accepts: the failed checks `force` goes past, and a closed maintenance window
 /// `ignoreMaintenanceWindow` goes past.
 fn accepted_risks(preflight: &Evaluated, force: bool) -> Vec<String> {
-    let mut risks = if force {
-        preflight.summary.failed_lines()
-    } else {
-        Vec::new()
-    };
+    let mut risks = preflight.risks_at_start(force);
     risks.extend(
         preflight
             .checks
@@ -655,5 +672,19 @@ mod tests {
             ]
         );
         assert!(risks(vec![failed], false).is_empty());
+    }
+
+    #[test]
+    fn a_start_records_accepted_known_risks_and_with_force_the_failed_checks() {
+        let accepted = vec!["ConditionalUpdateRisksAccepted: accepted FlannelRemoved (Applies: DaemonSet kube-system/kube-flannel-ds is present)".to_string()];
+        let evaluated = Evaluated::new(
+            v("4.2.5"),
+            vec![check("DockerRuntimeUnsupported", CheckState::Failed)],
+        )
+        .with_accepted_risks(accepted.clone());
+        assert_eq!(evaluated.risks_at_start(false), accepted);
+        let forced = evaluated.risks_at_start(true);
+        assert_eq!(forced.len(), 2, "{forced:?}");
+        assert_eq!(forced[1], "DockerRuntimeUnsupported: m");
     }
 }

@@ -67,6 +67,7 @@ pub async fn start(
                 "image": null,
                 "force": null,
                 "ignoreMaintenanceWindow": null,
+                "acceptRisks": null,
             } },
         })
     };

@@ -47,6 +47,21 @@ pub struct RequestArgs {
     /// Request the upgrade even while the cluster is Degraded, Reconciling or Stalled.
     #[arg(long, requires = "target", conflicts_with = "clear")]
     pub allow_upgrade_with_warnings: bool,
+
+    /// Accept these known risks of the target (names from `ac adm upgrade`), comma-separated: the
+    /// upgrade may then go past them, and each is recorded in the history with its evidence.
+    #[arg(
+        long,
+        value_name = "RISK[,RISK]",
+        value_delimiter = ',',
+        requires = "target",
+        conflicts_with = "clear"
+    )]
+    pub accept: Vec<String>,
+
+    /// Request a target that is not recommended for this cluster (a known risk applies or is Unknown).
+    #[arg(long, requires = "target", conflicts_with = "clear")]
+    pub allow_not_recommended: bool,
 }
 
 impl RequestArgs {
@@ -67,6 +82,13 @@ impl RequestArgs {
             ignore_window: self.ignore_maintenance_window,
             allow_explicit: self.allow_explicit_upgrade,
             allow_with_warnings: self.allow_upgrade_with_warnings,
+            accept: self
+                .accept
+                .iter()
+                .map(|r| r.trim().to_owned())
+                .filter(|r| !r.is_empty())
+                .collect(),
+            allow_not_recommended: self.allow_not_recommended,
         })
     }
 }
@@ -80,6 +102,9 @@ pub struct Request {
     pub ignore_window: bool,
     pub allow_explicit: bool,
     pub allow_with_warnings: bool,
+    /// Known risks accepted by name (`spec.desiredUpdate.acceptRisks`).
+    pub accept: Vec<String>,
+    pub allow_not_recommended: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,8 +226,47 @@ fn upgrade(
         )));
     }
 
+    let mut warnings = Vec::new();
+    if let Some(update) = status.conditional_update(&target).filter(|u| !u.recommended) {
+        let pending: Vec<&acp_api::risks::ConditionalUpdateRisk> = update
+            .exposed()
+            .filter(|r| !request.accept.contains(&r.name))
+            .collect();
+        let lines: Vec<String> = update.exposed().map(|r| r.line()).collect();
+        if !request.allow_not_recommended {
+            let names: Vec<&str> = update.exposed().map(|r| r.name.as_str()).collect();
+            return Err(Refusal(format!(
+                "{target} is not recommended for cluster {cluster}: it is exposed to {}. See what to do with                  `ac adm upgrade --cluster {cluster}`; to upgrade anyway, accept the risks on record:                  `ac adm upgrade --cluster {cluster} --to {target} --allow-not-recommended --accept {}`",
+                lines.join("; "),
+                names.join(",")
+            )));
+        }
+        if !pending.is_empty() {
+            let names: Vec<&str> = pending.iter().map(|r| r.name.as_str()).collect();
+            warnings.push(format!(
+                "{target} is not recommended for cluster {cluster}; requesting it anyway (--allow-not-recommended).                  The ConditionalUpdateRisksAccepted check holds it until {} is accepted (--accept {})",
+                names.join(", "),
+                names.join(",")
+            ));
+        }
+    }
+    let known: Vec<&str> = status
+        .conditional_update(&target)
+        .map(|u| u.risks.iter().map(|r| r.name.as_str()).collect())
+        .unwrap_or_default();
+    for name in request.accept.iter().filter(|n| !known.contains(&n.as_str())) {
+        warnings.push(format!(
+            "--accept {name}: {target} declares no known risk {name} for cluster {cluster} (known: {}); it is \
+             recorded in spec.desiredUpdate.acceptRisks anyway",
+            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+        ));
+    }
+
     let already = requested.is_some_and(|r| {
-        r.image.is_none() && r.force == request.force && r.acp_version().ok().as_ref() == Some(&target)
+        r.image.is_none()
+            && r.force == request.force
+            && r.accept_risks == request.accept
+            && r.acp_version().ok().as_ref() == Some(&target)
     });
     if already {
         return Ok(Action::Nothing {
@@ -213,7 +277,6 @@ fn upgrade(
         });
     }
 
-    let mut warnings = Vec::new();
     let unhealthy: Vec<String> = [types::DEGRADED, types::RECONCILING, types::STALLED]
         .into_iter()
         .filter_map(|t| cvsh.condition(t).filter(|c| c.status == "True"))
@@ -259,18 +322,24 @@ fn upgrade(
         "image": null,
         "force": if request.force { json!(true) } else { Value::Null },
         "ignoreMaintenanceWindow": if request.ignore_window { json!(true) } else { Value::Null },
+        "acceptRisks": if request.accept.is_empty() { Value::Null } else { json!(request.accept) },
     }}});
     let current = status.current_version().unwrap_or("an unknown version");
     Ok(Action::Patch {
         body,
         message: format!(
-            "Requested upgrade of cluster {cluster} from {current} to {version_text}{}.\n\
+            "Requested upgrade of cluster {cluster} from {current} to {version_text}{}{}.\n\
              Follow it with `ac adm upgrade status --cluster {cluster} --watch`.",
             match (request.force, request.ignore_window) {
                 (true, true) => " (forced, outside its maintenance window)",
                 (true, false) => " (forced)",
                 (false, true) => " (outside its maintenance window)",
                 (false, false) => "",
+            },
+            if request.accept.is_empty() {
+                String::new()
+            } else {
+                format!(", accepting {}", request.accept.join(", "))
             }
         ),
         warnings,

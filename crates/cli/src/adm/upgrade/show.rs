@@ -9,6 +9,7 @@ use acp_api::ClusterVersionShadow;
 use acp_api::conditions::types;
 use acp_api::cvsh::{ClusterVersionShadowStatus, describe_checks};
 use acp_api::k8s::{Condition, Timestamp};
+use acp_api::risks::RiskExposure;
 use acp_policy::AcpVersion;
 use kube::ResourceExt;
 
@@ -67,20 +68,94 @@ pub fn render(
                 `ac adm release import-manifest --version=V`.\n";
     } else {
         out += "Available updates:\n";
-        let mut table = Table::new(if wide { &["VERSION", "IMAGE"] } else { &["VERSION"] });
+        // The RECOMMENDED column appears once a release declares known risks.
+        let risky = !status.conditional_updates.is_empty();
+        let headers: &[&'static str] = match (wide, risky) {
+            (true, true) => &["VERSION", "RECOMMENDED", "IMAGE"],
+            (false, true) => &["VERSION", "RECOMMENDED"],
+            (true, false) => &["VERSION", "IMAGE"],
+            (false, false) => &["VERSION"],
+        };
+        let mut table = Table::new(headers);
         for update in &status.available_updates {
             let mut row = vec![Cell::from(update.version.as_deref().unwrap_or("-"))];
+            if risky {
+                row.push(recommended_cell(&status, update.version.as_deref()));
+            }
             if wide {
                 row.push(update.image.as_deref().unwrap_or("-").into());
             }
             table.row(row);
         }
         out += &table.to_text(colour);
+        out += &known_risks(&cluster, &status, colour);
     }
 
     if let Some(line) = upgrade_line(cvsh, &status) {
         out += "\n";
         out += &line;
+    }
+    out
+}
+
+/// `yes`, or `no (FlannelRemoved)` naming the risks it is exposed to.
+fn recommended_cell(status: &ClusterVersionShadowStatus, version: Option<&str>) -> Cell {
+    let update = version
+        .and_then(|v| v.parse::<AcpVersion>().ok())
+        .and_then(|v| status.conditional_update(&v).cloned());
+    match update {
+        Some(update) if !update.recommended => {
+            let names: Vec<&str> = update.exposed().map(|r| r.name.as_str()).collect();
+            Cell::styled(format!("no ({})", names.join(", ")), Style::Bad)
+        }
+        _ => Cell::styled("yes", Style::Good),
+    }
+}
+
+/// Every known risk of the available updates: how this cluster stands, the evidence, what to do and
+/// where to read more, and how to accept the ones that apply.
+fn known_risks(cluster: &str, status: &ClusterVersionShadowStatus, colour: bool) -> String {
+    if status.conditional_updates.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nKnown risks:\n");
+    let mut table = Table::new(&["VERSION", "RISK", "EXPOSURE", "EVIDENCE"]);
+    let mut explained: Vec<&acp_api::risks::ConditionalUpdateRisk> = Vec::new();
+    for update in &status.conditional_updates {
+        for risk in &update.risks {
+            let style = match risk.exposure {
+                RiskExposure::Applies => Style::Bad,
+                RiskExposure::Unknown => Style::Warn,
+                RiskExposure::DoesNotApply => Style::Good,
+            };
+            table.row(vec![
+                update.release.version.as_deref().unwrap_or("-").into(),
+                risk.name.clone().into(),
+                Cell::styled(risk.exposure.as_str(), style),
+                risk.evidence.clone().into(),
+            ]);
+            if risk.exposure.is_exposed() && !explained.iter().any(|r| r.name == risk.name) {
+                explained.push(risk);
+            }
+        }
+    }
+    out += &table.to_text(colour);
+    for risk in &explained {
+        let _ = writeln!(out, "  {}: {}", risk.name, risk.message);
+        if let Some(url) = &risk.url {
+            let _ = writeln!(out, "    {url}");
+        }
+    }
+    if let Some(update) = status.conditional_updates.iter().find(|u| !u.recommended) {
+        let names: Vec<&str> = update.exposed().map(|r| r.name.as_str()).collect();
+        let version = update.release.version.as_deref().unwrap_or("V");
+        let _ = writeln!(
+            out,
+            "A risk that applies or is Unknown makes its update not recommended. After doing what it says, or to \
+             upgrade anyway on record: `ac adm upgrade --cluster {cluster} --to {version} --allow-not-recommended \
+             --accept {}`.",
+            names.join(",")
+        );
     }
     out
 }

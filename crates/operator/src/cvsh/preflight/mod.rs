@@ -107,6 +107,10 @@ pub struct Inputs<'a> {
     /// `spec.desiredUpdate.ignoreMaintenanceWindow`: start even while that window is closed.
     pub ignore_maintenance_window: bool,
     pub now: Timestamp,
+    /// The target's known risks, evaluated on this cluster (`None`: the release declares none).
+    pub risks: Option<&'a crate::cvsh::risks::ReleaseRisks>,
+    /// `spec.desiredUpdate.acceptRisks` when the request is for the target; empty otherwise.
+    pub accept_risks: &'a [String],
 }
 
 impl Inputs<'_> {

@@ -345,3 +345,93 @@ impl ModuleSource for NoCluster {
         Err(no_client())
     }
 }
+
+/// Looks up the objects a known risk's `ObjectPresent` rule names (see `cvsh::risks`).
+pub trait ObjectPresenceSource {
+    fn find_objects(
+        &self,
+        rule: &acp_policy::risks::ObjectPresent,
+    ) -> impl Future<Output = acp_policy::risks::rules::ObjectLookup> + Send;
+}
+
+/// The most objects an `ObjectPresent` lookup lists: enough to name them, never a whole kind.
+pub const MAX_OBJECTS_LISTED: u32 = 10;
+
+impl ObjectPresenceSource for Cluster {
+    async fn find_objects(
+        &self,
+        rule: &acp_policy::risks::ObjectPresent,
+    ) -> acp_policy::risks::rules::ObjectLookup {
+        use acp_policy::risks::rules::ObjectLookup;
+        use kube::discovery::{Scope, pinned_kind};
+
+        let (group, version) = rule
+            .api_version
+            .split_once('/')
+            .unwrap_or(("", rule.api_version.as_str()));
+        let gvk = GroupVersionKind::gvk(group, version, &rule.kind);
+        let what = format!("discover {} {}", rule.api_version, rule.kind);
+        // A group version the server does not serve answers 404; one that does not hold the kind is a
+        // discovery error of kube's own: both mean no such object can exist.
+        let discovered = self
+            .call(&what, async {
+                match pinned_kind(&self.client, &gvk).await {
+                    Ok(found) => Ok(Some(found)),
+                    Err(kube::Error::Discovery(kube::error::DiscoveryError::MissingKind(_))) => Ok(None),
+                    Err(err) => Err(err),
+                }
+            })
+            .await;
+        let (resource, capabilities) = match discovered {
+            Ok(Some(found)) => found,
+            Ok(None) => return ObjectLookup::KindNotServed,
+            Err(err) if err.is_not_found() => return ObjectLookup::KindNotServed,
+            Err(err) => return ObjectLookup::Failed(err.to_string()),
+        };
+        let namespace = rule
+            .namespace
+            .as_deref()
+            .filter(|_| capabilities.scope == Scope::Namespaced);
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &resource),
+            None => Api::all_with(self.client.clone(), &resource),
+        };
+        let described = rule.describe();
+        let named = |o: &DynamicObject| match &o.metadata.namespace {
+            Some(ns) => format!("{ns}/{}", o.metadata.name.as_deref().unwrap_or_default()),
+            None => o.metadata.name.clone().unwrap_or_default(),
+        };
+        let found = match (&rule.name, namespace, capabilities.scope) {
+            // One object by its full name: a GET.
+            (Some(name), Some(_), _) | (Some(name), None, Scope::Cluster) => self
+                .get_opt(&format!("get {described}"), api.get(name))
+                .await
+                .map(|o| o.iter().map(named).collect()),
+            (name, _, _) => {
+                let mut params = ListParams::default().limit(MAX_OBJECTS_LISTED);
+                if let Some(name) = name {
+                    params = params.fields(&format!("metadata.name={name}"));
+                }
+                if let Some(selector) = &rule.label_selector {
+                    params = params.labels(selector);
+                }
+                self.call(&format!("list {described}"), api.list(&params))
+                    .await
+                    .map(|list| list.items.iter().map(named).collect())
+            }
+        };
+        match found {
+            Ok(found) => ObjectLookup::Found(found),
+            Err(err) => ObjectLookup::Failed(err.to_string()),
+        }
+    }
+}
+
+impl ObjectPresenceSource for NoCluster {
+    async fn find_objects(
+        &self,
+        _rule: &acp_policy::risks::ObjectPresent,
+    ) -> acp_policy::risks::rules::ObjectLookup {
+        acp_policy::risks::rules::ObjectLookup::Failed(no_client().to_string())
+    }
+}

@@ -62,6 +62,7 @@ pub fn status(
     status.history = history(previous, p, now);
     status.current = current(&status, p);
     status.available_updates = available(&status, p);
+    status.conditional_updates = conditional_updates(previous, &status, p);
     status.desired = desired(previous, p);
     status.preflight = preflight(previous, p, clock);
     status.stages = stage_list(previous, p);
@@ -121,6 +122,36 @@ fn available(status: &ClusterVersionShadowStatus, p: &Projection<'_>) -> Vec<Rel
     available_updates(&p.facts.catalogue, &current, p.ready)
         .iter()
         .map(|v| Release::version(v.to_string()))
+        .collect()
+}
+
+/// The available updates that declare known risks, in availableUpdates' order, with the cluster's
+/// exposure evaluated this reconcile from the version it runs. While an upgrade runs nothing is evaluated
+/// and the last evaluation stays.
+fn conditional_updates(
+    previous: &ClusterVersionShadowStatus,
+    status: &ClusterVersionShadowStatus,
+    p: &Projection<'_>,
+) -> Vec<acp_api::risks::ConditionalUpdate> {
+    if status.running_upgrade().is_some() {
+        return previous.conditional_updates.clone();
+    }
+    let current = status
+        .current
+        .as_ref()
+        .and_then(|c| c.version.as_deref()?.parse::<AcpVersion>().ok());
+    status
+        .available_updates
+        .iter()
+        .filter_map(|update| {
+            let version = update.version.as_deref()?.parse::<AcpVersion>().ok()?;
+            let evaluated = p
+                .facts
+                .risks
+                .iter()
+                .find(|r| r.version == version && r.from == current)?;
+            evaluated.conditional_update()
+        })
         .collect()
 }
 

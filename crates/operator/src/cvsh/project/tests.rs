@@ -56,6 +56,7 @@ fn facts(current: Option<&str>) -> Facts {
         },
         available: Vec::new(),
         request: Request::None,
+        risks: Vec::new(),
     }
 }
 
@@ -637,4 +638,92 @@ fn timestamps_alone_do_not_cause_a_write_until_the_observation_ages() {
     let mut moved = old.clone();
     moved.current = Some(Release::version("4.3.1"));
     assert!(changed(&old, &moved));
+}
+
+#[tokio::test]
+async fn conditional_updates_follow_the_available_updates_evaluated_from_the_current_version() {
+    use crate::cvsh::risks::{Evaluated as Risk, ReleaseRisks};
+    use acp_api::risks::RiskExposure;
+    use acp_policy::Exposure;
+
+    let catalogue = Catalogue::builtin();
+    let evaluated = |version: &str, from: &str, exposures: &[Exposure]| ReleaseRisks {
+        version: v(version),
+        from: Some(v(from)),
+        risks: catalogue
+            .release(&v(version))
+            .unwrap()
+            .risks
+            .iter()
+            .zip(exposures)
+            .map(|(risk, exposure)| Risk {
+                risk: risk.clone(),
+                exposure: exposure.clone(),
+            })
+            .collect(),
+    };
+    let applies = Exposure::Applies {
+        evidence: "DaemonSet kube-system/kube-flannel-ds is present".into(),
+    };
+    let not = Exposure::DoesNotApply {
+        evidence: "no node runs containerd 1.x".into(),
+    };
+    let mut facts = facts(Some("4.1.5"));
+    facts.risks = vec![
+        evaluated("4.3.1", "4.1.5", &[applies.clone(), not.clone()]),
+        evaluated("4.2.5", "4.1.5", std::slice::from_ref(&not)),
+        // Evaluated from another version (the cluster moved on): not shown.
+        evaluated("4.3.0", "4.0.9", &[applies.clone(), not.clone()]),
+    ];
+    let status = project(
+        &idle_status(),
+        &facts,
+        &Phase::Idle { offer: None },
+        None,
+        None,
+        7,
+    );
+    type Row<'a> = (Option<&'a str>, bool, Vec<(&'a str, RiskExposure)>);
+    let got: Vec<Row> = status
+        .conditional_updates
+        .iter()
+        .map(|u| {
+            (
+                u.release.version.as_deref(),
+                u.recommended,
+                u.risks.iter().map(|r| (r.name.as_str(), r.exposure)).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                Some("4.3.1"),
+                false,
+                vec![
+                    ("FlannelRemoved", RiskExposure::Applies),
+                    ("Containerd2Baseline", RiskExposure::DoesNotApply)
+                ]
+            ),
+            (
+                Some("4.2.5"),
+                true,
+                vec![("FlannelRemoved", RiskExposure::DoesNotApply)]
+            ),
+        ]
+    );
+    let flannel = &status.conditional_updates[0].risks[0];
+    assert_eq!(
+        flannel.evidence,
+        "DaemonSet kube-system/kube-flannel-ds is present"
+    );
+    assert!(flannel.message.contains("Kube-OVN"));
+    // availableUpdates keeps its shape: every update, exposed or not.
+    assert!(
+        status
+            .available_updates
+            .iter()
+            .any(|r| r.version.as_deref() == Some("4.3.1"))
+    );
 }

@@ -58,6 +58,7 @@ checks! {
     GlobalTierReached => global_tier_reached,
     ConcurrentUpgradeLimit => concurrent_upgrade_limit,
     DeprecatedApisRemoved => deprecated_apis_removed,
+    ConditionalUpdateRisksAccepted => conditional_update_risks_accepted,
     MaintenanceWindowOpen => maintenance_window_open,
 }
 
@@ -131,6 +132,8 @@ pub(crate) mod fixtures {
         pub maintenance_window: Option<String>,
         pub ignore_maintenance_window: bool,
         pub now: Timestamp,
+        pub risks: Option<crate::cvsh::risks::ReleaseRisks>,
+        pub accept_risks: Vec<String>,
     }
 
     pub fn node(name: &str, kubelet: &str) -> NodeFact {
@@ -140,6 +143,7 @@ pub(crate) mod fixtures {
             ready_since: None,
             kubelet_version: kubelet.into(),
             container_runtime: "containerd://2.0.1".into(),
+            os_image: "Ubuntu 22.04.4 LTS".into(),
             control_plane: false,
         }
     }
@@ -167,6 +171,8 @@ pub(crate) mod fixtures {
                 maintenance_window: None,
                 ignore_maintenance_window: false,
                 now: Timestamp::from_second(1_800_000_000).unwrap(),
+                risks: None,
+                accept_risks: Vec::new(),
             }
         }
 
@@ -186,6 +192,8 @@ pub(crate) mod fixtures {
                 maintenance_window: self.maintenance_window.as_deref(),
                 ignore_maintenance_window: self.ignore_maintenance_window,
                 now: self.now,
+                risks: self.risks.as_ref(),
+                accept_risks: &self.accept_risks,
             }
         }
     }

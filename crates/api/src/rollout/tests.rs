@@ -962,6 +962,20 @@ fn a_cluster_someone_asked_for_another_version_is_blocked_and_never_overwritten(
 }
 
 #[test]
+fn a_cluster_whose_request_is_the_version_it_already_runs_is_started() {
+    // An earlier run (or a person) asked for the version the cluster now runs: that request is done,
+    // not a competing one.
+    let mut sim = Sim::new(one_stage(0, 2), &names(2), |_| vec![]);
+    let c = sim.fleet.get_mut("c00").unwrap();
+    c.fact.requested = c.fact.current_version.clone();
+    c.fact.requested_by_run = Some("an-earlier-run".into());
+    assert_eq!(sim.step().start, list(&["c00", "c01"]));
+    sim.run(20);
+    assert_eq!(sim.status.phase, Some(RunPhase::Succeeded));
+    assert_eq!(sim.state("c00"), ClusterState::Succeeded);
+}
+
+#[test]
 fn a_deleted_cluster_is_skipped_and_the_run_goes_on() {
     let mut sim = Sim::new(one_stage(0, 1), &names(3), |_| vec![]);
     sim.step();

@@ -383,8 +383,9 @@ fn the_primary_follows_a_standby_that_already_moved() {
     let inventory = dir.path().join("inventory.yaml");
     std::fs::write(
         &inventory,
-        "global: {version: 4.2.5}\nstandby: {version: 4.3.1}\nworkloads:\n  - {name: edge-1, kubernetesVersion: \
-         v1.33.7, version: 4.2.5}\n",
+        "global: {version: 4.2.5, nodes: [{containerRuntimeVersion: containerd://2.0.5}]}\nstandby: {version: \
+         4.3.1}\nworkloads:\n  - {name: edge-1, kubernetesVersion: v1.33.7, version: 4.2.5, nodes: \
+         [{containerRuntimeVersion: containerd://2.0.5}]}\n",
     )
     .unwrap();
     let out = ac(&[

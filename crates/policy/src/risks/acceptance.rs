@@ -29,7 +29,7 @@ pub fn unaccepted(
                 risk.name,
                 exposure.as_str(),
                 exposure.evidence(),
-                risk.message
+                risk.message.trim_end().trim_end_matches('.')
             )
         })
         .collect();

@@ -775,4 +775,68 @@ mod tests {
             })
         );
     }
+
+    #[test]
+    fn unaccepted_risks_hold_a_step_that_would_move_and_a_held_standby_holds_its_primary() {
+        use StepState::*;
+        let risks = Verdict::refused(Reason::RisksNotAccepted, "`x` is exposed to known risks of ACP 4.3.1");
+        let fits = [pm("edge", "v1.32.7")];
+        let too_old = [pm("edge-7", "v1.30.14")];
+        // (primary, standby, workloads, primary held, standby held, primary step, standby step, effective primary)
+        let table: [(&str, Option<&str>, &[WorkloadCluster], bool, bool, Want, Option<Want>, &str); 6] = [
+            ("4.2.5", None, &fits, false, false, (CouldStartNow, Reason::UpgradePathSupported), None, "4.3.1"),
+            ("4.2.5", None, &fits, true, false, (Blocked, Reason::RisksNotAccepted), None, "4.2.5"),
+            // The standby goes first: held, it keeps the primary back.
+            (
+                "4.2.5",
+                Some("4.2.5"),
+                &fits,
+                false,
+                true,
+                (Blocked, Reason::GlobalStandbyBehind),
+                Some((Blocked, Reason::RisksNotAccepted)),
+                "4.2.5",
+            ),
+            (
+                "4.2.5",
+                Some("4.2.5"),
+                &fits,
+                true,
+                false,
+                (Blocked, Reason::RisksNotAccepted),
+                Some((CouldStartNow, Reason::UpgradePathSupported)),
+                "4.2.5",
+            ),
+            // A member at the target has nothing left to accept.
+            ("4.3.1", Some("4.2.5"), &fits, true, false, (Done, Reason::AlreadyAtTarget), Some((CouldStartNow, Reason::UpgradePathSupported)), "4.3.1"),
+            // A step blocked already keeps its first reason and names the risks too.
+            ("4.2.5", None, &too_old, true, false, (Blocked, Reason::KubernetesBelowCompatibleRange), None, "4.2.5"),
+        ];
+        for (primary, standby, workloads, held_primary, held_standby, want_primary, want_standby, effective) in table {
+            let (p, s) = (v(primary), standby.map(v));
+            let members = (
+                TierMember { name: "global", version: &p },
+                s.as_ref().map(|version| TierMember { name: "dr", version }),
+            );
+            let tier = plan(primary, standby, workloads).hold_for_risks(
+                members.0,
+                members.1,
+                &v("4.3.1"),
+                held_primary.then_some(&risks),
+                held_standby.then_some(&risks),
+            );
+            let row = format!("{primary} {standby:?} held {held_primary}/{held_standby}");
+            assert_eq!((tier.primary.state, tier.primary.verdict.reason()), want_primary, "{row}: {tier:?}");
+            assert_eq!(
+                tier.standby.as_ref().map(|s| (s.state, s.verdict.reason())),
+                want_standby,
+                "{row}"
+            );
+            assert_eq!(tier.effective.primary, v(effective), "{row}");
+            if held_primary && want_primary.0 == Blocked {
+                assert!(tier.primary.verdict.message().contains("exposed to known risks"), "{row}: {tier:?}");
+            }
+        }
+    }
+
 }

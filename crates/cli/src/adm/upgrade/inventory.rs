@@ -320,4 +320,59 @@ mod tests {
             "{err:#}"
         );
     }
+
+    #[test]
+    fn risk_facts_are_read_the_way_the_operator_reads_the_cluster() {
+        let inv = Inventory::parse(
+            "global: {version: 4.2.5}\nworkloads:\n  - name: a\n    kubernetesVersion: v1.33.7\n    objects:\n      \
+             - {apiVersion: apps/v1, kind: DaemonSet, namespace: kube-system, name: flannel, labels: {app: flannel}}\n    \
+             nodes: [{containerRuntimeVersion: containerd://1.7.2}]\n    acceptRisks: [FlannelRemoved]\n",
+        )
+        .unwrap();
+        let a = inv.workloads[0].risk_facts();
+        let object = |selector: &str| -> MatchingRule {
+            serde_saphyr::from_str(&format!(
+                "{{type: ObjectPresent, objectPresent: {{apiVersion: apps/v1, kind: DaemonSet, {selector}}}}}"
+            ))
+            .unwrap()
+        };
+        let rule = |yaml: &str| -> MatchingRule { serde_saphyr::from_str(yaml).unwrap() };
+        // (rule, facts of `a`: matches, or None when it cannot be evaluated, evidence contains)
+        let table = [
+            (object("namespace: kube-system, name: flannel"), Some(true), "DaemonSet kube-system/flannel is present"),
+            (object("name: flannel"), Some(true), "present"),
+            (object("namespace: default, name: flannel"), Some(false), "no DaemonSet default/flannel"),
+            (object("labelSelector: app=flannel"), Some(true), "present"),
+            (object("labelSelector: \"app=flannel,tier!=node\""), Some(true), "present"),
+            (object("labelSelector: app!=flannel"), Some(false), "no DaemonSet"),
+            (object("labelSelector: \"app in (flannel)\""), None, "matched offline"),
+            (rule("{type: NodeInfo, nodeInfo: {field: containerRuntimeVersion, range: <2.0.0}}"), Some(true), "node nodes[0] reports"),
+            (rule("{type: KubernetesVersion, kubernetesVersion: {range: \">=1.33.0\"}}"), Some(true), "v1.33.7"),
+            (rule("{type: Metric, metric: {name: x, comparison: GreaterThan, value: 0}}"), None, "the inventory gives no `metrics` for `a`"),
+        ];
+        for (rule, want, contains) in table {
+            let fact = a.fact(&rule);
+            let (got, text) = match &fact {
+                RuleFact::Evaluated { matches, evidence } => (Some(*matches), evidence),
+                RuleFact::Unevaluable { why } => (None, why),
+            };
+            assert_eq!(got, want, "{rule:?}: {fact:?}");
+            assert!(text.contains(contains), "{rule:?}: {text}");
+        }
+        // Absent facts: not evaluable, as on a cluster that cannot be read.
+        let global = inv.global.risk_facts("global");
+        for yaml in [
+            "{type: ObjectPresent, objectPresent: {apiVersion: v1, kind: ConfigMap, name: c}}",
+            "{type: NodeInfo, nodeInfo: {field: osImage, pattern: \"*\"}}",
+            "{type: KubernetesVersion, kubernetesVersion: {range: \">=1.0.0\"}}",
+        ] {
+            let fact = global.fact(&rule(yaml));
+            assert!(
+                matches!(&fact, RuleFact::Unevaluable { why } if why.contains("the inventory gives no `")),
+                "{fact:?}"
+            );
+        }
+        assert_eq!(inv.workloads[0].accept_risks, ["FlannelRemoved"]);
+    }
+
 }

@@ -507,7 +507,8 @@ fn a_global_cluster_exposed_to_a_known_risk_holds_the_tier_until_it_accepts_it()
             "4.3.1",
         ])
     };
-    let standby = "standby: {version: 4.2.5, nodes: [{name: dr-1, containerRuntimeVersion: containerd://1.7.2}]";
+    let standby =
+        "standby: {version: 4.2.5, nodes: [{name: dr-1, containerRuntimeVersion: containerd://1.7.2}]";
     let global = "global: {version: 4.2.5, nodes: [{containerRuntimeVersion: containerd://2.0.5}]}";
     let out = plan(&format!("{global}\n{standby}}}\n"));
     assert_exit(&out, 1);
@@ -528,7 +529,9 @@ fn a_global_cluster_exposed_to_a_known_risk_holds_the_tier_until_it_accepts_it()
         "{text}"
     );
 
-    let out = plan(&format!("{global}\n{standby}, acceptRisks: [Containerd2Baseline]}}\n"));
+    let out = plan(&format!(
+        "{global}\n{standby}, acceptRisks: [Containerd2Baseline]}}\n"
+    ));
     assert_exit(&out, 0);
     let text = stdout(&out);
     assert!(

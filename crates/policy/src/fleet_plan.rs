@@ -266,7 +266,11 @@ pub fn hold_for_risks(step: Step, risks: Option<&Verdict>) -> Step {
                 .chain(risks.findings())
                 .cloned()
                 .collect();
-            Step::blocked(Verdict::from_findings(findings, Reason::RisksNotAccepted, String::new))
+            Step::blocked(Verdict::from_findings(
+                findings,
+                Reason::RisksNotAccepted,
+                String::new,
+            ))
         }
         StepState::CouldStartNow | StepState::Pending => Step::blocked(risks.clone()),
     }
@@ -779,13 +783,43 @@ mod tests {
     #[test]
     fn unaccepted_risks_hold_a_step_that_would_move_and_a_held_standby_holds_its_primary() {
         use StepState::*;
-        let risks = Verdict::refused(Reason::RisksNotAccepted, "`x` is exposed to known risks of ACP 4.3.1");
+        let risks = Verdict::refused(
+            Reason::RisksNotAccepted,
+            "`x` is exposed to known risks of ACP 4.3.1",
+        );
         let fits = [pm("edge", "v1.32.7")];
         let too_old = [pm("edge-7", "v1.30.14")];
         // (primary, standby, workloads, primary held, standby held, primary step, standby step, effective primary)
-        let table: [(&str, Option<&str>, &[WorkloadCluster], bool, bool, Want, Option<Want>, &str); 6] = [
-            ("4.2.5", None, &fits, false, false, (CouldStartNow, Reason::UpgradePathSupported), None, "4.3.1"),
-            ("4.2.5", None, &fits, true, false, (Blocked, Reason::RisksNotAccepted), None, "4.2.5"),
+        let table: [(
+            &str,
+            Option<&str>,
+            &[WorkloadCluster],
+            bool,
+            bool,
+            Want,
+            Option<Want>,
+            &str,
+        ); 6] = [
+            (
+                "4.2.5",
+                None,
+                &fits,
+                false,
+                false,
+                (CouldStartNow, Reason::UpgradePathSupported),
+                None,
+                "4.3.1",
+            ),
+            (
+                "4.2.5",
+                None,
+                &fits,
+                true,
+                false,
+                (Blocked, Reason::RisksNotAccepted),
+                None,
+                "4.2.5",
+            ),
             // The standby goes first: held, it keeps the primary back.
             (
                 "4.2.5",
@@ -808,14 +842,45 @@ mod tests {
                 "4.2.5",
             ),
             // A member at the target has nothing left to accept.
-            ("4.3.1", Some("4.2.5"), &fits, true, false, (Done, Reason::AlreadyAtTarget), Some((CouldStartNow, Reason::UpgradePathSupported)), "4.3.1"),
+            (
+                "4.3.1",
+                Some("4.2.5"),
+                &fits,
+                true,
+                false,
+                (Done, Reason::AlreadyAtTarget),
+                Some((CouldStartNow, Reason::UpgradePathSupported)),
+                "4.3.1",
+            ),
             // A step blocked already keeps its first reason and names the risks too.
-            ("4.2.5", None, &too_old, true, false, (Blocked, Reason::KubernetesBelowCompatibleRange), None, "4.2.5"),
+            (
+                "4.2.5",
+                None,
+                &too_old,
+                true,
+                false,
+                (Blocked, Reason::KubernetesBelowCompatibleRange),
+                None,
+                "4.2.5",
+            ),
         ];
-        for (primary, standby, workloads, held_primary, held_standby, want_primary, want_standby, effective) in table {
+        for (
+            primary,
+            standby,
+            workloads,
+            held_primary,
+            held_standby,
+            want_primary,
+            want_standby,
+            effective,
+        ) in table
+        {
             let (p, s) = (v(primary), standby.map(v));
             let members = (
-                TierMember { name: "global", version: &p },
+                TierMember {
+                    name: "global",
+                    version: &p,
+                },
                 s.as_ref().map(|version| TierMember { name: "dr", version }),
             );
             let tier = plan(primary, standby, workloads).hold_for_risks(
@@ -826,7 +891,11 @@ mod tests {
                 held_standby.then_some(&risks),
             );
             let row = format!("{primary} {standby:?} held {held_primary}/{held_standby}");
-            assert_eq!((tier.primary.state, tier.primary.verdict.reason()), want_primary, "{row}: {tier:?}");
+            assert_eq!(
+                (tier.primary.state, tier.primary.verdict.reason()),
+                want_primary,
+                "{row}: {tier:?}"
+            );
             assert_eq!(
                 tier.standby.as_ref().map(|s| (s.state, s.verdict.reason())),
                 want_standby,
@@ -834,9 +903,11 @@ mod tests {
             );
             assert_eq!(tier.effective.primary, v(effective), "{row}");
             if held_primary && want_primary.0 == Blocked {
-                assert!(tier.primary.verdict.message().contains("exposed to known risks"), "{row}: {tier:?}");
+                assert!(
+                    tier.primary.verdict.message().contains("exposed to known risks"),
+                    "{row}: {tier:?}"
+                );
             }
         }
     }
-
 }

@@ -563,18 +563,53 @@ fn an_exposed_risk_holds_until_accepted_by_name() {
     // (flannel, containerd, accepted, held, message contains)
     let table = [
         (&not, &not, accept(&[]), false, ""),
-        (&applies, &not, accept(&[]), true, "FlannelRemoved (Applies: DaemonSet kube-system/kube-flannel-ds is present): migrate to Kube-OVN before upgrading. Do what each says"),
+        (
+            &applies,
+            &not,
+            accept(&[]),
+            true,
+            "FlannelRemoved (Applies: DaemonSet kube-system/kube-flannel-ds is present): migrate to Kube-OVN before upgrading. Do what each says",
+        ),
         (&applies, &not, accept(&["FlannelRemoved"]), false, ""),
         // Unknown counts as applying; the URL and the message are named, without a doubled full stop.
-        (&not, &unknown, accept(&["FlannelRemoved"]), true, "Containerd2Baseline (Unknown: no rule could be evaluated: the inventory gives no `nodes`): review containerd configuration (https://docs.example/c2). Do"),
-        (&applies, &unknown, accept(&[]), true, "`--accept FlannelRemoved,Containerd2Baseline`"),
-        (&applies, &unknown, accept(&["Containerd2Baseline"]), true, "`acceptRisks: [FlannelRemoved]` for `edge-1` in the inventory"),
-        (&applies, &unknown, accept(&["Containerd2Baseline", "FlannelRemoved"]), false, ""),
+        (
+            &not,
+            &unknown,
+            accept(&["FlannelRemoved"]),
+            true,
+            "Containerd2Baseline (Unknown: no rule could be evaluated: the inventory gives no `nodes`): review containerd configuration (https://docs.example/c2). Do",
+        ),
+        (
+            &applies,
+            &unknown,
+            accept(&[]),
+            true,
+            "`--accept FlannelRemoved,Containerd2Baseline`",
+        ),
+        (
+            &applies,
+            &unknown,
+            accept(&["Containerd2Baseline"]),
+            true,
+            "`acceptRisks: [FlannelRemoved]` for `edge-1` in the inventory",
+        ),
+        (
+            &applies,
+            &unknown,
+            accept(&["Containerd2Baseline", "FlannelRemoved"]),
+            false,
+            "",
+        ),
         // Accepting a risk that does not apply changes nothing.
         (&not, &not, accept(&["FlannelRemoved"]), false, ""),
     ];
     for (f, c, accepted, held, contains) in table {
-        let got = unaccepted("edge-1", &v("4.3.1"), &[(&flannel, f), (&containerd, c)], &accepted);
+        let got = unaccepted(
+            "edge-1",
+            &v("4.3.1"),
+            &[(&flannel, f), (&containerd, c)],
+            &accepted,
+        );
         assert_eq!(got.is_some(), held, "{f:?} {c:?} {accepted:?}: {got:?}");
         if let Some(verdict) = got {
             assert!(verdict.is_refused());

@@ -177,7 +177,10 @@ fn lookup(rule: &ObjectPresent, objects: &[InventoryObject]) -> ObjectLookup {
     for o in objects {
         if o.api_version != rule.api_version
             || o.kind != rule.kind
-            || rule.namespace.as_ref().is_some_and(|ns| o.namespace.as_ref() != Some(ns))
+            || rule
+                .namespace
+                .as_ref()
+                .is_some_and(|ns| o.namespace.as_ref() != Some(ns))
         {
             continue;
         }
@@ -339,16 +342,44 @@ mod tests {
         let rule = |yaml: &str| -> MatchingRule { serde_saphyr::from_str(yaml).unwrap() };
         // (rule, facts of `a`: matches, or None when it cannot be evaluated, evidence contains)
         let table = [
-            (object("namespace: kube-system, name: flannel"), Some(true), "DaemonSet kube-system/flannel is present"),
+            (
+                object("namespace: kube-system, name: flannel"),
+                Some(true),
+                "DaemonSet kube-system/flannel is present",
+            ),
             (object("name: flannel"), Some(true), "present"),
-            (object("namespace: default, name: flannel"), Some(false), "no DaemonSet default/flannel"),
+            (
+                object("namespace: default, name: flannel"),
+                Some(false),
+                "no DaemonSet default/flannel",
+            ),
             (object("labelSelector: app=flannel"), Some(true), "present"),
-            (object("labelSelector: \"app=flannel,tier!=node\""), Some(true), "present"),
+            (
+                object("labelSelector: \"app=flannel,tier!=node\""),
+                Some(true),
+                "present",
+            ),
             (object("labelSelector: app!=flannel"), Some(false), "no DaemonSet"),
-            (object("labelSelector: \"app in (flannel)\""), None, "matched offline"),
-            (rule("{type: NodeInfo, nodeInfo: {field: containerRuntimeVersion, range: <2.0.0}}"), Some(true), "node nodes[0] reports"),
-            (rule("{type: KubernetesVersion, kubernetesVersion: {range: \">=1.33.0\"}}"), Some(true), "v1.33.7"),
-            (rule("{type: Metric, metric: {name: x, comparison: GreaterThan, value: 0}}"), None, "the inventory gives no `metrics` for `a`"),
+            (
+                object("labelSelector: \"app in (flannel)\""),
+                None,
+                "matched offline",
+            ),
+            (
+                rule("{type: NodeInfo, nodeInfo: {field: containerRuntimeVersion, range: <2.0.0}}"),
+                Some(true),
+                "node nodes[0] reports",
+            ),
+            (
+                rule("{type: KubernetesVersion, kubernetesVersion: {range: \">=1.33.0\"}}"),
+                Some(true),
+                "v1.33.7",
+            ),
+            (
+                rule("{type: Metric, metric: {name: x, comparison: GreaterThan, value: 0}}"),
+                None,
+                "the inventory gives no `metrics` for `a`",
+            ),
         ];
         for (rule, want, contains) in table {
             let fact = a.fact(&rule);
@@ -374,5 +405,4 @@ mod tests {
         }
         assert_eq!(inv.workloads[0].accept_risks, ["FlannelRemoved"]);
     }
-
 }

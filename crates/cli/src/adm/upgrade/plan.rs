@@ -9,12 +9,12 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use acp_api::checks::{KUBERNETES_VERSION_SUPPORTED, VERSION_UPGRADE_PATH};
+use acp_policy::risks::{Exposure, Risk, exposure, unaccepted};
 use acp_policy::{
     AcpVersion, Catalogue, Decision, GlobalUpgradeRule, KubeMinor, KubeVersion, Provisioning, Reason, Step,
     StepState, TierMember, TierPlan, Verdict, WorkloadCluster, global_gate, hold_for_risks, import_gate,
     kubernetes_hops, name_list, tier_plan, upgrade_path, workload_step,
 };
-use acp_policy::risks::{Exposure, Risk, exposure, unaccepted};
 use anyhow::Context;
 use clap::Args;
 use serde::Serialize;

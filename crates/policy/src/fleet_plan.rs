@@ -414,6 +414,17 @@ mod tests {
         Reason,
     );
 
+    type HeldRow<'a> = (
+        &'a str,
+        Option<&'a str>,
+        &'a [WorkloadCluster],
+        bool,
+        bool,
+        Want,
+        Option<Want>,
+        &'a str,
+    );
+
     fn plan(primary: &str, standby: Option<&str>, workloads: &[WorkloadCluster]) -> TierPlan {
         let (primary, standby) = (v(primary), standby.map(v));
         tier_plan(
@@ -790,16 +801,7 @@ mod tests {
         let fits = [pm("edge", "v1.32.7")];
         let too_old = [pm("edge-7", "v1.30.14")];
         // (primary, standby, workloads, primary held, standby held, primary step, standby step, effective primary)
-        let table: [(
-            &str,
-            Option<&str>,
-            &[WorkloadCluster],
-            bool,
-            bool,
-            Want,
-            Option<Want>,
-            &str,
-        ); 6] = [
+        let table: [HeldRow; 6] = [
             (
                 "4.2.5",
                 None,

@@ -324,7 +324,6 @@ pub fn evaluate(catalogue: &Catalogue, inventory: &Inventory, target: &AcpVersio
             &tier,
             entry,
             cluster,
-            current,
             target,
             target_minor,
             exposures,
@@ -378,7 +377,6 @@ fn workload_plan(
     tier: &TierPlan,
     entry: &InventoryWorkload,
     cluster: &WorkloadCluster,
-    global_current: &AcpVersion,
     target: &AcpVersion,
     target_minor: Option<KubeMinor>,
     exposures: Exposures<'_>,
@@ -393,7 +391,12 @@ fn workload_plan(
     let verdict = if tier.is_done() {
         step.verdict.clone()
     } else {
-        global_gate(catalogue, global_current, target, std::slice::from_ref(cluster))
+        global_gate(
+            catalogue,
+            &tier.now.primary,
+            target,
+            std::slice::from_ref(cluster),
+        )
     };
     let mut notes = Vec::new();
     // Whether the target still manages it, for a third-party cluster that is to move.

@@ -383,8 +383,9 @@ fn the_primary_follows_a_standby_that_already_moved() {
     let inventory = dir.path().join("inventory.yaml");
     std::fs::write(
         &inventory,
-        "global: {version: 4.2.5}\nstandby: {version: 4.3.1}\nworkloads:\n  - {name: edge-1, kubernetesVersion: \
-         v1.33.7, version: 4.2.5}\n",
+        "global: {version: 4.2.5, nodes: [{containerRuntimeVersion: containerd://2.0.5}]}\nstandby: {version: \
+         4.3.1}\nworkloads:\n  - {name: edge-1, kubernetesVersion: v1.33.7, version: 4.2.5, nodes: \
+         [{containerRuntimeVersion: containerd://2.0.5}]}\n",
     )
     .unwrap();
     let out = ac(&[
@@ -414,4 +415,131 @@ fn the_primary_follows_a_standby_that_already_moved() {
         text.contains("upgradable from 4.2.5 once the global tier runs 4.3.1"),
         "{text}"
     );
+}
+
+#[test]
+fn clusters_exposed_to_a_known_risk_are_held_until_they_accept_it() {
+    let plan = |output: &str| {
+        ac(&[
+            "adm",
+            "upgrade",
+            "plan",
+            "--inventory",
+            "deploy/samples/inventory-risks.yaml",
+            "--to",
+            "4.3.1",
+            "-o",
+            output,
+        ])
+    };
+    let out = plan("table");
+    // The global tier is exposed to nothing: its step may go ahead.
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "`edge-flannel` is exposed to known risks of ACP 4.3.1: FlannelRemoved (Applies: DaemonSet \
+             kube-system/kube-flannel-ds is present)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("`acceptRisks: [FlannelRemoved]` for `edge-flannel` in the inventory"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "accepted known risk Containerd2Baseline (Applies: node worker-1 reports containerRuntimeVersion \
+             containerd://1.7.2)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("Containerd2Baseline (Unknown: no rule could be evaluated: cannot read the nodes: the inventory gives no `nodes` for `edge-unknown`"),
+        "{text}"
+    );
+    assert_snapshot("plan-risks.txt", &text);
+
+    let out = plan("json");
+    assert_exit(&out, 0);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cluster = |name: &str| {
+        plan["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let flannel = cluster("edge-flannel");
+    assert_eq!(flannel["step"]["state"], "Blocked");
+    assert_eq!(flannel["step"]["reason"], "RisksNotAccepted");
+    assert_eq!(flannel["risks"][0]["name"], "FlannelRemoved");
+    assert_eq!(flannel["risks"][0]["exposure"], "Applies");
+    assert_eq!(flannel["risks"][0]["accepted"], false);
+    assert_eq!(flannel["risks"][1]["exposure"], "DoesNotApply");
+    let containerd = cluster("edge-containerd");
+    assert_eq!(containerd["step"]["state"], "Pending");
+    assert_eq!(containerd["risks"][1]["name"], "Containerd2Baseline");
+    assert_eq!(containerd["risks"][1]["accepted"], true);
+    // From 4.2.5 the Flannel risk no longer applies, whatever the facts.
+    assert_eq!(containerd["risks"][0]["exposure"], "DoesNotApply");
+    let unknown = cluster("edge-unknown");
+    assert_eq!(unknown["step"]["reason"], "RisksNotAccepted");
+    assert_eq!(unknown["risks"][1]["exposure"], "Unknown");
+    assert_eq!(cluster("global")["step"]["state"], "CouldStartNow");
+}
+
+#[test]
+fn a_global_cluster_exposed_to_a_known_risk_holds_the_tier_until_it_accepts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("inventory.yaml");
+    let plan = |text: &str| {
+        std::fs::write(&inventory, text).unwrap();
+        ac(&[
+            "adm",
+            "upgrade",
+            "plan",
+            "--inventory",
+            inventory.to_str().unwrap(),
+            "--to",
+            "4.3.1",
+        ])
+    };
+    let standby =
+        "standby: {version: 4.2.5, nodes: [{name: dr-1, containerRuntimeVersion: containerd://1.7.2}]";
+    let global = "global: {version: 4.2.5, nodes: [{containerRuntimeVersion: containerd://2.0.5}]}";
+    let out = plan(&format!("{global}\n{standby}}}\n"));
+    assert_exit(&out, 1);
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "`global-standby` is exposed to known risks of ACP 4.3.1: Containerd2Baseline (Applies: node dr-1 \
+             reports containerRuntimeVersion containerd://1.7.2)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("the standby global cluster `global-standby` runs 4.2.5 and cannot move yet"),
+        "{text}"
+    );
+    assert!(
+        text.contains("The upgrade to 4.3.1 is blocked by RisksNotAccepted (global-standby), GlobalStandbyBehind (global)"),
+        "{text}"
+    );
+
+    let out = plan(&format!(
+        "{global}\n{standby}, acceptRisks: [Containerd2Baseline]}}\n"
+    ));
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "accepted known risk Containerd2Baseline (Applies: node dr-1 reports containerRuntimeVersion \
+             containerd://1.7.2)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("The upgrade to 4.3.1 may proceed"), "{text}");
 }

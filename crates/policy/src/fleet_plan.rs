@@ -195,14 +195,7 @@ pub fn tier_plan(
         let own = refusals(upgrade_path(catalogue, primary.version, target), None);
         match standby.zip(standby_step.as_ref()) {
             _ if own.is_refused() => Step::blocked(own),
-            Some((s, step)) if step.is_blocked() => Step::blocked(Verdict::refused(
-                Reason::GlobalStandbyBehind,
-                format!(
-                    "the standby global cluster `{}` runs {} and cannot move yet: it goes to {target} before the \
-                     primary",
-                    s.name, s.version
-                ),
-            )),
+            Some((s, step)) if step.is_blocked() => standby_cannot_move(s, target),
             Some((s, step)) if step.state != StepState::Done => Step::pending(
                 Reason::GlobalStandbyBehind,
                 format!(
@@ -215,6 +208,34 @@ pub fn tier_plan(
         }
     };
 
+    TierPlan {
+        effective: effective(primary, standby, &primary_step, standby_step.as_ref(), target),
+        primary: primary_step,
+        standby: standby_step,
+        kubernetes,
+        now: GlobalTier::new(primary.version.clone(), standby.map(|s| s.version.clone())),
+    }
+}
+
+fn standby_cannot_move(standby: TierMember<'_>, target: &AcpVersion) -> Step {
+    Step::blocked(Verdict::refused(
+        Reason::GlobalStandbyBehind,
+        format!(
+            "the standby global cluster `{}` runs {} and cannot move yet: it goes to {target} before the primary",
+            standby.name, standby.version
+        ),
+    ))
+}
+
+/// The tier once its steps are done: the target for a member that is done or may go ahead, its current
+/// version for a blocked one.
+fn effective(
+    primary: TierMember<'_>,
+    standby: Option<TierMember<'_>>,
+    primary_step: &Step,
+    standby_step: Option<&Step>,
+    target: &AcpVersion,
+) -> GlobalTier {
     let reaches = |member: TierMember<'_>, step: &Step| {
         if step.is_blocked() {
             member.version.clone()
@@ -222,18 +243,64 @@ pub fn tier_plan(
             target.clone()
         }
     };
-    let effective = GlobalTier::new(
-        reaches(primary, &primary_step),
-        standby
-            .zip(standby_step.as_ref())
-            .map(|(s, step)| reaches(s, step)),
-    );
-    TierPlan {
-        primary: primary_step,
-        standby: standby_step,
-        kubernetes,
-        now: GlobalTier::new(primary.version.clone(), standby.map(|s| s.version.clone())),
-        effective,
+    GlobalTier::new(
+        reaches(primary, primary_step),
+        standby.zip(standby_step).map(|(s, step)| reaches(s, step)),
+    )
+}
+
+/// Holds a step that would move when `risks` refuses (the known risks of the target the cluster is
+/// exposed to and has not accepted, [`crate::risks::unaccepted`]); a step already blocked names them
+/// too; a cluster at the target has nothing left to accept.
+pub fn hold_for_risks(step: Step, risks: Option<&Verdict>) -> Step {
+    let Some(risks) = risks.filter(|r| r.is_refused()) else {
+        return step;
+    };
+    match step.state {
+        StepState::Done => step,
+        StepState::Blocked => {
+            let findings = step
+                .verdict
+                .findings()
+                .iter()
+                .chain(risks.findings())
+                .cloned()
+                .collect();
+            Step::blocked(Verdict::from_findings(
+                findings,
+                Reason::RisksNotAccepted,
+                String::new,
+            ))
+        }
+        StepState::CouldStartNow | StepState::Pending => Step::blocked(risks.clone()),
+    }
+}
+
+impl TierPlan {
+    /// The tier with each member held for its unaccepted risks ([`hold_for_risks`]): a held standby
+    /// keeps the primary back too, and a held member stays at its version.
+    pub fn hold_for_risks(
+        self,
+        primary: TierMember<'_>,
+        standby: Option<TierMember<'_>>,
+        target: &AcpVersion,
+        primary_risks: Option<&Verdict>,
+        standby_risks: Option<&Verdict>,
+    ) -> TierPlan {
+        let standby_step = self.standby.map(|step| hold_for_risks(step, standby_risks));
+        let mut primary_step = hold_for_risks(self.primary, primary_risks);
+        if let Some((s, step)) = standby.zip(standby_step.as_ref())
+            && step.is_blocked()
+            && primary_step.state == StepState::Pending
+        {
+            primary_step = standby_cannot_move(s, target);
+        }
+        TierPlan {
+            effective: effective(primary, standby, &primary_step, standby_step.as_ref(), target),
+            primary: primary_step,
+            standby: standby_step,
+            ..self
+        }
     }
 }
 
@@ -345,6 +412,17 @@ mod tests {
         Option<&'a str>,
         StepState,
         Reason,
+    );
+
+    type HeldRow<'a> = (
+        &'a str,
+        Option<&'a str>,
+        &'a [WorkloadCluster],
+        bool,
+        bool,
+        Want,
+        Option<Want>,
+        &'a str,
     );
 
     fn plan(primary: &str, standby: Option<&str>, workloads: &[WorkloadCluster]) -> TierPlan {
@@ -711,5 +789,127 @@ mod tests {
                 "message": "the global cluster `global` already runs 4.3.1",
             })
         );
+    }
+
+    #[test]
+    fn unaccepted_risks_hold_a_step_that_would_move_and_a_held_standby_holds_its_primary() {
+        use StepState::*;
+        let risks = Verdict::refused(
+            Reason::RisksNotAccepted,
+            "`x` is exposed to known risks of ACP 4.3.1",
+        );
+        let fits = [pm("edge", "v1.32.7")];
+        let too_old = [pm("edge-7", "v1.30.14")];
+        // (primary, standby, workloads, primary held, standby held, primary step, standby step, effective primary)
+        let table: [HeldRow; 6] = [
+            (
+                "4.2.5",
+                None,
+                &fits,
+                false,
+                false,
+                (CouldStartNow, Reason::UpgradePathSupported),
+                None,
+                "4.3.1",
+            ),
+            (
+                "4.2.5",
+                None,
+                &fits,
+                true,
+                false,
+                (Blocked, Reason::RisksNotAccepted),
+                None,
+                "4.2.5",
+            ),
+            // The standby goes first: held, it keeps the primary back.
+            (
+                "4.2.5",
+                Some("4.2.5"),
+                &fits,
+                false,
+                true,
+                (Blocked, Reason::GlobalStandbyBehind),
+                Some((Blocked, Reason::RisksNotAccepted)),
+                "4.2.5",
+            ),
+            (
+                "4.2.5",
+                Some("4.2.5"),
+                &fits,
+                true,
+                false,
+                (Blocked, Reason::RisksNotAccepted),
+                Some((CouldStartNow, Reason::UpgradePathSupported)),
+                "4.2.5",
+            ),
+            // A member at the target has nothing left to accept.
+            (
+                "4.3.1",
+                Some("4.2.5"),
+                &fits,
+                true,
+                false,
+                (Done, Reason::AlreadyAtTarget),
+                Some((CouldStartNow, Reason::UpgradePathSupported)),
+                "4.3.1",
+            ),
+            // A step blocked already keeps its first reason and names the risks too.
+            (
+                "4.2.5",
+                None,
+                &too_old,
+                true,
+                false,
+                (Blocked, Reason::KubernetesBelowCompatibleRange),
+                None,
+                "4.2.5",
+            ),
+        ];
+        for (
+            primary,
+            standby,
+            workloads,
+            held_primary,
+            held_standby,
+            want_primary,
+            want_standby,
+            effective,
+        ) in table
+        {
+            let (p, s) = (v(primary), standby.map(v));
+            let members = (
+                TierMember {
+                    name: "global",
+                    version: &p,
+                },
+                s.as_ref().map(|version| TierMember { name: "dr", version }),
+            );
+            let tier = plan(primary, standby, workloads).hold_for_risks(
+                members.0,
+                members.1,
+                &v("4.3.1"),
+                held_primary.then_some(&risks),
+                held_standby.then_some(&risks),
+            );
+            let row = format!("{primary} {standby:?} held {held_primary}/{held_standby}");
+            assert_eq!(
+                (tier.primary.state, tier.primary.verdict.reason()),
+                want_primary,
+                "{row}: {tier:?}"
+            );
+            assert_eq!(
+                tier.standby.as_ref().map(|s| (s.state, s.verdict.reason())),
+                want_standby,
+                "{row}"
+            );
+            assert_eq!(tier.effective.primary, v(effective), "{row}");
+            if held_primary && want_primary.0 == Blocked {
+                assert!(
+                    tier.primary.verdict.message().contains("exposed to known risks"),
+                    "{row}: {tier:?}"
+                );
+            }
+        }
     }
 }

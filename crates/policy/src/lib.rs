@@ -24,7 +24,7 @@ pub mod workload_gate;
 pub use available_updates::{MAX_AVAILABLE_UPDATES, available_updates};
 pub use catalogue::{BUILTIN_RELEASES_YAML, Catalogue, CatalogueError};
 pub use cluster::{GlobalTier, Provisioning, WorkloadCluster};
-pub use fleet_plan::{Step, StepState, TierMember, TierPlan, tier_plan, workload_step};
+pub use fleet_plan::{Step, StepState, TierMember, TierPlan, hold_for_risks, tier_plan, workload_step};
 pub use global_gate::global_gate;
 pub use global_tier::{GlobalMember, primary_gate, standby_gate};
 pub use history::{HistoryEntry, HistoryRecord, HistoryState, MAX_HISTORY, prune_history};

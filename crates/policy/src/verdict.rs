@@ -61,6 +61,8 @@ pub enum Reason {
     KubeletSkewSupported,
     KubeletNewerThanApiserver,
     KubeletTooOld,
+    // risks::unaccepted
+    RisksNotAccepted,
 }
 
 impl Reason {
@@ -91,6 +93,7 @@ impl Reason {
             Reason::KubeletSkewSupported => "KubeletSkewSupported",
             Reason::KubeletNewerThanApiserver => "KubeletNewerThanApiserver",
             Reason::KubeletTooOld => "KubeletTooOld",
+            Reason::RisksNotAccepted => "RisksNotAccepted",
         }
     }
 }

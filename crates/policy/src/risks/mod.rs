@@ -7,6 +7,7 @@
 //! deciding. A risk no rule can evaluate is [`Exposure::Unknown`] and counts as applying, as OpenShift
 //! treats it, until it can be evaluated or an administrator accepts it.
 
+mod acceptance;
 mod exposure;
 pub mod rules;
 
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use acceptance::unaccepted;
 pub use exposure::{Exposure, RuleFact, exposure};
 
 /// The most risks one release declares.

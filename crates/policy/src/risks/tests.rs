@@ -542,3 +542,79 @@ fn the_builtin_catalogue_carries_the_release_notes_risks() {
         "Applies"
     );
 }
+
+#[test]
+fn an_exposed_risk_holds_until_accepted_by_name() {
+    let flannel = risk(FLANNEL);
+    let containerd = risk(
+        "name: Containerd2Baseline\nmessage: review containerd configuration.\nurl: https://docs.example/c2\n\
+         matchingRules: [{type: Always}]\n",
+    );
+    let applies = Exposure::Applies {
+        evidence: "DaemonSet kube-system/kube-flannel-ds is present".into(),
+    };
+    let not = Exposure::DoesNotApply {
+        evidence: "no DaemonSet kube-system/kube-flannel-ds in the cluster".into(),
+    };
+    let unknown = Exposure::Unknown {
+        why: "no rule could be evaluated: the inventory gives no `nodes`".into(),
+    };
+    let accept = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    // (flannel, containerd, accepted, held, message contains)
+    let table = [
+        (&not, &not, accept(&[]), false, ""),
+        (
+            &applies,
+            &not,
+            accept(&[]),
+            true,
+            "FlannelRemoved (Applies: DaemonSet kube-system/kube-flannel-ds is present): migrate to Kube-OVN before upgrading. Do what each says",
+        ),
+        (&applies, &not, accept(&["FlannelRemoved"]), false, ""),
+        // Unknown counts as applying; the URL and the message are named, without a doubled full stop.
+        (
+            &not,
+            &unknown,
+            accept(&["FlannelRemoved"]),
+            true,
+            "Containerd2Baseline (Unknown: no rule could be evaluated: the inventory gives no `nodes`): review containerd configuration (https://docs.example/c2). Do",
+        ),
+        (
+            &applies,
+            &unknown,
+            accept(&[]),
+            true,
+            "`--accept FlannelRemoved,Containerd2Baseline`",
+        ),
+        (
+            &applies,
+            &unknown,
+            accept(&["Containerd2Baseline"]),
+            true,
+            "`acceptRisks: [FlannelRemoved]` for `edge-1` in the inventory",
+        ),
+        (
+            &applies,
+            &unknown,
+            accept(&["Containerd2Baseline", "FlannelRemoved"]),
+            false,
+            "",
+        ),
+        // Accepting a risk that does not apply changes nothing.
+        (&not, &not, accept(&["FlannelRemoved"]), false, ""),
+    ];
+    for (f, c, accepted, held, contains) in table {
+        let got = unaccepted(
+            "edge-1",
+            &v("4.3.1"),
+            &[(&flannel, f), (&containerd, c)],
+            &accepted,
+        );
+        assert_eq!(got.is_some(), held, "{f:?} {c:?} {accepted:?}: {got:?}");
+        if let Some(verdict) = got {
+            assert!(verdict.is_refused());
+            assert_eq!(verdict.reason(), crate::Reason::RisksNotAccepted);
+            assert!(verdict.message().contains(contains), "{}", verdict.message());
+        }
+    }
+}

@@ -9,16 +9,17 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use acp_api::checks::{KUBERNETES_VERSION_SUPPORTED, VERSION_UPGRADE_PATH};
+use acp_policy::risks::{Exposure, Risk, exposure, unaccepted};
 use acp_policy::{
     AcpVersion, Catalogue, Decision, GlobalUpgradeRule, KubeMinor, KubeVersion, Provisioning, Reason, Step,
-    StepState, TierMember, TierPlan, Verdict, WorkloadCluster, global_gate, import_gate, kubernetes_hops,
-    name_list, tier_plan, upgrade_path, workload_step,
+    StepState, TierMember, TierPlan, Verdict, WorkloadCluster, global_gate, hold_for_risks, import_gate,
+    kubernetes_hops, name_list, tier_plan, upgrade_path, workload_step,
 };
 use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 
-use super::inventory::{GlobalCluster, Inventory, InventoryWorkload};
+use super::inventory::{GlobalCluster, Inventory, InventoryWorkload, RiskFacts};
 use crate::Outcome;
 use crate::output::{Cell, OutputFormat, Style, Table, colour_enabled};
 
@@ -86,8 +87,94 @@ pub struct ClusterPlan {
     pub step: Step,
     /// Control-plane minors the cluster passes through to reach the target's Kubernetes.
     pub kubernetes_hops: Vec<KubeMinor>,
-    /// More about the cluster's step (a third-party cluster's management range).
+    /// More about the cluster's step (a third-party cluster's management range, the risks accepted).
     pub notes: Vec<String>,
+    /// The known risks of the target and the cluster's exposure to each, for a cluster that still
+    /// moves; an exposed risk not accepted holds it (`RisksNotAccepted`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub risks: Vec<RiskPlan>,
+}
+
+/// A known risk of the target as it stands for one cluster.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RiskPlan {
+    pub name: String,
+    /// `Applies`, `DoesNotApply` or `Unknown` (counted as applying).
+    pub exposure: &'static str,
+    pub evidence: String,
+    /// Named in the cluster's `acceptRisks`.
+    pub accepted: bool,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// A cluster's exposure to the target's risks, upgrading from `current`, and the refusal when an exposed
+/// one is not accepted.
+struct Exposures<'a> {
+    evaluated: Vec<(&'a Risk, Exposure)>,
+    hold: Option<Verdict>,
+}
+
+impl<'a> Exposures<'a> {
+    fn evaluate(
+        risks: &'a [Risk],
+        facts: &RiskFacts<'_>,
+        current: Option<&AcpVersion>,
+        target: &AcpVersion,
+        accepted: &[String],
+    ) -> Self {
+        let evaluated: Vec<(&Risk, Exposure)> = risks
+            .iter()
+            .map(|risk| {
+                let facts = match current {
+                    Some(c) if risk.applies_from_version(c) => facts.facts(risk),
+                    _ => Vec::new(),
+                };
+                (risk, exposure(risk, current, &facts))
+            })
+            .collect();
+        let pairs: Vec<(&Risk, &Exposure)> = evaluated.iter().map(|(r, e)| (*r, e)).collect();
+        let hold = unaccepted(facts.cluster, target, &pairs, accepted);
+        Exposures { evaluated, hold }
+    }
+
+    fn none() -> Self {
+        Exposures {
+            evaluated: Vec::new(),
+            hold: None,
+        }
+    }
+
+    /// The risks as the plan shows them, for a cluster that still moves, and a note per accepted one.
+    fn shown(self, step: &Step, accepted: &[String], notes: &mut Vec<String>) -> Vec<RiskPlan> {
+        if step.state == StepState::Done {
+            return Vec::new();
+        }
+        self.evaluated
+            .into_iter()
+            .map(|(risk, exposure)| {
+                let accepted = accepted.contains(&risk.name);
+                if accepted && exposure.is_exposed() {
+                    notes.push(format!(
+                        "accepted known risk {} ({}: {})",
+                        risk.name,
+                        exposure.as_str(),
+                        exposure.evidence()
+                    ));
+                }
+                RiskPlan {
+                    name: risk.name.clone(),
+                    exposure: exposure.as_str(),
+                    evidence: exposure.evidence().to_owned(),
+                    accepted,
+                    message: risk.message.clone(),
+                    url: risk.url.clone(),
+                }
+            })
+            .collect()
+    }
 }
 
 pub fn run(args: &PlanArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
@@ -122,24 +209,48 @@ const STANDBY: &str = "global-standby";
 pub fn evaluate(catalogue: &Catalogue, inventory: &Inventory, target: &AcpVersion) -> Plan {
     let current = &inventory.global.version;
     let release = catalogue.release(target);
+    let risks = release.map_or(&[][..], |r| r.risks.as_slice());
+    let global_risks = || {
+        Exposures::evaluate(
+            risks,
+            &inventory.global.risk_facts(GLOBAL),
+            Some(current),
+            target,
+            &inventory.global.accept_risks,
+        )
+    };
+    let standby_risks = || {
+        inventory.standby.as_ref().map_or_else(Exposures::none, |s| {
+            Exposures::evaluate(
+                risks,
+                &s.risk_facts(STANDBY),
+                Some(&s.version),
+                target,
+                &s.accept_risks,
+            )
+        })
+    };
+    let (primary_exposures, standby_exposures) = (global_risks(), standby_risks());
     let target_minor = release.and_then(|r| r.kubernetes.target_minor());
     let workloads: Vec<WorkloadCluster> = inventory
         .workloads
         .iter()
         .map(InventoryWorkload::cluster)
         .collect();
-    let tier = tier_plan(
-        catalogue,
-        TierMember {
-            name: GLOBAL,
-            version: current,
-        },
-        inventory.standby.as_ref().map(|s| TierMember {
-            name: STANDBY,
-            version: &s.version,
-        }),
+    let primary_member = TierMember {
+        name: GLOBAL,
+        version: current,
+    };
+    let standby_member = inventory.standby.as_ref().map(|s| TierMember {
+        name: STANDBY,
+        version: &s.version,
+    });
+    let tier = tier_plan(catalogue, primary_member, standby_member, target, &workloads).hold_for_risks(
+        primary_member,
+        standby_member,
         target,
-        &workloads,
+        primary_exposures.hold.as_ref(),
+        standby_exposures.hold.as_ref(),
     );
 
     // A member at the target is done; the path gate only concerns one that still moves.
@@ -188,6 +299,7 @@ pub fn evaluate(catalogue: &Catalogue, inventory: &Inventory, target: &AcpVersio
             path_gate(standby, step),
             step.clone(),
             target_minor,
+            standby_exposures,
         ));
     }
     clusters.push(global_plan(
@@ -197,16 +309,24 @@ pub fn evaluate(catalogue: &Catalogue, inventory: &Inventory, target: &AcpVersio
         path_gate(&inventory.global, &tier.primary),
         tier.primary.clone(),
         target_minor,
+        primary_exposures,
     ));
     for (entry, cluster) in inventory.workloads.iter().zip(&workloads) {
+        let exposures = Exposures::evaluate(
+            risks,
+            &entry.risk_facts(),
+            entry.version.as_ref(),
+            target,
+            &entry.accept_risks,
+        );
         clusters.push(workload_plan(
             catalogue,
             &tier,
             entry,
             cluster,
-            current,
             target,
             target_minor,
+            exposures,
         ));
     }
 
@@ -234,7 +354,10 @@ fn global_plan(
     verdict: Verdict,
     step: Step,
     target_minor: Option<KubeMinor>,
+    exposures: Exposures<'_>,
 ) -> ClusterPlan {
+    let mut notes = Vec::new();
+    let risks = exposures.shown(&step, &cluster.accept_risks, &mut notes);
     ClusterPlan {
         name: name.into(),
         tier,
@@ -244,7 +367,8 @@ fn global_plan(
         verdict,
         step,
         kubernetes_hops: hops(cluster.kubernetes_version, target_minor),
-        notes: Vec::new(),
+        notes,
+        risks,
     }
 }
 
@@ -253,15 +377,26 @@ fn workload_plan(
     tier: &TierPlan,
     entry: &InventoryWorkload,
     cluster: &WorkloadCluster,
-    global_current: &AcpVersion,
     target: &AcpVersion,
     target_minor: Option<KubeMinor>,
+    exposures: Exposures<'_>,
 ) -> ClusterPlan {
     let step = workload_step(catalogue, tier, entry.version.as_ref(), target, cluster);
+    // A cluster whose version is unknown is held for that already; its risks cannot be judged either.
+    let step = if entry.version.is_some() {
+        hold_for_risks(step, exposures.hold.as_ref())
+    } else {
+        step
+    };
     let verdict = if tier.is_done() {
         step.verdict.clone()
     } else {
-        global_gate(catalogue, global_current, target, std::slice::from_ref(cluster))
+        global_gate(
+            catalogue,
+            &tier.now.primary,
+            target,
+            std::slice::from_ref(cluster),
+        )
     };
     let mut notes = Vec::new();
     // Whether the target still manages it, for a third-party cluster that is to move.
@@ -273,6 +408,7 @@ fn workload_plan(
                 .to_owned(),
         );
     }
+    let risks = exposures.shown(&step, &entry.accept_risks, &mut notes);
     let kubernetes_hops = match cluster.provisioning {
         Provisioning::PlatformManaged => hops(Some(cluster.kube_version), target_minor),
         Provisioning::ThirdParty => Vec::new(),
@@ -287,6 +423,7 @@ fn workload_plan(
         step,
         kubernetes_hops,
         notes,
+        risks,
     }
 }
 

@@ -81,4 +81,7 @@ pub mod annotations {
     /// that acp-cvo does not manage yet (Helm's adoption rule). The operator reads it and strips it
     /// before applying, so it never reaches the cluster.
     pub const ADOPT: &str = "config.alauda.io/adopt";
+    /// On a cvsh: the UpgradeRun that wrote its `spec.desiredUpdate` (absent when the run only follows a
+    /// person's request for the same version). A run withdraws only a request it wrote.
+    pub const RUN_REQUEST: &str = "cvo.alauda.io/upgrade-run-request";
 }

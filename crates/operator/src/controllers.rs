@@ -320,7 +320,7 @@ fn rollout_controller(
     shutdown: &shutdown::Shutdown,
 ) -> impl std::future::Future<Output = ()> + use<> {
     use futures::StreamExt;
-    use kube::runtime::controller::{Config as ControllerConfig, Controller};
+    use kube::runtime::controller::Controller;
     use kube::runtime::watcher;
 
     let runs: kube::Api<acp_api::rollout::UpgradeRun> =
@@ -334,11 +334,14 @@ fn rollout_controller(
         clock: Arc::new(acp_api::conditions::SystemClock),
         written: rollouts::requests::Written::default(),
     });
+    // At most one wake-up a second however busy the fleet (the watch channel coalesces a burst). A
+    // debounce would keep postponing the runs' steps while the cache never stays still for a second.
     let cache_changes = futures::stream::unfold(cvsh_ctx.fleet.subscribe(), |mut rx| async move {
-        rx.changed().await.ok().map(|()| ((), rx))
+        let changed = rx.changed().await.ok();
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        changed.map(|()| ((), rx))
     });
     Controller::new(runs, watcher::Config::default())
-        .with_config(ControllerConfig::default().debounce(std::time::Duration::from_secs(1)))
         .reconcile_all_on(cache_changes)
         .graceful_shutdown_on(shutdown.clone().wait())
         .run(

@@ -134,12 +134,49 @@ async fn fleet_rollouts() {
     an_operator_killed_mid_run_continues_the_plan(global, &record, &operator).await;
     timings.push(("operator SIGKILLed mid-run", phase.elapsed()));
 
+    let phase = Instant::now();
+    deleted_runs_are_let_go(global).await;
+    timings.push(("runs deleted", phase.elapsed()));
+
     timings.push(("total", started.elapsed()));
     let report: Vec<String> = timings
         .iter()
         .map(|(what, took)| format!("{what} {:.1}s", took.as_secs_f64()))
         .collect();
     println!("rollouts: {}", report.join(", "));
+}
+
+/// Every run carries the operator's finalizer, and deleting one lets it go once the requests it wrote
+/// that had not begun executing are withdrawn (none here: every cluster finished or stalled).
+async fn deleted_runs_are_let_go(global: &Cluster) {
+    let api = runs(global).await;
+    let all = api.list(&Default::default()).await.unwrap().items;
+    assert!(!all.is_empty());
+    for run in &all {
+        assert!(
+            run.metadata
+                .finalizers
+                .iter()
+                .flatten()
+                .any(|f| f == acp_operator::rollouts::controller::FINALIZER),
+            "run {:?} has no finalizer",
+            run.metadata.name
+        );
+        api.delete(run.metadata.name.as_deref().unwrap(), &Default::default())
+            .await
+            .unwrap();
+    }
+    acp_testkit::wait_for("every deleted run to be let go", LONG, || {
+        let api = api.clone();
+        async move {
+            api.list(&Default::default())
+                .await
+                .ok()
+                .is_some_and(|l| l.items.is_empty())
+        }
+    })
+    .await
+    .unwrap();
 }
 
 async fn timed<T>(scenario: impl std::future::Future<Output = T>) -> (T, Duration) {

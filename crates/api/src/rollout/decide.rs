@@ -89,6 +89,7 @@ pub fn step(inputs: &Inputs<'_>, previous: &UpgradeRunStatus) -> Step {
     run.status.plan = Some(inputs.plan.clone());
     run.observe();
     run.apply_skips();
+    run.withdraw_unwanted();
     let halt = run.halt();
     let held = run.hold(halt.as_ref());
     run.status.pending_gates.clear();
@@ -339,6 +340,33 @@ impl Stepper<'_, '_> {
                 format!("the request for {target} on ClusterVersionShadow {name} was withdrawn; the run leaves the cluster alone"),
             ),
             State::Stalled { .. } => {}
+        }
+    }
+
+    /// Withdraws every request of the run that it no longer wants started: a cluster the run is done
+    /// with (failed, timed out, skipped) whose cvsh still carries the run's request and has not begun
+    /// executing it. Decided from the facts on every step, so a withdrawal lost to a crash or a failed
+    /// write is made again.
+    fn withdraw_unwanted(&mut self) {
+        let target = self.target().to_owned();
+        let unwanted: Vec<String> = self
+            .status
+            .clusters
+            .iter()
+            .filter(|e| matches!(e.state, ClusterState::Failed | ClusterState::Skipped))
+            .filter(|e| {
+                self.inputs.facts.get(&e.name).is_some_and(|f| {
+                    f.requested_by_run.as_deref() == Some(self.inputs.run)
+                        && f.requested.as_deref() == Some(target.as_str())
+                        && !f.state.is_executing()
+                })
+            })
+            .map(|e| e.name.clone())
+            .collect();
+        for name in unwanted {
+            if !self.withdraw.contains(&name) {
+                self.withdraw.push(name);
+            }
         }
     }
 
@@ -860,7 +888,7 @@ impl Stepper<'_, '_> {
                 true,
                 "CompletedWithFailures",
                 format!(
-                    "run {run} completed with {failed} failed clusters, within its failure policy: {summary}; see                      `ac adm upgrade rollout status {run}` for each one's reason"
+                    "run {run} completed with {failed} failed clusters, within its failure policy: {summary}; see `ac adm upgrade rollout status {run}` for each one's reason"
                 ),
             )
         } else {

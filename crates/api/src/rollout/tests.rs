@@ -1254,3 +1254,30 @@ fn a_gate_holding_a_stage_is_told_once_for_the_run_not_once_per_cluster() {
         "{told:?}"
     );
 }
+
+#[test]
+fn a_timed_out_cluster_that_never_began_loses_its_request_and_a_lost_withdrawal_is_made_again() {
+    let mut strategy = one_stage(0, 1);
+    strategy.failure_policy.timeout = Some("3m".into());
+    strategy.failure_policy.max_failures = Some(IntOrString::Int(5));
+    // c00 waits for preflight (Blocked under Wait) past its timeout: it never began executing.
+    let mut sim = Sim::new(strategy, &names(2), |_| vec![]).outcome("c00", Outcome::FailsPreflight);
+    for _ in 0..5 {
+        sim.step();
+        sim.tick();
+    }
+    assert_eq!(sim.state("c00"), ClusterState::Failed);
+    assert_eq!(sim.entry("c00").reason.as_deref(), Some("TimedOut"));
+    assert_eq!(
+        sim.fleet["c00"].fact.requested, None,
+        "the failed cluster's request is withdrawn"
+    );
+    // A withdrawal lost (the operator died before making it) is made on the next step.
+    let c00 = sim.fleet.get_mut("c00").unwrap();
+    c00.fact.requested = Some(TARGET.to_owned());
+    c00.fact.requested_by_run = Some(RUN.to_owned());
+    c00.fact.state = State::Requested {
+        target: TARGET.to_owned(),
+    };
+    assert_eq!(sim.step().withdraw, list(&["c00"]));
+}

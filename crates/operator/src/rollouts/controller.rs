@@ -55,6 +55,12 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+    #[error("cannot update the finalizers of UpgradeRun {name}: {source}")]
+    Finalizer {
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
     #[error("cannot read UpgradeStrategy {name}: {source}")]
     ReadStrategy {
         name: String,
@@ -68,6 +74,7 @@ impl Error {
         match self {
             Error::WriteStatus { .. } => "write_status",
             Error::ReadStrategy { .. } => "read_strategy",
+            Error::Finalizer { .. } => "finalizer",
         }
     }
 }
@@ -89,6 +96,12 @@ pub async fn reconcile(run: Arc<UpgradeRun>, ctx: Arc<Context>) -> Result<Action
     }
     let name = run.name_any();
     let api: Api<UpgradeRun> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    if run.meta().deletion_timestamp.is_some() {
+        return deleted(&api, &run, &ctx).await;
+    }
+    if !run.finalizers().iter().any(|f| f == FINALIZER) {
+        add_finalizer(&api, &run).await?;
+    }
     let previous = run.status.clone().unwrap_or_default();
     let now = ctx.clock.now();
     let started = match &previous.plan {
@@ -129,7 +142,10 @@ pub async fn reconcile(run: Arc<UpgradeRun>, ctx: Arc<Context>) -> Result<Action
         now,
     };
     let mut step = decide::step(&inputs, &started);
-    act(&ctx, &run, &shadows, &mut step).await;
+    // Starts are written before the status records them (a crash in between is adopted on the next
+    // step); withdrawals after it (a crash in between is withdrawn again on the next step), so a lost
+    // status write never reads a withdrawn request as someone else's doing.
+    start_requests(&ctx, &run, &shadows, &mut step).await;
     publish(&ctx, &run, &step.transitions).await;
     if step.status != previous {
         status::apply(&api, &run, &step.status)
@@ -139,7 +155,76 @@ pub async fn reconcile(run: Arc<UpgradeRun>, ctx: Arc<Context>) -> Result<Action
                 source,
             })?;
     }
+    withdraw_requests(&ctx, &run, &shadows, &step).await;
     Ok(next(&step, now))
+}
+
+/// Held on every run until its requests that have not begun executing are withdrawn: deleting a run
+/// stops new starts like a pause, and never interrupts an upgrade that runs.
+pub const FINALIZER: &str = "cvo.alauda.io/withdraw-requests";
+
+async fn add_finalizer(api: &Api<UpgradeRun>, run: &UpgradeRun) -> Result<(), Error> {
+    let mut finalizers = run.finalizers().to_vec();
+    finalizers.push(FINALIZER.to_owned());
+    let patch = serde_json::json!({
+        "metadata": { "resourceVersion": run.resource_version(), "finalizers": finalizers },
+    });
+    api.patch(
+        &run.name_any(),
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .map(drop)
+    .map_err(|source| Error::Finalizer {
+        name: run.name_any(),
+        source,
+    })
+}
+
+/// A deleted run: withdraw every request it wrote whose cluster has not begun executing, then let the
+/// object go.
+async fn deleted(api: &Api<UpgradeRun>, run: &UpgradeRun, ctx: &Context) -> Result<Action, Error> {
+    let name = run.name_any();
+    if !run.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    let shadows_api: Api<ClusterVersionShadow> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let mut left = 0;
+    for shadow in cached_shadows(ctx).values() {
+        let ours = shadow.labels().get(acp_api::names::labels::UPGRADE_RUN) == Some(&name);
+        if !ours || shadow.status_or_default().is_executing() {
+            continue;
+        }
+        if let Err(err) = requests::withdraw(&shadows_api, &ctx.written, shadow, &name).await {
+            left += 1;
+            tracing::warn!(run = %name, cluster = %shadow.name_any(), error = %err, "cannot withdraw the deleted run's request; trying again");
+        }
+    }
+    if left > 0 {
+        return Ok(Action::requeue(RETRY_AFTER));
+    }
+    let finalizers: Vec<String> = run
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
+    let patch = serde_json::json!({
+        "metadata": { "resourceVersion": run.resource_version(), "finalizers": finalizers },
+    });
+    api.patch(
+        &name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .map_err(|source| Error::Finalizer {
+        name: name.clone(),
+        source,
+    })?;
+    tracing::info!(run = %name, "run deleted: its requests that had not begun executing are withdrawn");
+    Ok(Action::await_change())
 }
 
 pub fn error_policy(run: Arc<UpgradeRun>, err: &Error, ctx: Arc<Context>) -> Action {
@@ -314,12 +399,25 @@ fn facts(
     windows: &Windows,
     now: acp_api::k8s::Timestamp,
 ) -> BTreeMap<String, ClusterFact> {
+    // A window is evaluated once per step, however many clusters name it.
+    let mut by_window: std::collections::HashMap<String, facts::WindowFact> =
+        std::collections::HashMap::new();
     status
         .clusters
         .iter()
         .filter_map(|entry| {
             let shadow = shadows.get(&entry.name)?;
-            let window = facts::window_fact(shadow, windows, now);
+            let label = shadow
+                .labels()
+                .get(acp_api::names::labels::MAINTENANCE_WINDOW)
+                .cloned();
+            let window = match label {
+                Some(label) => by_window
+                    .entry(label)
+                    .or_insert_with(|| facts::window_fact(shadow, windows, now))
+                    .clone(),
+                None => facts::WindowFact::Open,
+            };
             Some((entry.name.clone(), ClusterFact::read(shadow, window)))
         })
         .collect()
@@ -363,7 +461,7 @@ fn global_tier(shadows: &BTreeMap<String, Arc<ClusterVersionShadow>>, target: &s
 /// Sets and withdraws the requests the step decided. A start that could not be written goes back to
 /// Pending (it is decided again on the next step), so the status never claims a request that is not
 /// there.
-async fn act(
+async fn start_requests(
     ctx: &Context,
     run: &UpgradeRun,
     shadows: &BTreeMap<String, Arc<ClusterVersionShadow>>,
@@ -388,21 +486,44 @@ async fn act(
                 if let Some(entry) = step.status.clusters.iter_mut().find(|e| e.name == cluster) {
                     entry.state = ClusterState::Pending;
                     entry.started_at = None;
-                    entry.message = Some(format!(
-                        "could not set spec.desiredUpdate on ClusterVersionShadow {cluster}: {err}; trying again"
-                    ));
+                    let why = match &err {
+                        kube::Error::Api(status) => format!("{} ({})", status.message, status.code),
+                        other => other.to_string(),
+                    };
+                    let message = format!(
+                        "could not set spec.desiredUpdate on ClusterVersionShadow {cluster}: {why}; trying again"
+                    );
+                    entry.message = Some(
+                        acp_api::cvsh::bounds::clip(
+                            &message,
+                            acp_api::rollout::run::MAX_CLUSTER_MESSAGE_CHARS,
+                        )
+                        .into_owned(),
+                    );
                 }
                 step.status.counts = decide::counts(&step.status.clusters);
                 step.wake_at = Some(ctx.clock.now());
             }
         }
     }
+}
+
+/// Withdraws the requests the step took back; one that fails is withdrawn again on a later step (the
+/// step withdraws every request of the run it no longer wants, not only new ones).
+async fn withdraw_requests(
+    ctx: &Context,
+    run: &UpgradeRun,
+    shadows: &BTreeMap<String, Arc<ClusterVersionShadow>>,
+    step: &Step,
+) {
+    let api: Api<ClusterVersionShadow> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
+    let name = run.name_any();
     for cluster in &step.withdraw {
         let Some(shadow) = shadows.get(cluster) else {
             continue;
         };
         if let Err(err) = requests::withdraw(&api, &ctx.written, shadow, &name).await {
-            tracing::warn!(run = %name, cluster = %cluster, error = %err, "cannot withdraw the run's request; the cluster's entry says so");
+            tracing::warn!(run = %name, cluster = %cluster, error = %err, "cannot withdraw the run's request; trying again on the next step");
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use acp_api::ClusterVersionShadow;
-use acp_api::names::{FIELD_MANAGER, labels};
+use acp_api::names::{FIELD_MANAGER, annotations, labels};
 use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 
@@ -61,6 +61,7 @@ pub async fn start(
             "metadata": {
                 "resourceVersion": shadow.resource_version(),
                 "labels": { labels::UPGRADE_RUN: run },
+                "annotations": { annotations::RUN_REQUEST: run },
             },
             "spec": { "desiredUpdate": {
                 "version": target,
@@ -92,13 +93,29 @@ pub async fn withdraw(
     if shadow.labels().get(labels::UPGRADE_RUN).map(String::as_str) != Some(run) {
         return Ok(());
     }
-    let patch = serde_json::json!({
-        "metadata": {
-            "resourceVersion": shadow.resource_version(),
-            "labels": { labels::UPGRADE_RUN: null },
-        },
-        "spec": { "desiredUpdate": null },
-    });
+    // A request a person made (the run only marked it) stays: only the run's mark goes.
+    let wrote_it = shadow
+        .annotations()
+        .get(annotations::RUN_REQUEST)
+        .map(String::as_str)
+        == Some(run);
+    let patch = if wrote_it {
+        serde_json::json!({
+            "metadata": {
+                "resourceVersion": shadow.resource_version(),
+                "labels": { labels::UPGRADE_RUN: null },
+                "annotations": { annotations::RUN_REQUEST: null },
+            },
+            "spec": { "desiredUpdate": null },
+        })
+    } else {
+        serde_json::json!({
+            "metadata": {
+                "resourceVersion": shadow.resource_version(),
+                "labels": { labels::UPGRADE_RUN: null },
+            },
+        })
+    };
     let stored = api
         .patch(
             &shadow.name_any(),

@@ -768,80 +768,7 @@ impl Stepper<'_, '_> {
             c.failed,
             c.upgrading + c.blocked
         );
-        let (phase, progressing) = match (&held, done) {
-            (Some(Hold::Halted), _) => (
-                RunPhase::Halted,
-                ConditionUpdate::new(
-                    types::PROGRESSING,
-                    false,
-                    "Halted",
-                    format!(
-                        "run {run} halted: no cluster starts; clusters already upgrading finish. {summary}"
-                    ),
-                ),
-            ),
-            (_, true) => (
-                RunPhase::Succeeded,
-                ConditionUpdate::new(
-                    types::PROGRESSING,
-                    false,
-                    "Completed",
-                    format!("run {run} completed: {summary}"),
-                ),
-            ),
-            (Some(Hold::Paused), _) => (
-                RunPhase::Paused,
-                ConditionUpdate::new(
-                    types::PROGRESSING,
-                    false,
-                    "Paused",
-                    format!(
-                        "run {run} is paused: no cluster starts until `ac adm upgrade rollout resume {run}`. {summary}"
-                    ),
-                ),
-            ),
-            (Some(Hold::GlobalTier(why)), _) => (
-                RunPhase::Running,
-                ConditionUpdate::new(
-                    types::PROGRESSING,
-                    false,
-                    "WaitingForGlobalTier",
-                    format!(
-                        "no workload cluster starts before the global tier runs {}: {why}",
-                        self.inputs.spec.target_version
-                    ),
-                ),
-            ),
-            (None, false) => (
-                RunPhase::Running,
-                match &note {
-                    Some(note) if !self.status.pending_gates.is_empty() => ConditionUpdate::new(
-                        types::PROGRESSING,
-                        false,
-                        "WaitingForGate",
-                        format!(
-                            "{note}; approve it with `ac adm upgrade rollout approve {run} {}`. {summary}",
-                            self.status.pending_gates[0].name
-                        ),
-                    ),
-                    Some(note) => ConditionUpdate::new(
-                        types::PROGRESSING,
-                        true,
-                        "Soaking",
-                        format!("{note}. {summary}"),
-                    ),
-                    None => ConditionUpdate::new(
-                        types::PROGRESSING,
-                        true,
-                        "Running",
-                        format!(
-                            "stage {}: {summary}",
-                            self.status.current_stage.as_deref().unwrap_or("-")
-                        ),
-                    ),
-                },
-            ),
-        };
+        let (phase, progressing) = self.progressing(held.as_ref(), done, note.as_ref(), &summary);
         let was_halted = previous.phase == Some(RunPhase::Halted);
         if let Some(gate) = self.status.pending_gates.first()
             && previous.pending_gates.first().map(|g| &g.name) != Some(&gate.name)
@@ -928,6 +855,91 @@ impl Stepper<'_, '_> {
         } else {
             self.eta().map(Time)
         };
+    }
+
+    /// The run's phase and its Progressing condition: why nothing starts, or how far it got.
+    fn progressing(
+        &self,
+        held: Option<&Hold>,
+        done: bool,
+        note: Option<&String>,
+        summary: &str,
+    ) -> (RunPhase, ConditionUpdate) {
+        let run = self.inputs.run;
+        match (held, done) {
+            (Some(Hold::Halted), _) => (
+                RunPhase::Halted,
+                ConditionUpdate::new(
+                    types::PROGRESSING,
+                    false,
+                    "Halted",
+                    format!(
+                        "run {run} halted: no cluster starts; clusters already upgrading finish. {summary}"
+                    ),
+                ),
+            ),
+            (_, true) => (
+                RunPhase::Succeeded,
+                ConditionUpdate::new(
+                    types::PROGRESSING,
+                    false,
+                    "Completed",
+                    format!("run {run} completed: {summary}"),
+                ),
+            ),
+            (Some(Hold::Paused), _) => (
+                RunPhase::Paused,
+                ConditionUpdate::new(
+                    types::PROGRESSING,
+                    false,
+                    "Paused",
+                    format!(
+                        "run {run} is paused: no cluster starts until `ac adm upgrade rollout resume {run}`. {summary}"
+                    ),
+                ),
+            ),
+            (Some(Hold::GlobalTier(why)), _) => (
+                RunPhase::Running,
+                ConditionUpdate::new(
+                    types::PROGRESSING,
+                    false,
+                    "WaitingForGlobalTier",
+                    format!(
+                        "no workload cluster starts before the global tier runs {}: {why}",
+                        self.inputs.spec.target_version
+                    ),
+                ),
+            ),
+            (None, false) => (
+                RunPhase::Running,
+                match note {
+                    Some(note) if !self.status.pending_gates.is_empty() => ConditionUpdate::new(
+                        types::PROGRESSING,
+                        false,
+                        "WaitingForGate",
+                        format!(
+                            "{note}; approve it with `ac adm upgrade rollout approve {run} {}`. {summary}",
+                            self.status.pending_gates[0].name
+                        ),
+                    ),
+                    Some(note) => ConditionUpdate::new(
+                        types::PROGRESSING,
+                        true,
+                        "Soaking",
+                        format!("{note}. {summary}"),
+                    ),
+                    None => ConditionUpdate::new(
+                        types::PROGRESSING,
+                        true,
+                        "Running",
+                        format!(
+                            "stage {}: {summary}",
+                            self.status.current_stage.as_deref().unwrap_or("-")
+                        ),
+                    ),
+                },
+            ),
+        }
     }
 
     /// When the run should finish: remaining batches one after another per group, groups in parallel,

@@ -1,7 +1,7 @@
 //! The rollout's pure decisions over a fleet of 5,000 workload clusters: freezing the plan, and one
-//! scheduling step mid-run. One run holds at most `run::MAX_CLUSTERS` (2,000) clusters, so the fleet
-//! is three runs split by a `shard` label; the step is measured per run (what the operator does) and
-//! once over a single 5,000-cluster plan made of the three runs' stages side by side.
+//! scheduling step mid-run. One run holds at most `run::MAX_CLUSTERS` (1,000) clusters, so the fleet
+//! is five runs split by a `shard` label; the step is measured per run (what the operator does) and
+//! once over a single 5,000-cluster plan made of the five runs' stages side by side.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -22,7 +22,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 const FLEET: usize = 5_000;
-const SHARDS: usize = 3;
+const SHARDS: usize = 5;
 const TARGET: &str = "4.3.1";
 const FROM: &str = "4.2.3";
 
@@ -244,7 +244,7 @@ impl Run {
     }
 }
 
-/// The three runs' plans as one: stage by stage, every run's groups side by side.
+/// The five runs' plans as one: stage by stage, every run's groups side by side.
 fn merged(plans: &[(Plan, Vec<ClusterEntry>)]) -> (Plan, Vec<ClusterEntry>) {
     let mut plan = plans[0].0.clone();
     for (si, stage) in plan.stages.iter_mut().enumerate() {
@@ -277,7 +277,7 @@ fn bench(c: &mut Criterion) {
     assert!(sizes.iter().all(|n| *n <= MAX_CLUSTERS));
 
     c.bench_function(
-        "freeze: 3 runs over a 5,000-cluster fleet (3 stages x 3 groups each)",
+        "freeze: 5 runs over a 5,000-cluster fleet (3 stages x 3 groups each)",
         |b| {
             b.iter(|| {
                 for (s, r) in strategies.iter().zip(&resolved) {
@@ -293,7 +293,7 @@ fn bench(c: &mut Criterion) {
         .map(|((p, c), s)| Run::new(s.clone(), p.clone(), c.clone(), true))
         .collect();
     c.bench_function(
-        "step: 3 runs over 5,000 clusters mid-run, a batch per group finished, the next starts",
+        "step: 5 runs over 5,000 clusters mid-run, a batch per group finished, the next starts",
         |b| {
             b.iter(|| {
                 for run in &runs {

@@ -11,7 +11,7 @@ use super::strategy::{GateType, UpgradeStrategySpec};
 
 /// The most clusters one run moves. Its status holds a line per cluster, and the object must stay well
 /// under etcd's request limit; a larger fleet is split into several runs by label.
-pub const MAX_CLUSTERS: usize = 2000;
+pub const MAX_CLUSTERS: usize = 1000;
 /// The most characters of a cluster entry's message.
 pub const MAX_CLUSTER_MESSAGE_CHARS: usize = 256;
 /// The most names in `spec.skip` and `spec.approvals`.

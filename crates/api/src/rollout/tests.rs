@@ -1281,3 +1281,52 @@ fn a_timed_out_cluster_that_never_began_loses_its_request_and_a_lost_withdrawal_
     };
     assert_eq!(sim.step().withdraw, list(&["c00"]));
 }
+
+/// The largest status a run may write (every cluster with the longest name, reason and message, every
+/// time set, a full plan) stays well under etcd's 1.5 MiB request limit, with room for the object's
+/// managed fields.
+#[test]
+fn the_largest_run_status_fits_an_object() {
+    use super::run::{
+        Batch, ClusterEntry, MAX_CLUSTER_MESSAGE_CHARS, MAX_CLUSTERS, Plan, PlannedGroup, PlannedStage,
+    };
+    let t = Some(Time(at(0)));
+    let name = |i: usize| format!("{i:04}{}", "n".repeat(59));
+    let clusters: Vec<ClusterEntry> = (0..MAX_CLUSTERS)
+        .map(|i| ClusterEntry {
+            name: name(i),
+            state: ClusterState::WaitingForWindow,
+            from_version: Some("4.2.3".into()),
+            reason: Some("r".repeat(63)),
+            message: Some("m".repeat(MAX_CLUSTER_MESSAGE_CHARS)),
+            progress: Some(100),
+            window_opens_at: t.clone(),
+            started_at: t.clone(),
+            finished_at: t.clone(),
+            eta: t.clone(),
+        })
+        .collect();
+    let status = UpgradeRunStatus {
+        plan: Some(Plan {
+            strategy: one_stage(0, 1),
+            stages: vec![PlannedStage {
+                name: "all".into(),
+                groups: vec![PlannedGroup {
+                    name: "default".into(),
+                    max_concurrency: 1,
+                    batches: (0..MAX_CLUSTERS)
+                        .map(|i| Batch {
+                            clusters: vec![name(i)],
+                            canary: false,
+                        })
+                        .collect(),
+                }],
+                ..PlannedStage::default()
+            }],
+        }),
+        clusters,
+        ..UpgradeRunStatus::default()
+    };
+    let bytes = serde_json::to_vec(&status).unwrap().len();
+    assert!(bytes < 800_000, "the largest status is {bytes} bytes");
+}

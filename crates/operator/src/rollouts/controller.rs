@@ -107,7 +107,17 @@ pub async fn reconcile(run: Arc<UpgradeRun>, ctx: Arc<Context>) -> Result<Action
     let started = match &previous.plan {
         Some(_) => previous.clone(),
         None => match freeze(&run, &ctx).await? {
-            Ok(status) => status,
+            // The frozen plan is written alone, before any cluster starts: were it lost with a first
+            // start, a plan frozen again over a changed fleet could pick another canary.
+            Ok(frozen) => {
+                status::apply(&api, &run, &frozen)
+                    .await
+                    .map_err(|source| Error::WriteStatus {
+                        name: name.clone(),
+                        source,
+                    })?;
+                return Ok(Action::requeue(Duration::from_millis(500)));
+            }
             Err(invalid) => return refuse(&api, &run, &ctx, invalid).await,
         },
     };

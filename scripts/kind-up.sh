@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Creates the end-to-end topology with kind (needs Docker and kind on PATH): a global cluster and two
-# workload clusters on different Kubernetes minors, writes their kubeconfigs to a directory, and prints the
-# ACP_E2E_KUBECONFIGS value that makes the end-to-end tests use them instead of starting their own.
+# Creates the end-to-end topology with kind (needs Docker and kind on PATH): exactly the clusters listed in
+# tests/e2e/kind-clusters (the roles the suites that run on existing clusters ask for, each on its kind node
+# image), writes their kubeconfigs to a directory, and prints the ACP_E2E_KUBECONFIGS value that makes the
+# end-to-end tests use them instead of starting their own.
 #
 #   scripts/kind-up.sh [DIR]          default DIR: ./target/kind
-#   scripts/kind-up.sh --down         delete the three clusters
+#   scripts/kind-up.sh --down         delete those clusters
 #
-# Node images (override to match your kind release):
-#   KIND_IMAGE_GLOBAL (default kindest/node:v1.34.0), KIND_IMAGE_WORKLOAD_1 (kindest/node:v1.31.12),
-#   KIND_IMAGE_WORKLOAD_2 (kindest/node:v1.33.4).
+# A node image can be overridden to match your kind release: KIND_IMAGE_<ROLE>, e.g. KIND_IMAGE_WORKLOAD_1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-clusters=(global workload-1 workload-2)
+clusters=()
+declare -A images
+while read -r role image; do
+  case "$role" in ''|'#'*) continue ;; esac
+  clusters+=("$role")
+  override="KIND_IMAGE_$(echo "$role" | tr 'a-z-' 'A-Z_')"
+  images[$role]="${!override:-$image}"
+done < tests/e2e/kind-clusters
 prefix="${KIND_CLUSTER_PREFIX:-acp-}"
 
 for tool in kind docker; do
@@ -31,21 +37,13 @@ dir="${1:-target/kind}"
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 
-image_for() {
-  case "$1" in
-    global) echo "${KIND_IMAGE_GLOBAL:-kindest/node:v1.34.0}" ;;
-    workload-1) echo "${KIND_IMAGE_WORKLOAD_1:-kindest/node:v1.31.12}" ;;
-    workload-2) echo "${KIND_IMAGE_WORKLOAD_2:-kindest/node:v1.33.4}" ;;
-  esac
-}
-
 value=""
 for c in "${clusters[@]}"; do
   kubeconfig="$dir/$c.kubeconfig"
   if kind get clusters 2>/dev/null | grep -qx "$prefix$c"; then
     echo "kind cluster $prefix$c exists; reusing it"
   else
-    kind create cluster --name "$prefix$c" --config kind-config.yaml --image "$(image_for "$c")" --wait 120s
+    kind create cluster --name "$prefix$c" --config kind-config.yaml --image "${images[$c]}" --wait 120s
   fi
   # Embedded certificates and a 127.0.0.1 server, like the kubeconfigs of the kit's own clusters.
   kind get kubeconfig --name "$prefix$c" >"$kubeconfig"

@@ -22,8 +22,11 @@ if [ -x scripts/check-generated.sh ]; then
   bash scripts/check-generated.sh
 fi
 
-step "tools the tests use: helm, cosign (built once into target/tools)"
+step "tools the tests use: helm, cosign, actionlint (built once into target/tools)"
 bash scripts/tools.sh
+
+step "the operator image (static binaries, OCI layout in target/image/oci), for the container tests"
+time bash scripts/image.sh
 
 step "Helm chart matches deploy/ and lints"
 bash scripts/check-chart.sh

@@ -100,3 +100,71 @@ pub async fn create_cvsh(cluster: &Cluster, name: &str, spec: Value) {
         .await
         .unwrap();
 }
+
+/// Says on the test run's own stderr, which `cargo test` does not capture, that `test` did not run and
+/// why, so a skipped suite is never mistaken for a passing one.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+}
+
+/// Applies the namespace, the ServiceAccount `acp-cvo` and the RBAC of `deploy/`, as an installation does.
+pub async fn apply_deploy_rbac(global: &Cluster) {
+    let deploy = acp_testkit::repo_root().join("deploy");
+    for file in [
+        "namespace.yaml",
+        "operator/serviceaccount.yaml",
+        "operator/rbac.yaml",
+    ] {
+        global
+            .kubectl(["apply", "-f", deploy.join(file).to_str().unwrap()])
+            .await
+            .unwrap();
+    }
+}
+
+/// A bound token of the ServiceAccount `acp-cvo`, as the kubelet mounts into the operator's pod.
+pub async fn service_account_token(global: &Cluster) -> String {
+    let token = global
+        .kubectl([
+            "create",
+            "token",
+            "acp-cvo",
+            "-n",
+            names::NAMESPACE,
+            "--duration=2h",
+        ])
+        .await
+        .unwrap();
+    token.trim().to_owned()
+}
+
+/// The PEM of the CA that signed `cluster`'s serving certificate, from its admin kubeconfig.
+pub fn cluster_ca_pem(cluster: &Cluster) -> String {
+    use base64::Engine as _;
+    let admin: Value = serde_saphyr::from_str(cluster.kubeconfig_yaml()).unwrap();
+    let data = admin["clusters"][0]["cluster"]["certificate-authority-data"]
+        .as_str()
+        .unwrap();
+    let pem = base64::engine::general_purpose::STANDARD.decode(data).unwrap();
+    String::from_utf8(pem).unwrap()
+}
+
+/// The clusters `scripts/kind-up.sh` creates for the users' workflow, from `tests/e2e/kind-clusters`:
+/// (role, kind node image), e.g. `("global", "kindest/node:v1.34.0")`; `KIND_IMAGE_<ROLE>` overrides an image
+/// there as it does for kind-up.
+pub fn kind_clusters() -> Vec<(String, String)> {
+    let path = acp_testkit::repo_root().join("tests/e2e/kind-clusters");
+    std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let role = words.next()?.to_owned();
+            let image = std::env::var(format!("KIND_IMAGE_{}", role.to_uppercase().replace('-', "_")))
+                .unwrap_or_else(|_| words.next().unwrap_or_default().to_owned());
+            Some((role, image))
+        })
+        .collect()
+}

@@ -12,7 +12,20 @@ async fn clusters_report_the_versions_chosen_at_start() {
     .await
     .unwrap();
     if env.is_external() {
-        return; // versions of existing clusters are whatever they run
+        // Existing clusters run the version of the kind node image scripts/kind-up.sh created them from.
+        let images = acp_e2e::kind_clusters();
+        for cluster in env.clusters() {
+            let role = cluster.name();
+            let (_, image) = images.iter().find(|(r, _)| r == role).unwrap();
+            let want = image.rsplit(':').next().unwrap();
+            let info = cluster.client().await.unwrap().apiserver_version().await.unwrap();
+            assert_eq!(
+                info.git_version, want,
+                "client /version of {role} (created from {image})"
+            );
+            assert_eq!(cluster.kube_version(), want, "{role}");
+        }
+        return;
     }
     for (name, want) in [
         ("global", "v1.34.2"),

@@ -13,17 +13,7 @@ use serde_json::json;
 
 /// A kubeconfig for `global` that authenticates as the operator's ServiceAccount (a bound token).
 async fn service_account_kubeconfig(global: &Cluster, dir: &std::path::Path) -> PathBuf {
-    let token = global
-        .kubectl([
-            "create",
-            "token",
-            "acp-cvo",
-            "-n",
-            names::NAMESPACE,
-            "--duration=2h",
-        ])
-        .await
-        .unwrap();
+    let token = acp_e2e::service_account_token(global).await;
     let admin: serde_json::Value = serde_saphyr::from_str(global.kubeconfig_yaml()).unwrap();
     let ca = admin["clusters"][0]["cluster"]["certificate-authority-data"]
         .as_str()
@@ -33,7 +23,7 @@ async fn service_account_kubeconfig(global: &Cluster, dir: &std::path::Path) -> 
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "global", "cluster": {"server": global.server(), "certificate-authority-data": ca}}],
-        "users": [{"name": "acp-cvo", "user": {"token": token.trim()}}],
+        "users": [{"name": "acp-cvo", "user": {"token": token}}],
         "contexts": [{"name": "acp-cvo", "context": {"cluster": "global", "user": "acp-cvo"}}],
         "current-context": "acp-cvo",
     });
@@ -120,17 +110,7 @@ async fn the_operator_upgrades_the_global_cluster_with_only_the_rbac_deploy_gran
     let global = env.cluster("global");
     install_release(global, "4.2.3").await;
 
-    let deploy = acp_testkit::repo_root().join("deploy");
-    for file in [
-        "namespace.yaml",
-        "operator/serviceaccount.yaml",
-        "operator/rbac.yaml",
-    ] {
-        global
-            .kubectl(["apply", "-f", deploy.join(file).to_str().unwrap()])
-            .await
-            .unwrap();
-    }
+    acp_e2e::apply_deploy_rbac(global).await;
     // The ServiceAccount really is restricted: it cannot read Secrets outside its namespace.
     let denied = global
         .kubectl([

@@ -18,7 +18,7 @@ image="$layout:$version"
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}
 created=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)
 
-cargo build --locked --profile image --target "$target" -p acp-operator --bin acp-cvo -p acp-cli --bin ac
+cargo build --locked --profile image --target x86_64-unknown-linux-musl -p acp-operator --bin acp-cvo -p acp-cli --bin ac
 bash scripts/image-rootfs.sh "target/$target/image" "$out/rootfs"
 
 rm -rf "$layout"

@@ -96,8 +96,7 @@ impl Container {
         let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
         mounts
             .lines()
-            .filter(|l| l.split_whitespace().nth(4) == Some("/"))
-            .last()
+            .rfind(|l| l.split_whitespace().nth(4) == Some("/"))
             .and_then(|l| l.split_whitespace().nth(5))
             .unwrap_or_default()
             .to_owned()

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 
 /// Where `scripts/image.sh` writes the image, tagged with the workspace version.
 const IMAGE_LAYOUT: &str = "target/image/oci";
-/// The user the image runs as (distroless's `nonroot`).
+/// The user the image runs as (`nonroot` in its /etc/passwd).
 const IMAGE_USER: u64 = 65532;
 const SERVICE_ACCOUNT_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 const POD_NAME: &str = "acp-cvo-7d4b9c-x2k8q";
@@ -204,7 +204,7 @@ fn report(line: &str) {
 async fn the_operator_image_upgrades_the_global_cluster_as_a_restricted_non_root_container() {
     if let Some(reason) = cannot_run_containers() {
         acp_e2e::skip(
-            "container::the_operator_image_upgrades_the_global_cluster",
+            "container::the_operator_image_upgrades_the_global_cluster_as_a_restricted_non_root_container",
             &reason,
         );
         return;

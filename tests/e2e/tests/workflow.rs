@@ -164,3 +164,27 @@ fn kind_up_creates_exactly_the_clusters_the_external_suites_ask_for() {
         "scripts/kind-up.sh must read its clusters from tests/e2e/kind-clusters"
     );
 }
+
+/// `make demo` builds only the harness's main target (Kubernetes 1.31 to 1.34), not the 1.30 control plane:
+/// every Kubernetes version the demo starts or upgrades a cluster to must be one the main target plays.
+#[test]
+fn make_demo_builds_only_the_control_plane_its_clusters_run() {
+    assert!(
+        repo_file("scripts/demo.sh").contains("ACP_HARNESS_TARGETS=main bash tests/harness/build.sh"),
+        "scripts/demo.sh must build only the harness's main target"
+    );
+    let demo = repo_file("tests/demo/src/main.rs");
+    let minors: Vec<u64> = demo
+        .match_indices("\"v1.")
+        .filter_map(|(at, _)| demo[at + 4..].split('.').next()?.parse().ok())
+        .collect();
+    assert!(
+        !minors.is_empty(),
+        "no Kubernetes version found in tests/demo/src/main.rs"
+    );
+    assert!(
+        minors.iter().all(|&minor| minor > 30),
+        "the demo uses Kubernetes 1.30, which only the k8s-1.30 harness target plays: add it to \
+         ACP_HARNESS_TARGETS in scripts/demo.sh ({minors:?})"
+    );
+}

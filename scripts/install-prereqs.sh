@@ -18,11 +18,15 @@ fi
 if ! python3 -c 'import yaml' >/dev/null 2>&1; then
   pip install --quiet pyyaml
 fi
-# A real OCI registry for the release-bundle tests.
-if ! command -v docker-registry >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry
-  fi
+# Debian packages, installed only when their command is missing: a real OCI registry for the release-bundle
+# tests; chromium and its WebDriver for the console's browser test.
+missing=()
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi

@@ -23,18 +23,21 @@ if command -v rustup >/dev/null 2>&1 &&
   ! rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-musl; then
   rustup target add x86_64-unknown-linux-musl
 fi
-# Debian packages: a real OCI registry for the release-bundle tests; musl-gcc for the static builds' C code
-# (ring); umoci to pack the operator image (scripts/image.sh) and unpack it, runc to run it (container tests);
-# shellcheck, which actionlint runs on the workflow's scripts.
+# Debian packages, installed only when their command is missing: a real OCI registry for the release-bundle
+# tests; chromium and its WebDriver for the console's browser test; musl-gcc for the static builds' C code
+# (ring); umoci to pack the operator image (scripts/image.sh) and unpack it, runc to run it (container
+# tests); shellcheck, which actionlint runs on the workflow's scripts.
 missing=()
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools)
 command -v umoci >/dev/null 2>&1 || missing+=(umoci)
-command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || missing+=(runc)
+[ -x /usr/sbin/runc ] || command -v runc >/dev/null 2>&1 || missing+=(runc)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=()
-  [ "$(id -u)" = 0 ] || sudo=(sudo)
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi

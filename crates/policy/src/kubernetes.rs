@@ -198,7 +198,12 @@ mod tests {
         let rows: &[(Option<&str>, &str, Option<&str>, &[&str])] = &[
             // Minor hops: intermediate minors on their newest known patch, the last on the target's.
             (Some("v1.32.7"), "1.34", Some("v1.34.5"), &["v1.33.7", "v1.34.5"]),
-            (Some("v1.31.4"), "1.34", Some("v1.34.5"), &["v1.32.11", "v1.33.7", "v1.34.5"]),
+            (
+                Some("v1.31.4"),
+                "1.34",
+                Some("v1.34.5"),
+                &["v1.32.11", "v1.33.7", "v1.34.5"],
+            ),
             (Some("v1.32.7"), "1.33", Some("v1.33.6"), &["v1.33.6"]),
             // The target records no patch: any patch of its minor ends the last hop; the hops before it
             // still end on their minor's recorded patch.

@@ -68,9 +68,7 @@ impl Kind {
 
     /// The version field as people write it (`spec.topology.version`).
     pub fn version_path(self) -> String {
-        self.version_field()
-            .trim_start_matches('/')
-            .replace('/', ".")
+        self.version_field().trim_start_matches('/').replace('/', ".")
     }
 }
 
@@ -145,14 +143,23 @@ impl Cluster {
         Ok(group.recommended_kind(kind.name()).map(|(resource, _)| resource))
     }
 
-    async fn cluster_api(&self, kind: Kind, namespace: &str) -> Result<Option<Api<DynamicObject>>, ClusterError> {
+    async fn cluster_api(
+        &self,
+        kind: Kind,
+        namespace: &str,
+    ) -> Result<Option<Api<DynamicObject>>, ClusterError> {
         Ok(self
             .cluster_api_resource(kind)
             .await?
             .map(|resource| Api::namespaced_with(self.client.clone(), namespace, &resource)))
     }
 
-    async fn cluster_api_get(&self, kind: Kind, namespace: &str, name: &str) -> Result<Option<Value>, ClusterError> {
+    async fn cluster_api_get(
+        &self,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Value>, ClusterError> {
         let Some(api) = self.cluster_api(kind, namespace).await? else {
             return Ok(None);
         };
@@ -162,7 +169,12 @@ impl Cluster {
         Ok(object.and_then(|o| serde_json::to_value(o).ok()))
     }
 
-    async fn cluster_api_list(&self, kind: Kind, namespace: &str, cluster: &str) -> Result<Vec<Value>, ClusterError> {
+    async fn cluster_api_list(
+        &self,
+        kind: Kind,
+        namespace: &str,
+        cluster: &str,
+    ) -> Result<Vec<Value>, ClusterError> {
         let Some(api) = self.cluster_api(kind, namespace).await? else {
             return Ok(Vec::new());
         };

@@ -239,9 +239,11 @@ async fn apply(
         driver,
         paused: shadow.is_paused(),
         now: ctx.clock.now(),
-        cluster_api: (driver == KubernetesDriver::ClusterAPI).then(|| stages::kubernetes::cluster_api::Target {
-            objects: &global,
-            cluster: shadow.cluster_api_ref(),
+        cluster_api: (driver == KubernetesDriver::ClusterAPI).then(|| {
+            stages::kubernetes::cluster_api::Target {
+                objects: &global,
+                cluster: shadow.cluster_api_ref(),
+            }
         }),
     };
     let advance = stages::advance(&mut stages, &exec).await;

@@ -20,8 +20,8 @@ use serde_json::Value;
 
 use super::super::{Execution, Step};
 use crate::clusters::cluster_api::{
-    CONTROL_PLANE_LABEL, ClusterApiObjects, DEFER_UPGRADE, DEPLOYMENT_NAME_LABEL, HOLD_UPGRADE_SEQUENCE, Kind,
-    PAUSED_ANNOTATION, VersionWrite,
+    CONTROL_PLANE_LABEL, ClusterApiObjects, DEFER_UPGRADE, DEPLOYMENT_NAME_LABEL, HOLD_UPGRADE_SEQUENCE,
+    Kind, PAUSED_ANNOTATION, VersionWrite,
 };
 
 /// What the driver works on: the global cluster's Cluster API objects and the cvsh's reference.

@@ -148,10 +148,7 @@ mod tests {
     #[test]
     fn a_patch_release_is_a_hop() {
         let ops = plan_for("4.1.3", "4.1.5", "v1.32.7");
-        assert_eq!(
-            versions(&ops),
-            [("kubernetes-1.32", "v1.32.7", "v1.32.11")]
-        );
+        assert_eq!(versions(&ops), [("kubernetes-1.32", "v1.32.7", "v1.32.11")]);
         let done = plan_for("4.1.3", "4.1.5", "v1.32.11");
         assert_eq!(done[0].phase, Some(OperationPhase::Skipped));
     }

@@ -56,7 +56,12 @@ fn plain_cluster() -> Value {
 
 fn written(decision: &Decision) -> (Kind, &str, &str, &str) {
     match decision {
-        Decision::Write(w) => (w.kind, w.name.as_str(), w.resource_version.as_str(), w.version.as_str()),
+        Decision::Write(w) => (
+            w.kind,
+            w.name.as_str(),
+            w.resource_version.as_str(),
+            w.version.as_str(),
+        ),
         other => panic!("expected a write, got {other:?}"),
     }
 }
@@ -123,7 +128,13 @@ fn a_hand_edited_version_stops_the_hop_and_names_the_object_field_and_versions()
     let Decision::Stop(message) = decide(v(HOP), BEFORE, &facts, Some(v("v1.32.7"))) else {
         panic!("expected a stop");
     };
-    for word in ["Cluster fleet/east", "spec.topology.version", "v1.33.9", "v1.32.7", "v1.33.7"] {
+    for word in [
+        "Cluster fleet/east",
+        "spec.topology.version",
+        "v1.33.9",
+        "v1.32.7",
+        "v1.33.7",
+    ] {
         assert!(message.contains(word), "{word:?} not in {message}");
     }
 }

@@ -338,30 +338,22 @@ pub fn decide(hop: KubeVersion, before: Before, facts: &Facts, reported: Option<
     ))
 }
 
-/// Reads the Cluster API objects of `cluster`; `Err` is the step to report instead.
-async fn gather(objects: &dyn ClusterApiObjects, cluster: &ClusterApiClusterRef) -> Result<Facts, Step> {
-    let failed = |err: crate::clusters::ClusterError| Step::from_error(&err);
+/// Reads the Cluster API objects of `cluster`; `None` when the Cluster does not exist.
+pub async fn gather(
+    objects: &dyn ClusterApiObjects,
+    cluster: &ClusterApiClusterRef,
+) -> Result<Option<Facts>, crate::clusters::ClusterError> {
     let (namespace, name) = (cluster.namespace.as_str(), cluster.name.as_str());
-    let Some(object) = objects
-        .get(Kind::Cluster, namespace, name)
-        .await
-        .map_err(failed)?
-    else {
-        return Err(Step::Failed(format!(
-            "Cluster {cluster} (spec.clusterAPI.clusterRef) does not exist in the global cluster: create it, or \
-             point spec.clusterAPI.clusterRef at the cluster's Cluster object"
-        )));
+    let Some(object) = objects.get(Kind::Cluster, namespace, name).await? else {
+        return Ok(None);
     };
-    let machines = objects
-        .list_of_cluster(Kind::Machine, namespace, name)
-        .await
-        .map_err(failed)?;
+    let machines = objects.list_of_cluster(Kind::Machine, namespace, name).await?;
     if is_topology(&object) {
-        return Ok(Facts {
+        return Ok(Some(Facts {
             cluster: object,
             machines,
             ..Facts::default()
-        });
+        }));
     }
     let control_plane = match (
         text(&object, "/spec/controlPlaneRef/kind"),
@@ -369,23 +361,99 @@ async fn gather(objects: &dyn ClusterApiObjects, cluster: &ClusterApiClusterRef)
     ) {
         (Some("KubeadmControlPlane"), Some(cp)) => {
             let cp_namespace = text(&object, "/spec/controlPlaneRef/namespace").unwrap_or(namespace);
-            objects
-                .get(Kind::KubeadmControlPlane, cp_namespace, cp)
-                .await
-                .map_err(failed)?
+            objects.get(Kind::KubeadmControlPlane, cp_namespace, cp).await?
         }
         _ => None,
     };
     let deployments = objects
         .list_of_cluster(Kind::MachineDeployment, namespace, name)
-        .await
-        .map_err(failed)?;
-    Ok(Facts {
+        .await?;
+    Ok(Some(Facts {
         cluster: object,
         control_plane,
         deployments,
         machines,
-    })
+    }))
+}
+
+/// Why Cluster API is not settled on this cluster, if it is not: paused, or a rollout under way (a
+/// machine not Running or being deleted, or on another version than its owner asks for).
+pub fn unsettled(facts: &Facts) -> Option<String> {
+    let cluster = &facts.cluster;
+    let cluster_key = key(cluster);
+    if cluster.pointer("/spec/paused").and_then(Value::as_bool) == Some(true)
+        || annotated(cluster, PAUSED_ANNOTATION)
+    {
+        return Some(format!(
+            "Cluster {cluster_key} is paused (spec.paused or annotation {PAUSED_ANNOTATION}): unpause it, then \
+             the upgrade can start"
+        ));
+    }
+    let wanted_of = |machine: &Value| -> Option<(String, String)> {
+        if is_topology(cluster) {
+            return text(cluster, "/spec/topology/version")
+                .map(|v| (v.to_string(), format!("Cluster {cluster_key} spec.topology.version")));
+        }
+        if is_control_plane(machine) {
+            let cp = facts.control_plane.as_ref()?;
+            return text(cp, "/spec/version")
+                .map(|v| (v.to_string(), format!("KubeadmControlPlane {} spec.version", key(cp))));
+        }
+        let md = labelled(machine, DEPLOYMENT_NAME_LABEL)?;
+        let deployment = facts.deployments.iter().find(|d| name(d) == md)?;
+        text(deployment, "/spec/template/spec/version").map(|v| {
+            (
+                v.to_string(),
+                format!("MachineDeployment {} spec.template.spec.version", key(deployment)),
+            )
+        })
+    };
+    let mut busy = Vec::new();
+    for machine in &facts.machines {
+        let machine_name = name(machine);
+        if machine.pointer("/metadata/deletionTimestamp").is_some() {
+            busy.push(format!("Machine {machine_name} is being deleted"));
+            continue;
+        }
+        let phase = text(machine, "/status/phase").unwrap_or("unknown");
+        if phase != "Running" {
+            busy.push(format!("Machine {machine_name} is {phase}"));
+            continue;
+        }
+        let found = text(machine, "/spec/version").unwrap_or("");
+        if let Some((wanted, field)) = wanted_of(machine)
+            && found != wanted
+        {
+            busy.push(format!("Machine {machine_name} runs {found}, {field} is {wanted}"));
+        }
+    }
+    if busy.is_empty() {
+        return None;
+    }
+    let shown: Vec<String> = busy.iter().take(5).cloned().collect();
+    Some(format!(
+        "Cluster API is rolling out Cluster {cluster_key}: {}{}; wait for the rollout to finish (or repair it) \
+         before upgrading",
+        shown.join("; "),
+        if busy.len() > shown.len() {
+            format!(" and {} more", busy.len() - shown.len())
+        } else {
+            String::new()
+        }
+    ))
+}
+
+/// The step for a Cluster that `spec.clusterAPI.clusterRef` names but the global cluster lacks.
+fn missing(cluster: &ClusterApiClusterRef) -> String {
+    format!(
+        "Cluster {cluster} (spec.clusterAPI.clusterRef) does not exist in the global cluster: create it, or \
+         point spec.clusterAPI.clusterRef at the cluster's Cluster object"
+    )
+}
+
+/// Missing-Cluster wording, shared with the preflight check.
+pub fn missing_cluster(cluster: &ClusterApiClusterRef) -> String {
+    missing(cluster)
 }
 
 pub async fn perform(op: &Operation, hop: KubeHop, exec: &Execution<'_>) -> Step {
@@ -408,8 +476,9 @@ pub async fn perform(op: &Operation, hop: KubeHop, exec: &Execution<'_>) -> Step
         ));
     };
     let facts = match gather(objects, cluster).await {
-        Ok(facts) => facts,
-        Err(step) => return step,
+        Ok(Some(facts)) => facts,
+        Ok(None) => return Step::Failed(missing(cluster)),
+        Err(err) => return Step::from_error(&err),
     };
     match decide(version, Before::of(op), &facts, exec.kubernetes) {
         Decision::Done(message) => Step::Done(message),

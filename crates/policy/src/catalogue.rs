@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use crate::release::{ProductRelease, RELEASE_KIND};
-use crate::version::{AcpMinor, AcpVersion, KubeMinor};
+use crate::version::{AcpMinor, AcpVersion, KubeMinor, KubeVersion};
 
 /// The built-in release descriptions, one `ProductRelease` document per release.
 pub const BUILTIN_RELEASES_YAML: &str = include_str!("../data/releases.yaml");
@@ -101,6 +101,14 @@ impl Catalogue {
         minors
     }
 
+    /// The Kubernetes patches the releases up to `up_to` install: what a Kubernetes hop may end on.
+    pub fn kubernetes_patches(&self, up_to: &AcpVersion) -> Vec<KubeVersion> {
+        self.releases
+            .range(..=up_to.clone())
+            .filter_map(|(_, r)| r.kubernetes.version)
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.releases.len()
     }
@@ -167,7 +175,6 @@ fn validate(release: &ProductRelease) -> Result<(), CatalogueError> {
 mod tests {
     use super::*;
     use crate::release::GlobalUpgradeRule;
-    use crate::version::KubeVersion;
 
     fn v(s: &str) -> AcpVersion {
         s.parse().unwrap()

@@ -20,6 +20,73 @@ pub fn kubernetes_hops(from: KubeMinor, to: KubeMinor) -> Vec<KubeMinor> {
         .collect()
 }
 
+/// Where one hop of the Kubernetes stage takes the control plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KubeHop {
+    pub minor: KubeMinor,
+    /// The exact patch the hop ends on; `None` when the release data names no patch of this minor (then
+    /// any patch of it completes the hop).
+    pub version: Option<KubeVersion>,
+}
+
+impl KubeHop {
+    /// Whether a cluster reporting `reported` has completed this hop.
+    pub fn reached_by(&self, reported: KubeVersion) -> bool {
+        match self.version {
+            Some(version) => reported >= version,
+            None => reported.minor_line() >= self.minor,
+        }
+    }
+}
+
+impl std::fmt::Display for KubeHop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.version {
+            Some(version) => write!(f, "{version}"),
+            None => write!(f, "{}", self.minor),
+        }
+    }
+}
+
+/// The hops from `from` to the target: one per control-plane minor, each ending on the release data's
+/// patch of that minor (the newest of `known`, the Kubernetes versions of the releases up to the target),
+/// the last one on `exact`, the target release's own `kubernetes.version`. A target that records no
+/// patch is reached by any patch of its minor: an exact patch is demanded only where the release data
+/// records one for that release. A patch-only change (`v1.32.7 → v1.32.11`) is one hop on the same
+/// minor. `from` unknown: one hop to the target.
+pub fn kubernetes_hop_plan(
+    from: Option<KubeVersion>,
+    target: KubeMinor,
+    exact: Option<KubeVersion>,
+    known: &[KubeVersion],
+) -> Vec<KubeHop> {
+    let exact = exact.filter(|e| e.minor_line() == target);
+    let patch_of = |minor: KubeMinor| {
+        if minor == target {
+            return exact;
+        }
+        known.iter().filter(|k| k.minor_line() == minor).max().copied()
+    };
+    let hop = |minor| KubeHop {
+        minor,
+        version: patch_of(minor),
+    };
+    let Some(from) = from else {
+        return vec![hop(target)];
+    };
+    let minors = kubernetes_hops(from.minor_line(), target);
+    if !minors.is_empty() {
+        return minors.into_iter().map(hop).collect();
+    }
+    match exact {
+        Some(exact) if from.minor_line() == target && from < exact => vec![KubeHop {
+            minor: target,
+            version: Some(exact),
+        }],
+        _ => Vec::new(),
+    }
+}
+
 /// A node's kubelet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Kubelet {
@@ -98,4 +165,88 @@ pub fn kubelet_skew(apiservers: &[KubeMinor], kubelets: &[Kubelet]) -> Verdict {
                 .join(" → ")
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> KubeVersion {
+        s.parse().unwrap()
+    }
+
+    fn m(s: &str) -> KubeMinor {
+        s.parse().unwrap()
+    }
+
+    /// The Kubernetes patches of the built-in releases (REFERENCE §1).
+    fn known() -> Vec<KubeVersion> {
+        ["v1.31.14", "v1.32.7", "v1.32.11", "v1.33.6", "v1.33.7", "v1.34.5"]
+            .map(v)
+            .to_vec()
+    }
+
+    fn plan(from: Option<&str>, target: &str, exact: Option<&str>) -> Vec<String> {
+        kubernetes_hop_plan(from.map(v), m(target), exact.map(v), &known())
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn each_hop_ends_on_the_release_patch_of_its_minor() {
+        let rows: &[(Option<&str>, &str, Option<&str>, &[&str])] = &[
+            // Minor hops: intermediate minors on their newest known patch, the last on the target's.
+            (Some("v1.32.7"), "1.34", Some("v1.34.5"), &["v1.33.7", "v1.34.5"]),
+            (
+                Some("v1.31.4"),
+                "1.34",
+                Some("v1.34.5"),
+                &["v1.32.11", "v1.33.7", "v1.34.5"],
+            ),
+            (Some("v1.32.7"), "1.33", Some("v1.33.6"), &["v1.33.6"]),
+            // The target records no patch: any patch of its minor ends the last hop; the hops before it
+            // still end on their minor's recorded patch.
+            (Some("v1.32.7"), "1.33", None, &["1.33"]),
+            (Some("v1.31.4"), "1.33", None, &["v1.32.11", "1.33"]),
+            // A minor with no known patch: any patch of it.
+            (Some("v1.34.5"), "1.35", None, &["1.35"]),
+            // Patch-only changes are a hop too.
+            (Some("v1.32.7"), "1.32", Some("v1.32.11"), &["v1.32.11"]),
+            (Some("v1.33.6-1"), "1.33", Some("v1.33.7"), &["v1.33.7"]),
+            // Already there, or past it: nothing to do (never a downgrade).
+            (Some("v1.32.11"), "1.32", Some("v1.32.11"), &[]),
+            (Some("v1.32.12"), "1.32", Some("v1.32.11"), &[]),
+            (Some("v1.32.7"), "1.32", None, &[]),
+            (Some("v1.34.5"), "1.33", Some("v1.33.7"), &[]),
+            // Unknown starting point: one hop to the target.
+            (None, "1.34", Some("v1.34.5"), &["v1.34.5"]),
+            // An exact version off the target minor is ignored.
+            (Some("v1.33.7"), "1.34", Some("v1.33.9"), &["1.34"]),
+        ];
+        for (from, target, exact, want) in rows {
+            assert_eq!(
+                plan(*from, target, *exact),
+                want.to_vec(),
+                "{from:?} → {target} ({exact:?})"
+            );
+        }
+    }
+
+    #[test]
+    fn a_hop_is_reached_by_its_patch_or_a_later_one() {
+        let hop = KubeHop {
+            minor: m("1.32"),
+            version: Some(v("v1.32.11")),
+        };
+        assert!(!hop.reached_by(v("v1.32.7")));
+        assert!(hop.reached_by(v("v1.32.11")));
+        assert!(hop.reached_by(v("v1.33.0")));
+        let any = KubeHop {
+            minor: m("1.35"),
+            version: None,
+        };
+        assert!(!any.reached_by(v("v1.34.9")));
+        assert!(any.reached_by(v("v1.35.0")));
+    }
 }

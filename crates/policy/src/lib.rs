@@ -29,7 +29,9 @@ pub use global_gate::global_gate;
 pub use global_tier::{GlobalMember, primary_gate, standby_gate};
 pub use history::{HistoryEntry, HistoryRecord, HistoryState, MAX_HISTORY, prune_history};
 pub use import_gate::import_gate;
-pub use kubernetes::{Kubelet, MAX_KUBELET_SKEW, kubelet_skew, kubernetes_hops};
+pub use kubernetes::{
+    KubeHop, Kubelet, MAX_KUBELET_SKEW, kubelet_skew, kubernetes_hop_plan, kubernetes_hops,
+};
 pub use release::{
     AdminGate, GlobalUpgradeRule, KubernetesSupport, Lifecycle, Module, ProductRelease, RELEASE_KIND,
 };

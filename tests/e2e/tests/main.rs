@@ -23,6 +23,7 @@ mod cli_operator;
 mod cli_release;
 mod cli_rollout;
 mod cli_upgrade;
+mod cluster_api;
 mod console;
 mod container;
 mod crds;

@@ -95,6 +95,37 @@ pub struct ClusterVersionShadowSpec {
     /// True: finish the running operation, start nothing new.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused: Option<bool>,
+
+    /// Where the ClusterAPI driver finds the cluster's Cluster API objects in the global cluster.
+    /// Required with kubernetesDriver ClusterAPI; ignored by the other drivers.
+    #[serde(default, rename = "clusterAPI", skip_serializing_if = "Option::is_none")]
+    pub cluster_api: Option<ClusterApiSpec>,
+}
+
+/// The Cluster API side of a cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterApiSpec {
+    /// The `cluster.x-k8s.io` Cluster object of this cluster, in the global cluster.
+    pub cluster_ref: ClusterApiClusterRef,
+}
+
+/// A Cluster API Cluster by namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterApiClusterRef {
+    /// Namespace of the Cluster object.
+    #[schemars(length(min = 1, max = 63))]
+    pub namespace: String,
+    /// Name of the Cluster object.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+impl std::fmt::Display for ClusterApiClusterRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
 }
 
 /// The update an administrator asked for: exactly one of version and image.
@@ -200,7 +231,9 @@ pub enum Provisioning {
 pub enum KubernetesDriver {
     /// Someone else upgrades Kubernetes; the stage waits until the cluster reports each hop.
     External,
-    /// Drive `Cluster.spec.topology.version` of the Cluster API object.
+    /// Drive the Cluster API objects named by `spec.clusterAPI.clusterRef`, one hop at a time:
+    /// `Cluster.spec.topology.version` for a topology-managed Cluster, else the KubeadmControlPlane's
+    /// `spec.version` and then each MachineDeployment's `spec.template.spec.version`.
     ClusterAPI,
     /// Never touch Kubernetes (third-party clusters).
     None,

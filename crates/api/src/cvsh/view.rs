@@ -41,6 +41,11 @@ impl ClusterVersionShadow {
         })
     }
 
+    /// The Cluster API Cluster of this cluster (`spec.clusterAPI.clusterRef`), if one is named.
+    pub fn cluster_api_ref(&self) -> Option<&super::ClusterApiClusterRef> {
+        self.spec.cluster_api.as_ref().map(|c| &c.cluster_ref)
+    }
+
     /// True when `spec.paused` is set.
     pub fn is_paused(&self) -> bool {
         self.spec.paused.unwrap_or(false)

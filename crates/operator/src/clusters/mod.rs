@@ -2,6 +2,7 @@
 //! client for the global cluster), every call bounded by a timeout, and what the operator observes there.
 
 pub mod access;
+pub mod cluster_api;
 #[cfg(test)]
 pub mod fake;
 pub mod objects;

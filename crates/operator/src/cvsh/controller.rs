@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use acp_api::conditions::Clock;
-use acp_api::cvsh::{CheckState, Tier};
+use acp_api::cvsh::{CheckState, KubernetesDriver, Tier};
 use acp_api::{ClusterVersionShadow, ClusterVersionShadowStatus, ProductManifest};
 use acp_policy::AcpVersion;
 use kube::runtime::events::{Event, Recorder};
@@ -226,6 +226,8 @@ async fn apply(
             advance: stages::Advance::default(),
         };
     };
+    let driver = shadow.kubernetes_driver();
+    let global = ctx.access.global(acp_api::names::GLOBAL_CLUSTER);
     let exec = Execution {
         cluster: match &facts.cluster {
             Ok(cluster) => Ok(cluster as &dyn ObjectStore),
@@ -234,9 +236,15 @@ async fn apply(
         current: from.as_ref().and_then(|c| catalogue.release(c)),
         target: target_release,
         kubernetes: facts.kubernetes(),
-        driver: shadow.kubernetes_driver(),
+        driver,
         paused: shadow.is_paused(),
         now: ctx.clock.now(),
+        cluster_api: (driver == KubernetesDriver::ClusterAPI).then(|| {
+            stages::kubernetes::cluster_api::Target {
+                objects: &global,
+                cluster: shadow.cluster_api_ref(),
+            }
+        }),
     };
     let advance = stages::advance(&mut stages, &exec).await;
     Stepped { stages, advance }

@@ -212,6 +212,7 @@ fn stage_list(previous: &ClusterVersionShadowStatus, p: &Projection<'_>) -> Vec<
                 target: release,
                 kubernetes: p.facts.kubernetes(),
                 driver: p.driver,
+                kubernetes_patches: p.facts.catalogue.kubernetes_patches(target),
             }),
             None => previous.stages.clone(),
         },

@@ -43,6 +43,7 @@ impl Upgrade {
             target: &self.target,
             kubernetes: Some("v1.34.1".parse().unwrap()),
             driver: KubernetesDriver::External,
+            kubernetes_patches: Vec::new(),
         })
     }
 
@@ -82,6 +83,7 @@ impl Upgrade {
             driver: KubernetesDriver::External,
             paused: false,
             now,
+            cluster_api: None,
         }
     }
 }

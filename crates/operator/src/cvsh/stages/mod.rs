@@ -35,6 +35,9 @@ pub struct PlanInputs<'a> {
     /// The cluster's Kubernetes version when execution starts.
     pub kubernetes: Option<KubeVersion>,
     pub driver: KubernetesDriver,
+    /// The Kubernetes patches of the releases up to the target (`Catalogue::kubernetes_patches`): what
+    /// each hop ends on.
+    pub kubernetes_patches: Vec<KubeVersion>,
 }
 
 /// The stages of an upgrade, every operation Pending.
@@ -88,6 +91,8 @@ pub struct Execution<'a> {
     /// `spec.paused`: finish running operations, start no new one.
     pub paused: bool,
     pub now: Timestamp,
+    /// The Cluster API objects the ClusterAPI driver moves; `None` with the other drivers.
+    pub cluster_api: Option<kubernetes::cluster_api::Target<'a>>,
 }
 
 /// What one attempt at an operation concluded.
@@ -267,7 +272,7 @@ async fn perform(
 ) -> Step {
     match which {
         StandardStage::Prepare => prepare::perform(op, cluster, exec).await,
-        StandardStage::Kubernetes => kubernetes::perform(op, exec),
+        StandardStage::Kubernetes => kubernetes::perform(op, exec).await,
         StandardStage::Core | StandardStage::Aligned => modules::perform(op, cluster, exec).await,
         StandardStage::Verify => verify::perform(op, cluster, exec).await,
     }
@@ -391,6 +396,7 @@ mod tests {
             target: catalogue.release(&target).unwrap(),
             kubernetes: Some(kube.parse().unwrap()),
             driver: KubernetesDriver::External,
+            kubernetes_patches: catalogue.kubernetes_patches(&target),
         })
     }
 
@@ -469,6 +475,7 @@ mod tests {
             target: catalogue.release(&AcpVersion::new(4, 3, 1)).unwrap(),
             kubernetes: Some("v1.34.1".parse().unwrap()),
             driver: KubernetesDriver::External,
+            kubernetes_patches: Vec::new(),
         });
         assert_eq!(stages[2].operations[0].action, OperationAction::Upgrade);
         assert_eq!(
@@ -494,6 +501,7 @@ mod tests {
             driver: KubernetesDriver::External,
             paused,
             now: Timestamp::from_second(1_800_000_000).unwrap(),
+            cluster_api: None,
         }
     }
 

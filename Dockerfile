@@ -2,7 +2,7 @@
 # The operator image for users with Docker: static (musl) builds of acp-cvo and ac in the `image` cargo
 # profile, on an empty base holding only what scripts/image-rootfs.sh writes (a passwd and group entry for
 # the non-root user 65532, the CA certificates). `make test` builds the same image without Docker, offline,
-# into the OCI layout target/image/oci (scripts/image.sh).
+# into the OCI layout target/oci (scripts/image.sh).
 FROM rust:1-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends musl-tools ca-certificates \
  && rm -rf /var/lib/apt/lists/* \

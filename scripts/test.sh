@@ -25,7 +25,7 @@ fi
 step "tools the tests use: helm, cosign, actionlint (built once into target/tools)"
 bash scripts/tools.sh
 
-step "the operator image (static binaries, OCI layout in target/image/oci), for the container tests"
+step "the operator image (static binaries, OCI layout in target/oci), for the container tests"
 time bash scripts/image.sh
 
 step "Helm chart matches deploy/ and lints"

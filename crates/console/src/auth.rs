@@ -72,7 +72,9 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
 pub fn valid_token(token: &str) -> bool {
     !token.is_empty()
         && token.len() <= 8192
-        && token.bytes().all(|b| b.is_ascii_graphic() && !b";,\\\"".contains(&b))
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b";,\\\"".contains(&b))
 }
 
 /// The value of a cookie of the request.
@@ -152,7 +154,10 @@ mod tests {
     fn the_token_comes_from_the_header_then_the_cookie() {
         let mut headers = HeaderMap::new();
         assert_eq!(bearer_token(&headers), None);
-        headers.insert(header::COOKIE, "a=b; acp_console_token=from-cookie".parse().unwrap());
+        headers.insert(
+            header::COOKIE,
+            "a=b; acp_console_token=from-cookie".parse().unwrap(),
+        );
         assert_eq!(bearer_token(&headers).as_deref(), Some("from-cookie"));
         headers.insert(header::AUTHORIZATION, "Bearer from-header".parse().unwrap());
         assert_eq!(bearer_token(&headers).as_deref(), Some("from-header"));
@@ -165,7 +170,9 @@ mod tests {
         let mut config = kube::Config::new("https://10.0.0.1:6443".parse().unwrap());
         config.auth_info.token = Some("service-account".to_owned().into());
         config.auth_info.client_certificate_data = Some("cert".into());
-        let Mode::Bearer(kept) = Mode::bearer(config) else { panic!("bearer mode") };
+        let Mode::Bearer(kept) = Mode::bearer(config) else {
+            panic!("bearer mode")
+        };
         assert!(kept.auth_info.token.is_none());
         assert!(kept.auth_info.client_certificate_data.is_none());
         assert!(client_for(&Mode::Bearer(kept), &HeaderMap::new()).is_err());

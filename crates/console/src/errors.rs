@@ -29,12 +29,15 @@ impl Attempt<'_> {
         match error {
             kube::Error::Api(status) if status.code == 403 => self.forbidden(),
             kube::Error::Api(status) if status.code == 401 => {
-                "The API server did not accept your credentials (401); sign in again with a valid token.".to_owned()
+                "The API server did not accept your credentials (401); sign in again with a valid token."
+                    .to_owned()
             }
             kube::Error::Api(status) if status.code == 404 => {
                 format!("Cannot {}: {} (not found).", self.what, status.message)
             }
-            kube::Error::Api(status) => format!("Cannot {}: {} ({}).", self.what, status.message, status.code),
+            kube::Error::Api(status) => {
+                format!("Cannot {}: {} ({}).", self.what, status.message, status.code)
+            }
             other => format!("Cannot {}: the API server did not answer ({other}).", self.what),
         }
     }

@@ -28,7 +28,11 @@ where
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     let Ok(permit) = state.streams.clone().try_acquire_owned() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many live streams are open; reload later").into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many live streams are open; reload later",
+        )
+            .into_response();
     };
     let client = match auth::client_for(&state.config.mode, headers) {
         Ok(client) => client,
@@ -50,7 +54,11 @@ fn event(name: &str, data: String) -> Result<Event, Infallible> {
     Ok(Event::default().event(name).data(data.replace('\r', " ")))
 }
 
-pub async fn fleet(Shared(state): Shared<Arc<State>>, headers: HeaderMap, Query(query): Query<views::FleetQuery>) -> Response {
+pub async fn fleet(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    Query(query): Query<views::FleetQuery>,
+) -> Response {
     let namespace = state.config.namespace.clone();
     stream(&state, &headers, move |client, mut tx| async move {
         let api: Api<ClusterVersionShadow> = Api::namespaced(client, &namespace);
@@ -72,7 +80,10 @@ pub async fn fleet(Shared(state): Shared<Arc<State>>, headers: HeaderMap, Query(
                 Ok(watcher::Event::InitDone) => {
                     initialised = true;
                     let all: Vec<_> = rows.values().cloned().collect();
-                    out.push(event("counts", views::counts_fragment(&views::counts(&all)).into_string()));
+                    out.push(event(
+                        "counts",
+                        views::counts_fragment(&views::counts(&all)).into_string(),
+                    ));
                 }
                 Ok(watcher::Event::Apply(cvsh)) => {
                     let row = views::FleetRow::of(&cvsh, now);
@@ -83,13 +94,19 @@ pub async fn fleet(Shared(state): Shared<Arc<State>>, headers: HeaderMap, Query(
                     }
                     rows.insert(cvsh.name_any(), row);
                     let all: Vec<_> = rows.values().cloned().collect();
-                    out.push(event("counts", views::counts_fragment(&views::counts(&all)).into_string()));
+                    out.push(event(
+                        "counts",
+                        views::counts_fragment(&views::counts(&all)).into_string(),
+                    ));
                 }
                 Ok(watcher::Event::Delete(cvsh)) => {
                     rows.remove(&cvsh.name_any());
                     out.push(event("remove", cvsh.name_any()));
                     let all: Vec<_> = rows.values().cloned().collect();
-                    out.push(event("counts", views::counts_fragment(&views::counts(&all)).into_string()));
+                    out.push(event(
+                        "counts",
+                        views::counts_fragment(&views::counts(&all)).into_string(),
+                    ));
                 }
                 // A refused or broken watch ends the stream; the browser retries later.
                 Err(e) => {
@@ -106,7 +123,11 @@ pub async fn fleet(Shared(state): Shared<Arc<State>>, headers: HeaderMap, Query(
     })
 }
 
-pub async fn cluster(Shared(state): Shared<Arc<State>>, headers: HeaderMap, Path(name): Path<String>) -> Response {
+pub async fn cluster(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
     let namespace = state.config.namespace.clone();
     stream(&state, &headers, move |client, mut tx| async move {
         let api: Api<ClusterVersionShadow> = Api::namespaced(client.clone(), &namespace);

@@ -17,7 +17,10 @@ pub async fn headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers
@@ -69,11 +72,17 @@ mod tests {
     fn only_pages_of_this_host_may_post() {
         let ok = headers(&[("host", "127.0.0.1:8443"), ("origin", "http://127.0.0.1:8443")]);
         assert!(same_origin(&ok));
-        let referer = headers(&[("host", "console.example"), ("referer", "https://console.example/clusters/a")]);
+        let referer = headers(&[
+            ("host", "console.example"),
+            ("referer", "https://console.example/clusters/a"),
+        ]);
         assert!(same_origin(&referer));
         let other = headers(&[("host", "127.0.0.1:8443"), ("origin", "http://evil.example")]);
         assert!(!same_origin(&other));
-        let prefix = headers(&[("host", "127.0.0.1:8443"), ("origin", "http://127.0.0.1:8443.evil.example")]);
+        let prefix = headers(&[
+            ("host", "127.0.0.1:8443"),
+            ("origin", "http://127.0.0.1:8443.evil.example"),
+        ]);
         assert!(!same_origin(&prefix));
         assert!(!same_origin(&headers(&[("host", "127.0.0.1:8443")])));
         let null = headers(&[("host", "127.0.0.1:8443"), ("origin", "null")]);

@@ -42,9 +42,9 @@ impl FleetRow {
         };
         let eta = if reading.state.is_executing() {
             let estimate = status.last_completed_duration().filter(|d| !d.is_zero());
-            let elapsed = status.running_upgrade().and_then(|h| {
-                Duration::try_from(now.duration_since(h.started_time.0)).ok()
-            });
+            let elapsed = status
+                .running_upgrade()
+                .and_then(|h| Duration::try_from(now.duration_since(h.started_time.0)).ok());
             estimate.zip(elapsed).map(|(e, s)| e.saturating_sub(s))
         } else {
             None
@@ -109,8 +109,7 @@ impl FleetQuery {
 
     pub fn matches(&self, row: &FleetRow) -> bool {
         let state = Self::given(&self.state).is_none_or(|s| s.eq_ignore_ascii_case(row.state));
-        let version =
-            Self::given(&self.version).is_none_or(|v| row.current == v || row.desired == v);
+        let version = Self::given(&self.version).is_none_or(|v| row.current == v || row.desired == v);
         let label = Self::given(&self.label).is_none_or(|l| match l.split_once('=') {
             Some((k, v)) => row.labels.get(k.trim()).is_some_and(|x| x == v.trim()),
             None => row.labels.contains_key(l),
@@ -363,8 +362,12 @@ pub fn verdict(status: &acp_api::ClusterVersionShadowStatus, version: &str) -> S
     };
     match status.preflight_for(&target) {
         None => "no preflight result yet".to_owned(),
-        Some(s) if !s.failed.is_empty() => format!("blocked by {}", acp_api::cvsh::describe_checks(&s.failed)),
-        Some(s) if !s.waiting.is_empty() => format!("waiting for {}", acp_api::cvsh::describe_checks(&s.waiting)),
+        Some(s) if !s.failed.is_empty() => {
+            format!("blocked by {}", acp_api::cvsh::describe_checks(&s.failed))
+        }
+        Some(s) if !s.waiting.is_empty() => {
+            format!("waiting for {}", acp_api::cvsh::describe_checks(&s.waiting))
+        }
         Some(_) => "could start now".to_owned(),
     }
 }
@@ -407,7 +410,11 @@ impl RequestChoice {
     /// The version asked for: the typed one when given, else the chosen available update.
     pub fn target(&self) -> &str {
         let typed = self.explicit_version.trim();
-        if typed.is_empty() { self.version.trim() } else { typed }
+        if typed.is_empty() {
+            self.version.trim()
+        } else {
+            typed
+        }
     }
 
     /// `force` is on only when the cluster's name is typed exactly.
@@ -479,7 +486,13 @@ pub fn request_form(form: &RequestForm<'_>) -> Markup {
 }
 
 /// The whole cluster page.
-pub fn cluster_page(cvsh: &ClusterVersionShadow, now: Timestamp, events: &[Event], form: &RequestForm<'_>, notice: Option<Markup>) -> Markup {
+pub fn cluster_page(
+    cvsh: &ClusterVersionShadow,
+    now: Timestamp,
+    events: &[Event],
+    form: &RequestForm<'_>,
+    notice: Option<Markup>,
+) -> Markup {
     html! {
         h1 { "Cluster " (cvsh.name_any()) }
         @if let Some(n) = notice { (n) }
@@ -556,7 +569,12 @@ pub fn runs(runs: &[acp_api::rollout::UpgradeRun]) -> Markup {
 }
 
 /// One rollout: stages → batches → clusters, pending gates, and approve / pause / resume.
-pub fn run(r: &acp_api::rollout::UpgradeRun, csrf: &str, denied: Option<&str>, notice: Option<Markup>) -> Markup {
+pub fn run(
+    r: &acp_api::rollout::UpgradeRun,
+    csrf: &str,
+    denied: Option<&str>,
+    notice: Option<Markup>,
+) -> Markup {
     let name = r.name_any();
     let status = r.status.clone().unwrap_or_default();
     let disabled = denied.is_some();

@@ -23,6 +23,7 @@ mod cli_operator;
 mod cli_release;
 mod cli_rollout;
 mod cli_upgrade;
+mod console_http;
 mod crds;
 mod faults;
 mod harness_lifecycle;

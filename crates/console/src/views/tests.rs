@@ -13,7 +13,12 @@ fn check(name: &str, state: CheckState, message: &str) -> PreflightCheck {
 }
 
 /// A cluster at `current`, asked for `request`, with preflight results for it.
-fn cvsh(name: &str, current: &str, request: Option<&str>, checks: Vec<PreflightCheck>) -> ClusterVersionShadow {
+fn cvsh(
+    name: &str,
+    current: &str,
+    request: Option<&str>,
+    checks: Vec<PreflightCheck>,
+) -> ClusterVersionShadow {
     let mut cvsh = ClusterVersionShadow::new(
         name,
         ClusterVersionShadowSpec {
@@ -60,7 +65,10 @@ fn a_blocked_cluster_reads_blocked_with_its_first_failed_check() {
         Some(("GlobalTierReached".to_owned(), "global runs 4.3.0".to_owned()))
     );
     let idle = FleetRow::of(&cvsh("a", "4.3.0", None, vec![]), Timestamp::UNIX_EPOCH);
-    assert_eq!((idle.state, idle.desired.as_str(), idle.blocker), ("Idle", "", None));
+    assert_eq!(
+        (idle.state, idle.desired.as_str(), idle.blocker),
+        ("Idle", "", None)
+    );
 }
 
 #[test]
@@ -68,7 +76,10 @@ fn each_available_update_says_whether_it_could_start() {
     let table = [
         (vec![check("A", CheckState::Passed, "ok")], "could start now"),
         (vec![check("A", CheckState::Failed, "no")], "blocked by A: no"),
-        (vec![check("A", CheckState::Retry, "asking")], "waiting for A: asking"),
+        (
+            vec![check("A", CheckState::Retry, "asking")],
+            "waiting for A: asking",
+        ),
         (vec![], "no preflight result yet"),
     ];
     for (checks, expected) in table {
@@ -76,7 +87,10 @@ fn each_available_update_says_whether_it_could_start() {
         assert_eq!(verdict(&cvsh.status_or_default(), "4.3.1"), expected);
     }
     let other = cvsh("a", "4.3.0", None, vec![check("A", CheckState::Passed, "ok")]);
-    assert_eq!(verdict(&other.status_or_default(), "4.3.2"), "no preflight result yet");
+    assert_eq!(
+        verdict(&other.status_or_default(), "4.3.2"),
+        "no preflight result yet"
+    );
 }
 
 #[test]
@@ -89,7 +103,12 @@ fn the_query_filters_and_sorts_rows() {
     .iter()
     .map(|c| FleetRow::of(c, Timestamp::UNIX_EPOCH))
     .collect();
-    let names = |q: FleetQuery| q.apply(rows.clone()).into_iter().map(|r| r.name).collect::<Vec<_>>();
+    let names = |q: FleetQuery| {
+        q.apply(rows.clone())
+            .into_iter()
+            .map(|r| r.name)
+            .collect::<Vec<_>>()
+    };
     let q = |state: &str, version: &str, sort: &str| FleetQuery {
         state: Some(state.into()),
         label: None,
@@ -108,14 +127,22 @@ fn names_and_messages_from_the_api_server_are_text_never_markup() {
     let hostile = blocked("<script>alert(1)</script>\"'&");
     let row = fleet_row(&FleetRow::of(&hostile, Timestamp::UNIX_EPOCH)).into_string();
     assert!(!row.contains("<script>"), "{row}");
-    assert!(row.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;'&amp;"), "{row}");
+    assert!(
+        row.contains("&lt;script&gt;alert(1)&lt;/script&gt;&quot;'&amp;"),
+        "{row}"
+    );
     let page = cluster_live(&hostile, Timestamp::UNIX_EPOCH, &[]).into_string();
     assert!(!page.contains("<script>"), "{page}");
 }
 
 #[test]
 fn a_view_only_user_sees_the_request_disabled_and_why() {
-    let cvsh = cvsh("global", "4.3.0", None, vec![check("A", CheckState::Passed, "ok")]);
+    let cvsh = cvsh(
+        "global",
+        "4.3.0",
+        None,
+        vec![check("A", CheckState::Passed, "ok")],
+    );
     let why = "You may not request an upgrade of cluster global (RBAC: needs patch on clusterversionshadows in cpaas-system)";
     let choice = RequestChoice::default();
     let form = RequestForm {
@@ -126,15 +153,29 @@ fn a_view_only_user_sees_the_request_disabled_and_why() {
         review: None,
     };
     let html = request_form(&form).into_string();
-    assert!(html.contains(r#"<button type="submit" name="action" value="review" disabled>"#), "{html}");
-    assert!(html.contains(r#"data-field="rbac""#) && html.contains("needs patch on clusterversionshadows"), "{html}");
-    assert!(html.contains(r#"<input type="hidden" name="csrf" value="token">"#), "{html}");
+    assert!(
+        html.contains(r#"<button type="submit" name="action" value="review" disabled>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"data-field="rbac""#) && html.contains("needs patch on clusterversionshadows"),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<input type="hidden" name="csrf" value="token">"#),
+        "{html}"
+    );
     assert!(html.contains(r#"<option value="4.3.1">"#), "{html}");
 }
 
 #[test]
 fn the_review_shows_the_verdict_inside_the_form_before_confirming() {
-    let cvsh = cvsh("global", "4.3.0", None, vec![check("A", CheckState::Passed, "ok")]);
+    let cvsh = cvsh(
+        "global",
+        "4.3.0",
+        None,
+        vec![check("A", CheckState::Passed, "ok")],
+    );
     let choice = RequestChoice {
         version: "4.3.1".into(),
         ..Default::default()
@@ -152,7 +193,11 @@ fn the_review_shows_the_verdict_inside_the_form_before_confirming() {
     assert!(verdict.contains("could start now"), "{html}");
     assert!(inside.contains(r#"value="confirm""#), "{html}");
     let unreviewed = RequestForm { review: None, ..form };
-    assert!(!request_form(&unreviewed).into_string().contains(r#"value="confirm""#));
+    assert!(
+        !request_form(&unreviewed)
+            .into_string()
+            .contains(r#"value="confirm""#)
+    );
 }
 
 #[test]
@@ -171,6 +216,8 @@ fn the_newest_history_entry_is_the_first_row_of_the_history_body() {
     };
     cvsh.status.as_mut().unwrap().history = vec![entry("4.3.1"), entry("4.3.0")];
     let html = cluster_live(&cvsh, Timestamp::UNIX_EPOCH, &[]).into_string();
-    let body = &html[html.find(r#"<tbody data-field="history"><tr><td>4.3.1</td><td>Completed"#).unwrap()..];
+    let body = &html[html
+        .find(r#"<tbody data-field="history"><tr><td>4.3.1</td><td>Completed"#)
+        .unwrap()..];
     assert!(body.contains("4.3.0"), "{html}");
 }

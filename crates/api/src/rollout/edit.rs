@@ -189,4 +189,3 @@ pub fn skip(run: &UpgradeRun, cluster: &str) -> Result<Edit, Refusal> {
         message: format!("run {name} will not start cluster {cluster}"),
     })
 }
-

@@ -67,6 +67,20 @@ pub async fn client(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
 ) -> anyhow::Result<(kube::Client, String)> {
+    let (mut config, which) = config(kubeconfig, context).await?;
+    config.read_timeout = Some(READ_TIMEOUT);
+    let server = config.cluster_url.to_string().trim_end_matches('/').to_owned();
+    let client = kube::Client::try_from(config)
+        .with_context(|| format!("cannot build a client for {server} from {which}"))?;
+    Ok((client, server))
+}
+
+/// The connection settings of a kubeconfig (`None`: $KUBECONFIG or ~/.kube/config) with the connect
+/// timeout set, and how to name the kubeconfig in messages. Long-lived watches set their own read timeout.
+pub async fn config(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> anyhow::Result<(kube::Config, String)> {
     let options = KubeConfigOptions {
         context: context.map(str::to_owned),
         ..Default::default()
@@ -90,9 +104,5 @@ pub async fn client(
         None => format!("cannot use {which}; pass --kubeconfig FILE or set KUBECONFIG"),
     })?;
     config.connect_timeout = Some(CONNECT_TIMEOUT);
-    config.read_timeout = Some(READ_TIMEOUT);
-    let server = config.cluster_url.to_string().trim_end_matches('/').to_owned();
-    let client = kube::Client::try_from(config)
-        .with_context(|| format!("cannot build a client for {server} from {which}"))?;
-    Ok((client, server))
+    Ok((config, which))
 }

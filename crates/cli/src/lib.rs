@@ -14,6 +14,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 pub mod adm;
 pub mod completion;
 pub mod connect;
+pub mod console;
 pub mod errors;
 pub mod humanize;
 pub mod output;
@@ -34,6 +35,8 @@ enum Command {
     Adm(adm::AdmArgs),
     /// Print a shell completion script: `source <(ac completion bash)`.
     Completion(completion::CompletionArgs),
+    /// Serve the web console (the fleet, clusters, releases, rollouts) acting as you.
+    Console(console::ConsoleArgs),
 }
 
 /// What a command reports back to `main`, beyond errors.
@@ -74,6 +77,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Adm(args) => run_async(adm::run(args, &mut stdout)),
         Command::Completion(args) => completion::run(&args, &mut stdout),
+        // Serves many browsers at once: a multi-threaded runtime.
+        Command::Console(args) => run_server(console::run(args, &mut stdout)),
     };
     let _ = stdout.flush();
     match result {
@@ -123,6 +128,17 @@ fn error_text(err: &anyhow::Error) -> String {
 /// and starting worker threads would only cost startup time.
 fn run_async<F: std::future::Future<Output = anyhow::Result<Outcome>>>(future: F) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(future)
+}
+
+/// Runs a long-lived server on a multi-threaded runtime.
+fn run_server<F: std::future::Future<Output = anyhow::Result<Outcome>>>(
+    future: F,
+) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;

@@ -25,6 +25,7 @@ mod cli_rollout;
 mod cli_upgrade;
 mod cluster_api;
 mod console;
+mod console_http;
 mod container;
 mod crds;
 mod faults;

@@ -5,6 +5,7 @@
 
 pub mod bounds;
 mod preflight_summary;
+pub mod request;
 mod state;
 mod status;
 mod view;

@@ -12,6 +12,7 @@
 //! `--max-concurrent-upgrades`) still applies.
 
 pub mod decide;
+pub mod edit;
 pub mod facts;
 pub mod plan;
 pub mod resolve;

@@ -164,14 +164,7 @@ pub async fn create_run(conn: &Connection, run: &UpgradeRun) -> anyhow::Result<U
     })
 }
 
-/// What an edit of a run's spec decided, from the run as read.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Edit {
-    /// Nothing to change; the message says why.
-    Nothing(String),
-    /// Merge this into `spec`, then print the message.
-    Patch { spec: Value, message: String },
-}
+pub use super::edit::Edit;
 
 /// How often an edit is retried when someone else changed the run in between.
 const EDIT_ATTEMPTS: usize = 5;
@@ -181,7 +174,7 @@ const EDIT_ATTEMPTS: usize = 5;
 pub async fn edit_run(
     conn: &Connection,
     name: &str,
-    decide: impl Fn(&UpgradeRun) -> anyhow::Result<Edit>,
+    decide: impl Fn(&UpgradeRun) -> Result<Edit, super::edit::Refusal>,
 ) -> anyhow::Result<String> {
     let params = PatchParams {
         field_manager: Some(names::CLI_FIELD_MANAGER.to_owned()),

@@ -183,7 +183,7 @@ pub async fn run(args: RolloutArgs, out: &mut dyn Write) -> anyhow::Result<Outco
 async fn simple_edit(
     args: RunArgs,
     out: &mut dyn Write,
-    decide: fn(&UpgradeRun) -> api::Edit,
+    decide: fn(&UpgradeRun) -> edit::Edit,
 ) -> anyhow::Result<Outcome> {
     let conn = Connection::open(&args.connection).await?;
     let message = api::edit_run(&conn, &args.name, |run| Ok(decide(run))).await?;

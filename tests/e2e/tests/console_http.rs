@@ -1,0 +1,197 @@
+//! The web console over plain HTTP (`ac console` as a process, against a real API server): what a browser
+//! page did not send is refused, bearer mode never answers without the caller's token, and a live page's
+//! event stream carries a cluster's change. The browser itself is `console::`'s subject.
+
+use std::time::Duration;
+
+use acp_api::names;
+use acp_e2e::cli::{ac_path, platform, write_status};
+use acp_e2e::create_cvsh;
+use acp_e2e::operator::shadows;
+use acp_testkit::{ChildProcess, Cluster, ProcessSpec, TestEnv};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// `ac console --port 0` on `global` with `extra` flags, and the host:port it printed.
+async fn console(env: &TestEnv, global: &Cluster, name: &str, extra: &[&str]) -> (ChildProcess, String) {
+    let process = env
+        .spawn(
+            ProcessSpec::new(ac_path())
+                .name(format!("ac-console-{name}"))
+                .args(["console", "--port", "0", "--kubeconfig"])
+                .arg(global.kubeconfig_path())
+                .args(extra),
+        )
+        .unwrap();
+    let url = acp_testkit::wait_for_some("`ac console` to print its URL", WAIT, || async {
+        process.logs().lines().find_map(|line| {
+            line.strip_prefix("Console: http://")
+                .map(|u| u.trim().trim_end_matches('/').to_owned())
+        })
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}:\n{}", process.log_tail(40)));
+    (process, url)
+}
+
+/// One HTTP/1.1 exchange: status, response head, body.
+async fn exchange(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request += &format!("{name}: {value}\r\n");
+    }
+    if method == "POST" {
+        request += &format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+    }
+    request += "\r\n";
+    request += body;
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (code, head.to_owned(), body.to_owned())
+}
+
+/// The session cookie a page set and the CSRF token it carries.
+fn session_of(head: &str, body: &str) -> (String, String) {
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .and_then(|c| c.split(';').next())
+        .unwrap_or_else(|| panic!("no session cookie in:\n{head}"))
+        .to_owned();
+    let csrf = body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no CSRF token in the page:\n{body}"))
+        .to_owned();
+    (cookie, csrf)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_without_the_pages_csrf_token_or_origin_is_refused_and_changes_nothing() {
+    let env = platform([]).await;
+    let global = env.cluster("global");
+    create_cvsh(global, names::GLOBAL_CLUSTER, json!({})).await;
+    write_status(
+        global,
+        "global",
+        json!({"current": {"version": "4.3.0"}, "availableUpdates": [{"version": "4.3.1"}]}),
+    )
+    .await;
+    let (_console, addr) = console(&env, global, "csrf", &[]).await;
+
+    let (code, head, page) = exchange(&addr, "GET", "/clusters/global", &[], "").await;
+    assert_eq!(code, 200, "{page}");
+    let lower = head.to_lowercase();
+    assert!(
+        lower.contains("content-security-policy: default-src 'none'; script-src 'self'"),
+        "{head}"
+    );
+    assert!(
+        lower.contains("x-content-type-options: nosniff") && lower.contains("referrer-policy"),
+        "{head}"
+    );
+    let (cookie, csrf) = session_of(&head, &page);
+    let origin = format!("http://{addr}");
+    let path = "/clusters/global/request";
+    let confirm = "version=4.3.1&action=confirm";
+
+    let (code, _, body) = exchange(
+        &addr,
+        "POST",
+        path,
+        &[("Cookie", &cookie), ("Origin", &origin)],
+        confirm,
+    )
+    .await;
+    assert_eq!(code, 403, "no CSRF token: {body}");
+    assert!(body.contains("CSRF"), "{body}");
+    let with_token = format!("csrf={csrf}&{confirm}");
+    let other_site = [("Cookie", cookie.as_str()), ("Origin", "http://evil.example")];
+    let (code, _, body) = exchange(&addr, "POST", path, &other_site, &with_token).await;
+    assert_eq!(code, 403, "another site's page: {body}");
+    let (code, _, body) = exchange(&addr, "POST", path, &[("Origin", &origin)], &with_token).await;
+    assert_eq!(code, 403, "no session: {body}");
+    let cvsh = shadows(global).await.get("global").await.unwrap();
+    assert_eq!(cvsh.spec.desired_update, None, "a refused POST changed global");
+
+    // The same POST from the page itself goes through.
+    let (code, _, body) = exchange(
+        &addr,
+        "POST",
+        path,
+        &[("Cookie", &cookie), ("Origin", &origin)],
+        &with_token,
+    )
+    .await;
+    assert!(code == 200 || code == 303, "{code}: {body}");
+    let cvsh = shadows(global).await.get("global").await.unwrap();
+    assert_eq!(cvsh.requested_version(), Some("4.3.1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_mode_answers_401_without_the_callers_token_and_the_live_stream_follows_a_cluster() {
+    let env = platform([]).await;
+    let global = env.cluster("global");
+    create_cvsh(global, names::GLOBAL_CLUSTER, json!({})).await;
+    write_status(global, "global", json!({"current": {"version": "4.3.0"}})).await;
+
+    let (_bearer, bearer) = console(&env, global, "bearer", &["--auth", "bearer"]).await;
+    for path in ["/", "/clusters/global", "/events/fleet", "/releases"] {
+        let (code, _, body) = exchange(&bearer, "GET", path, &[], "").await;
+        assert_eq!(code, 401, "{path} without a token: {body}");
+    }
+    let (_, _, body) = exchange(&bearer, "GET", "/", &[], "").await;
+    assert!(body.contains("id=\"sign-in\""), "{body}");
+    let (code, _, body) = exchange(
+        &bearer,
+        "GET",
+        "/",
+        &[("Authorization", "Bearer not-a-token")],
+        "",
+    )
+    .await;
+    assert_eq!(code, 401, "a token the API server refuses: {body}");
+
+    // The fleet page's stream: the counts once its watch has listed, then global's row when it changes, over one connection.
+    let (_console, addr) = console(&env, global, "live", &[]).await;
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let request = format!("GET /events/fleet HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut seen = String::new();
+    let mut read_until = async |what: &str, seen: &mut String| {
+        let mut buffer = [0u8; 16 * 1024];
+        let found = tokio::time::timeout(WAIT, async {
+            while !seen.contains(what) {
+                let n = stream.read(&mut buffer).await.unwrap();
+                assert!(n > 0, "the stream ended:\n{seen}");
+                seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        })
+        .await;
+        assert!(found.is_ok(), "no {what:?} on the stream:\n{seen}");
+    };
+    read_until("event: counts", &mut seen).await;
+    assert!(seen.contains("text/event-stream"), "{seen}");
+    seen.clear();
+    write_status(global, "global", json!({"current": {"version": "4.3.7"}})).await;
+    read_until("4.3.7", &mut seen).await;
+}

@@ -168,7 +168,12 @@ mod tests {
         let mut imported = Catalogue::default();
         let target = AcpVersion::new(4, 3, 1);
         imported
-            .insert(crate::releases::builtin::catalogue().release(&target).unwrap().clone())
+            .insert(
+                crate::releases::builtin::catalogue()
+                    .release(&target)
+                    .unwrap()
+                    .clone(),
+            )
             .unwrap();
         assert!(patches(&imported, &target).contains(&"v1.34.5".parse().unwrap()));
         assert!(!patches(&imported, &AcpVersion::new(4, 2, 5)).contains(&"v1.34.5".parse().unwrap()));

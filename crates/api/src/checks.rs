@@ -22,6 +22,7 @@ pub const CONCURRENT_UPGRADE_LIMIT: &str = "ConcurrentUpgradeLimit";
 pub const DEPRECATED_APIS_REMOVED: &str = "DeprecatedAPIsRemoved";
 pub const MAINTENANCE_WINDOW_OPEN: &str = "MaintenanceWindowOpen";
 pub const CONDITIONAL_UPDATE_RISKS_ACCEPTED: &str = "ConditionalUpdateRisksAccepted";
+pub const CLUSTER_API_CLUSTER_READY: &str = "ClusterAPIClusterReady";
 
 /// Reason of `ResourcePatchUpgradeable` while a ResourcePatch lacks the exemption annotation.
 pub const REASON_UNEXEMPT_RESOURCE_PATCHES: &str = "UnexemptResourcePatches";
@@ -46,7 +47,7 @@ pub struct CheckSpec {
 
 /// Every check, in the order the operator runs and lists them. The only list of checks: everything
 /// else reads it.
-pub const REGISTRY: [CheckSpec; 19] = [
+pub const REGISTRY: [CheckSpec; 20] = [
     // A supported upgrade edge leads from the current version to the target.
     CheckSpec {
         name: VERSION_UPGRADE_PATH,
@@ -202,6 +203,15 @@ pub const REGISTRY: [CheckSpec; 19] = [
         forceable: false,
         needs_cluster: false,
     },
+    // kubernetesDriver ClusterAPI: the cluster's Cluster object (global cluster) exists, is not paused and
+    // is not mid-rollout.
+    CheckSpec {
+        name: CLUSTER_API_CLUSTER_READY,
+        policy: CheckPolicy::Always,
+        switchable: true,
+        forceable: true,
+        needs_cluster: false,
+    },
 ];
 
 /// The registry entry of check `name`.
@@ -299,6 +309,7 @@ mod tests {
                 "DeprecatedAPIsRemoved",
                 "ConditionalUpdateRisksAccepted",
                 "MaintenanceWindowOpen",
+                "ClusterAPIClusterReady",
             ]
         );
         assert_eq!(spec(CLUSTER_RUNNING).map(|s| s.name), Some(CLUSTER_RUNNING));

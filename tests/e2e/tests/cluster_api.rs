@@ -73,7 +73,12 @@ async fn two_hops_through_the_topology(global: &Cluster, east: &Cluster) {
     .await;
     let hop = operation(&waiting, "kubernetes-1.34").unwrap();
     assert_eq!(hop.current_version.as_deref(), Some("v1.33.7"));
-    assert_eq!(hop.target_version.as_deref(), Some("v1.34.5"));
+    assert_eq!(
+        hop.target_version.as_deref(),
+        Some("v1.34.5"),
+        "{:#?}",
+        waiting.status.as_ref().unwrap().stages
+    );
     play_cluster_api(global, east, "v1.33.7").await;
 
     // Hop 2 starts: someone changes the version by hand before it rolls out.

@@ -236,6 +236,7 @@ pub async fn preflight(
             }
             _ => &[],
         },
+        cluster_api: shadow.cluster_api_ref(),
     };
     let kept = previous.preflight.as_ref();
     let checks = match &facts.cluster {

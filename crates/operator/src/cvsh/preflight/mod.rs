@@ -111,6 +111,8 @@ pub struct Inputs<'a> {
     pub risks: Option<&'a crate::cvsh::risks::ReleaseRisks>,
     /// `spec.desiredUpdate.acceptRisks` when the request is for the target; empty otherwise.
     pub accept_risks: &'a [String],
+    /// `spec.clusterAPI.clusterRef`: the cluster's Cluster API Cluster in the global cluster.
+    pub cluster_api: Option<&'a acp_api::cvsh::ClusterApiClusterRef>,
 }
 
 impl Inputs<'_> {

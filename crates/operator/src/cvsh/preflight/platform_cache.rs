@@ -91,6 +91,10 @@ impl<P: PlatformSource + Sync> PlatformSource for CachedPlatform<P> {
         keep(&self.windows, name, value.clone());
         Ok(value)
     }
+
+    fn cluster_api(&self) -> Option<&dyn crate::clusters::cluster_api::ClusterApiObjects> {
+        self.inner.cluster_api()
+    }
 }
 
 #[cfg(test)]

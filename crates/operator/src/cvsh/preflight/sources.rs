@@ -147,6 +147,11 @@ pub trait PlatformSource {
         &self,
         name: &str,
     ) -> impl Future<Output = Result<Option<MaintenanceWindowSpec>, ClusterError>> + Send;
+    /// The global cluster's Cluster API objects (kubernetesDriver ClusterAPI); `None` where there are none
+    /// to read.
+    fn cluster_api(&self) -> Option<&dyn crate::clusters::cluster_api::ClusterApiObjects> {
+        None
+    }
 }
 
 impl CronJobSource for Cluster {
@@ -309,6 +314,10 @@ impl PlatformSource for Platform {
         let what = format!("get MaintenanceWindow {}/{name}", self.namespace);
         let window = self.cluster.get_opt(&what, api.get(name)).await?;
         Ok(window.map(|w| w.spec))
+    }
+
+    fn cluster_api(&self) -> Option<&dyn crate::clusters::cluster_api::ClusterApiObjects> {
+        Some(&self.cluster)
     }
 }
 

@@ -212,7 +212,7 @@ fn stage_list(previous: &ClusterVersionShadowStatus, p: &Projection<'_>) -> Vec<
                 target: release,
                 kubernetes: p.facts.kubernetes(),
                 driver: p.driver,
-                kubernetes_patches: p.facts.catalogue.kubernetes_patches(target),
+                kubernetes_patches: stages::kubernetes::patches(&p.facts.catalogue, target),
             }),
             None => previous.stages.clone(),
         },

@@ -60,6 +60,7 @@ checks! {
     DeprecatedApisRemoved => deprecated_apis_removed,
     ConditionalUpdateRisksAccepted => conditional_update_risks_accepted,
     MaintenanceWindowOpen => maintenance_window_open,
+    ClusterApiClusterReady => cluster_api_cluster_ready,
 }
 
 impl Check {
@@ -134,6 +135,7 @@ pub(crate) mod fixtures {
         pub now: Timestamp,
         pub risks: Option<crate::cvsh::risks::ReleaseRisks>,
         pub accept_risks: Vec<String>,
+        pub cluster_api: Option<acp_api::cvsh::ClusterApiClusterRef>,
     }
 
     pub fn node(name: &str, kubelet: &str) -> NodeFact {
@@ -173,6 +175,7 @@ pub(crate) mod fixtures {
                 now: Timestamp::from_second(1_800_000_000).unwrap(),
                 risks: None,
                 accept_risks: Vec::new(),
+                cluster_api: None,
             }
         }
 
@@ -194,6 +197,7 @@ pub(crate) mod fixtures {
                 now: self.now,
                 risks: self.risks.as_ref(),
                 accept_risks: &self.accept_risks,
+                cluster_api: self.cluster_api.as_ref(),
             }
         }
     }

@@ -391,13 +391,21 @@ pub fn unsettled(facts: &Facts) -> Option<String> {
     }
     let wanted_of = |machine: &Value| -> Option<(String, String)> {
         if is_topology(cluster) {
-            return text(cluster, "/spec/topology/version")
-                .map(|v| (v.to_string(), format!("Cluster {cluster_key} spec.topology.version")));
+            return text(cluster, "/spec/topology/version").map(|v| {
+                (
+                    v.to_string(),
+                    format!("Cluster {cluster_key} spec.topology.version"),
+                )
+            });
         }
         if is_control_plane(machine) {
             let cp = facts.control_plane.as_ref()?;
-            return text(cp, "/spec/version")
-                .map(|v| (v.to_string(), format!("KubeadmControlPlane {} spec.version", key(cp))));
+            return text(cp, "/spec/version").map(|v| {
+                (
+                    v.to_string(),
+                    format!("KubeadmControlPlane {} spec.version", key(cp)),
+                )
+            });
         }
         let md = labelled(machine, DEPLOYMENT_NAME_LABEL)?;
         let deployment = facts.deployments.iter().find(|d| name(d) == md)?;
@@ -424,7 +432,9 @@ pub fn unsettled(facts: &Facts) -> Option<String> {
         if let Some((wanted, field)) = wanted_of(machine)
             && found != wanted
         {
-            busy.push(format!("Machine {machine_name} runs {found}, {field} is {wanted}"));
+            busy.push(format!(
+                "Machine {machine_name} runs {found}, {field} is {wanted}"
+            ));
         }
     }
     if busy.is_empty() {
@@ -443,17 +453,12 @@ pub fn unsettled(facts: &Facts) -> Option<String> {
     ))
 }
 
-/// The step for a Cluster that `spec.clusterAPI.clusterRef` names but the global cluster lacks.
-fn missing(cluster: &ClusterApiClusterRef) -> String {
+/// The Cluster `spec.clusterAPI.clusterRef` names is not in the global cluster: what to do.
+pub fn missing_cluster(cluster: &ClusterApiClusterRef) -> String {
     format!(
         "Cluster {cluster} (spec.clusterAPI.clusterRef) does not exist in the global cluster: create it, or \
          point spec.clusterAPI.clusterRef at the cluster's Cluster object"
     )
-}
-
-/// Missing-Cluster wording, shared with the preflight check.
-pub fn missing_cluster(cluster: &ClusterApiClusterRef) -> String {
-    missing(cluster)
 }
 
 pub async fn perform(op: &Operation, hop: KubeHop, exec: &Execution<'_>) -> Step {
@@ -477,7 +482,7 @@ pub async fn perform(op: &Operation, hop: KubeHop, exec: &Execution<'_>) -> Step
     };
     let facts = match gather(objects, cluster).await {
         Ok(Some(facts)) => facts,
-        Ok(None) => return Step::Failed(missing(cluster)),
+        Ok(None) => return Step::Failed(missing_cluster(cluster)),
         Err(err) => return Step::from_error(&err),
     };
     match decide(version, Before::of(op), &facts, exec.kubernetes) {

@@ -9,7 +9,7 @@
 pub mod cluster_api;
 
 use acp_api::cvsh::{KubernetesDriver, Operation, OperationAction, OperationPhase};
-use acp_policy::{KubeHop, KubeMinor, KubeVersion, kubernetes_hop_plan};
+use acp_policy::{AcpVersion, Catalogue, KubeHop, KubeMinor, KubeVersion, kubernetes_hop_plan};
 
 use super::{Execution, PlanInputs, Step, operation};
 
@@ -62,6 +62,17 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Vec<Operation> {
         .collect()
 }
 
+/// The Kubernetes patches a hop to `target` may end on: those of the releases up to `target` that the
+/// operator knows (imported ones) and of the built-in release data (which knows every published patch,
+/// e.g. 4.3.0's v1.34.5 when only 4.3.1 was imported).
+pub fn patches(catalogue: &Catalogue, target: &AcpVersion) -> Vec<KubeVersion> {
+    let mut patches = catalogue.kubernetes_patches(target);
+    patches.extend(Catalogue::builtin().kubernetes_patches(target));
+    patches.sort();
+    patches.dedup();
+    patches
+}
+
 /// The hop an operation performs: its minor from the name, its version from `targetVersion` (an exact
 /// patch, or only the minor when the release data names none).
 pub fn hop_of(op: &Operation) -> Option<KubeHop> {
@@ -96,7 +107,6 @@ pub async fn perform(op: &Operation, exec: &Execution<'_>) -> Step {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use acp_policy::AcpVersion;
     use k8s_openapi::jiff::Timestamp;
 
     fn plan_for(current: &str, target: &str, kube: &str) -> Vec<Operation> {
@@ -151,6 +161,22 @@ mod tests {
         assert_eq!(versions(&ops), [("kubernetes-1.32", "v1.32.7", "v1.32.11")]);
         let done = plan_for("4.1.3", "4.1.5", "v1.32.11");
         assert_eq!(done[0].phase, Some(OperationPhase::Skipped));
+    }
+
+    #[test]
+    fn hops_use_the_built_in_patches_when_only_the_target_was_imported() {
+        let mut imported = Catalogue::default();
+        let target = AcpVersion::new(4, 3, 1);
+        imported
+            .insert(
+                crate::releases::builtin::catalogue()
+                    .release(&target)
+                    .unwrap()
+                    .clone(),
+            )
+            .unwrap();
+        assert!(patches(&imported, &target).contains(&"v1.34.5".parse().unwrap()));
+        assert!(!patches(&imported, &AcpVersion::new(4, 2, 5)).contains(&"v1.34.5".parse().unwrap()));
     }
 
     fn exec<'a>(target: &'a acp_policy::ProductRelease, kube: &str) -> Execution<'a> {

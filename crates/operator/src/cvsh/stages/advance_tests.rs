@@ -432,7 +432,11 @@ async fn a_module_unchanged_between_the_releases_is_skipped_and_nothing_of_it_is
     let result = advance(&mut stages, &upgrade.on(&cluster, at(0))).await;
 
     assert!(result.finished, "{result:?}");
-    assert!(!cluster.applied().contains(&deployment(LOGGING)), "{:?}", cluster.applied());
+    assert!(
+        !cluster.applied().contains(&deployment(LOGGING)),
+        "{:?}",
+        cluster.applied()
+    );
     assert!(cluster.applied().contains(&deployment(AUTH)));
     let skipped = operation(&mut stages, LOGGING);
     assert_eq!(skipped.phase, Some(Skipped));

@@ -81,6 +81,9 @@ pub mod annotations {
     /// that acp-cvo does not manage yet (Helm's adoption rule). The operator reads it and strips it
     /// before applying, so it never reaches the cluster.
     pub const ADOPT: &str = "config.alauda.io/adopt";
+    /// On an object acp-cvo applied for a module: the `sha256:` digest of the module's manifests it
+    /// came from, so a resumed operator knows the object already carries the target release.
+    pub const MANIFEST_DIGEST: &str = "config.alauda.io/manifest-digest";
     /// On a cvsh: the UpgradeRun that wrote its `spec.desiredUpdate` (absent when the run only follows a
     /// person's request for the same version). A run withdraws only a request it wrote.
     pub const RUN_REQUEST: &str = "cvo.alauda.io/upgrade-run-request";

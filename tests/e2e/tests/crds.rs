@@ -387,6 +387,8 @@ async fn status_applied_by_two_field_managers_keeps_both() {
                 phase: Some(phase),
                 message: None,
                 last_transition_time: None,
+                manifest_digest: None,
+                insights: Vec::new(),
             }],
         }];
         ssa::status_body::<ClusterVersionShadow>(&status).unwrap()

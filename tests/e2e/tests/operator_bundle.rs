@@ -202,3 +202,75 @@ fn risk_check(shadow: &ClusterVersionShadow) -> Option<&PreflightCheck> {
     (preflight.target_version.as_deref() == Some("4.4.0")).then_some(())?;
     preflight.checks.iter().find(|c| c.name == RISK_CHECK)
 }
+
+/// A release that keeps one module as it was: upgrading 4.3.1 to a 4.3.2 bundle whose cluster-logging
+/// is 4.3.1's, byte for byte, rolls out the other modules and leaves cluster-logging alone — no apply,
+/// no new ReplicaSet — recorded Skipped, "unchanged since 4.3.1".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_module_unchanged_by_the_release_is_skipped_and_not_rolled_out() {
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    const UNCHANGED: &str = "cluster-logging";
+    let env = start([cluster("global", "1.34")]).await;
+    let global = env.cluster("global");
+    let (host, _registry) = start_registry(&env).await;
+    let repository = format!("{host}/acp/release");
+    let mut release = bundle_release("4.3.2");
+    let kept = acp_operator::releases::builtin::sample_modules(&"4.3.1".parse().unwrap())
+        .into_iter()
+        .find(|m| m.name == UNCHANGED)
+        .unwrap();
+    for module in &mut release.modules {
+        if module.name == UNCHANGED {
+            *module = kept.clone();
+        }
+    }
+    push_release(env.dir(), &repository, &release, None).await;
+    let image = format!("{repository}:4.3.2");
+
+    install_release(global, "4.3.1").await;
+    create_cvsh(global, names::GLOBAL_CLUSTER, json!({})).await;
+    let spec = operator_spec(global, "4.3.1", "replica-a").args(["--release-repository", &repository]);
+    let _operator = env.spawn(spec).unwrap();
+    import_image(global, "acp-4-3-2", &image).await;
+    wait_shadow(global, "global", "4.3.2 offered", LONG, |s| {
+        offered(s).contains(&"4.3.2".to_string())
+    })
+    .await;
+    request_image(global, "global", &image).await;
+    let done = wait_shadow(global, "global", "4.3.2 completed", LONG, |s| {
+        s.current_version() == Some("4.3.2") && ready(s)
+    })
+    .await;
+
+    let skipped = operation(&done, UNCHANGED).unwrap();
+    assert_eq!(skipped.phase.as_ref().map(|p| p.as_str()), Some("Skipped"));
+    let message = skipped.message.as_deref().unwrap_or_default();
+    assert!(message.starts_with("unchanged since 4.3.1"), "{message}");
+    let logging = module(global, UNCHANGED).await;
+    assert!(rolled_out(&logging, "4.3.1"), "{:?}", logging.status);
+    assert_eq!(
+        logging.metadata.generation,
+        Some(1),
+        "{UNCHANGED} must not be touched"
+    );
+    let replica_sets: Api<ReplicaSet> = Api::namespaced(global.client().await.unwrap(), names::NAMESPACE);
+    let owned = replica_sets
+        .list(&kube::api::ListParams::default().labels(&format!("app.kubernetes.io/name={UNCHANGED}")))
+        .await
+        .unwrap();
+    assert_eq!(owned.items.len(), 1, "{UNCHANGED}: no new ReplicaSet");
+    for name in CORE_MODULES {
+        let deployment = module(global, name).await;
+        assert!(
+            rolled_out(&deployment, "4.3.2"),
+            "{name}: {:?}",
+            deployment.status
+        );
+        assert_eq!(
+            operation(&done, name)
+                .and_then(|o| o.phase.as_ref())
+                .map(|p| p.as_str()),
+            Some("Succeeded")
+        );
+    }
+}

@@ -6,7 +6,8 @@
 //!
 //! The worst case the bounds allow stays well under etcd's 1.5 MiB request limit: 100 history entries ×
 //! 4 KiB of accepted risks, 64 checks × 4 KiB, 16 conditions × 4 KiB, 16 stages of at most 256
-//! operations whose messages are 512 characters (operations are many, so each says less).
+//! operations whose messages are 512 characters (operations are many, so each says less). Only an
+//! operation that waits carries insights, at most 3 of about 1.3 KiB each.
 
 use super::ClusterVersionShadowStatus;
 
@@ -17,6 +18,10 @@ pub const MAX_MESSAGE_CHARS: usize = 4096;
 pub const MAX_OPERATION_MESSAGE_CHARS: usize = 512;
 /// The most characters of a short field read from a cluster (a version, a UID).
 pub const MAX_SHORT_CHARS: usize = 256;
+/// The most insights of one operation.
+pub const MAX_INSIGHTS: usize = 3;
+/// The most characters of an insight's message or action.
+pub const MAX_INSIGHT_TEXT_CHARS: usize = 512;
 /// The most entries of `status.conditions`.
 pub const MAX_CONDITIONS: usize = 16;
 /// The most entries of `status.preflight.checks`.
@@ -96,6 +101,14 @@ impl ClusterVersionShadowStatus {
             stage.operations.truncate(MAX_OPERATIONS);
             for operation in &mut stage.operations {
                 clip_option(&mut operation.message, MAX_OPERATION_MESSAGE_CHARS);
+                clip_option(&mut operation.manifest_digest, MAX_SHORT_CHARS);
+                operation.insights.truncate(MAX_INSIGHTS);
+                for insight in &mut operation.insights {
+                    clip_in_place(&mut insight.object, MAX_SHORT_CHARS);
+                    clip_in_place(&mut insight.reason, MAX_SHORT_CHARS);
+                    clip_in_place(&mut insight.message, MAX_INSIGHT_TEXT_CHARS);
+                    clip_in_place(&mut insight.action, MAX_INSIGHT_TEXT_CHARS);
+                }
             }
         }
         self.conditional_updates

@@ -298,6 +298,8 @@ mod tests {
             phase: Some(phase),
             message: None,
             last_transition_time: None,
+            manifest_digest: None,
+            insights: Vec::new(),
         };
         status.stages = vec![Stage {
             name: "Core".into(),

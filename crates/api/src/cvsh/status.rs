@@ -9,8 +9,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::bounds::{
-    MAX_CHECKS, MAX_CONDITIONS, MAX_HISTORY, MAX_MESSAGE_CHARS, MAX_NODE_VERSIONS,
-    MAX_OPERATION_MESSAGE_CHARS, MAX_OPERATIONS, MAX_SHORT_CHARS, MAX_STAGES,
+    MAX_CHECKS, MAX_CONDITIONS, MAX_HISTORY, MAX_INSIGHT_TEXT_CHARS, MAX_INSIGHTS, MAX_MESSAGE_CHARS,
+    MAX_NODE_VERSIONS, MAX_OPERATION_MESSAGE_CHARS, MAX_OPERATIONS, MAX_SHORT_CHARS, MAX_STAGES,
 };
 
 /// The most entries `status.availableUpdates` holds.
@@ -267,6 +267,66 @@ pub struct Operation {
     /// When the phase last changed; a resumed operator measures retry deadlines from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_transition_time: Option<Time>,
+
+    /// `sha256:` digest of the module's manifests in the target release. A module whose version and
+    /// digest are the same in the current release, and whose objects the cluster has, is Skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_SHORT_CHARS))]
+    pub manifest_digest: Option<String>,
+
+    /// Why a Running operation has waited longer than the operator's threshold: the objects it waits
+    /// on and what is wrong with them. Empty while the wait is short or nothing is found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_INSIGHTS))]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
+    pub insights: Vec<Insight>,
+}
+
+/// One culprit of a long wait.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Insight {
+    /// What the culprit is part of: Workload (the module's pods), Node, Disruption (a
+    /// PodDisruptionBudget) or Machines (Cluster API machines).
+    pub scope: InsightScope,
+
+    /// The object, e.g. `Pod cpaas-system/platform-api-7c9d5-x2lq`.
+    #[schemars(length(max = MAX_SHORT_CHARS))]
+    pub object: String,
+
+    /// CamelCase reason: Unschedulable, ImagePullFailed, CrashLoopBackOff, NodeNotReady,
+    /// EvictionBlocked or MachinesNotUpdating.
+    #[schemars(length(max = MAX_SHORT_CHARS))]
+    pub reason: String,
+
+    /// What is wrong, in the cluster's own words where it has them (the scheduler's message, the
+    /// image, the container's last exit code).
+    #[schemars(length(max = MAX_INSIGHT_TEXT_CHARS))]
+    pub message: String,
+
+    /// What to do next.
+    #[schemars(length(max = MAX_INSIGHT_TEXT_CHARS))]
+    pub action: String,
+}
+
+/// What a culprit is part of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum InsightScope {
+    Workload,
+    Node,
+    Disruption,
+    Machines,
+}
+
+impl InsightScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Workload => "Workload",
+            Self::Node => "Node",
+            Self::Disruption => "Disruption",
+            Self::Machines => "Machines",
+        }
+    }
 }
 
 /// What an operation does.

@@ -118,6 +118,26 @@ pub fn labelled(manifest: &Value, module: &str, release: &str) -> (Value, bool) 
     (manifest, adopt)
 }
 
+/// Sets annotation `key` of `manifest` to `value`.
+pub fn annotate(manifest: &mut Value, key: &str, value: &str) {
+    let Some(metadata) = manifest
+        .as_object_mut()
+        .map(|o| o.entry("metadata").or_insert_with(|| Value::Object(Map::new())))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let notes = metadata
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !notes.is_object() {
+        *notes = Value::Object(Map::new());
+    }
+    if let Some(notes) = notes.as_object_mut() {
+        notes.insert(key.into(), value.into());
+    }
+}
+
 /// Whether `metadata.managedFields` records a server-side apply by acp-cvo's field manager.
 fn applied_by_acp_cvo(live: &Value) -> bool {
     live.pointer("/metadata/managedFields")

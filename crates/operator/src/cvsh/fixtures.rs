@@ -50,6 +50,8 @@ pub fn executing_status(done: usize, total: usize) -> ClusterVersionShadowStatus
             }),
             message: None,
             last_transition_time: None,
+            manifest_digest: None,
+            insights: Vec::new(),
         })
         .collect();
     ClusterVersionShadowStatus {

@@ -8,6 +8,7 @@ pub mod facts;
 mod fixtures;
 pub mod fleet;
 pub mod gather;
+pub mod insights;
 pub mod phase;
 pub mod pinning;
 pub mod plan;

@@ -282,6 +282,8 @@ mod tests {
                 phase: Some(op_phase),
                 message: Some("rejected by the API server".into()),
                 last_transition_time: None,
+                manifest_digest: None,
+                insights: Vec::new(),
             }],
         }
     }

@@ -411,3 +411,64 @@ async fn a_module_dropped_from_the_target_loses_only_the_objects_acp_cvo_manages
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_module_unchanged_between_the_releases_is_skipped_and_nothing_of_it_is_applied() {
+    let mut upgrade = Upgrade::new();
+    let logging = upgrade
+        .target
+        .modules
+        .iter()
+        .find(|m| m.name == LOGGING)
+        .unwrap()
+        .clone();
+    for module in &mut upgrade.current.modules {
+        if module.name == LOGGING {
+            *module = logging.clone();
+        }
+    }
+    let cluster = FakeCluster::new();
+    upgrade.rolled_out_before(&cluster, LOGGING);
+    let mut stages = upgrade.stages();
+
+    let result = advance(&mut stages, &upgrade.on(&cluster, at(0))).await;
+
+    assert!(result.finished, "{result:?}");
+    assert!(
+        !cluster.applied().contains(&deployment(LOGGING)),
+        "{:?}",
+        cluster.applied()
+    );
+    assert!(cluster.applied().contains(&deployment(AUTH)));
+    let skipped = operation(&mut stages, LOGGING);
+    assert_eq!(skipped.phase, Some(Skipped));
+    let message = skipped.message.as_deref().unwrap();
+    assert!(message.starts_with("unchanged since 4.3.1"), "{message}");
+}
+
+#[tokio::test]
+async fn a_restarted_operator_waits_on_objects_that_already_carry_the_target_and_applies_them_never_again() {
+    let upgrade = Upgrade::new();
+    let auth = upgrade.target.modules.iter().find(|m| m.name == AUTH).unwrap();
+    let cluster = FakeCluster::new();
+    // The operator applied platform-auth's objects, then stopped before recording the result.
+    for manifest in &auth.manifests {
+        let mut manifest = manifest.clone();
+        crate::clusters::ownership::annotate(
+            &mut manifest,
+            acp_api::names::annotations::MANIFEST_DIGEST,
+            &super::modules::digest(auth),
+        );
+        cluster.insert(manifest);
+    }
+    let mut stages = upgrade.interrupted_in_core();
+
+    advance(&mut stages, &upgrade.on(&cluster, at(0))).await;
+
+    assert_eq!(
+        cluster.applied(),
+        [deployment(CONSOLE), deployment(LOGGING)],
+        "platform-auth is applied once, before the restart"
+    );
+    assert_eq!(phase_of(&stages, AUTH), Succeeded);
+}

@@ -75,6 +75,8 @@ pub fn operation(name: impl Into<String>, action: OperationAction) -> Operation 
         phase: Some(OperationPhase::Pending),
         message: None,
         last_transition_time: None,
+        manifest_digest: None,
+        insights: Vec::new(),
     }
 }
 
@@ -99,6 +101,8 @@ pub struct Execution<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
     Done(String),
+    /// Nothing to do: the cluster already has what the operation would make (an unchanged module).
+    Skipped(String),
     Waiting(String),
     /// The operation cannot succeed as things are (rejected manifest, failed rollout).
     Failed(String),
@@ -228,6 +232,10 @@ fn record_step(op: &mut Operation, step: Step, now: Timestamp, result: &mut Adva
             set_phase(op, OperationPhase::Succeeded, message);
             true
         }
+        Step::Skipped(message) => {
+            set_phase(op, OperationPhase::Skipped, message);
+            true
+        }
         Step::Waiting(message) => {
             result
                 .waiting
@@ -266,7 +274,7 @@ fn note_failed(op: &Operation, result: &mut Advance) {
 
 async fn perform(
     which: StandardStage,
-    op: &Operation,
+    op: &mut Operation,
     cluster: &dyn ObjectStore,
     exec: &Execution<'_>,
 ) -> Step {
@@ -283,6 +291,9 @@ async fn perform(
 pub struct Owner<'a> {
     pub module: &'a str,
     pub release: &'a str,
+    /// The module's manifest digest, written on each object (annotation
+    /// `config.alauda.io/manifest-digest`); Prepare objects carry none.
+    pub digest: Option<&'a str>,
 }
 
 /// How many objects a refusal names before it counts the rest.
@@ -298,7 +309,10 @@ pub async fn apply_and_wait(
     let mut applied = Vec::with_capacity(manifests.len());
     let mut foreign = Vec::new();
     for manifest in manifests {
-        let (manifest, adopt) = ownership::labelled(manifest, owner.module, owner.release);
+        let (mut manifest, adopt) = ownership::labelled(manifest, owner.module, owner.release);
+        if let Some(digest) = owner.digest {
+            ownership::annotate(&mut manifest, annotations::MANIFEST_DIGEST, digest);
+        }
         let key = match ObjectKey::of(&manifest) {
             Ok(key) => key,
             Err(err) => return Step::Failed(err),

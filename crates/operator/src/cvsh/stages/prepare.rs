@@ -82,6 +82,7 @@ pub async fn perform(op: &Operation, cluster: &dyn ObjectStore, exec: &Execution
     let owner = Owner {
         module: object.module,
         release: &release,
+        digest: None,
     };
     apply_and_wait(cluster, &[object.manifest], owner).await
 }

@@ -1,0 +1,387 @@
+//! Insights for waits: when a module operation has waited longer than the operator's threshold, what the
+//! cluster says about the objects it waits on, reduced to a few culprits with what to do about each.
+//!
+//! Gathering (bounded lists by the module's workload labels, the nodes, the PodDisruptionBudgets) feeds
+//! [`diagnose`], a pure function from those facts; the operation's status carries at most
+//! [`MAX_INSIGHTS`] of its results. Machines of Cluster API clusters are a hook ([`MachineFacts`]) the
+//! Kubernetes stage's driver fills; nothing gathers them yet.
+
+use acp_api::cvsh::bounds::MAX_INSIGHTS;
+use acp_api::cvsh::{Insight, InsightScope};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+/// How long an operation waits before its status names culprits, unless `--insight-after` says otherwise.
+pub const DEFAULT_INSIGHT_AFTER: SignedDuration = SignedDuration::from_secs(120);
+
+/// Whether an operation Running since `since` has waited long enough at `now` to be diagnosed.
+pub fn due(since: Option<Timestamp>, now: Timestamp, after: SignedDuration) -> bool {
+    since.is_some_and(|since| now.duration_since(since) >= after)
+}
+
+/// A pod of the module's workloads, as its status has it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodFacts {
+    /// `namespace/name`.
+    pub name: String,
+    pub node: Option<String>,
+    /// The PodScheduled condition's message when its status is False.
+    pub unschedulable: Option<String>,
+    pub containers: Vec<ContainerFacts>,
+}
+
+/// A container of a pod: why it waits, and how it last ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContainerFacts {
+    pub name: String,
+    pub image: String,
+    /// `state.waiting.reason`, e.g. ImagePullBackOff or CrashLoopBackOff.
+    pub waiting_reason: Option<String>,
+    pub waiting_message: Option<String>,
+    /// `lastState.terminated.exitCode`.
+    pub last_exit_code: Option<i32>,
+    pub restarts: i32,
+}
+
+/// A node, Ready or not.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeFacts {
+    pub name: String,
+    /// False when the Ready condition is False or Unknown.
+    pub ready: bool,
+    /// The Ready condition's reason and message.
+    pub reason: String,
+    pub message: String,
+}
+
+/// A PodDisruptionBudget that selects pods of the module.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BudgetFacts {
+    /// `namespace/name`.
+    pub name: String,
+    pub disruptions_allowed: i32,
+}
+
+/// Machines of the cluster that a Cluster API driver waits on: how many are not on the target yet and why.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MachineFacts {
+    /// `namespace/name` of the MachineDeployment or control plane.
+    pub name: String,
+    pub not_updated: u32,
+    pub reason: String,
+}
+
+/// Everything gathered about one waiting operation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub pods: Vec<PodFacts>,
+    pub nodes: Vec<NodeFacts>,
+    pub budgets: Vec<BudgetFacts>,
+    pub machines: Vec<MachineFacts>,
+}
+
+/// Reasons an insight gives; the metric counts insights by them.
+pub mod reasons {
+    pub const UNSCHEDULABLE: &str = "Unschedulable";
+    pub const IMAGE_PULL_FAILED: &str = "ImagePullFailed";
+    pub const CRASH_LOOP: &str = "CrashLoopBackOff";
+    pub const NODE_NOT_READY: &str = "NodeNotReady";
+    pub const EVICTION_BLOCKED: &str = "EvictionBlocked";
+    pub const MACHINES_NOT_UPDATING: &str = "MachinesNotUpdating";
+}
+
+/// The culprits of a long wait, most telling first, at most [`MAX_INSIGHTS`]: a pod's own failure
+/// (it cannot be placed, its image cannot be pulled, it keeps crashing) before the node it is on,
+/// before a budget that blocks evictions, before machines.
+pub fn diagnose(facts: &Facts) -> Vec<Insight> {
+    let mut found = Vec::new();
+    for pod in &facts.pods {
+        if let Some(why) = &pod.unschedulable {
+            found.push(insight(
+                InsightScope::Workload,
+                format!("Pod {}", pod.name),
+                reasons::UNSCHEDULABLE,
+                format!("the scheduler cannot place it: {why}"),
+                "free capacity or fix the pod's nodeSelector, affinity or tolerations so a Ready node fits it",
+            ));
+            continue;
+        }
+        for container in &pod.containers {
+            match container.waiting_reason.as_deref() {
+                Some("ImagePullBackOff" | "ErrImagePull" | "InvalidImageName" | "ErrImageNeverPull") => {
+                    found.push(insight(
+                        InsightScope::Workload,
+                        format!("Pod {}", pod.name),
+                        reasons::IMAGE_PULL_FAILED,
+                        format!(
+                            "container {} cannot pull image {}: {}",
+                            container.name,
+                            container.image,
+                            container.waiting_message.as_deref().unwrap_or("no detail"),
+                        ),
+                        "check that the image exists in the registry and that the node can reach it (pull secret, mirror)",
+                    ));
+                }
+                Some("CrashLoopBackOff") => {
+                    let exit = container
+                        .last_exit_code
+                        .map_or("an unknown code".to_string(), |c| c.to_string());
+                    found.push(insight(
+                        InsightScope::Workload,
+                        format!("Pod {}", pod.name),
+                        reasons::CRASH_LOOP,
+                        format!(
+                            "container {} keeps crashing (last exit code {exit}, {} restarts)",
+                            container.name, container.restarts,
+                        ),
+                        "read the container's logs with kubectl logs --previous and fix what stops it",
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    let used: Vec<&str> = facts.pods.iter().filter_map(|p| p.node.as_deref()).collect();
+    let mut nodes: Vec<&NodeFacts> = facts.nodes.iter().filter(|n| !n.ready).collect();
+    // A node the module's pods are on explains more than one they are not.
+    nodes.sort_by_key(|n| !used.contains(&n.name.as_str()));
+    for node in nodes {
+        found.push(insight(
+            InsightScope::Node,
+            format!("Node {}", node.name),
+            reasons::NODE_NOT_READY,
+            format!("node is not Ready ({}): {}", node.reason, node.message),
+            "bring the node back (kubelet, network) or drain and remove it so its pods move",
+        ));
+    }
+    for budget in facts.budgets.iter().filter(|b| b.disruptions_allowed <= 0) {
+        found.push(insight(
+            InsightScope::Disruption,
+            format!("PodDisruptionBudget {}", budget.name),
+            reasons::EVICTION_BLOCKED,
+            "disruptionsAllowed is 0: no pod it covers may be evicted".to_string(),
+            "make the pods it covers Ready or relax its minAvailable/maxUnavailable",
+        ));
+    }
+    for machines in facts.machines.iter().filter(|m| m.not_updated > 0) {
+        found.push(insight(
+            InsightScope::Machines,
+            machines.name.clone(),
+            reasons::MACHINES_NOT_UPDATING,
+            format!(
+                "{} machines not updated: {}",
+                machines.not_updated, machines.reason
+            ),
+            "check the Machines' conditions in the management cluster",
+        ));
+    }
+    found.truncate(MAX_INSIGHTS);
+    found
+}
+
+fn insight(scope: InsightScope, object: String, reason: &str, message: String, action: &str) -> Insight {
+    Insight {
+        scope,
+        object,
+        reason: reason.to_string(),
+        message,
+        action: action.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str) -> PodFacts {
+        PodFacts {
+            name: format!("cpaas-system/{name}"),
+            node: Some("worker-1".into()),
+            ..PodFacts::default()
+        }
+    }
+
+    fn container(waiting: &str, exit: Option<i32>) -> ContainerFacts {
+        ContainerFacts {
+            name: "api".into(),
+            image: "registry.example/api:4.3.1".into(),
+            waiting_reason: Some(waiting.into()),
+            waiting_message: Some("not found".into()),
+            last_exit_code: exit,
+            restarts: 5,
+        }
+    }
+
+    fn node(name: &str, ready: bool) -> NodeFacts {
+        NodeFacts {
+            name: name.into(),
+            ready,
+            reason: "NodeStatusUnknown".into(),
+            message: "Kubelet stopped posting node status.".into(),
+        }
+    }
+
+    /// (object, reason, words the message must hold) of each insight.
+    fn summary(insights: &[Insight]) -> Vec<(String, String, String)> {
+        insights
+            .iter()
+            .map(|i| (i.object.clone(), i.reason.clone(), i.message.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn each_kind_of_culprit_is_named_with_the_clusters_own_words() {
+        let pending = PodFacts {
+            node: None,
+            unschedulable: Some(
+                "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.".into(),
+            ),
+            ..pod("api-1")
+        };
+        let pulling = PodFacts {
+            containers: vec![container("ImagePullBackOff", None)],
+            ..pod("api-2")
+        };
+        let crashing = PodFacts {
+            containers: vec![container("CrashLoopBackOff", Some(137))],
+            ..pod("api-3")
+        };
+        let table: Vec<(&str, Facts, Vec<(&str, &str, &str)>)> = vec![
+            (
+                "nothing wrong",
+                Facts {
+                    pods: vec![pod("api-0")],
+                    nodes: vec![node("worker-1", true)],
+                    ..Facts::default()
+                },
+                vec![],
+            ),
+            (
+                "a pending pod",
+                Facts {
+                    pods: vec![pending],
+                    ..Facts::default()
+                },
+                vec![(
+                    "Pod cpaas-system/api-1",
+                    reasons::UNSCHEDULABLE,
+                    "didn't match Pod's node affinity/selector",
+                )],
+            ),
+            (
+                "an image that cannot be pulled",
+                Facts {
+                    pods: vec![pulling],
+                    ..Facts::default()
+                },
+                vec![(
+                    "Pod cpaas-system/api-2",
+                    reasons::IMAGE_PULL_FAILED,
+                    "image registry.example/api:4.3.1",
+                )],
+            ),
+            (
+                "a crash loop",
+                Facts {
+                    pods: vec![crashing],
+                    ..Facts::default()
+                },
+                vec![(
+                    "Pod cpaas-system/api-3",
+                    reasons::CRASH_LOOP,
+                    "container api keeps crashing (last exit code 137",
+                )],
+            ),
+            (
+                "a node not Ready, the one the pods use first",
+                Facts {
+                    pods: vec![pod("api-0")],
+                    nodes: vec![
+                        node("worker-2", false),
+                        node("worker-1", false),
+                        node("worker-3", true),
+                    ],
+                    ..Facts::default()
+                },
+                vec![
+                    (
+                        "Node worker-1",
+                        reasons::NODE_NOT_READY,
+                        "Kubelet stopped posting",
+                    ),
+                    ("Node worker-2", reasons::NODE_NOT_READY, "NodeStatusUnknown"),
+                ],
+            ),
+            (
+                "a budget that allows no disruption",
+                Facts {
+                    budgets: vec![
+                        BudgetFacts {
+                            name: "cpaas-system/api".into(),
+                            disruptions_allowed: 0,
+                        },
+                        BudgetFacts {
+                            name: "cpaas-system/auth".into(),
+                            disruptions_allowed: 1,
+                        },
+                    ],
+                    ..Facts::default()
+                },
+                vec![(
+                    "PodDisruptionBudget cpaas-system/api",
+                    reasons::EVICTION_BLOCKED,
+                    "disruptionsAllowed is 0",
+                )],
+            ),
+            (
+                "machines not updating",
+                Facts {
+                    machines: vec![MachineFacts {
+                        name: "MachineDeployment fleet/workers".into(),
+                        not_updated: 2,
+                        reason: "WaitingForInfrastructure".into(),
+                    }],
+                    ..Facts::default()
+                },
+                vec![(
+                    "MachineDeployment fleet/workers",
+                    reasons::MACHINES_NOT_UPDATING,
+                    "2 machines not updated",
+                )],
+            ),
+        ];
+        for (case, facts, want) in table {
+            let got = summary(&diagnose(&facts));
+            assert_eq!(got.len(), want.len(), "{case}: {got:?}");
+            for ((object, reason, message), (w_object, w_reason, w_words)) in got.iter().zip(want) {
+                assert_eq!((object.as_str(), reason.as_str()), (w_object, w_reason), "{case}");
+                assert!(message.contains(w_words), "{case}: {message}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_wait_names_at_most_a_few_culprits_pods_first() {
+        let facts = Facts {
+            nodes: (0..10).map(|i| node(&format!("worker-{i}"), false)).collect(),
+            pods: (0..10)
+                .map(|i| PodFacts {
+                    containers: vec![container("CrashLoopBackOff", Some(1))],
+                    ..pod(&format!("api-{i}"))
+                })
+                .collect(),
+            ..Facts::default()
+        };
+        let found = diagnose(&facts);
+        assert_eq!(found.len(), MAX_INSIGHTS);
+        assert!(found.iter().all(|i| i.reason == reasons::CRASH_LOOP), "{found:?}");
+    }
+
+    #[test]
+    fn only_a_wait_longer_than_the_threshold_is_diagnosed() {
+        let start: Timestamp = "2026-03-01T10:00:00Z".parse().unwrap();
+        let after = SignedDuration::from_secs(120);
+        assert!(!due(Some(start), start + SignedDuration::from_secs(119), after));
+        assert!(due(Some(start), start + SignedDuration::from_secs(120), after));
+        assert!(!due(None, start, after), "a wait with no start is never due");
+    }
+}

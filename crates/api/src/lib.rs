@@ -16,6 +16,7 @@ pub mod kubeconfig;
 pub mod maintenance_window;
 pub mod names;
 pub mod product_manifest;
+pub mod risk_matrix;
 pub mod risks;
 pub mod rollout;
 pub mod ssa;

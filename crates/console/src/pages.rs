@@ -32,6 +32,7 @@ pub fn routes(state: App) -> Router {
         .route("/clusters/{name}", get(cluster))
         .route("/clusters/{name}/request", get(cluster).post(request_upgrade))
         .route("/releases", get(releases))
+        .route("/risks/{version}", get(risks))
         .route("/runs", get(runs))
         .route("/runs/{name}", get(run).post(edit_run))
         .route("/sign-in", get(sign_in_page).post(sign_in))
@@ -279,7 +280,7 @@ pub async fn recent_events(client: &kube::Client, namespace: &str, name: &str) -
             (when, view)
         })
         .collect();
-    events.sort_by(|a, b| b.0.cmp(&a.0));
+    events.sort_by_key(|e| std::cmp::Reverse(e.0));
     events.into_iter().take(20).map(|(_, e)| e).collect()
 }
 
@@ -522,6 +523,65 @@ async fn releases(Shared(state): Shared<App>, headers: HeaderMap) -> Response {
         ),
         Err(e) => refused(&state, &headers, "Releases", &attempt, &e),
     }
+}
+
+/// One release's known risks across the fleet, as `ac adm release risks VERSION` prints them.
+async fn risks(Shared(state): Shared<App>, headers: HeaderMap, Path(version): Path<String>) -> Response {
+    let client = caller!(state, headers);
+    let title = format!("Known risks of {version}");
+    let Ok(target) = version.parse::<acp_policy::AcpVersion>() else {
+        let text = format!("{version:?} is not an ACP version; open /risks/4.3.1 for example");
+        return page(
+            &state,
+            &headers,
+            StatusCode::NOT_FOUND,
+            &title,
+            views::alert("error", &text),
+        );
+    };
+    let manifests: Api<ProductManifest> = Api::all(client.clone());
+    let attempt = Attempt {
+        what: "list releases",
+        verb: "list",
+        resource: "productmanifests",
+        namespace: None,
+    };
+    let manifests = match manifests.list(&ListParams::default()).await {
+        Ok(list) => list.items,
+        Err(e) => return refused(&state, &headers, &title, &attempt, &e),
+    };
+    let known = acp_api::catalogue::from_manifests(&manifests);
+    let Some(release) = known.catalogue.release(&target) else {
+        let text = format!(
+            "Release {target} is not known: neither built in nor resolved by a Ready ProductManifest; import it with `ac adm release import-manifest --version={target}`"
+        );
+        return page(
+            &state,
+            &headers,
+            StatusCode::NOT_FOUND,
+            &title,
+            views::alert("error", &text),
+        );
+    };
+    let declared: Vec<(String, String, Option<String>)> = release
+        .risks
+        .iter()
+        .map(|r| (r.name.clone(), r.message.clone(), r.url.clone()))
+        .collect();
+    let shadows: Api<ClusterVersionShadow> = Api::namespaced(client, &state.config.namespace);
+    let attempt = Attempt {
+        what: "list clusters",
+        verb: "list",
+        resource: "clusterversionshadows",
+        namespace: Some(&state.config.namespace),
+    };
+    let mut clusters = match shadows.list(&ListParams::default()).await {
+        Ok(list) => list.items,
+        Err(e) => return refused(&state, &headers, &title, &attempt, &e),
+    };
+    clusters.sort_by_key(|c| c.name_any());
+    let matrix = acp_api::risk_matrix::matrix(&target, &declared, &clusters);
+    page(&state, &headers, StatusCode::OK, &title, views::risks(&matrix))
 }
 
 async fn runs(Shared(state): Shared<App>, headers: HeaderMap) -> Response {

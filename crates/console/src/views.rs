@@ -546,6 +546,37 @@ pub fn releases(manifests: &[acp_api::ProductManifest]) -> Markup {
     }
 }
 
+/// One release's known risks across the fleet: the counts, then every cluster × every risk.
+pub fn risks(matrix: &acp_api::risk_matrix::Matrix) -> Markup {
+    html! {
+        h1 { "Known risks of " (matrix.version) }
+        @if matrix.risks.is_empty() { (alert("info", "This release declares no known risks.")) }
+        div.scroll { table id="risk-counts" {
+            thead { tr { th scope="col" { "Risk" } th scope="col" { "Applies" } th scope="col" { "Unknown" }
+                th scope="col" { "Does not apply" } th scope="col" { "Not evaluated" } th scope="col" { "Message" } } }
+            tbody { @for r in &matrix.risks {
+                tr data-risk=(r.name) {
+                    th scope="row" { @if let Some(url) = r.url.as_deref().filter(|u| u.starts_with("https://")) { a href=(url) rel="noreferrer" { (r.name) } } @else { (r.name) } }
+                    td { (r.applies) } td { (r.unknown) } td { (r.does_not_apply) } td { (r.not_evaluated) } td { (r.message) }
+                }
+            } }
+        } }
+        @if !matrix.risks.is_empty() {
+            div.scroll { table id="risk-matrix" {
+                thead { tr { th scope="col" { "Cluster" } th scope="col" { "Current" }
+                    @for r in &matrix.risks { th scope="col" { (r.name) } } } }
+                tbody { @for row in &matrix.clusters {
+                    tr data-cluster=(row.cluster) {
+                        th scope="row" { a href={ "/clusters/" (row.cluster) } { (row.cluster) } }
+                        td { (row.current.as_deref().unwrap_or("")) }
+                        @for cell in &row.risks { td title=(cell.evidence) { strong { (cell.exposure) } br; small { (cell.evidence) } } }
+                    }
+                } }
+            } }
+        }
+    }
+}
+
 /// The rollouts page.
 pub fn runs(runs: &[acp_api::rollout::UpgradeRun]) -> Markup {
     html! {

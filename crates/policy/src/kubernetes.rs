@@ -195,7 +195,9 @@ mod tests {
 
     #[test]
     fn each_hop_ends_on_the_release_patch_of_its_minor() {
-        let rows: &[(Option<&str>, &str, Option<&str>, &[&str])] = &[
+        // (from, target minor, target's own patch, the hops)
+        type Row<'a> = (Option<&'a str>, &'a str, Option<&'a str>, &'a [&'a str]);
+        let rows: &[Row] = &[
             // Minor hops: intermediate minors on their newest known patch, the last on the target's.
             (Some("v1.32.7"), "1.34", Some("v1.34.5"), &["v1.33.7", "v1.34.5"]),
             (

@@ -50,10 +50,10 @@ impl std::fmt::Display for KubeHop {
 
 /// The hops from `from` to the target: one per control-plane minor, each ending on the release data's
 /// patch of that minor (the newest of `known`, the Kubernetes versions of the releases up to the target),
-/// the last one on `exact`, the target release's own `kubernetes.version`. A target that records no
-/// patch is reached by any patch of its minor: an exact patch is demanded only where the release data
-/// records one for that release. A patch-only change (`v1.32.7 → v1.32.11`) is one hop on the same
-/// minor. `from` unknown: one hop to the target.
+/// the last one on `exact` (the target release's own `kubernetes.version`) when it records one. A minor
+/// no release records a patch of is reached by any patch of it. A patch-only change
+/// (`v1.32.7 → v1.32.11`) is one hop on the same minor, planned only when the target records its patch.
+/// `from` unknown: one hop to the target.
 pub fn kubernetes_hop_plan(
     from: Option<KubeVersion>,
     target: KubeMinor,
@@ -62,7 +62,7 @@ pub fn kubernetes_hop_plan(
 ) -> Vec<KubeHop> {
     let exact = exact.filter(|e| e.minor_line() == target);
     let patch_of = |minor: KubeMinor| {
-        if minor == target {
+        if minor == target && exact.is_some() {
             return exact;
         }
         known.iter().filter(|k| k.minor_line() == minor).max().copied()
@@ -195,7 +195,9 @@ mod tests {
 
     #[test]
     fn each_hop_ends_on_the_release_patch_of_its_minor() {
-        let rows: &[(Option<&str>, &str, Option<&str>, &[&str])] = &[
+        // (from, target minor, target's own patch, the hops)
+        type Row<'a> = (Option<&'a str>, &'a str, Option<&'a str>, &'a [&'a str]);
+        let rows: &[Row] = &[
             // Minor hops: intermediate minors on their newest known patch, the last on the target's.
             (Some("v1.32.7"), "1.34", Some("v1.34.5"), &["v1.33.7", "v1.34.5"]),
             (
@@ -205,10 +207,9 @@ mod tests {
                 &["v1.32.11", "v1.33.7", "v1.34.5"],
             ),
             (Some("v1.32.7"), "1.33", Some("v1.33.6"), &["v1.33.6"]),
-            // The target records no patch: any patch of its minor ends the last hop; the hops before it
-            // still end on their minor's recorded patch.
-            (Some("v1.32.7"), "1.33", None, &["1.33"]),
-            (Some("v1.31.4"), "1.33", None, &["v1.32.11", "1.33"]),
+            // The target records no patch: the newest recorded one of its minor.
+            (Some("v1.32.7"), "1.33", None, &["v1.33.7"]),
+            (Some("v1.31.4"), "1.33", None, &["v1.32.11", "v1.33.7"]),
             // A minor with no known patch: any patch of it.
             (Some("v1.34.5"), "1.35", None, &["1.35"]),
             // Patch-only changes are a hop too.
@@ -222,7 +223,7 @@ mod tests {
             // Unknown starting point: one hop to the target.
             (None, "1.34", Some("v1.34.5"), &["v1.34.5"]),
             // An exact version off the target minor is ignored.
-            (Some("v1.33.7"), "1.34", Some("v1.33.9"), &["1.34"]),
+            (Some("v1.33.7"), "1.34", Some("v1.33.9"), &["v1.34.5"]),
         ];
         for (from, target, exact, want) in rows {
             assert_eq!(

@@ -1,7 +1,7 @@
 //! ACP up to 4.2 requires every workload cluster on the newest Kubernetes minor both releases accept
 //! before the global cluster moves ("latest required"): 4.1.5 → 4.2.5 is held while a workload cluster
 //! runs 1.31 and proceeds once all run 1.32. The global cluster's own Kubernetes hop (1.32 → 1.33) is
-//! waited for: the upgrade continues when its API server reports 1.33.
+//! waited for: the upgrade continues when its API server reports v1.33.7, the release data's patch of 1.33.
 
 use acp_api::cvsh::CheckState;
 use acp_api::names;
@@ -54,7 +54,7 @@ async fn up_to_4_2_workloads_must_be_on_the_latest_common_minor() {
             "Core waits for Kubernetes"
         );
     }
-    global.restart_at("1.33").await.unwrap();
+    global.restart_at("v1.33.7").await.unwrap();
     let done = wait_shadow(global, "global", "4.2.5 completed", LONG, |s| {
         s.current_version() == Some("4.2.5") && ready(s)
     })

@@ -186,8 +186,8 @@ async fn global_first_then_workloads() {
     assert!(degraded.is_executing());
     assert_eq!(history(&degraded)[0], ("4.3.1".into(), "Partial".into()));
 
-    // Back, on Kubernetes 1.34: the upgrade completes.
-    east.restart_at("1.34").await.unwrap();
+    // Back, on 4.3.1's Kubernetes patch (v1.34.5, the release data's patch of 1.34): the upgrade completes.
+    east.restart_at("v1.34.5").await.unwrap();
     let done = wait_shadow(global, "east", "4.3.1 completed", LONG, |s| {
         s.current_version() == Some("4.3.1") && ready(s)
     })

@@ -140,11 +140,11 @@ mod tests {
             versions(&ops),
             [
                 ("kubernetes-1.33", "v1.32.7", "v1.33.7"),
-                ("kubernetes-1.34", "v1.33.7", "1.34"),
+                ("kubernetes-1.34", "v1.33.7", "v1.34.5"),
             ]
         );
         assert_eq!(ops[1].depends_on, ["kubernetes-1.33"]);
-        // 4.3.0 records v1.34.5; 4.3.1 records no patch, so any 1.34 patch ends its last hop.
+        // 4.3.1 records no patch of its own: its last hop ends on 4.3.0's v1.34.5, as a 4.3.0 target's does.
         let ops = plan_for("4.1.3", "4.3.0", "v1.32.7");
         assert_eq!(
             versions(&ops),

@@ -374,6 +374,13 @@ mod tests {
                 Decision::Apply(OperationAction::Upgrade),
             ),
             (
+                "same version, other manifests, objects applied before digests were recorded: upgraded",
+                at("4.3.1", "1.0", NEW),
+                Some(at("4.3.0", "1.0", OLD)),
+                cluster(2, 0, Some("4.3.0"), None),
+                Decision::Apply(OperationAction::Upgrade),
+            ),
+            (
                 "new version: upgraded",
                 at("4.3.1", "1.1", NEW),
                 Some(at("4.3.0", "1.0", OLD)),

@@ -245,7 +245,9 @@ mod tests {
             containers: vec![container("CrashLoopBackOff", Some(137))],
             ..pod("api-3")
         };
-        let table: Vec<(&str, Facts, Vec<(&str, &str, &str)>)> = vec![
+        // (case, facts, expected (reason, object, text in the message))
+        type Case<'a> = (&'a str, Facts, Vec<(&'a str, &'a str, &'a str)>);
+        let table: Vec<Case> = vec![
             (
                 "nothing wrong",
                 Facts {

@@ -121,28 +121,17 @@ pub enum Decision {
     Apply(OperationAction),
     /// The objects already carry the target's manifests: wait for them, apply nothing.
     Wait,
-    /// Delete the module's objects.
-    Delete,
 }
 
-/// Decides a module operation from the module in the `target` and `current` releases (None: not
-/// part of it) and what the cluster has of it (of the target's objects, or the current's for a
-/// module the target drops).
+/// Decides a module operation of the target release from the module in the `current` release (None:
+/// not part of it) and what the cluster has of the target's objects. A module the target drops is
+/// always deleted: [`delete`] removes what acp-cvo manages and names what it leaves.
 pub fn decide(
     module: &str,
-    target: Option<Release<'_>>,
+    target: Release<'_>,
     current: Option<Release<'_>>,
     installed: &Installed,
 ) -> Decision {
-    let Some(target) = target else {
-        return if installed.owned == 0 {
-            Decision::Skip(format!(
-                "module {module} has no objects acp-cvo manages on the cluster; nothing to delete"
-            ))
-        } else {
-            Decision::Delete
-        };
-    };
     if installed.owned == 0 {
         return Decision::Apply(OperationAction::Install);
     }
@@ -235,41 +224,31 @@ pub async fn perform(op: &mut Operation, cluster: &dyn ObjectStore, exec: &Execu
         .current
         .and_then(|c| c.modules.iter().find(|m| m.name == name));
     let deleting = op.action == OperationAction::Delete;
-    let manifests = match (deleting, target, current) {
-        (true, _, Some(module)) | (false, Some(module), _) => workload_manifests(module),
-        (true, _, None) => {
+    if deleting {
+        let Some(module) = current else {
             return Step::Done(format!(
                 "module {name} is not part of the current release; nothing to delete"
             ));
-        }
-        (false, None, _) => {
-            return Step::Failed(format!("release {} has no module {name}", exec.target.version));
-        }
-    };
-    // A deletion under way finishes as a deletion, even once the cluster has nothing left of it.
-    let started = matches!(
-        op.phase,
-        Some(acp_api::cvsh::OperationPhase::Running | acp_api::cvsh::OperationPhase::Failed)
-    );
-    if deleting && started {
-        return delete(cluster, &name, &manifests).await;
+        };
+        return delete(cluster, &name, &workload_manifests(module)).await;
     }
+    let Some(target) = target else {
+        return Step::Failed(format!("release {} has no module {name}", exec.target.version));
+    };
+    let manifests = workload_manifests(target);
     let installed = match installed(cluster, &name, &manifests).await {
         Ok(installed) => installed,
         Err(err) => return Step::from_error(&err),
     };
     let target_release = exec.target.version.to_string();
     let current_release = exec.current.map(|c| c.version.to_string()).unwrap_or_default();
-    let target_digest = target.map(digest);
+    let target_digest = digest(target);
     let current_digest = current.map(digest);
-    let target_view = target
-        .filter(|_| !deleting)
-        .zip(target_digest.as_deref())
-        .map(|(module, digest)| Release {
-            release: &target_release,
-            version: &module.version,
-            digest,
-        });
+    let target_view = Release {
+        release: &target_release,
+        version: &target.version,
+        digest: &target_digest,
+    };
     let current_view = current
         .zip(current_digest.as_deref())
         .map(|(module, digest)| Release {
@@ -279,14 +258,13 @@ pub async fn perform(op: &mut Operation, cluster: &dyn ObjectStore, exec: &Execu
         });
     match decide(&name, target_view, current_view, &installed) {
         Decision::Skip(message) => Step::Skipped(message),
-        Decision::Delete => delete(cluster, &name, &manifests).await,
         Decision::Wait => objects_ready(cluster, &manifests).await,
         Decision::Apply(action) => {
             op.action = action;
             let owner = Owner {
                 module: &name,
                 release: &target_release,
-                digest: target_digest.as_deref(),
+                digest: Some(&target_digest),
             };
             apply_and_wait(cluster, &manifests, owner).await
         }
@@ -337,12 +315,12 @@ mod tests {
     const OLD: &str = "sha256:1111111111111111";
     const NEW: &str = "sha256:2222222222222222";
 
-    fn at(release: &'static str, version: &'static str, digest: &'static str) -> Option<Release<'static>> {
-        Some(Release {
+    fn at(release: &'static str, version: &'static str, digest: &'static str) -> Release<'static> {
+        Release {
             release,
             version,
             digest,
-        })
+        }
     }
 
     fn cluster(owned: usize, missing: usize, release: Option<&str>, digest: Option<&str>) -> Installed {
@@ -363,49 +341,56 @@ mod tests {
             (
                 "same version and manifests, every object there: skipped",
                 at("4.3.1", "1.0", OLD),
-                at("4.3.0", "1.0", OLD),
+                Some(at("4.3.0", "1.0", OLD)),
                 cluster(2, 0, Some("4.3.0"), Some(OLD)),
                 skip(unchanged),
             ),
             (
                 "objects applied before digests were recorded: skipped",
                 at("4.3.1", "1.0", OLD),
-                at("4.3.0", "1.0", OLD),
+                Some(at("4.3.0", "1.0", OLD)),
                 cluster(2, 0, Some("4.3.0"), None),
                 skip(unchanged),
             ),
             (
                 "unchanged, but an object is missing: applied again",
                 at("4.3.1", "1.0", OLD),
-                at("4.3.0", "1.0", OLD),
+                Some(at("4.3.0", "1.0", OLD)),
                 cluster(1, 1, Some("4.3.0"), Some(OLD)),
                 Decision::Apply(OperationAction::Upgrade),
             ),
             (
                 "unchanged in the releases, but the cluster carries other manifests: applied",
                 at("4.3.1", "1.0", OLD),
-                at("4.3.0", "1.0", OLD),
+                Some(at("4.3.0", "1.0", OLD)),
                 cluster(2, 0, Some("4.2.0"), Some(NEW)),
                 Decision::Apply(OperationAction::Upgrade),
             ),
             (
                 "same version, other manifests: upgraded",
                 at("4.3.1", "1.0", NEW),
-                at("4.3.0", "1.0", OLD),
+                Some(at("4.3.0", "1.0", OLD)),
                 cluster(2, 0, Some("4.3.0"), Some(OLD)),
+                Decision::Apply(OperationAction::Upgrade),
+            ),
+            (
+                "same version, other manifests, objects applied before digests were recorded: upgraded",
+                at("4.3.1", "1.0", NEW),
+                Some(at("4.3.0", "1.0", OLD)),
+                cluster(2, 0, Some("4.3.0"), None),
                 Decision::Apply(OperationAction::Upgrade),
             ),
             (
                 "new version: upgraded",
                 at("4.3.1", "1.1", NEW),
-                at("4.3.0", "1.0", OLD),
+                Some(at("4.3.0", "1.0", OLD)),
                 cluster(2, 0, Some("4.3.0"), None),
                 Decision::Apply(OperationAction::Upgrade),
             ),
             (
                 "listed in the current release but absent from the cluster: installed",
                 at("4.3.1", "1.0", OLD),
-                at("4.3.0", "1.0", OLD),
+                Some(at("4.3.0", "1.0", OLD)),
                 cluster(0, 2, None, None),
                 Decision::Apply(OperationAction::Install),
             ),
@@ -426,30 +411,16 @@ mod tests {
             (
                 "objects already carry the target's manifests (an attempt before a restart): only waited on",
                 at("4.3.1", "1.1", NEW),
-                at("4.3.0", "1.0", OLD),
+                Some(at("4.3.0", "1.0", OLD)),
                 cluster(2, 0, Some("4.3.1"), Some(NEW)),
                 Decision::Wait,
             ),
             (
                 "an earlier attempt applied only some objects: applied again",
                 at("4.3.1", "1.1", NEW),
-                at("4.3.0", "1.0", OLD),
+                Some(at("4.3.0", "1.0", OLD)),
                 cluster(1, 1, Some("4.3.1"), Some(NEW)),
                 Decision::Apply(OperationAction::Upgrade),
-            ),
-            (
-                "dropped by the target, the cluster has it: deleted",
-                None,
-                at("4.3.0", "1.0", OLD),
-                cluster(1, 1, Some("4.3.0"), None),
-                Decision::Delete,
-            ),
-            (
-                "dropped by the target, the cluster has none of it: skipped",
-                None,
-                at("4.3.0", "1.0", OLD),
-                cluster(0, 2, None, None),
-                skip("module logging has no objects acp-cvo manages on the cluster; nothing to delete"),
             ),
         ];
         for (case, target, current, installed, want) in table {

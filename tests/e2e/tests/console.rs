@@ -96,7 +96,13 @@ impl Browser {
     }
 
     /// Waits until the element `css` selects has a text satisfying `ok`, and returns it.
-    pub async fn wait_text(&self, css: &str, what: &str, timeout: Duration, ok: impl Fn(&str) -> bool) -> String {
+    pub async fn wait_text(
+        &self,
+        css: &str,
+        what: &str,
+        timeout: Duration,
+        ok: impl Fn(&str) -> bool,
+    ) -> String {
         let last = std::sync::Mutex::new(String::new());
         let found = acp_testkit::wait_for_some(what, timeout, || async {
             let text = self.text(css).await?;
@@ -106,11 +112,11 @@ impl Browser {
         .await;
         match found {
             Ok(text) => text,
-            Err(error) => panic!(
-                "{error}; `{css}` last read {:?}; page:\n{}",
-                last.lock().unwrap(),
-                self.client.source().await.unwrap_or_default()
-            ),
+            Err(error) => {
+                let last = last.lock().unwrap().clone();
+                let page = self.client.source().await.unwrap_or_default();
+                panic!("{error}; `{css}` last read {last:?}; page:\n{page}")
+            }
         }
     }
 
@@ -139,10 +145,10 @@ pub async fn console(env: &TestEnv, global: &Cluster, name: &str, extra: &[&str]
         )
         .unwrap();
     let url = acp_testkit::wait_for_some("`ac console` to print its URL", PAGE, || async {
-        process
-            .logs()
-            .lines()
-            .find_map(|line| line.strip_prefix("Console: ").map(|u| u.trim().trim_end_matches('/').to_owned()))
+        process.logs().lines().find_map(|line| {
+            line.strip_prefix("Console: ")
+                .map(|u| u.trim().trim_end_matches('/').to_owned())
+        })
     })
     .await
     .unwrap_or_else(|e| panic!("{e}:\n{}", process.log_tail(40)));
@@ -206,10 +212,16 @@ async fn the_console_shows_the_fleet_and_drives_an_upgrade_in_a_real_browser() {
     .await;
     // edge-1 asks for 4.3.1 before the global tier runs it: held by GlobalTierReached.
     request(global, "edge-1", "4.3.1").await;
-    wait_shadow(global, "edge-1", "GlobalTierReached holds the request", LONG, |s| {
-        s.current_version() == Some("4.1.5")
-            && check(s, "GlobalTierReached").is_some_and(|c| c.state == CheckState::Failed)
-    })
+    wait_shadow(
+        global,
+        "edge-1",
+        "GlobalTierReached holds the request",
+        LONG,
+        |s| {
+            s.current_version() == Some("4.1.5")
+                && check(s, "GlobalTierReached").is_some_and(|c| c.state == CheckState::Failed)
+        },
+    )
     .await;
 
     let (_console, url) = console(&env, global, "admin", &[]).await;
@@ -218,19 +230,29 @@ async fn the_console_shows_the_fleet_and_drives_an_upgrade_in_a_real_browser() {
     // The fleet: every cluster with its versions, the blocked one with its blocker.
     browser.goto(&format!("{url}/")).await;
     browser
-        .wait_text(&row("global", "current"), "global's current version", PAGE, |t| t == "4.3.0")
+        .wait_text(&row("global", "current"), "global's current version", PAGE, |t| {
+            t == "4.3.0"
+        })
         .await;
     browser
-        .wait_text(&row("edge-1", "current"), "edge-1's current version", PAGE, |t| t == "4.1.5")
+        .wait_text(&row("edge-1", "current"), "edge-1's current version", PAGE, |t| {
+            t == "4.1.5"
+        })
         .await;
     browser
-        .wait_text(&row("edge-1", "kubernetes"), "edge-1's Kubernetes", PAGE, |t| t.contains("1.32"))
+        .wait_text(&row("edge-1", "kubernetes"), "edge-1's Kubernetes", PAGE, |t| {
+            t.contains("1.32")
+        })
         .await;
     browser
-        .wait_text(&row("edge-1", "desired"), "edge-1's request", PAGE, |t| t == "4.3.1")
+        .wait_text(&row("edge-1", "desired"), "edge-1's request", PAGE, |t| {
+            t == "4.3.1"
+        })
         .await;
     browser
-        .wait_text(&row("edge-1", "state"), "edge-1 Blocked", PAGE, |t| t.contains("Blocked"))
+        .wait_text(&row("edge-1", "state"), "edge-1 Blocked", PAGE, |t| {
+            t.contains("Blocked")
+        })
         .await;
     let blocker = browser
         .wait_text(&row("edge-1", "blocker"), "edge-1's blocker", PAGE, |t| {
@@ -251,19 +273,25 @@ async fn the_console_shows_the_fleet_and_drives_an_upgrade_in_a_real_browser() {
     let token = viewer_token(global).await;
     let viewer = Browser::start(&env, "viewer").await;
     viewer.goto(&format!("{bearer_url}/")).await;
-    let sign_in = viewer
-        .client
-        .form(Locator::Css("form#sign-in"))
-        .await
-        .unwrap();
+    let sign_in = viewer.client.form(Locator::Css("form#sign-in")).await.unwrap();
     sign_in.set_by_name("token", &token).await.unwrap();
     sign_in.submit().await.unwrap();
     viewer
-        .wait_text(&row("edge-1", "current"), "the viewer sees the fleet", PAGE, |t| t == "4.1.5")
+        .wait_text(
+            &row("edge-1", "current"),
+            "the viewer sees the fleet",
+            PAGE,
+            |t| t == "4.1.5",
+        )
         .await;
     viewer.goto(&format!("{bearer_url}/clusters/global")).await;
     let why = viewer
-        .wait_text("[data-field=\"rbac\"]", "why the request is disabled", PAGE, |t| !t.is_empty())
+        .wait_text(
+            "[data-field=\"rbac\"]",
+            "why the request is disabled",
+            PAGE,
+            |t| !t.is_empty(),
+        )
         .await;
     assert!(
         why.contains("patch") && why.contains("clusterversionshadows"),
@@ -271,7 +299,9 @@ async fn the_console_shows_the_fleet_and_drives_an_upgrade_in_a_real_browser() {
     );
     let disabled = viewer
         .client
-        .find(Locator::Css("form#request-upgrade button[name=\"action\"][value=\"review\"]"))
+        .find(Locator::Css(
+            "form#request-upgrade button[name=\"action\"][value=\"review\"]",
+        ))
         .await
         .unwrap()
         .attr("disabled")
@@ -303,12 +333,18 @@ async fn the_console_shows_the_fleet_and_drives_an_upgrade_in_a_real_browser() {
         "{text}"
     );
     let untouched = shadows(global).await.get("global").await.unwrap();
-    assert_eq!(untouched.desired_version(), None, "the viewer's POST changed global");
+    assert_eq!(
+        untouched.desired_version(),
+        None,
+        "the viewer's POST changed global"
+    );
 
     // Request 4.3.1 for global from its page: review shows the verdict, confirm writes the request.
     browser.goto(&format!("{url}/clusters/global")).await;
     browser
-        .wait_text("[data-field=\"current\"]", "global's page", PAGE, |t| t.contains("4.3.0"))
+        .wait_text("[data-field=\"current\"]", "global's page", PAGE, |t| {
+            t.contains("4.3.0")
+        })
         .await;
     browser
         .client
@@ -333,22 +369,31 @@ async fn the_console_shows_the_fleet_and_drives_an_upgrade_in_a_real_browser() {
         .await
         .unwrap();
     let verdict = browser
-        .wait_text("#request-upgrade [data-field=\"verdict\"]", "the verdict before confirming", PAGE, |t| {
-            !t.is_empty()
-        })
+        .wait_text(
+            "#request-upgrade [data-field=\"verdict\"]",
+            "the verdict before confirming",
+            PAGE,
+            |t| !t.is_empty(),
+        )
         .await;
     assert!(verdict.to_lowercase().contains("could start now"), "{verdict}");
     browser
         .client
-        .find(Locator::Css("form#request-upgrade button[name=\"action\"][value=\"confirm\"]"))
+        .find(Locator::Css(
+            "form#request-upgrade button[name=\"action\"][value=\"confirm\"]",
+        ))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    wait_shadow(global, "global", "desiredUpdate set from the console", SHORT, |s| {
-        s.desired_version() == Some("4.3.1")
-    })
+    wait_shadow(
+        global,
+        "global",
+        "desiredUpdate set from the console",
+        SHORT,
+        |s| s.desired_version() == Some("4.3.1"),
+    )
     .await;
     // From here the page is never reloaded: what it shows arrives over its event stream.
     browser
@@ -357,16 +402,23 @@ async fn the_console_shows_the_fleet_and_drives_an_upgrade_in_a_real_browser() {
         .await
         .unwrap();
     browser
-        .wait_text("[data-field=\"state\"]", "global Upgrading", LONG, |t| t.contains("Upgrading"))
+        .wait_text("[data-field=\"state\"]", "global Upgrading", LONG, |t| {
+            t.contains("Upgrading")
+        })
         .await;
     browser.screenshot("console-cluster.png").await;
     browser
-        .wait_text("[data-field=\"current\"]", "global at 4.3.1", LONG, |t| t.contains("4.3.1"))
+        .wait_text("[data-field=\"current\"]", "global at 4.3.1", LONG, |t| {
+            t.contains("4.3.1")
+        })
         .await;
     browser
-        .wait_text("[data-field=\"history\"] tr:first-child", "the upgrade Completed", PAGE, |t| {
-            t.contains("4.3.1") && t.contains("Completed")
-        })
+        .wait_text(
+            "[data-field=\"history\"] tr:first-child",
+            "the upgrade Completed",
+            PAGE,
+            |t| t.contains("4.3.1") && t.contains("Completed"),
+        )
         .await;
     let kept = browser
         .client
@@ -434,10 +486,10 @@ async fn first_render_of_500_clusters() {
         )
         .unwrap();
     let url = acp_testkit::wait_for_some("`ac console` to print its URL", PAGE, || async {
-        process
-            .logs()
-            .lines()
-            .find_map(|line| line.strip_prefix("Console: ").map(|u| u.trim().trim_end_matches('/').to_owned()))
+        process.logs().lines().find_map(|line| {
+            line.strip_prefix("Console: ")
+                .map(|u| u.trim().trim_end_matches('/').to_owned())
+        })
     })
     .await
     .unwrap();
@@ -446,7 +498,9 @@ async fn first_render_of_500_clusters() {
     for _ in 0..BENCH_RUNS {
         browser.goto(&format!("{url}/")).await;
         browser
-            .wait_text(&row("edge-499", "current"), "the last row", PAGE, |t| t == "4.2.5")
+            .wait_text(&row("edge-499", "current"), "the last row", PAGE, |t| {
+                t == "4.2.5"
+            })
             .await;
         let timing = browser
             .client

@@ -86,7 +86,7 @@ async fn a_stopped_cluster_is_unreachable_and_can_start_again() {
             .await
             .unwrap()
             .git_version,
-        "v1.33.0"
+        "v1.33.7"
     );
 }
 

@@ -2,7 +2,14 @@
 
 use crate::error::{Error, Result};
 
-/// Normalises `1.31`, `v1.31`, `1.31.9` or `v1.31.9` to `v1.31.9` (a missing patch is `.0`).
+/// The patch a cluster given only a minor (`1.34`) reports: the Kubernetes patch the built-in ACP releases
+/// record for that minor (`crates/policy/data/releases.yaml`), because an upgrade's Kubernetes stage waits
+/// for the release's exact patch, and a suite that starts or restarts a cluster "at 1.34" means the 1.34 the
+/// platform ships. Minors no release records report `.0`.
+const RELEASE_PATCHES: [(&str, &str); 4] = [("31", "14"), ("32", "11"), ("33", "7"), ("34", "5")];
+
+/// Normalises `1.31`, `v1.31`, `1.31.9` or `v1.31.9` to `v1.31.9` (a missing patch is the release patch of
+/// [`RELEASE_PATCHES`], else `.0`).
 pub(crate) fn normalize(version: &str) -> Result<String> {
     let bad = || {
         Error::Usage(format!(
@@ -18,7 +25,13 @@ pub(crate) fn normalize(version: &str) -> Result<String> {
     {
         return Err(bad());
     }
-    let patch = parts.get(2).copied().unwrap_or("0");
+    let released = || {
+        RELEASE_PATCHES
+            .iter()
+            .find(|(minor, _)| parts[0] == "1" && *minor == parts[1])
+            .map_or("0", |(_, patch)| *patch)
+    };
+    let patch = parts.get(2).copied().unwrap_or_else(released);
     Ok(format!("v{}.{}.{patch}", parts[0], parts[1]))
 }
 
@@ -39,8 +52,9 @@ mod tests {
 
     #[test]
     fn accepts_the_usual_spellings() {
-        assert_eq!(normalize("1.31").unwrap(), "v1.31.0");
-        assert_eq!(normalize("v1.31").unwrap(), "v1.31.0");
+        assert_eq!(normalize("1.31").unwrap(), "v1.31.14");
+        assert_eq!(normalize("v1.34").unwrap(), "v1.34.5");
+        assert_eq!(normalize("1.30").unwrap(), "v1.30.0");
         assert_eq!(normalize("1.31.9").unwrap(), "v1.31.9");
         assert_eq!(normalize("v1.34.2").unwrap(), "v1.34.2");
     }

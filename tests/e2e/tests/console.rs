@@ -49,10 +49,9 @@ impl Browser {
             )
             .unwrap();
         let webdriver = format!("http://127.0.0.1:{port}");
-        acp_testkit::wait_for("chromedriver to answer /status", PAGE, || async {
-            http_get(&format!("127.0.0.1:{port}"), "/status")
-                .await
-                .is_some_and(|(code, body)| code == 200 && body.contains("\"ready\":true"))
+        // chromedriver keeps connections open whatever the request asks, so readiness is its own log line.
+        acp_testkit::wait_for("chromedriver to start", PAGE, || async {
+            driver.logs().contains("ChromeDriver was started successfully")
         })
         .await
         .unwrap();
@@ -319,7 +318,7 @@ async fn the_console_shows_the_fleet_and_drives_an_upgrade_in_a_real_browser() {
                const body = new URLSearchParams(new FormData(form));
                body.set('version', '4.3.1');
                body.set('action', 'confirm');
-               fetch(form.action, {method: 'POST', body, credentials: 'same-origin'})
+               fetch(form.getAttribute('action'), {method: 'POST', body, credentials: 'same-origin'})
                  .then(async r => done({status: r.status, text: await r.text()}))
                  .catch(e => done({status: 0, text: String(e)}));"#,
             vec![],

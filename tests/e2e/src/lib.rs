@@ -10,6 +10,7 @@
 
 pub mod bundles;
 pub mod cli;
+pub mod console;
 pub mod operator;
 
 use std::path::PathBuf;

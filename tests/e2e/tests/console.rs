@@ -131,27 +131,9 @@ impl Browser {
     }
 }
 
-/// `ac console` serving `global` on a free port, and the URL it printed.
-pub async fn console(env: &TestEnv, global: &Cluster, name: &str, extra: &[&str]) -> (ChildProcess, String) {
-    let process = env
-        .spawn(
-            ProcessSpec::new(ac_path())
-                .name(format!("ac-console-{name}"))
-                .args(["console", "--port", "0", "--kubeconfig"])
-                .arg(global.kubeconfig_path())
-                .args(extra)
-                .env("RUST_LOG", "info"),
-        )
-        .unwrap();
-    let url = acp_testkit::wait_for_some("`ac console` to print its URL", PAGE, || async {
-        process.logs().lines().find_map(|line| {
-            line.strip_prefix("Console: ")
-                .map(|u| u.trim().trim_end_matches('/').to_owned())
-        })
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}:\n{}", process.log_tail(40)));
-    (process, url)
+/// `ac console` (the debug build) serving `global` on a free port, and its URL.
+async fn console(env: &TestEnv, global: &Cluster, name: &str, extra: &[&str]) -> (ChildProcess, String) {
+    acp_e2e::console::serve(env, &ac_path(), global, name, extra).await
 }
 
 /// A ServiceAccount bound to ClusterRole `acp-cvo-viewer` (from deploy/), and a token for it.
@@ -476,22 +458,7 @@ async fn first_render_of_500_clusters() {
     let ac = std::env::var_os("ACP_BIN_DIR")
         .map(|dir| PathBuf::from(dir).join("ac"))
         .unwrap_or_else(ac_path);
-    let process = env
-        .spawn(
-            ProcessSpec::new(ac)
-                .name("ac-console-bench")
-                .args(["console", "--port", "0", "--kubeconfig"])
-                .arg(global.kubeconfig_path()),
-        )
-        .unwrap();
-    let url = acp_testkit::wait_for_some("`ac console` to print its URL", PAGE, || async {
-        process.logs().lines().find_map(|line| {
-            line.strip_prefix("Console: ")
-                .map(|u| u.trim().trim_end_matches('/').to_owned())
-        })
-    })
-    .await
-    .unwrap();
+    let (_console, url) = acp_e2e::console::serve(&env, &ac, global, "bench", &[]).await;
     let browser = Browser::start(&env, "bench").await;
     let mut samples: Vec<Value> = Vec::new();
     for _ in 0..BENCH_RUNS {

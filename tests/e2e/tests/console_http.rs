@@ -8,7 +8,7 @@ use acp_api::names;
 use acp_e2e::cli::{ac_path, platform, write_status};
 use acp_e2e::create_cvsh;
 use acp_e2e::operator::shadows;
-use acp_testkit::{ChildProcess, Cluster, ProcessSpec, TestEnv};
+use acp_testkit::{ChildProcess, Cluster, TestEnv};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -16,24 +16,9 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// `ac console --port 0` on `global` with `extra` flags, and the host:port it printed.
 async fn console(env: &TestEnv, global: &Cluster, name: &str, extra: &[&str]) -> (ChildProcess, String) {
-    let process = env
-        .spawn(
-            ProcessSpec::new(ac_path())
-                .name(format!("ac-console-{name}"))
-                .args(["console", "--port", "0", "--kubeconfig"])
-                .arg(global.kubeconfig_path())
-                .args(extra),
-        )
-        .unwrap();
-    let url = acp_testkit::wait_for_some("`ac console` to print its URL", WAIT, || async {
-        process.logs().lines().find_map(|line| {
-            line.strip_prefix("Console: http://")
-                .map(|u| u.trim().trim_end_matches('/').to_owned())
-        })
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}:\n{}", process.log_tail(40)));
-    (process, url)
+    let (process, url) = acp_e2e::console::serve(env, &ac_path(), global, name, extra).await;
+    let authority = url.trim_start_matches("http://").to_owned();
+    (process, authority)
 }
 
 /// One HTTP/1.1 exchange: status, response head, body.

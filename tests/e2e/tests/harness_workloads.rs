@@ -78,7 +78,7 @@ async fn roll_out_on(minor: &str) {
     assert_eq!(info.container_runtime_version, "docker://24.0.7");
     assert_eq!(
         info.kubelet_version,
-        format!("v{minor}.0"),
+        cluster.kube_version(),
         "defaults to the cluster's version"
     );
     let cp = nodes.get("cp-1").await.unwrap();

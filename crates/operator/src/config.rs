@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use k8s_openapi::jiff::SignedDuration;
+
+use crate::cvsh::insights::DEFAULT_INSIGHT_AFTER;
 
 /// How the operator is run. Every flag can also be set through the environment variable shown in `--help`.
 #[derive(Debug, Clone, Parser)]
@@ -138,6 +141,11 @@ pub struct Config {
     #[arg(long = "stall-after", env = "ACP_CVO_STALL_AFTER", default_value_t = 600)]
     pub stall_after_seconds: u64,
 
+    /// How long a module operation may wait (a rollout not progressing) before the operator reads its
+    /// pods and nodes and names the culprits in the status, in seconds.
+    #[arg(long = "insight-after", env = "ACP_CVO_INSIGHT_AFTER", default_value_t = DEFAULT_INSIGHT_AFTER.as_secs().unsigned_abs())]
+    pub insight_after_seconds: u64,
+
     /// Log format: `text` for people, `json` for log collectors. Levels come from RUST_LOG.
     #[arg(long, env = "ACP_CVO_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -202,6 +210,10 @@ impl Config {
 
     pub fn stall_after(&self) -> Duration {
         Duration::from_secs(self.stall_after_seconds)
+    }
+
+    pub fn insight_after(&self) -> SignedDuration {
+        SignedDuration::from_secs(i64::try_from(self.insight_after_seconds).unwrap_or(i64::MAX))
     }
 
     pub fn resync(&self) -> Duration {

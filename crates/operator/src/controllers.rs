@@ -273,6 +273,7 @@ pub async fn run(
         clock,
         install_version,
         stall_after: config.stall_after(),
+        insight_after: config.insight_after(),
         resync: config.resync(),
         slots: cvsh::slots::Slots::new(config.max_concurrent_upgrades),
         notifier: notifier.clone(),

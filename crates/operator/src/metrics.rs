@@ -69,6 +69,12 @@ struct FailingCheckLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InsightLabels {
+    cluster: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: &'static str,
 }
@@ -265,6 +271,7 @@ struct ClusterSeries {
     upgrade_expected: Family<ClusterLabels, Gauge>,
     upgrade_progress: Family<ClusterLabels, Gauge<f64, AtomicU64>>,
     failing_checks: Family<FailingCheckLabels, Gauge>,
+    wait_insights: Family<InsightLabels, Gauge>,
 }
 
 impl ClusterSeries {
@@ -314,6 +321,14 @@ impl ClusterSeries {
                 })
                 .set(1);
         }
+        for (reason, count) in &facts.wait_insights {
+            self.wait_insights
+                .get_or_create(&InsightLabels {
+                    cluster: cluster.to_string(),
+                    reason: reason.clone(),
+                })
+                .set(*count);
+        }
     }
 
     fn remove(&self, cluster: &str, facts: &ClusterFacts) {
@@ -346,6 +361,12 @@ impl ClusterSeries {
                 requested: failing.requested.to_string(),
             });
         }
+        for reason in facts.wait_insights.keys() {
+            self.wait_insights.remove(&InsightLabels {
+                cluster: cluster.to_string(),
+                reason: reason.clone(),
+            });
+        }
     }
 
     fn clear(&self) {
@@ -362,6 +383,7 @@ impl ClusterSeries {
         }
         self.upgrade_progress.clear();
         self.failing_checks.clear();
+        self.wait_insights.clear();
     }
 }
 
@@ -521,6 +543,12 @@ impl Metrics {
             "1 for each preflight check that is Failed now; requested=\"true\" when it holds a requested \
              upgrade, \"false\" when it concerns the newest offered update",
             Declared(Declared(series.failing_checks.clone())),
+        );
+        registry.register(
+            "upgrade_wait_insights",
+            "Culprits the running upgrade's waiting operations name, by reason (Unschedulable, \
+             ImagePullFailed, CrashLoopBackOff, NodeNotReady, EvictionBlocked, MachinesNotUpdating)",
+            Declared(Declared(series.wait_insights.clone())),
         );
         registry.register(
             "release_unsigned",
@@ -796,6 +824,11 @@ mod tests {
                     requested: true,
                 }]
             },
+            wait_insights: if upgrading {
+                [("CrashLoopBackOff".to_string(), 2)].into()
+            } else {
+                Default::default()
+            },
         }
     }
 
@@ -830,6 +863,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("acp_cvo_upgrade_expected_duration_seconds{cluster=\"east\"} 1200"));
+        assert!(
+            text.contains("acp_cvo_upgrade_wait_insights{cluster=\"east\",reason=\"CrashLoopBackOff\"} 2"),
+            "{text}"
+        );
 
         metrics.cluster_facts("west", facts("4.2.3", false));
         metrics.retain_clusters(|name| name != "east");

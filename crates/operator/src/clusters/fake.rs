@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 use super::ClusterError;
-use super::objects::{ObjectKey, ObjectStore};
+use super::objects::{ListQuery, ObjectKey, ObjectStore};
 
 /// One call the fake answered (or refused to), naming the object as messages do
 /// (`Deployment cpaas-system/platform-api`).
@@ -17,12 +17,13 @@ pub enum Call {
     Apply(String),
     Fetch(String),
     Delete(String),
+    List(String),
 }
 
 impl Call {
     fn object(&self) -> &str {
         match self {
-            Call::Apply(key) | Call::Fetch(key) | Call::Delete(key) => key,
+            Call::Apply(key) | Call::Fetch(key) | Call::Delete(key) | Call::List(key) => key,
         }
     }
 }
@@ -183,6 +184,36 @@ impl FakeCluster {
         Ok(state.objects.get(key).cloned())
     }
 
+    /// Objects of the query's kind and namespace whose labels hold every `key=value` of its selector.
+    fn do_list(&self, query: &ListQuery) -> Result<Vec<Value>, ClusterError> {
+        let state = self.log(Call::List(query.to_string()))?;
+        let wanted: Vec<(&str, &str)> = query
+            .selector
+            .iter()
+            .flat_map(|s| s.split(','))
+            .filter_map(|pair| pair.split_once('='))
+            .collect();
+        Ok(state
+            .objects
+            .iter()
+            .filter(|(key, _)| {
+                key.api_version == query.api_version
+                    && key.kind == query.kind
+                    && (query.namespace.is_none() || key.namespace == query.namespace)
+            })
+            .filter(|(_, live)| {
+                wanted.iter().all(|(k, v)| {
+                    live.pointer("/metadata/labels")
+                        .and_then(|labels| labels.get(*k))
+                        .and_then(Value::as_str)
+                        == Some(*v)
+                })
+            })
+            .take(query.limit as usize)
+            .map(|(_, live)| live.clone())
+            .collect())
+    }
+
     fn do_delete(&self, key: &ObjectKey) -> Result<(), ClusterError> {
         let mut state = self.log(Call::Delete(key.to_string()))?;
         state.objects.remove(key);
@@ -229,5 +260,9 @@ impl ObjectStore for FakeCluster {
 
     fn delete<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<(), ClusterError>> {
         Box::pin(async move { self.do_delete(key) })
+    }
+
+    fn list<'a>(&'a self, query: &'a ListQuery) -> BoxFuture<'a, Result<Vec<Value>, ClusterError>> {
+        Box::pin(async move { self.do_list(query) })
     }
 }

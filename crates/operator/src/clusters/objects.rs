@@ -4,7 +4,7 @@
 use std::fmt;
 
 use futures::future::BoxFuture;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::{ApiCapabilities, ApiResource, Scope, pinned_kind};
 use serde_json::Value;
@@ -111,6 +111,37 @@ impl Cluster {
             .transpose()
     }
 
+    /// At most `query.limit` objects of a kind, in one namespace or all, matching a label selector: one
+    /// page, never more, since what is listed comes from a cluster the operator does not control.
+    pub async fn list(&self, query: &ListQuery) -> Result<Vec<Value>, ClusterError> {
+        let key = ObjectKey {
+            api_version: query.api_version.clone(),
+            kind: query.kind.clone(),
+            namespace: query.namespace.clone(),
+            name: String::new(),
+        };
+        let api = match self.dynamic_api(&key).await {
+            Ok(api) => api,
+            Err(err) if err.is_not_found() => return Ok(Vec::new()),
+            Err(err) => return Err(err),
+        };
+        let mut params = ListParams::default().limit(query.limit);
+        if let Some(selector) = &query.selector {
+            params = params.labels(selector);
+        }
+        let list = self.call(&format!("list {query}"), api.list(&params)).await?;
+        list.items
+            .into_iter()
+            .take(query.limit as usize)
+            .map(|o| {
+                serde_json::to_value(o).map_err(|e| ClusterError::Unreachable {
+                    cluster: self.name.clone(),
+                    message: format!("cannot read {query}: {e}"),
+                })
+            })
+            .collect()
+    }
+
     /// Deletes the object; already gone is fine.
     pub async fn delete(&self, key: &ObjectKey) -> Result<(), ClusterError> {
         let api = match self.dynamic_api(key).await {
@@ -137,6 +168,32 @@ pub trait ObjectStore: Send + Sync {
     fn fetch<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<Option<Value>, ClusterError>>;
     /// Deletes the object; already gone is fine.
     fn delete<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<(), ClusterError>>;
+    /// One bounded page of objects (see [`ListQuery`]); a kind the cluster does not serve lists nothing.
+    fn list<'a>(&'a self, query: &'a ListQuery) -> BoxFuture<'a, Result<Vec<Value>, ClusterError>>;
+}
+
+/// Which objects to list: a kind, a namespace (or all), a label selector, and how many at most.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListQuery {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    /// A label selector as `kubectl -l` takes it (`app=api,tier=web`).
+    pub selector: Option<String>,
+    pub limit: u32,
+}
+
+impl fmt::Display for ListQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}s", self.kind)?;
+        if let Some(ns) = &self.namespace {
+            write!(f, " in {ns}")?;
+        }
+        if let Some(selector) = &self.selector {
+            write!(f, " with labels {selector}")?;
+        }
+        Ok(())
+    }
 }
 
 impl ObjectStore for Cluster {
@@ -150,6 +207,10 @@ impl ObjectStore for Cluster {
 
     fn delete<'a>(&'a self, key: &'a ObjectKey) -> BoxFuture<'a, Result<(), ClusterError>> {
         Box::pin(Cluster::delete(self, key))
+    }
+
+    fn list<'a>(&'a self, query: &'a ListQuery) -> BoxFuture<'a, Result<Vec<Value>, ClusterError>> {
+        Box::pin(Cluster::list(self, query))
     }
 }
 

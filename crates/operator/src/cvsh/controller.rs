@@ -11,6 +11,7 @@ use acp_api::conditions::Clock;
 use acp_api::cvsh::{CheckState, KubernetesDriver, Tier};
 use acp_api::{ClusterVersionShadow, ClusterVersionShadowStatus, ProductManifest};
 use acp_policy::AcpVersion;
+use k8s_openapi::jiff::SignedDuration;
 use kube::runtime::events::{Event, Recorder};
 use kube::runtime::reflector::Store;
 use kube::{Api, Resource, ResourceExt};
@@ -48,6 +49,8 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     pub install_version: Option<AcpVersion>,
     pub stall_after: Duration,
+    /// How long a module operation waits before the operator looks for its culprits.
+    pub insight_after: SignedDuration,
     /// How old an unchanged observation may get before the status is written again to say it is fresh.
     pub resync: Duration,
     /// Upgrades this process started, before the cache shows them.
@@ -239,6 +242,7 @@ async fn apply(
         driver,
         paused: shadow.is_paused(),
         now: ctx.clock.now(),
+        insight_after: ctx.insight_after,
         cluster_api: (driver == KubernetesDriver::ClusterAPI).then(|| {
             stages::kubernetes::cluster_api::Target {
                 objects: &global,

@@ -1,6 +1,7 @@
 //! What the per-cluster series on `/metrics` say about one cluster after a reconcile: a pure function of
 //! the status just computed, so alerts and dashboards read exactly what `ac adm upgrade status` reads.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use acp_api::conditions;
@@ -31,6 +32,8 @@ pub struct ClusterFacts {
     /// Checks currently Failed, and whether they hold a requested upgrade (else they only concern the
     /// newest offered update).
     pub failing_checks: Vec<FailingCheck>,
+    /// How many culprits the running upgrade's waiting operations name, by insight reason.
+    pub wait_insights: BTreeMap<String, i64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -96,6 +99,17 @@ pub fn cluster_facts(
         .collect();
     failing_checks.sort();
     failing_checks.dedup();
+    let mut wait_insights = BTreeMap::new();
+    if status.running_upgrade().is_some() {
+        for insight in status
+            .stages
+            .iter()
+            .flat_map(|s| &s.operations)
+            .flat_map(|o| &o.insights)
+        {
+            *wait_insights.entry(insight.reason.clone()).or_insert(0) += 1;
+        }
+    }
     ClusterFacts {
         tier: tier_label(tier),
         version: status.current_version().unwrap_or("unknown").to_string(),
@@ -108,6 +122,7 @@ pub fn cluster_facts(
         minors_behind_global,
         upgrade,
         failing_checks,
+        wait_insights,
     }
 }
 
@@ -307,7 +322,19 @@ mod tests {
             operations: vec![
                 op(OperationPhase::Succeeded),
                 op(OperationPhase::Pending),
-                op(OperationPhase::Running),
+                Operation {
+                    insights: ["Unschedulable", "NodeNotReady", "Unschedulable"]
+                        .into_iter()
+                        .map(|reason| acp_api::cvsh::Insight {
+                            scope: acp_api::cvsh::InsightScope::Workload,
+                            object: "Pod cpaas-system/api-1".into(),
+                            reason: reason.into(),
+                            message: "waits".into(),
+                            action: "look".into(),
+                        })
+                        .collect(),
+                    ..op(OperationPhase::Running)
+                },
                 op(OperationPhase::Skipped),
             ],
         }];
@@ -325,6 +352,11 @@ mod tests {
                 expected_seconds: Some(1_200),
                 progress_ratio: 0.5,
             })
+        );
+        assert_eq!(
+            facts.wait_insights,
+            [("NodeNotReady".to_string(), 1), ("Unschedulable".to_string(), 2)].into(),
+            "the waits' culprits are counted by reason"
         );
         // A first upgrade (only the install record before it) has no basis for an ETA.
         status.history.truncate(1);

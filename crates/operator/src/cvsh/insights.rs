@@ -1,14 +1,24 @@
 //! Insights for waits: when a module operation has waited longer than the operator's threshold, what the
 //! cluster says about the objects it waits on, reduced to a few culprits with what to do about each.
 //!
-//! Gathering (bounded lists by the module's workload labels, the nodes, the PodDisruptionBudgets) feeds
-//! [`diagnose`], a pure function from those facts; the operation's status carries at most
-//! [`MAX_INSIGHTS`] of its results. Machines of Cluster API clusters are a hook ([`MachineFacts`]) the
-//! Kubernetes stage's driver fills; nothing gathers them yet.
+//! [`gather`] reads a bounded picture of the module's workloads (one page of pods per workload and the
+//! nodes they are bound to) and reduces it to [`Facts`]; [`diagnose`], a pure function of those facts,
+//! names the culprits; the operation's status carries at most [`MAX_INSIGHTS`] of them.
+//!
+//! PodDisruptionBudgets and machines are diagnosed too, but a module's rollout gathers neither: a
+//! Deployment's rolling update replaces pods without evicting them, so no budget can hold it, and
+//! machines belong to the Kubernetes stage. [`BudgetFacts`] and [`MachineFacts`] are what a driver that
+//! drains nodes fills.
+
+use std::collections::BTreeMap;
 
 use acp_api::cvsh::bounds::MAX_INSIGHTS;
 use acp_api::cvsh::{Insight, InsightScope};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+
+use crate::clusters::ClusterError;
+use crate::clusters::objects::{ListQuery, ObjectKey, ObjectStore};
 
 /// How long an operation waits before its status names culprits, unless `--insight-after` says otherwise.
 pub const DEFAULT_INSIGHT_AFTER: SignedDuration = SignedDuration::from_secs(120);
@@ -77,6 +87,180 @@ pub struct Facts {
     pub nodes: Vec<NodeFacts>,
     pub budgets: Vec<BudgetFacts>,
     pub machines: Vec<MachineFacts>,
+}
+
+/// Workloads of one module read for a diagnosis; a module with more is diagnosed on its first ones.
+const MAX_WORKLOADS: usize = 4;
+/// Pods read per workload: enough to see a pattern, bounded whatever the replica count.
+const MAX_PODS: u32 = 20;
+/// Nodes read per diagnosis: those the module's pods are bound to, the pods that are not ready first.
+const MAX_NODES: usize = 5;
+
+/// A workload of the module: where its pods are and how to find them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Workload {
+    namespace: String,
+    /// `spec.selector.matchLabels` as a label selector.
+    selector: String,
+}
+
+/// The Deployments, StatefulSets and DaemonSets of `manifests` with a `matchLabels` selector.
+fn workloads(manifests: &[&Value]) -> Vec<Workload> {
+    manifests
+        .iter()
+        .filter(|m| {
+            m.get("apiVersion").and_then(Value::as_str) == Some("apps/v1")
+                && matches!(
+                    m.get("kind").and_then(Value::as_str),
+                    Some("Deployment" | "StatefulSet" | "DaemonSet")
+                )
+        })
+        .filter_map(|m| {
+            let namespace = m.pointer("/metadata/namespace")?.as_str()?.to_string();
+            let labels = string_map(m.pointer("/spec/selector/matchLabels"));
+            if labels.is_empty() {
+                return None;
+            }
+            let selector = labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",");
+            Some(Workload { namespace, selector })
+        })
+        .take(MAX_WORKLOADS)
+        .collect()
+}
+
+fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
+    value
+        .and_then(Value::as_object)
+        .map(|map| {
+            map.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn text(value: &Value, pointer: &str) -> Option<String> {
+    value.pointer(pointer).and_then(Value::as_str).map(str::to_string)
+}
+
+/// The condition of `type_` in `status.conditions`.
+fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
+    object
+        .pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(type_))
+}
+
+/// A pod as the API server returns it.
+pub fn pod_facts(pod: &Value) -> PodFacts {
+    let namespace = text(pod, "/metadata/namespace").unwrap_or_default();
+    let name = text(pod, "/metadata/name").unwrap_or_default();
+    let unschedulable = condition(pod, "PodScheduled")
+        .filter(|c| c.get("status").and_then(Value::as_str) == Some("False"))
+        .map(|c| {
+            text(c, "/message")
+                .or_else(|| text(c, "/reason"))
+                .unwrap_or_else(|| "no reason given".to_string())
+        });
+    let containers = pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .map(|statuses| {
+            statuses
+                .iter()
+                .map(|c| ContainerFacts {
+                    name: text(c, "/name").unwrap_or_default(),
+                    image: text(c, "/image").unwrap_or_default(),
+                    waiting_reason: text(c, "/state/waiting/reason"),
+                    waiting_message: text(c, "/state/waiting/message"),
+                    last_exit_code: c
+                        .pointer("/lastState/terminated/exitCode")
+                        .and_then(Value::as_i64)
+                        .and_then(|code| i32::try_from(code).ok()),
+                    restarts: c
+                        .get("restartCount")
+                        .and_then(Value::as_i64)
+                        .and_then(|n| i32::try_from(n).ok())
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    PodFacts {
+        name: format!("{namespace}/{name}"),
+        node: text(pod, "/spec/nodeName").filter(|n| !n.is_empty()),
+        unschedulable,
+        containers,
+    }
+}
+
+/// Whether the pod's Ready condition is True.
+fn pod_ready(pod: &Value) -> bool {
+    condition(pod, "Ready")
+        .and_then(|c| c.get("status"))
+        .and_then(Value::as_str)
+        == Some("True")
+}
+
+/// A node as the API server returns it; one without a Ready condition is not Ready.
+pub fn node_facts(node: &Value) -> NodeFacts {
+    let ready = condition(node, "Ready");
+    NodeFacts {
+        name: text(node, "/metadata/name").unwrap_or_default(),
+        ready: ready.and_then(|c| c.get("status")).and_then(Value::as_str) == Some("True"),
+        reason: ready
+            .and_then(|c| text(c, "/reason"))
+            .unwrap_or_else(|| "NoReadyCondition".to_string()),
+        message: ready
+            .and_then(|c| text(c, "/message"))
+            .unwrap_or_else(|| "the node reports no Ready condition".to_string()),
+    }
+}
+
+/// Reads what the cluster says about the workloads of `manifests`, within the bounds above.
+pub async fn gather(cluster: &dyn ObjectStore, manifests: &[&Value]) -> Result<Facts, ClusterError> {
+    let mut facts = Facts::default();
+    let mut pods = Vec::new();
+    let workloads = workloads(manifests);
+    for workload in &workloads {
+        let query = ListQuery {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            namespace: Some(workload.namespace.clone()),
+            selector: Some(workload.selector.clone()),
+            limit: MAX_PODS,
+        };
+        pods.extend(cluster.list(&query).await?);
+    }
+    // Nodes of pods that are not ready explain more than nodes of pods that are.
+    pods.sort_by_key(pod_ready);
+    let mut nodes: Vec<String> = Vec::new();
+    for pod in &pods {
+        if let Some(node) = text(pod, "/spec/nodeName").filter(|n| !n.is_empty())
+            && !nodes.contains(&node)
+            && nodes.len() < MAX_NODES
+        {
+            nodes.push(node);
+        }
+    }
+    for name in nodes {
+        let key = ObjectKey {
+            api_version: "v1".into(),
+            kind: "Node".into(),
+            namespace: None,
+            name,
+        };
+        if let Some(node) = cluster.fetch(&key).await? {
+            facts.nodes.push(node_facts(&node));
+        }
+    }
+    facts.pods = pods.iter().map(pod_facts).collect();
+    Ok(facts)
 }
 
 /// Reasons an insight gives; the metric counts insights by them.
@@ -191,6 +375,99 @@ fn insight(scope: InsightScope, object: String, reason: &str, message: String, a
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clusters::fake::FakeCluster;
+    use serde_json::json;
+
+    fn live_pod(name: &str, app: &str, node: Option<&str>, ready: bool) -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "cpaas-system", "labels": {"app": app}},
+            "spec": {"nodeName": node, "containers": [{"name": "api", "image": "registry.example/api:4.3.1"}]},
+            "status": {
+                "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}],
+                "containerStatuses": [{
+                    "name": "api", "image": "registry.example/api:4.3.1", "restartCount": 7,
+                    "state": if ready { json!({"running": {}}) } else {
+                        json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container"}})
+                    },
+                    "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}},
+                }],
+            },
+        })
+    }
+
+    fn live_node(name: &str, ready: &str) -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+            "status": {"conditions": [{"type": "Ready", "status": ready, "reason": "KubeletNotReady",
+                                        "message": "container runtime is down"}]},
+        })
+    }
+
+    #[tokio::test]
+    async fn gathering_reads_the_modules_pods_and_only_the_nodes_they_are_on() {
+        let cluster = FakeCluster::new();
+        cluster.insert(live_pod("api-1", "api", Some("worker-1"), false));
+        cluster.insert(live_pod("api-2", "api", Some("worker-2"), true));
+        cluster.insert(live_pod("other-1", "other", Some("worker-3"), false));
+        cluster.insert(live_node("worker-1", "False"));
+        cluster.insert(live_node("worker-2", "True"));
+        cluster.insert(live_node("worker-3", "False"));
+        let deployment = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "api", "namespace": "cpaas-system"},
+            "spec": {"selector": {"matchLabels": {"app": "api"}}},
+        });
+        let config = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "api", "namespace": "cpaas-system"}});
+
+        let facts = gather(&cluster, &[&config, &deployment]).await.unwrap();
+
+        let pods: Vec<&str> = facts.pods.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            pods,
+            ["cpaas-system/api-1", "cpaas-system/api-2"],
+            "the module's pods, not-ready first"
+        );
+        assert_eq!(
+            facts.pods[0].containers[0],
+            ContainerFacts {
+                name: "api".into(),
+                image: "registry.example/api:4.3.1".into(),
+                waiting_reason: Some("CrashLoopBackOff".into()),
+                waiting_message: Some("back-off 5m0s restarting failed container".into()),
+                last_exit_code: Some(137),
+                restarts: 7,
+            }
+        );
+        let nodes: Vec<(&str, bool)> = facts.nodes.iter().map(|n| (n.name.as_str(), n.ready)).collect();
+        assert_eq!(
+            nodes,
+            [("worker-1", false), ("worker-2", true)],
+            "worker-3 runs none of them"
+        );
+        let found = diagnose(&facts);
+        let reasons: Vec<&str> = found.iter().map(|i| i.reason.as_str()).collect();
+        assert_eq!(reasons, [reasons::CRASH_LOOP, reasons::NODE_NOT_READY]);
+        assert!(
+            found[1].message.contains("container runtime is down"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_pod_or_node_missing_its_status_reads_as_waiting_not_as_an_error() {
+        let bare = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ns"}});
+        assert_eq!(
+            pod_facts(&bare),
+            PodFacts {
+                name: "ns/p".into(),
+                ..PodFacts::default()
+            }
+        );
+        let node = node_facts(&json!({"metadata": {"name": "n"}}));
+        assert!(!node.ready);
+        assert_eq!(node.reason, "NoReadyCondition");
+    }
 
     fn pod(name: &str) -> PodFacts {
         PodFacts {

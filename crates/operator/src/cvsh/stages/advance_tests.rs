@@ -83,6 +83,7 @@ impl Upgrade {
             driver: KubernetesDriver::External,
             paused: false,
             now,
+            insight_after: crate::cvsh::insights::DEFAULT_INSIGHT_AFTER,
             cluster_api: None,
         }
     }
@@ -471,4 +472,67 @@ async fn a_restarted_operator_waits_on_objects_that_already_carry_the_target_and
         "platform-auth is applied once, before the restart"
     );
     assert_eq!(phase_of(&stages, AUTH), Succeeded);
+}
+
+/// A pod of platform-api that cannot be placed, as the scheduler leaves it.
+fn pending_api_pod() -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "platform-api-5d8f-x2lq", "namespace": "cpaas-system",
+                     "labels": {"app.kubernetes.io/name": API}},
+        "spec": {"containers": [{"name": API, "image": "registry.example/api:4.3.1"}]},
+        "status": {"phase": "Pending", "conditions": [{
+            "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+            "message": "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.",
+        }]},
+    })
+}
+
+#[tokio::test]
+async fn a_wait_longer_than_the_threshold_names_its_culprit_until_it_ends() {
+    let upgrade = Upgrade::new();
+    let cluster = FakeCluster::new();
+    cluster.hold(API);
+    cluster.insert(pending_api_pod());
+    let mut stages = upgrade.stages();
+    let api = |stages: &[Stage]| {
+        stages
+            .iter()
+            .flat_map(|s| &s.operations)
+            .find(|o| o.name == API)
+            .cloned()
+            .unwrap()
+    };
+
+    advance(&mut stages, &upgrade.on(&cluster, at(0))).await;
+    let early = advance(&mut stages, &upgrade.on(&cluster, at(119))).await;
+    assert!(api(&stages).insights.is_empty(), "not yet past the threshold");
+    assert!(!early.waiting.unwrap().contains("scheduler"));
+    assert!(
+        !cluster.calls().iter().any(|c| matches!(c, Call::List(_))),
+        "nothing is gathered before the threshold: {:?}",
+        cluster.calls()
+    );
+
+    let late = advance(&mut stages, &upgrade.on(&cluster, at(120))).await;
+    let op = api(&stages);
+    assert_eq!(op.insights.len(), 1, "{:?}", op.insights);
+    assert_eq!(op.insights[0].reason, "Unschedulable");
+    assert_eq!(op.insights[0].object, "Pod cpaas-system/platform-api-5d8f-x2lq");
+    let message = op.message.unwrap();
+    assert!(
+        message.contains("0 of 1 replicas updated; Pod cpaas-system/platform-api-5d8f-x2lq: the scheduler cannot place it: 0/2 nodes"),
+        "{message}"
+    );
+    assert!(late.waiting.unwrap().contains("didn't match Pod's node affinity"));
+
+    cluster.roll_out(API);
+    advance(&mut stages, &upgrade.on(&cluster, at(150))).await;
+    let op = api(&stages);
+    assert_eq!(op.phase, Some(Succeeded));
+    assert!(
+        op.insights.is_empty(),
+        "a finished wait keeps no culprits: {:?}",
+        op.insights
+    );
 }

@@ -93,6 +93,8 @@ pub struct Execution<'a> {
     /// `spec.paused`: finish running operations, start no new one.
     pub paused: bool,
     pub now: Timestamp,
+    /// How long a module operation waits before its culprits are looked for (`--insight-after`).
+    pub insight_after: SignedDuration,
     /// The Cluster API objects the ClusterAPI driver moves; `None` with the other drivers.
     pub cluster_api: Option<kubernetes::cluster_api::Target<'a>>,
 }
@@ -227,6 +229,10 @@ fn record_step(op: &mut Operation, step: Step, now: Timestamp, result: &mut Adva
         op.phase = Some(phase);
         op.message = Some(message);
     };
+    if !matches!(step, Step::Waiting(_) | Step::NoAnswer(_)) {
+        // Culprits explain a wait; an operation that stopped waiting has none.
+        op.insights.clear();
+    }
     match step {
         Step::Done(message) => {
             set_phase(op, OperationPhase::Succeeded, message);
@@ -515,6 +521,7 @@ mod tests {
             driver: KubernetesDriver::External,
             paused,
             now: Timestamp::from_second(1_800_000_000).unwrap(),
+            insight_after: crate::cvsh::insights::DEFAULT_INSIGHT_AFTER,
             cluster_api: None,
         }
     }

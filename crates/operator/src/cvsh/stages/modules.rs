@@ -8,7 +8,7 @@
 //! installed even when the current release lists it; objects that already carry the target's digest
 //! (an earlier attempt applied them before the operator stopped) are only waited on, never applied again.
 
-use acp_api::cvsh::{Operation, OperationAction};
+use acp_api::cvsh::{Operation, OperationAction, OperationPhase};
 use acp_api::names::{annotations, labels};
 use acp_policy::{Lifecycle, Module};
 use serde_json::Value;
@@ -19,6 +19,7 @@ use super::{Execution, Owner, PlanInputs, Step, apply_and_wait, listed, objects_
 use crate::clusters::ClusterError;
 use crate::clusters::objects::{ObjectKey, ObjectStore};
 use crate::clusters::ownership::{self, Removal};
+use crate::cvsh::insights;
 
 pub fn plan(inputs: &PlanInputs<'_>, lifecycle: Lifecycle) -> Vec<Operation> {
     let target: Vec<&Module> = inputs
@@ -256,8 +257,8 @@ pub async fn perform(op: &mut Operation, cluster: &dyn ObjectStore, exec: &Execu
             version: &module.version,
             digest,
         });
-    match decide(&name, target_view, current_view, &installed) {
-        Decision::Skip(message) => Step::Skipped(message),
+    let step = match decide(&name, target_view, current_view, &installed) {
+        Decision::Skip(message) => return Step::Skipped(message),
         Decision::Wait => objects_ready(cluster, &manifests).await,
         Decision::Apply(action) => {
             op.action = action;
@@ -268,6 +269,37 @@ pub async fn perform(op: &mut Operation, cluster: &dyn ObjectStore, exec: &Execu
             };
             apply_and_wait(cluster, &manifests, owner).await
         }
+    };
+    explain(op, step, cluster, &manifests, exec).await
+}
+
+/// A wait that has lasted `exec.insight_after` names its culprits: in the operation's insights, and
+/// the first of them in its message. A diagnosis the cluster cannot answer keeps the last one.
+async fn explain(
+    op: &mut Operation,
+    step: Step,
+    cluster: &dyn ObjectStore,
+    manifests: &[&Value],
+    exec: &Execution<'_>,
+) -> Step {
+    let Step::Waiting(message) = step else {
+        return step;
+    };
+    let since = (op.phase == Some(OperationPhase::Running))
+        .then(|| op.last_transition_time.as_ref().map(|t| t.0))
+        .flatten();
+    if !insights::due(since, exec.now, exec.insight_after) {
+        return Step::Waiting(message);
+    }
+    match insights::gather(cluster, manifests).await {
+        Ok(facts) => op.insights = insights::diagnose(&facts),
+        Err(err) => {
+            tracing::debug!(operation = %op.name, error = %err, "cannot look for the culprits of a wait");
+        }
+    }
+    match op.insights.first() {
+        Some(first) => Step::Waiting(format!("{message}; {}: {}", first.object, first.message)),
+        None => Step::Waiting(message),
     }
 }
 

@@ -188,6 +188,7 @@ mod tests {
             driver: KubernetesDriver::External,
             paused: false,
             now: Timestamp::UNIX_EPOCH,
+            insight_after: crate::cvsh::insights::DEFAULT_INSIGHT_AFTER,
             cluster_api: None,
         }
     }

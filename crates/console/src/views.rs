@@ -325,6 +325,14 @@ pub fn cluster_live(cvsh: &ClusterVersionShadow, now: Timestamp, events: &[Event
                             li data-operation=(op.name) {
                                 (op.name) " " span.phase { (op.phase.as_ref().map_or("Pending", |p| p.as_str())) }
                                 @if let Some(m) = &op.message { " — " (m) }
+                                @if !op.insights.is_empty() {
+                                    ul.insights { @for i in &op.insights {
+                                        li data-insight=(i.reason) {
+                                            strong { (i.object) } " (" (i.reason) "): " (i.message)
+                                            br; "What to do: " (i.action)
+                                        }
+                                    } }
+                                }
                             }
                         } }
                     }

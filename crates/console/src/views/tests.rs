@@ -221,3 +221,40 @@ fn the_newest_history_entry_is_the_first_row_of_the_history_body() {
         .unwrap()..];
     assert!(body.contains("4.3.0"), "{html}");
 }
+
+#[test]
+fn a_waiting_operation_shows_its_culprits_as_text_with_what_to_do() {
+    use acp_api::cvsh::{
+        Insight, InsightScope, Operation, OperationAction, OperationPhase, Stage, StagePhase,
+    };
+    let mut cvsh = cvsh("edge-1", "4.3.0", Some("4.3.1"), vec![]);
+    cvsh.status.as_mut().unwrap().stages = vec![Stage {
+        name: "Core".into(),
+        priority: 30,
+        phase: StagePhase::Running,
+        operations: vec![Operation {
+            name: "platform-api".into(),
+            action: OperationAction::Upgrade,
+            current_version: None,
+            target_version: None,
+            depends_on: vec![],
+            module_info: None,
+            phase: Some(OperationPhase::Running),
+            message: None,
+            last_transition_time: None,
+            manifest_digest: None,
+            insights: vec![Insight {
+                scope: InsightScope::Workload,
+                object: "Pod cpaas-system/api-1".into(),
+                reason: "CrashLoopBackOff".into(),
+                message: "container <b>api</b> keeps crashing".into(),
+                action: "read its logs".into(),
+            }],
+        }],
+    }];
+    let html = cluster_live(&cvsh, Timestamp::UNIX_EPOCH, &[]).into_string();
+    assert!(
+        html.contains(r#"<li data-insight="CrashLoopBackOff"><strong>Pod cpaas-system/api-1</strong> (CrashLoopBackOff): container &lt;b&gt;api&lt;/b&gt; keeps crashing<br>What to do: read its logs</li>"#),
+        "{html}"
+    );
+}

@@ -143,8 +143,13 @@ fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// A string of an object from the cluster, its control characters (terminal escapes, newlines) made
+/// spaces: it ends up in the status, in `ac` output and in the console.
 fn text(value: &Value, pointer: &str) -> Option<String> {
-    value.pointer(pointer).and_then(Value::as_str).map(str::to_string)
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map(|s| s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect())
 }
 
 /// The condition of `type_` in `status.conditions`.
@@ -467,6 +472,13 @@ mod tests {
         let node = node_facts(&json!({"metadata": {"name": "n"}}));
         assert!(!node.ready);
         assert_eq!(node.reason, "NoReadyCondition");
+        let hostile = node_facts(&json!({"metadata": {"name": "n"}, "status": {"conditions": [
+            {"type": "Ready", "status": "False", "reason": "KubeletNotReady", "message": "down\u{1b}[2J\nnow"},
+        ]}}));
+        assert_eq!(
+            hostile.message, "down [2J now",
+            "terminal escapes never reach a screen"
+        );
     }
 
     fn pod(name: &str) -> PodFacts {

@@ -337,6 +337,30 @@ fn stages_section(status: &ClusterVersionShadowStatus, wide: bool, colour: bool)
     } else {
         out.push_str(&table.to_text(colour));
     }
+    out.push_str(&culprits(&stages));
+    out
+}
+
+/// The culprits the operator named for operations that have waited long, each with what to do.
+fn culprits(stages: &[&acp_api::cvsh::Stage]) -> String {
+    let waiting: Vec<_> = stages
+        .iter()
+        .flat_map(|s| s.operations.iter().map(move |op| (s, op)))
+        .filter(|(_, op)| !op.insights.is_empty())
+        .collect();
+    if waiting.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nWaiting on:\n");
+    for (stage, op) in waiting {
+        out.push_str(&format!("  {}/{}:\n", stage.name, op.name));
+        for insight in &op.insights {
+            out.push_str(&format!(
+                "    {} ({}): {}\n      What to do: {}\n",
+                insight.object, insight.reason, insight.message, insight.action
+            ));
+        }
+    }
     out
 }
 

@@ -34,6 +34,7 @@ mod harness_process;
 mod harness_versions;
 mod harness_workloads;
 mod hostile;
+mod insights;
 mod layout;
 mod maintenance_windows;
 mod notifications;

@@ -25,8 +25,13 @@ const PORT_RETRIES: usize = 3;
 /// How long components get to exit after SIGTERM before they are killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// kwok's configuration: the built-in node and pod stages (Ready nodes, Running pods), nothing from `~/.kwok`.
-const KWOK_CONFIG: &str = "apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions: {}\n";
+/// kwok's configuration: the built-in node stages (Ready nodes), the built-in pod lifecycle and a crash
+/// loop for pods labelled [`CRASH_LOOP_LABEL`]; nothing from `~/.kwok`.
+const KWOK_CONFIG: &str = include_str!("kwok-stages.yaml");
+
+/// A pod labelled so crash-loops on a kwok node instead of running: its containers wait in
+/// CrashLoopBackOff after exiting with code 1, as a kubelet reports them.
+pub const CRASH_LOOP_LABEL: (&str, &str) = ("kwok.acp-cvo.test/crash-loop", "true");
 
 /// Annotation kwok selects the nodes it manages by; [`crate::NodeSpec`] nodes carry it.
 pub const KWOK_NODE_ANNOTATION: (&str, &str) = ("kwok.x-k8s.io/node", "fake");

@@ -36,7 +36,7 @@ mod wait;
 pub use binaries::{
     HARNESS_BIN_ENV, harness_bin_dir, kubectl_path, repo_root, workspace_binary, workspace_binary_from_env,
 };
-pub use cluster::{Cluster, ClusterSpec, KWOK_NODE_ANNOTATION};
+pub use cluster::{CRASH_LOOP_LABEL, Cluster, ClusterSpec, KWOK_NODE_ANNOTATION};
 pub use env::{KUBECONFIGS_ENV, TestEnv};
 pub use error::{Error, Result};
 pub use nodes::{CONTROL_PLANE_LABEL, NodeSpec, is_ready};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Node, NodeCondition, NodeStatus, NodeSystemInfo};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Patch, PatchParams, PostParams};
 
 use crate::cluster::{Cluster, KWOK_NODE_ANNOTATION};
@@ -23,6 +23,8 @@ pub struct NodeSpec {
     container_runtime: String,
     control_plane: bool,
     labels: BTreeMap<String, String>,
+    /// (reason, message) of a node whose kubelet is down: kwok leaves it alone.
+    down: Option<(String, String)>,
 }
 
 impl NodeSpec {
@@ -35,6 +37,7 @@ impl NodeSpec {
             container_runtime: "containerd://2.0.1".to_owned(),
             control_plane: false,
             labels: BTreeMap::new(),
+            down: None,
         }
     }
 
@@ -59,6 +62,14 @@ impl NodeSpec {
     /// Adds a label.
     pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// A node whose kubelet is down: its Ready condition is False with `reason` and `message`, kwok
+    /// does not keep it, and pods bound to it never start. kube-controller-manager taints it, and
+    /// reports it Unknown once its lease is overdue, as on a real cluster.
+    pub fn not_ready(mut self, reason: impl Into<String>, message: impl Into<String>) -> Self {
+        self.down = Some((reason.into(), message.into()));
         self
     }
 
@@ -88,15 +99,28 @@ impl NodeSpec {
             metadata: ObjectMeta {
                 name: Some(self.name.clone()),
                 labels: Some(labels),
-                annotations: Some(BTreeMap::from([(
-                    KWOK_NODE_ANNOTATION.0.to_owned(),
-                    KWOK_NODE_ANNOTATION.1.to_owned(),
-                )])),
+                annotations: self.down.is_none().then(|| {
+                    BTreeMap::from([(
+                        KWOK_NODE_ANNOTATION.0.to_owned(),
+                        KWOK_NODE_ANNOTATION.1.to_owned(),
+                    )])
+                }),
                 ..ObjectMeta::default()
             },
             spec: None,
             // Nodes accept status on create; kwok keeps these fields and maintains the conditions.
             status: Some(NodeStatus {
+                conditions: self.down.as_ref().map(|(reason, message)| {
+                    let now = Time(k8s_openapi::jiff::Timestamp::now());
+                    vec![NodeCondition {
+                        type_: "Ready".to_owned(),
+                        status: "False".to_owned(),
+                        reason: Some(reason.clone()),
+                        message: Some(message.clone()),
+                        last_heartbeat_time: Some(now.clone()),
+                        last_transition_time: Some(now),
+                    }]
+                }),
                 allocatable: Some(resources.clone()),
                 capacity: Some(resources),
                 node_info: Some(NodeSystemInfo {
@@ -140,7 +164,7 @@ impl Cluster {
                 context: format!("create node {}", spec.name),
                 source,
             })?;
-        if self.runs_kwok() {
+        if self.runs_kwok() && spec.down.is_none() {
             let name = spec.name.clone();
             wait_for(
                 &format!("node {name} of cluster {} to become Ready", self.name()),

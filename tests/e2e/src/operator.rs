@@ -51,11 +51,23 @@ pub async fn start(specs: impl IntoIterator<Item = ClusterSpec>) -> TestEnv {
 /// The global cluster of `env` running `installed` (its modules rolled out), with `import_version` imported and
 /// the global cvsh created, and one operator replica, `replica-a`, that has recorded `installed` as current.
 pub async fn operate_global(env: &TestEnv, installed: &str, import_version: &str) -> ChildProcess {
+    operate_global_with(env, installed, import_version, &[]).await
+}
+
+/// Like [`operate_global`], the operator's flags overridden as [`operator_spec_with`] does.
+pub async fn operate_global_with(
+    env: &TestEnv,
+    installed: &str,
+    import_version: &str,
+    overrides: &[(&str, &str)],
+) -> ChildProcess {
     let global = env.cluster(names::GLOBAL_CLUSTER);
     install_release(global, installed).await;
     import(global, import_version).await;
     create_cvsh(global, names::GLOBAL_CLUSTER, json!({})).await;
-    let operator = run_operator(env, installed, "replica-a");
+    let operator = env
+        .spawn(operator_spec_with(global, installed, "replica-a", overrides))
+        .unwrap();
     wait_shadow(
         global,
         names::GLOBAL_CLUSTER,

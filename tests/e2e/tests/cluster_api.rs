@@ -46,7 +46,8 @@ async fn cluster_api_drives_each_hop_and_stops_on_a_hand_edit() {
         .await;
     }
     import(global, "4.1.5").await;
-    let _operator = operate_global(&env, "4.3.1", "4.3.1").await;
+    // Culprits of a wait are named after 3 s, so the held rollouts below show them.
+    let _operator = operate_global_with(&env, "4.3.1", "4.3.1", &[("--insight-after", "3")]).await;
     for workload in ["east", "west"] {
         wait_shadow(global, workload, "current 4.1.3", LONG, |s| {
             s.current_version() == Some("4.1.3")
@@ -178,6 +179,27 @@ async fn patch_only_through_the_control_plane(global: &Cluster, west: &Cluster) 
         )
         .await,
         "v1.32.7"
+    );
+    // While Cluster API has not rolled the control plane, the hop names the machines it waits for.
+    let waiting = wait_shadow(
+        global,
+        "west",
+        "the hop to name the control plane's machines",
+        LONG,
+        |s| {
+            operation(s, "kubernetes-1.32")
+                .is_some_and(|o| o.insights.iter().any(|i| i.reason == "MachinesNotUpdating"))
+        },
+    )
+    .await;
+    let culprit = &operation(&waiting, "kubernetes-1.32").unwrap().insights[0];
+    assert_eq!(culprit.object, "control plane of Cluster fleet/west");
+    assert!(
+        culprit
+            .message
+            .starts_with("1 machine not updated: Machine west-cp-")
+            && culprit.message.ends_with("is Running on v1.32.7"),
+        "{culprit:?}"
     );
     play_machines(global, "west", true, "v1.32.11").await;
     west.restart_at("v1.32.11").await.unwrap();

@@ -357,8 +357,14 @@ pub fn diagnose(facts: &Facts) -> Vec<Insight> {
             machines.name.clone(),
             reasons::MACHINES_NOT_UPDATING,
             format!(
-                "{} machines not updated: {}",
-                machines.not_updated, machines.reason
+                "{} {} not updated: {}",
+                machines.not_updated,
+                if machines.not_updated == 1 {
+                    "machine"
+                } else {
+                    "machines"
+                },
+                machines.reason
             ),
             "check the Machines' conditions in the management cluster",
         ));

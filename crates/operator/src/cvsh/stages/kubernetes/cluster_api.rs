@@ -14,7 +14,7 @@
 //! the field, the version found and the one expected — it never writes over such a change. Each write
 //! is a merge patch fenced on the resourceVersion it was decided on.
 
-use acp_api::cvsh::{ClusterApiClusterRef, Operation};
+use acp_api::cvsh::{ClusterApiClusterRef, Operation, OperationPhase};
 use acp_policy::{KubeHop, KubeMinor, KubeVersion};
 use serde_json::Value;
 
@@ -23,6 +23,7 @@ use crate::clusters::cluster_api::{
     CONTROL_PLANE_LABEL, ClusterApiObjects, DEFER_UPGRADE, DEPLOYMENT_NAME_LABEL, HOLD_UPGRADE_SEQUENCE,
     Kind, PAUSED_ANNOTATION, VersionWrite,
 };
+use crate::cvsh::insights;
 
 /// What the driver works on: the global cluster's Cluster API objects and the cvsh's reference.
 #[derive(Clone, Copy)]
@@ -376,6 +377,37 @@ pub async fn gather(
     }))
 }
 
+/// The version a machine's owner asks for, and the field that asks it: the Cluster's topology, the
+/// KubeadmControlPlane, or the machine's MachineDeployment.
+fn wanted(facts: &Facts, machine: &Value) -> Option<(String, String)> {
+    let cluster = &facts.cluster;
+    if is_topology(cluster) {
+        return text(cluster, "/spec/topology/version").map(|v| {
+            (
+                v.to_string(),
+                format!("Cluster {} spec.topology.version", key(cluster)),
+            )
+        });
+    }
+    if is_control_plane(machine) {
+        let cp = facts.control_plane.as_ref()?;
+        return text(cp, "/spec/version").map(|v| {
+            (
+                v.to_string(),
+                format!("KubeadmControlPlane {} spec.version", key(cp)),
+            )
+        });
+    }
+    let md = labelled(machine, DEPLOYMENT_NAME_LABEL)?;
+    let deployment = facts.deployments.iter().find(|d| name(d) == md)?;
+    text(deployment, "/spec/template/spec/version").map(|v| {
+        (
+            v.to_string(),
+            format!("MachineDeployment {} spec.template.spec.version", key(deployment)),
+        )
+    })
+}
+
 /// Why Cluster API is not settled on this cluster, if it is not: paused, or a rollout under way (a
 /// machine not Running or being deleted, or on another version than its owner asks for).
 pub fn unsettled(facts: &Facts) -> Option<String> {
@@ -389,33 +421,6 @@ pub fn unsettled(facts: &Facts) -> Option<String> {
              the upgrade can start"
         ));
     }
-    let wanted_of = |machine: &Value| -> Option<(String, String)> {
-        if is_topology(cluster) {
-            return text(cluster, "/spec/topology/version").map(|v| {
-                (
-                    v.to_string(),
-                    format!("Cluster {cluster_key} spec.topology.version"),
-                )
-            });
-        }
-        if is_control_plane(machine) {
-            let cp = facts.control_plane.as_ref()?;
-            return text(cp, "/spec/version").map(|v| {
-                (
-                    v.to_string(),
-                    format!("KubeadmControlPlane {} spec.version", key(cp)),
-                )
-            });
-        }
-        let md = labelled(machine, DEPLOYMENT_NAME_LABEL)?;
-        let deployment = facts.deployments.iter().find(|d| name(d) == md)?;
-        text(deployment, "/spec/template/spec/version").map(|v| {
-            (
-                v.to_string(),
-                format!("MachineDeployment {} spec.template.spec.version", key(deployment)),
-            )
-        })
-    };
     let mut busy = Vec::new();
     for machine in &facts.machines {
         let machine_name = name(machine);
@@ -429,7 +434,7 @@ pub fn unsettled(facts: &Facts) -> Option<String> {
             continue;
         }
         let found = text(machine, "/spec/version").unwrap_or("");
-        if let Some((wanted, field)) = wanted_of(machine)
+        if let Some((wanted, field)) = wanted(facts, machine)
             && found != wanted
         {
             busy.push(format!(
@@ -461,7 +466,7 @@ pub fn missing_cluster(cluster: &ClusterApiClusterRef) -> String {
     )
 }
 
-pub async fn perform(op: &Operation, hop: KubeHop, exec: &Execution<'_>) -> Step {
+pub async fn perform(op: &mut Operation, hop: KubeHop, exec: &Execution<'_>) -> Step {
     let Some(Target {
         objects,
         cluster: Some(cluster),
@@ -487,7 +492,7 @@ pub async fn perform(op: &Operation, hop: KubeHop, exec: &Execution<'_>) -> Step
     };
     match decide(version, Before::of(op), &facts, exec.kubernetes) {
         Decision::Done(message) => Step::Done(message),
-        Decision::Wait(message) => Step::Waiting(message),
+        Decision::Wait(message) => explain(op, message, &facts, version, exec),
         Decision::Stop(message) => Step::Failed(message),
         Decision::Write(write) => match objects.set_version(&write).await {
             Ok(()) => Step::Waiting(format!(
@@ -505,6 +510,129 @@ pub async fn perform(op: &Operation, hop: KubeHop, exec: &Execution<'_>) -> Step
             Err(err) => Step::from_error(&err),
         },
     }
+}
+
+/// A hop that has waited `exec.insight_after` names the machines that are not on its version and why,
+/// from what Cluster API says of them.
+fn explain(
+    op: &mut Operation,
+    message: String,
+    facts: &Facts,
+    hop: KubeVersion,
+    exec: &Execution<'_>,
+) -> Step {
+    let since = (op.phase == Some(OperationPhase::Running))
+        .then(|| op.last_transition_time.as_ref().map(|t| t.0))
+        .flatten();
+    if !insights::due(since, exec.now, exec.insight_after) {
+        return Step::Waiting(message);
+    }
+    op.insights = insights::diagnose(&insights::Facts {
+        machines: lagging_machines(facts, hop),
+        ..insights::Facts::default()
+    });
+    match op.insights.first() {
+        Some(first) => Step::Waiting(format!("{message}; {}: {}", first.object, first.message)),
+        None => Step::Waiting(message),
+    }
+}
+
+/// Machine conditions that say why a machine is not up, in the order a machine comes up.
+const MACHINE_CONDITIONS: [&str; 6] = [
+    "InfrastructureReady",
+    "BootstrapConfigReady",
+    "NodeReady",
+    "NodeHealthy",
+    "Ready",
+    "UpToDate",
+];
+
+/// Why one machine is not Running on the hop's version: Cluster API's own words.
+fn lagging_reason(machine: &Value) -> String {
+    let conditions: Vec<&Value> = machine
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .map(|c| c.iter().collect())
+        .unwrap_or_default();
+    let condition = |type_: &str| {
+        conditions
+            .iter()
+            .find(|c| text(c, "/type") == Some(type_))
+            .copied()
+    };
+    let said = |c: &Value| {
+        let reason = text(c, "/reason").unwrap_or("");
+        match text(c, "/message").filter(|m| !m.is_empty()) {
+            Some(message) => format!("{} {reason}: {message}", text(c, "/type").unwrap_or("")),
+            None => format!("{} {reason}", text(c, "/type").unwrap_or("")),
+        }
+    };
+    if machine.pointer("/metadata/deletionTimestamp").is_some() {
+        // Draining: Cluster API says what holds the drain (a PodDisruptionBudget, a pod that will not go).
+        return match condition("Deleting").filter(|c| text(c, "/message").is_some()) {
+            Some(c) => format!("Machine {} is being deleted; {}", name(machine), said(c)),
+            None => format!("Machine {} is being deleted", name(machine)),
+        };
+    }
+    let not_true = MACHINE_CONDITIONS
+        .iter()
+        .filter_map(|t| condition(t))
+        .find(|c| text(c, "/status") != Some("True"));
+    match not_true {
+        Some(c) => format!("Machine {}: {}", name(machine), said(c)),
+        None => format!(
+            "Machine {} is {} on {}",
+            name(machine),
+            text(machine, "/status/phase").unwrap_or("in no phase"),
+            text(machine, "/spec/version").unwrap_or("no version")
+        ),
+    }
+}
+
+/// Machines whose owner asks for `hop` and that are not Running on it yet, counted per owner (the
+/// control plane, each MachineDeployment) with why the first of them is not, for the insights of a
+/// long wait.
+fn lagging_machines(facts: &Facts, hop: KubeVersion) -> Vec<insights::MachineFacts> {
+    let asked = |machine: &Value| {
+        wanted(facts, machine).and_then(|(v, _)| v.parse::<KubeVersion>().ok()) == Some(hop)
+    };
+    let lags = |machine: &Value| {
+        machine.pointer("/metadata/deletionTimestamp").is_some()
+            || text(machine, "/spec/version").and_then(|v| v.parse::<KubeVersion>().ok()) != Some(hop)
+            || text(machine, "/status/phase") != Some("Running")
+    };
+    // Cluster API moves a topology's workers only after its control plane: until then they are not late.
+    let control_plane_lags = facts
+        .machines
+        .iter()
+        .any(|m| is_control_plane(m) && asked(m) && lags(m));
+    let mut groups: Vec<insights::MachineFacts> = Vec::new();
+    for machine in &facts.machines {
+        let waits_its_turn = is_topology(&facts.cluster) && !is_control_plane(machine) && control_plane_lags;
+        if !asked(machine) || !lags(machine) || waits_its_turn {
+            continue;
+        }
+        let owner = if is_control_plane(machine) {
+            format!("control plane of Cluster {}", key(&facts.cluster))
+        } else {
+            match labelled(machine, DEPLOYMENT_NAME_LABEL) {
+                Some(md) => format!(
+                    "MachineDeployment {}/{md}",
+                    text(machine, "/metadata/namespace").unwrap_or("")
+                ),
+                None => format!("workers of Cluster {}", key(&facts.cluster)),
+            }
+        };
+        match groups.iter_mut().find(|g| g.name == owner) {
+            Some(group) => group.not_updated += 1,
+            None => groups.push(insights::MachineFacts {
+                name: owner,
+                not_updated: 1,
+                reason: lagging_reason(machine),
+            }),
+        }
+    }
+    groups
 }
 
 #[cfg(test)]

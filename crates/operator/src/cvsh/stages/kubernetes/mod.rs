@@ -85,7 +85,7 @@ pub fn hop_of(op: &Operation) -> Option<KubeHop> {
     Some(KubeHop { minor, version })
 }
 
-pub async fn perform(op: &Operation, exec: &Execution<'_>) -> Step {
+pub async fn perform(op: &mut Operation, exec: &Execution<'_>) -> Step {
     let Some(hop) = hop_of(op) else {
         return Step::Failed(format!("operation {} names no Kubernetes minor", op.name));
     };
@@ -197,18 +197,18 @@ mod tests {
     async fn the_external_driver_waits_for_the_exact_patch() {
         let catalogue = crate::releases::builtin::catalogue();
         let target = catalogue.release(&AcpVersion::new(4, 1, 5)).unwrap();
-        let op = Operation {
+        let mut op = Operation {
             target_version: Some("v1.32.11".into()),
             ..operation("kubernetes-1.32", OperationAction::Upgrade)
         };
-        match perform(&op, &exec(target, "v1.32.7")).await {
+        match perform(&mut op, &exec(target, "v1.32.7")).await {
             Step::Waiting(message) => {
                 assert!(message.contains("report Kubernetes v1.32.11"), "{message}")
             }
             other => panic!("expected to wait, got {other:?}"),
         }
         assert!(matches!(
-            perform(&op, &exec(target, "v1.32.11")).await,
+            perform(&mut op, &exec(target, "v1.32.11")).await,
             Step::Done(_)
         ));
     }
@@ -217,22 +217,22 @@ mod tests {
     async fn a_hop_planned_by_minor_succeeds_on_any_patch_of_it() {
         let catalogue = crate::releases::builtin::catalogue();
         let target = catalogue.release(&AcpVersion::new(4, 3, 1)).unwrap();
-        let op = Operation {
+        let mut op = Operation {
             target_version: Some("1.34".into()),
             ..operation("kubernetes-1.34", OperationAction::Upgrade)
         };
-        match perform(&op, &exec(target, "v1.33.7")).await {
+        match perform(&mut op, &exec(target, "v1.33.7")).await {
             Step::Waiting(message) => {
                 assert!(message.contains("upgrade its control plane to 1.34"), "{message}")
             }
             other => panic!("expected to wait, got {other:?}"),
         }
         assert!(matches!(
-            perform(&op, &exec(target, "v1.34.0")).await,
+            perform(&mut op, &exec(target, "v1.34.0")).await,
             Step::Done(_)
         ));
         assert!(matches!(
-            perform(&op, &exec(target, "v1.35.0")).await,
+            perform(&mut op, &exec(target, "v1.35.0")).await,
             Step::Done(_)
         ));
     }

@@ -253,3 +253,83 @@ fn the_starting_version_is_read_from_the_operation() {
     );
     assert_eq!(Before::of(&op(None)), Before::Unknown);
 }
+
+#[test]
+fn machines_not_on_the_hop_are_counted_per_owner_with_cluster_apis_reason() {
+    let mut provisioning = machine("md-0-b", "v1.33.7", false, Some("md-0"));
+    provisioning["status"] = json!({"phase": "Provisioning", "conditions": [
+        {"type": "InfrastructureReady", "status": "False", "reason": "WaitingForInfrastructure",
+         "message": "VSphereMachine fleet/md-0-b is not ready: no IP"},
+        {"type": "Ready", "status": "False", "reason": "NotReady"},
+    ]});
+    let mut draining = machine("md-0-a", "v1.32.7", false, Some("md-0"));
+    draining["metadata"]["deletionTimestamp"] = json!("2026-03-01T10:00:00Z");
+    draining["status"]["conditions"] = json!([{"type": "Deleting", "status": "True", "reason": "DrainingNode",
+        "message": "Cannot evict pod as it would violate the pod's disruption budget"}]);
+    let facts = Facts {
+        cluster: plain_cluster(),
+        control_plane: Some(kcp(HOP)),
+        deployments: vec![md("md-0", HOP, json!({})), md("md-1", "v1.32.7", json!({}))],
+        machines: vec![
+            machine("cp-1", "v1.33.7", true, None),
+            machine("cp-2", "v1.32.7", true, None),
+            draining,
+            provisioning,
+            // Its MachineDeployment still asks for v1.32.7: not late, not its turn.
+            machine("md-1-a", "v1.32.7", false, Some("md-1")),
+        ],
+    };
+
+    let lagging = lagging_machines(&facts, v(HOP));
+
+    let summary: Vec<(&str, u32)> = lagging.iter().map(|m| (m.name.as_str(), m.not_updated)).collect();
+    assert_eq!(
+        summary,
+        [
+            ("control plane of Cluster fleet/east", 1),
+            ("MachineDeployment fleet/md-0", 2)
+        ]
+    );
+    assert_eq!(lagging[0].reason, "Machine cp-2 is Running on v1.32.7");
+    assert_eq!(
+        lagging[1].reason,
+        "Machine md-0-a is being deleted; Deleting DrainingNode: Cannot evict pod as it would violate the pod's disruption budget"
+    );
+    let insights = crate::cvsh::insights::diagnose(&crate::cvsh::insights::Facts {
+        machines: lagging,
+        ..Default::default()
+    });
+    assert_eq!(insights[1].object, "MachineDeployment fleet/md-0");
+    assert!(
+        insights[1]
+            .message
+            .starts_with("2 machines not updated: Machine md-0-a"),
+        "{insights:?}"
+    );
+    assert!(
+        insights[0].message.starts_with("1 machine not updated:"),
+        "{insights:?}"
+    );
+
+    let mut only_provisioning = facts.clone();
+    only_provisioning.machines.retain(|m| name(m) == "md-0-b");
+    assert_eq!(
+        lagging_machines(&only_provisioning, v(HOP))[0].reason,
+        "Machine md-0-b: InfrastructureReady WaitingForInfrastructure: VSphereMachine fleet/md-0-b is not ready: no IP"
+    );
+
+    // A topology's workers wait for its control plane: only the control plane is late.
+    let topology = Facts {
+        cluster: topology_cluster(HOP),
+        machines: vec![
+            machine("cp-2", "v1.32.7", true, None),
+            machine("md-0-a", "v1.32.7", false, Some("md-0")),
+        ],
+        ..Facts::default()
+    };
+    let names: Vec<String> = lagging_machines(&topology, v(HOP))
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    assert_eq!(names, ["control plane of Cluster fleet/east"]);
+}

@@ -378,17 +378,10 @@ async fn status_applied_by_two_field_managers_keeps_both() {
             priority: 30,
             phase: StagePhase::Running,
             operations: vec![Operation {
-                name: "platform-api".into(),
-                action: OperationAction::Upgrade,
                 current_version: Some("4.2.5".into()),
                 target_version: Some("4.3.0".into()),
-                depends_on: vec![],
-                module_info: None,
                 phase: Some(phase),
-                message: None,
-                last_transition_time: None,
-                manifest_digest: None,
-                insights: Vec::new(),
+                ..Operation::pending("platform-api", OperationAction::Upgrade)
             }],
         }];
         ssa::status_body::<ClusterVersionShadow>(&status).unwrap()

@@ -289,17 +289,8 @@ mod tests {
             },
         );
         let operation = |name: &str, phase| Operation {
-            name: name.into(),
-            action: OperationAction::Upgrade,
-            current_version: None,
-            target_version: None,
-            depends_on: Vec::new(),
-            module_info: None,
             phase: Some(phase),
-            message: None,
-            last_transition_time: None,
-            manifest_digest: None,
-            insights: Vec::new(),
+            ..Operation::pending(name, OperationAction::Upgrade)
         };
         status.stages = vec![Stage {
             name: "Core".into(),

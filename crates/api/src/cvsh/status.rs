@@ -350,6 +350,25 @@ pub enum OperationPhase {
     Other(String),
 }
 
+impl Operation {
+    /// An operation `name` doing `action`, Pending, with nothing else known yet.
+    pub fn pending(name: impl Into<String>, action: OperationAction) -> Self {
+        Self {
+            name: name.into(),
+            action,
+            current_version: None,
+            target_version: None,
+            depends_on: Vec::new(),
+            module_info: None,
+            phase: Some(OperationPhase::Pending),
+            message: None,
+            last_transition_time: None,
+            manifest_digest: None,
+            insights: Vec::new(),
+        }
+    }
+}
+
 impl OperationPhase {
     /// The wire form.
     pub fn as_str(&self) -> &str {

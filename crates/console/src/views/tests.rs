@@ -233,16 +233,7 @@ fn a_waiting_operation_shows_its_culprits_as_text_with_what_to_do() {
         priority: 30,
         phase: StagePhase::Running,
         operations: vec![Operation {
-            name: "platform-api".into(),
-            action: OperationAction::Upgrade,
-            current_version: None,
-            target_version: None,
-            depends_on: vec![],
-            module_info: None,
             phase: Some(OperationPhase::Running),
-            message: None,
-            last_transition_time: None,
-            manifest_digest: None,
             insights: vec![Insight {
                 scope: InsightScope::Workload,
                 object: "Pod cpaas-system/api-1".into(),
@@ -250,6 +241,7 @@ fn a_waiting_operation_shows_its_culprits_as_text_with_what_to_do() {
                 message: "container <b>api</b> keeps crashing".into(),
                 action: "read its logs".into(),
             }],
+            ..Operation::pending("platform-api", OperationAction::Upgrade)
         }],
     }];
     let html = cluster_live(&cvsh, Timestamp::UNIX_EPOCH, &[]).into_string();

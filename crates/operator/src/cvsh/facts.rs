@@ -302,18 +302,9 @@ mod tests {
             },
         ];
         status.history[1].state = HistoryState::Completed;
-        let op = |phase| Operation {
-            name: format!("{phase:?}"),
-            action: OperationAction::Upgrade,
-            current_version: None,
-            target_version: None,
-            depends_on: vec![],
-            module_info: None,
-            phase: Some(phase),
-            message: None,
-            last_transition_time: None,
-            manifest_digest: None,
-            insights: Vec::new(),
+        let op = |phase: OperationPhase| Operation {
+            phase: Some(phase.clone()),
+            ..Operation::pending(format!("{phase:?}"), OperationAction::Upgrade)
         };
         status.stages = vec![Stage {
             name: "Core".into(),

@@ -37,21 +37,12 @@ pub fn entry(version: &str, state: HistoryState, identity: Option<&str>) -> Hist
 pub fn executing_status(done: usize, total: usize) -> ClusterVersionShadowStatus {
     let operations = (0..total)
         .map(|i| Operation {
-            name: format!("op{i}"),
-            action: OperationAction::Upgrade,
-            current_version: None,
-            target_version: None,
-            depends_on: vec![],
-            module_info: None,
             phase: Some(if i < done {
                 OperationPhase::Succeeded
             } else {
                 OperationPhase::Pending
             }),
-            message: None,
-            last_transition_time: None,
-            manifest_digest: None,
-            insights: Vec::new(),
+            ..Operation::pending(format!("op{i}"), OperationAction::Upgrade)
         })
         .collect();
     ClusterVersionShadowStatus {

@@ -273,17 +273,9 @@ mod tests {
             priority: 30,
             phase,
             operations: vec![Operation {
-                name: "platform-api".into(),
-                action: OperationAction::Upgrade,
-                current_version: None,
-                target_version: None,
-                depends_on: vec![],
-                module_info: None,
                 phase: Some(op_phase),
                 message: Some("rejected by the API server".into()),
-                last_transition_time: None,
-                manifest_digest: None,
-                insights: Vec::new(),
+                ..Operation::pending("platform-api", OperationAction::Upgrade)
             }],
         }
     }

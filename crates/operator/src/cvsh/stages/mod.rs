@@ -65,19 +65,7 @@ pub fn plan(inputs: &PlanInputs<'_>) -> Vec<Stage> {
 
 /// A Pending operation.
 pub fn operation(name: impl Into<String>, action: OperationAction) -> Operation {
-    Operation {
-        name: name.into(),
-        action,
-        current_version: None,
-        target_version: None,
-        depends_on: Vec::new(),
-        module_info: None,
-        phase: Some(OperationPhase::Pending),
-        message: None,
-        last_transition_time: None,
-        manifest_digest: None,
-        insights: Vec::new(),
-    }
+    Operation::pending(name, action)
 }
 
 /// What executing needs besides the stages.

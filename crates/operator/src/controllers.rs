@@ -284,6 +284,7 @@ pub async fn run(
         shadows_api,
         shadows_writer,
         retrigger,
+        window_changes(client, &config.namespace),
         shutdown.clone().wait(),
         cvsh::scheduler::Settings {
             workers: config.reconcile_workers(),
@@ -307,6 +308,31 @@ pub async fn run(
     };
     tokio::join!(release_controller, shadow_controller, rollout_controller, ready);
     Ok(())
+}
+
+/// The names of MaintenanceWindows as they are created, changed or deleted (all of them again after a
+/// watch restart, which only wakes their clusters once more).
+fn window_changes(
+    client: kube::Client,
+    namespace: &str,
+) -> impl futures::Stream<Item = String> + Send + use<> {
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+
+    let windows: kube::Api<acp_api::maintenance_window::MaintenanceWindow> =
+        kube::Api::namespaced(client, namespace);
+    watcher(windows, watcher::Config::default())
+        .default_backoff()
+        .touched_objects()
+        .filter_map(|window| async move {
+            match window {
+                Ok(window) => Some(kube::ResourceExt::name_any(&window)),
+                Err(err) => {
+                    tracing::warn!(error = %err, "watching MaintenanceWindows failed; retrying");
+                    None
+                }
+            }
+        })
 }
 
 /// The rollout controller over UpgradeRuns. It reads clusters from the cvsh cache of the

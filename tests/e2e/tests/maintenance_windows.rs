@@ -1,6 +1,6 @@
 //! Maintenance windows on the manual path: a cluster labelled with a window starts a requested upgrade
-//! only while the window is open (an exclusion holds it until it ends), and a request with
-//! `ignoreMaintenanceWindow` starts at once and records that as an accepted risk.
+//! only while the window is open (an exclusion holds it), a request with `ignoreMaintenanceWindow` starts
+//! at once and records that as an accepted risk, and lifting the freeze starts the held upgrade at once.
 
 use acp_api::cvsh::CheckState;
 use acp_api::k8s::Timestamp;
@@ -9,8 +9,10 @@ use acp_e2e::operator::*;
 use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
-/// How long the freeze lasts from the moment the window is created: long enough to see the start held.
-const FREEZE_SECS: i64 = 25;
+/// How long the freeze lasts from the moment the window is created: longer than the test waits, so only
+/// lifting it can start the held upgrade (a held cluster is not looked at again before the freeze would
+/// end, or five minutes, unless the window changes).
+const FREEZE_SECS: i64 = 1800;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_window_holds_the_start_until_it_opens_and_ignoring_it_starts_at_once() {
@@ -106,7 +108,23 @@ async fn a_closed_window_holds_the_start_until_it_opens_and_ignoring_it_starts_a
         "{risks}"
     );
 
-    // Once the freeze ends, the held upgrade starts, and both complete.
+    // The freeze is lifted: the held upgrade starts now, and both complete.
+    let lifted = json!({"spec": {"exclusions": []}});
+    let windows: kube::Api<acp_api::maintenance_window::MaintenanceWindow> =
+        kube::Api::namespaced(global.client().await.unwrap(), names::NAMESPACE);
+    let lifted_at = Timestamp::now();
+    windows
+        .patch("night-shift", &PatchParams::default(), &Patch::Merge(&lifted))
+        .await
+        .unwrap();
+    wait_shadow(
+        global,
+        "w-held",
+        "4.3.1 started once the freeze was lifted",
+        SHORT,
+        |s| history(s).first().is_some_and(|(v, _)| v == "4.3.1"),
+    )
+    .await;
     for name in clusters {
         let done = wait_shadow(global, name, "4.3.1 completed", LONG, |s| {
             s.current_version() == Some("4.3.1") && ready(s)
@@ -116,6 +134,10 @@ async fn a_closed_window_holds_the_start_until_it_opens_and_ignoring_it_starts_a
     }
     let done = api.get("w-held").await.unwrap();
     let entry = &done.status.as_ref().unwrap().history[0];
-    assert!(entry.started_time.0 >= freeze_ends, "{entry:?}");
+    // Status times are whole seconds.
+    assert!(
+        entry.started_time.0.as_second() >= lifted_at.as_second(),
+        "{entry:?}"
+    );
     assert!(entry.accepted_risks.is_none(), "{entry:?}");
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use acp_api::ClusterVersionShadow;
 use acp_api::cvsh::Tier;
 use acp_api::names::GLOBAL_CLUSTER;
+use acp_api::names::labels::MAINTENANCE_WINDOW;
 use futures::{FutureExt as _, Stream, StreamExt};
 use kube::ResourceExt;
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
@@ -90,6 +91,7 @@ pub async fn run(
     api: kube::Api<ClusterVersionShadow>,
     writer: Writer<ClusterVersionShadow>,
     retrigger: impl Stream<Item = ()> + Send,
+    window_changes: impl Stream<Item = String> + Send,
     shutdown: impl Future<Output = ()> + Send,
     settings: Settings,
 ) {
@@ -103,6 +105,8 @@ pub async fn run(
     let mut shutdown = std::pin::pin!(shutdown);
     let mut running: JoinSet<Ended> = JoinSet::new();
     let mut retriggers = true;
+    let mut window_changes = std::pin::pin!(window_changes);
+    let mut windows = true;
     let mut secret_changes = ctx.access.secret_changes();
     let mut last_gauges: Option<Instant> = None;
     loop {
@@ -137,6 +141,14 @@ pub async fn run(
             Some(secret) = next_secret_change(&mut secret_changes) => {
                 tracker.secret_changed(&secret, Instant::now());
             }
+            window = window_changes.next(), if windows => match window {
+                Some(window) => {
+                    // The next read of the window must be the edited one, not a cached copy.
+                    ctx.platform.forget_window(&window);
+                    tracker.window_changed(&window, Instant::now());
+                }
+                None => windows = false,
+            },
             trigger = retrigger.next(), if retriggers => match trigger {
                 Some(()) => tracker.everyone(Reason::Fleet, None, Instant::now()),
                 None => retriggers = false,
@@ -353,6 +365,22 @@ impl Tracker {
             if let Some(known) = self.known.get_mut(&name) {
                 known.unchanged = 0;
             }
+            self.queue.push(name, Due::new(Reason::Request, now), now);
+        }
+    }
+
+    /// MaintenanceWindow `window` was created, changed or deleted: the clusters labelled with it are
+    /// looked at now, so a window opened (or a freeze lifted) starts their held upgrades at once rather
+    /// than when their nap ends.
+    fn window_changed(&mut self, window: &str, now: Instant) {
+        let labelled: Vec<String> = self
+            .shadows
+            .state()
+            .iter()
+            .filter(|s| s.labels().get(MAINTENANCE_WINDOW).is_some_and(|w| w == window))
+            .map(|s| s.name_any())
+            .collect();
+        for name in labelled {
             self.queue.push(name, Due::new(Reason::Request, now), now);
         }
     }
@@ -721,6 +749,28 @@ mod tests {
             f.tracker.secret_changed("east-kubeconfig", f.now);
             assert_eq!(f.due(), [("east".into(), Reason::Request)]);
             f.tracker.secret_changed("unrelated", f.now);
+            assert!(f.due().is_empty());
+        }
+
+        #[test]
+        fn a_changed_window_wakes_the_clusters_labelled_with_it() {
+            let mut f = Fixture::new();
+            let labelled = |name: &str, rv: &str, window: &str| {
+                let mut o = object(name, rv, None);
+                o.metadata.labels = Some([(MAINTENANCE_WINDOW.to_string(), window.to_string())].into());
+                o
+            };
+            let (east, west) = (
+                labelled("east", "1", "night-shift"),
+                labelled("west", "2", "weekend"),
+            );
+            f.list(vec![east.clone(), west.clone()]);
+            f.due();
+            f.finish("east", &east, idle(None, false));
+            f.finish("west", &west, idle(None, false));
+            f.tracker.window_changed("night-shift", f.now);
+            assert_eq!(f.due(), [("east".into(), Reason::Request)]);
+            f.tracker.window_changed("unused", f.now);
             assert!(f.due().is_empty());
         }
 

@@ -32,6 +32,8 @@ pub struct CachedPlatform<P> {
     config_maps: Mutex<HashMap<String, Kept<ConfigData>>>,
     secrets: Mutex<HashMap<String, Kept<SecretData>>>,
     windows: Mutex<HashMap<String, Kept<WindowData>>>,
+    /// When each window was last seen changed: a read begun before then is not kept.
+    windows_changed: Mutex<HashMap<String, Instant>>,
 }
 
 impl<P: PlatformSource + Sync> CachedPlatform<P> {
@@ -42,7 +44,21 @@ impl<P: PlatformSource + Sync> CachedPlatform<P> {
             config_maps: Mutex::default(),
             secrets: Mutex::default(),
             windows: Mutex::default(),
+            windows_changed: Mutex::default(),
         }
+    }
+
+    /// MaintenanceWindow `name` changed: the next read asks the API server, and a read under way when
+    /// this was called is not kept.
+    pub fn forget_window(&self, name: &str) {
+        self.windows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+        self.windows_changed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_owned(), Instant::now());
     }
 }
 
@@ -87,8 +103,17 @@ impl<P: PlatformSource + Sync> PlatformSource for CachedPlatform<P> {
         if let Some(value) = kept(&self.windows, name, self.ttl) {
             return Ok(value);
         }
+        let started = Instant::now();
         let value = self.inner.maintenance_window(name).await?;
-        keep(&self.windows, name, value.clone());
+        let changed_since = self
+            .windows_changed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .is_some_and(|at| *at >= started);
+        if !changed_since {
+            keep(&self.windows, name, value.clone());
+        }
         Ok(value)
     }
 
@@ -157,5 +182,21 @@ mod tests {
         cached.inner.fail.store(false, Ordering::SeqCst);
         assert!(cached.config_map("cvo-config").await.is_ok());
         assert_eq!(cached.inner.reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_changed_window_is_read_again_at_once() {
+        let cached = CachedPlatform::new(Counting::default(), Duration::from_secs(3600));
+        cached.maintenance_window("weekend").await.unwrap();
+        cached.maintenance_window("weekend").await.unwrap();
+        assert_eq!(cached.inner.reads.load(Ordering::SeqCst), 1);
+        cached.forget_window("weekend");
+        cached.maintenance_window("weekend").await.unwrap();
+        cached.maintenance_window("weekend").await.unwrap();
+        assert_eq!(
+            cached.inner.reads.load(Ordering::SeqCst),
+            2,
+            "read again once after the change, then kept"
+        );
     }
 }

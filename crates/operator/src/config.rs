@@ -141,8 +141,9 @@ pub struct Config {
     #[arg(long = "stall-after", env = "ACP_CVO_STALL_AFTER", default_value_t = 600)]
     pub stall_after_seconds: u64,
 
-    /// How long a module operation may wait (a rollout not progressing) before the operator reads its
-    /// pods and nodes and names the culprits in the status, in seconds.
+    /// How long an operation may wait before the operator names its culprits in the status, in seconds:
+    /// for a module, its pods and their nodes (a failed rollout is looked at at once); for a ClusterAPI
+    /// hop, machines made for the hop, or deleting, for longer than this.
     #[arg(long = "insight-after", env = "ACP_CVO_INSIGHT_AFTER", default_value_t = DEFAULT_INSIGHT_AFTER.as_secs().unsigned_abs())]
     pub insight_after_seconds: u64,
 

@@ -547,7 +547,7 @@ impl Metrics {
         registry.register(
             "upgrade_wait_insights",
             "Culprits the running upgrade's waiting operations name, by reason (Unschedulable, \
-             ImagePullFailed, CrashLoopBackOff, NodeNotReady, EvictionBlocked, MachinesNotUpdating)",
+             ImagePullFailed, CrashLoopBackOff, NodeNotReady, MachinesNotUpdating)",
             Declared(Declared(series.wait_insights.clone())),
         );
         registry.register(

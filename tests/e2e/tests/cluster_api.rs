@@ -180,26 +180,37 @@ async fn patch_only_through_the_control_plane(global: &Cluster, west: &Cluster) 
         .await,
         "v1.32.7"
     );
-    // While Cluster API has not rolled the control plane, the hop names the machines it waits for.
-    let waiting = wait_shadow(
+    // The control plane's machine is replaced and its infrastructure does not come up: past the
+    // threshold the hop names the machine and Cluster API's reason.
+    hold_provisioning(
         global,
-        "west",
-        "the hop to name the control plane's machines",
-        LONG,
-        |s| {
-            operation(s, "kubernetes-1.32")
-                .is_some_and(|o| o.insights.iter().any(|i| i.reason == "MachinesNotUpdating"))
-        },
+        "west-cp-1",
+        "v1.32.11",
+        "InMemoryMachine fleet/west-cp-1 has no IP yet",
     )
     .await;
-    let culprit = &operation(&waiting, "kubernetes-1.32").unwrap().insights[0];
+    let waiting = wait_shadow(global, "west", "the hop to name the stuck machine", LONG, |s| {
+        operation(s, "kubernetes-1.32")
+            .is_some_and(|o| o.insights.iter().any(|i| i.reason == "MachinesNotUpdating"))
+    })
+    .await;
+    let hop = operation(&waiting, "kubernetes-1.32").unwrap();
+    let culprit = &hop.insights[0];
     assert_eq!(culprit.object, "control plane of Cluster fleet/west");
     assert!(
         culprit
             .message
-            .starts_with("1 machine not updated: Machine west-cp-")
-            && culprit.message.ends_with("is Running on v1.32.7"),
+            .starts_with("1 machine stuck: Machine west-cp-1 has been Provisioning on v1.32.11 for")
+            && culprit.message.ends_with(
+                "InfrastructureReady NotProvisioned: InMemoryMachine fleet/west-cp-1 has no IP yet"
+            ),
         "{culprit:?}"
+    );
+    assert!(
+        hop.message
+            .as_deref()
+            .is_some_and(|m| m.contains("; control plane of Cluster fleet/west: 1 machine stuck")),
+        "{hop:?}"
     );
     play_machines(global, "west", true, "v1.32.11").await;
     west.restart_at("v1.32.11").await.unwrap();
@@ -281,6 +292,38 @@ async fn machine(global: &Cluster, cluster: &str, name: &str, version: &str, lab
     )
     .await;
     set_phase(global, name, "Running").await;
+}
+
+/// A Machine replaced for `version` whose infrastructure does not come up, as Cluster API reports it.
+async fn hold_provisioning(global: &Cluster, machine: &str, version: &str, message: &str) {
+    let spec = json!({"spec": {"version": version}}).to_string();
+    global
+        .kubectl([
+            "patch", "machine", machine, "-n", NS, "--type", "merge", "-p", &spec,
+        ])
+        .await
+        .unwrap();
+    let status = json!({"status": {"phase": "Provisioning", "conditions": [{
+        "type": "InfrastructureReady", "status": "False", "reason": "NotProvisioned", "message": message,
+        "lastTransitionTime": acp_api::k8s::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    }]}})
+    .to_string();
+    global
+        .kubectl([
+            "patch",
+            "machine",
+            machine,
+            "-n",
+            NS,
+            "--subresource",
+            "status",
+            "--type",
+            "merge",
+            "-p",
+            &status,
+        ])
+        .await
+        .unwrap();
 }
 
 async fn set_phase(global: &Cluster, machine: &str, phase: &str) {

@@ -129,12 +129,12 @@ async fn stuck_modules_name_their_culprits_in_status_in_ac_and_in_metrics() {
     let status = ac(global, &["adm", "upgrade", "status"]).await.ok().to_owned();
     let waiting = &status[status.find("Waiting on:").unwrap_or_else(|| panic!("{status}"))..];
     for expected in [
-        "Core/platform-api:",
+        "Core/platform-api (looked ",
         "(Unschedulable): the scheduler cannot place it",
-        "Core/platform-auth:",
+        "Core/platform-auth (looked ",
         "(CrashLoopBackOff): container platform-auth keeps crashing",
         "What to do: read the container's logs",
-        "Core/platform-console:",
+        "Core/platform-console (looked ",
         "Node global-worker-2 (NodeNotReady)",
     ] {
         assert!(waiting.contains(expected), "{expected:?} missing from:\n{status}");
@@ -143,11 +143,10 @@ async fn stuck_modules_name_their_culprits_in_status_in_ac_and_in_metrics() {
     let metrics = metrics_addr(&operator);
     for reason in ["Unschedulable", "CrashLoopBackOff", "NodeNotReady"] {
         let series = format!("acp_cvo_upgrade_wait_insights{{cluster=\"global\",reason=\"{reason}\"}}");
-        let counted = acp_testkit::wait_for_some(&series, Duration::from_secs(30), || async {
+        acp_testkit::wait_for_some(&series, Duration::from_secs(30), || async {
             metric(&metrics, &series).await.filter(|n| *n >= 1.0)
         })
         .await
         .unwrap();
-        assert!(counted >= 1.0, "{series} = {counted}");
     }
 }

@@ -7,7 +7,8 @@
 //! The worst case the bounds allow stays well under etcd's 1.5 MiB request limit: 100 history entries ×
 //! 4 KiB of accepted risks, 64 checks × 4 KiB, 16 conditions × 4 KiB, 16 stages of at most 256
 //! operations whose messages are 512 characters (operations are many, so each says less). Only an
-//! operation that waits carries insights, at most 3 of about 1.3 KiB each.
+//! operation that waits carries insights, at most 3 of about 1.5 K characters each, and at most 8
+//! operations of a status carry them.
 
 use super::ClusterVersionShadowStatus;
 
@@ -20,6 +21,8 @@ pub const MAX_OPERATION_MESSAGE_CHARS: usize = 512;
 pub const MAX_SHORT_CHARS: usize = 256;
 /// The most insights of one operation.
 pub const MAX_INSIGHTS: usize = 3;
+/// The most operations of a status that carry insights; the others' are dropped.
+pub const MAX_OPERATIONS_WITH_INSIGHTS: usize = 8;
 /// The most characters of an insight's message or action.
 pub const MAX_INSIGHT_TEXT_CHARS: usize = 512;
 /// The most entries of `status.conditions`.
@@ -97,12 +100,19 @@ impl ClusterVersionShadowStatus {
             }
         }
         self.stages.truncate(MAX_STAGES);
+        let mut with_insights = 0;
         for stage in &mut self.stages {
             stage.operations.truncate(MAX_OPERATIONS);
             for operation in &mut stage.operations {
                 clip_option(&mut operation.message, MAX_OPERATION_MESSAGE_CHARS);
                 clip_option(&mut operation.manifest_digest, MAX_SHORT_CHARS);
                 operation.insights.truncate(MAX_INSIGHTS);
+                if !operation.insights.is_empty() {
+                    with_insights += 1;
+                    if with_insights > MAX_OPERATIONS_WITH_INSIGHTS {
+                        operation.insights.clear();
+                    }
+                }
                 for insight in &mut operation.insights {
                     clip_in_place(&mut insight.object, MAX_SHORT_CHARS);
                     clip_in_place(&mut insight.reason, MAX_SHORT_CHARS);
@@ -279,5 +289,41 @@ mod tests {
         let checks = &status.preflight.as_ref().unwrap().checks;
         assert_eq!(checks.len(), MAX_CHECKS);
         assert!(checks[0].message.as_ref().unwrap().ends_with(TRUNCATION_MARKER));
+    }
+
+    #[test]
+    fn only_a_few_operations_of_a_status_carry_insights() {
+        use crate::cvsh::{Insight, InsightScope, Operation, OperationAction, Stage, StagePhase};
+        let insight = Insight {
+            scope: InsightScope::Workload,
+            object: "o".repeat(1_000),
+            reason: "CrashLoopBackOff".into(),
+            message: "m".repeat(10_000),
+            action: "a".repeat(10_000),
+        };
+        let op = |i: usize| Operation {
+            insights: vec![insight.clone(); 10],
+            ..Operation::pending(format!("module-{i}"), OperationAction::Upgrade)
+        };
+        let mut status = ClusterVersionShadowStatus {
+            stages: vec![Stage {
+                name: "Core".into(),
+                priority: 30,
+                phase: StagePhase::Running,
+                operations: (0..MAX_OPERATIONS).map(op).collect(),
+            }],
+            ..ClusterVersionShadowStatus::default()
+        };
+        status.clip_to_bounds();
+        let carrying: Vec<&Operation> = status.stages[0]
+            .operations
+            .iter()
+            .filter(|o| !o.insights.is_empty())
+            .collect();
+        assert_eq!(carrying.len(), MAX_OPERATIONS_WITH_INSIGHTS);
+        assert!(carrying.iter().all(|o| o.insights.len() == MAX_INSIGHTS));
+        let insight = &carrying[0].insights[0];
+        assert_eq!(insight.message.chars().count(), MAX_INSIGHT_TEXT_CHARS);
+        assert_eq!(insight.object.chars().count(), MAX_SHORT_CHARS);
     }
 }

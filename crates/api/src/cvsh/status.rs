@@ -274,12 +274,17 @@ pub struct Operation {
     #[schemars(length(max = MAX_SHORT_CHARS))]
     pub manifest_digest: Option<String>,
 
-    /// Why a Running operation has waited longer than the operator's threshold: the objects it waits
-    /// on and what is wrong with them. Empty while the wait is short or nothing is found.
+    /// Why an operation has waited longer than the operator's threshold (or failed): the objects it
+    /// waits on and what is wrong with them. Empty while the wait is short or nothing is found.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = MAX_INSIGHTS))]
     #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
     pub insights: Vec<Insight>,
+
+    /// When the cluster was last looked at for `insights`; they are refreshed at most every half
+    /// minute, and say what was true then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insights_time: Option<Time>,
 }
 
 /// One culprit of a long wait.
@@ -365,6 +370,7 @@ impl Operation {
             last_transition_time: None,
             manifest_digest: None,
             insights: Vec::new(),
+            insights_time: None,
         }
     }
 }

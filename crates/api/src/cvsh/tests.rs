@@ -169,6 +169,7 @@ fn upgrading_status() -> ClusterVersionShadowStatus {
                         last_transition_time: Some(time("2026-03-01T10:05:00Z")),
                         manifest_digest: None,
                         insights: Vec::new(),
+                        insights_time: None,
                     },
                     Operation {
                         name: "cert-manager".into(),
@@ -182,6 +183,7 @@ fn upgrading_status() -> ClusterVersionShadowStatus {
                         last_transition_time: None,
                         manifest_digest: None,
                         insights: Vec::new(),
+                        insights_time: None,
                     },
                 ],
             },
@@ -201,6 +203,7 @@ fn upgrading_status() -> ClusterVersionShadowStatus {
                     last_transition_time: None,
                     manifest_digest: None,
                     insights: Vec::new(),
+                    insights_time: None,
                 }],
             },
         ],

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use acp_api::cvsh::bounds::MAX_INSIGHTS;
-use acp_api::cvsh::{Insight, InsightScope};
+use acp_api::cvsh::{Insight, InsightScope, Operation, OperationPhase};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
@@ -23,9 +23,35 @@ use crate::clusters::objects::{ListQuery, ObjectKey, ObjectStore};
 /// How long an operation waits before its status names culprits, unless `--insight-after` says otherwise.
 pub const DEFAULT_INSIGHT_AFTER: SignedDuration = SignedDuration::from_secs(120);
 
+/// How often the culprits of one operation are looked for again while it keeps waiting: each look is a
+/// few requests to the cluster, and a wait is reconciled every few seconds.
+pub const REFRESH: SignedDuration = SignedDuration::from_secs(30);
+
 /// Whether an operation Running since `since` has waited long enough at `now` to be diagnosed.
 pub fn due(since: Option<Timestamp>, now: Timestamp, after: SignedDuration) -> bool {
     since.is_some_and(|since| now.duration_since(since) >= after)
+}
+
+/// Whether to look for `op`'s culprits now: it failed (`failed`: this attempt, or an earlier one), or has
+/// been Running for `after`; and its culprits were not looked for within [`REFRESH`].
+pub fn look_now(op: &Operation, failed: bool, now: Timestamp, after: SignedDuration) -> bool {
+    let running_since = (op.phase == Some(OperationPhase::Running))
+        .then(|| op.last_transition_time.as_ref().map(|t| t.0))
+        .flatten();
+    let stuck = failed || op.phase == Some(OperationPhase::Failed) || due(running_since, now, after);
+    let fresh = op
+        .insights_time
+        .as_ref()
+        .is_some_and(|t| now.duration_since(t.0) < REFRESH);
+    stuck && !fresh
+}
+
+/// `message` with the first of `op`'s culprits after it, as the operation's message shows it.
+pub fn with_culprit(op: &Operation, message: String) -> String {
+    match op.insights.first() {
+        Some(first) => format!("{message}; {}: {}", first.object, first.message),
+        None => message,
+    }
 }
 
 /// A pod of the module's workloads, as its status has it.
@@ -71,10 +97,11 @@ pub struct BudgetFacts {
     pub disruptions_allowed: i32,
 }
 
-/// Machines of the cluster that a Cluster API driver waits on: how many are not on the target yet and why.
+/// Machines of one owner (the control plane, a MachineDeployment) that a Cluster API hop waits on and
+/// that are stuck: how many, and why the first is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MachineFacts {
-    /// `namespace/name` of the MachineDeployment or control plane.
+    /// The owner, e.g. `MachineDeployment fleet/md-0`.
     pub name: String,
     pub not_updated: u32,
     pub reason: String,
@@ -145,7 +172,7 @@ fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
 
 /// A string of an object from the cluster, its control characters (terminal escapes, newlines) made
 /// spaces: it ends up in the status, in `ac` output and in the console.
-fn text(value: &Value, pointer: &str) -> Option<String> {
+pub fn text(value: &Value, pointer: &str) -> Option<String> {
     value
         .pointer(pointer)
         .and_then(Value::as_str)
@@ -260,8 +287,13 @@ pub async fn gather(cluster: &dyn ObjectStore, manifests: &[&Value]) -> Result<F
             namespace: None,
             name,
         };
-        if let Some(node) = cluster.fetch(&key).await? {
-            facts.nodes.push(node_facts(&node));
+        // One node that cannot be read (gone, not permitted) leaves the others and the pods to tell.
+        match cluster.fetch(&key).await {
+            Ok(Some(node)) => facts.nodes.push(node_facts(&node)),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::debug!(node = %key.name, error = %err, "cannot read a node of a waiting module")
+            }
         }
     }
     facts.pods = pods.iter().map(pod_facts).collect();
@@ -282,51 +314,83 @@ pub mod reasons {
 /// (it cannot be placed, its image cannot be pulled, it keeps crashing) before the node it is on,
 /// before a budget that blocks evictions, before machines.
 pub fn diagnose(facts: &Facts) -> Vec<Insight> {
-    let mut found = Vec::new();
+    let mut found: Vec<Insight> = Vec::new();
+    // Pods of one module fail alike: one insight per reason, counting the others, leaves room for
+    // the node they are on.
+    let mut alike: Vec<usize> = Vec::new();
+    let mut note = |found: &mut Vec<Insight>, insight: Insight| match found
+        .iter()
+        .position(|i| i.reason == insight.reason)
+    {
+        Some(at) => alike[at] += 1,
+        None => {
+            found.push(insight);
+            alike.push(0);
+        }
+    };
     for pod in &facts.pods {
         if let Some(why) = &pod.unschedulable {
-            found.push(insight(
-                InsightScope::Workload,
-                format!("Pod {}", pod.name),
-                reasons::UNSCHEDULABLE,
-                format!("the scheduler cannot place it: {why}"),
-                "free capacity or fix the pod's nodeSelector, affinity or tolerations so a Ready node fits it",
-            ));
+            note(
+                &mut found,
+                insight(
+                    InsightScope::Workload,
+                    format!("Pod {}", pod.name),
+                    reasons::UNSCHEDULABLE,
+                    format!("the scheduler cannot place it: {why}"),
+                    "free capacity or fix the pod's nodeSelector, affinity or tolerations so a Ready node fits it",
+                ),
+            );
             continue;
         }
         for container in &pod.containers {
             match container.waiting_reason.as_deref() {
                 Some("ImagePullBackOff" | "ErrImagePull" | "InvalidImageName" | "ErrImageNeverPull") => {
-                    found.push(insight(
-                        InsightScope::Workload,
-                        format!("Pod {}", pod.name),
-                        reasons::IMAGE_PULL_FAILED,
-                        format!(
-                            "container {} cannot pull image {}: {}",
-                            container.name,
-                            container.image,
-                            container.waiting_message.as_deref().unwrap_or("no detail"),
+                    note(
+                        &mut found,
+                        insight(
+                            InsightScope::Workload,
+                            format!("Pod {}", pod.name),
+                            reasons::IMAGE_PULL_FAILED,
+                            format!(
+                                "container {} cannot pull image {}: {}",
+                                container.name,
+                                container.image,
+                                container.waiting_message.as_deref().unwrap_or("no detail"),
+                            ),
+                            "check that the image exists in the registry and that the node can reach it (pull secret, mirror)",
                         ),
-                        "check that the image exists in the registry and that the node can reach it (pull secret, mirror)",
-                    ));
+                    );
                 }
                 Some("CrashLoopBackOff") => {
                     let exit = container
                         .last_exit_code
-                        .map_or("an unknown code".to_string(), |c| c.to_string());
-                    found.push(insight(
-                        InsightScope::Workload,
-                        format!("Pod {}", pod.name),
-                        reasons::CRASH_LOOP,
-                        format!(
-                            "container {} keeps crashing (last exit code {exit}, {} restarts)",
-                            container.name, container.restarts,
+                        .map_or("last exit code unknown".to_string(), |c| {
+                            format!("last exit code {c}")
+                        });
+                    note(
+                        &mut found,
+                        insight(
+                            InsightScope::Workload,
+                            format!("Pod {}", pod.name),
+                            reasons::CRASH_LOOP,
+                            format!(
+                                "container {} keeps crashing ({exit}, {} restarts)",
+                                container.name, container.restarts,
+                            ),
+                            "read the container's logs with kubectl logs --previous and fix what stops it",
                         ),
-                        "read the container's logs with kubectl logs --previous and fix what stops it",
-                    ));
+                    );
                 }
                 _ => {}
             }
+        }
+    }
+    for (insight, more) in found.iter_mut().zip(&alike) {
+        if *more > 0 {
+            insight.message.push_str(&format!(
+                " (and {more} more {} alike)",
+                if *more == 1 { "pod" } else { "pods" }
+            ));
         }
     }
     let used: Vec<&str> = facts.pods.iter().filter_map(|p| p.node.as_deref()).collect();
@@ -357,7 +421,7 @@ pub fn diagnose(facts: &Facts) -> Vec<Insight> {
             machines.name.clone(),
             reasons::MACHINES_NOT_UPDATING,
             format!(
-                "{} {} not updated: {}",
+                "{} {} stuck: {}",
                 machines.not_updated,
                 if machines.not_updated == 1 {
                     "machine"
@@ -366,7 +430,8 @@ pub fn diagnose(facts: &Facts) -> Vec<Insight> {
                 },
                 machines.reason
             ),
-            "check the Machines' conditions in the management cluster",
+            "check the Machines' conditions and the infrastructure provider in the global cluster \
+             (kubectl get machines -o wide); a drain held by a PodDisruptionBudget needs that budget relaxed",
         ));
     }
     found.truncate(MAX_INSIGHTS);
@@ -642,7 +707,7 @@ mod tests {
                 vec![(
                     "MachineDeployment fleet/workers",
                     reasons::MACHINES_NOT_UPDATING,
-                    "2 machines not updated",
+                    "2 machines stuck",
                 )],
             ),
         ];
@@ -657,7 +722,7 @@ mod tests {
     }
 
     #[test]
-    fn a_wait_names_at_most_a_few_culprits_pods_first() {
+    fn a_wait_names_at_most_a_few_culprits_pods_alike_once_then_the_node_they_are_on() {
         let facts = Facts {
             nodes: (0..10).map(|i| node(&format!("worker-{i}"), false)).collect(),
             pods: (0..10)
@@ -670,7 +735,48 @@ mod tests {
         };
         let found = diagnose(&facts);
         assert_eq!(found.len(), MAX_INSIGHTS);
-        assert!(found.iter().all(|i| i.reason == reasons::CRASH_LOOP), "{found:?}");
+        let named: Vec<(&str, &str)> = found
+            .iter()
+            .map(|i| (i.reason.as_str(), i.object.as_str()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                (reasons::CRASH_LOOP, "Pod cpaas-system/api-0"),
+                (reasons::NODE_NOT_READY, "Node worker-1"),
+                (reasons::NODE_NOT_READY, "Node worker-0"),
+            ]
+        );
+        assert!(found[0].message.ends_with("(and 9 more pods alike)"), "{found:?}");
+    }
+
+    fn running_for(seconds: i64, looked: Option<i64>) -> (Operation, Timestamp) {
+        let start: Timestamp = "2026-03-01T10:00:00Z".parse().unwrap();
+        let op = Operation {
+            phase: Some(OperationPhase::Running),
+            last_transition_time: Some(acp_api::k8s::Time(start)),
+            insights_time: looked.map(|s| acp_api::k8s::Time(start + SignedDuration::from_secs(s))),
+            ..Operation::pending("platform-api", acp_api::cvsh::OperationAction::Upgrade)
+        };
+        (op, start + SignedDuration::from_secs(seconds))
+    }
+
+    #[test]
+    fn culprits_are_looked_for_past_the_threshold_or_on_failure_and_at_most_every_refresh() {
+        let after = SignedDuration::from_secs(120);
+        // (case, running for, last looked at (seconds after the start), failed, look now)
+        let table = [
+            ("a short wait", 60, None, false, false),
+            ("a wait past the threshold", 120, None, false, true),
+            ("looked at moments ago", 130, Some(120), false, false),
+            ("looked at a refresh ago", 150, Some(120), false, true),
+            ("a failure, however early", 5, None, true, true),
+            ("a failure looked at moments ago", 10, Some(5), true, false),
+        ];
+        for (case, running, looked, failed, want) in table {
+            let (op, now) = running_for(running, looked);
+            assert_eq!(look_now(&op, failed, now, after), want, "{case}");
+        }
     }
 
     #[test]

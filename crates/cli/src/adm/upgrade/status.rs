@@ -206,7 +206,7 @@ pub fn render(
     out.push('\n');
     out.push_str(&preflight_section(&status, now, wide, colour));
     out.push('\n');
-    out.push_str(&stages_section(&status, wide, colour));
+    out.push_str(&stages_section(&status, now, wide, colour));
     out.push('\n');
     out.push_str(&history_section(&status, verbose, colour));
     out
@@ -273,7 +273,7 @@ fn state_rank(state: acp_api::cvsh::CheckState) -> u8 {
     }
 }
 
-fn stages_section(status: &ClusterVersionShadowStatus, wide: bool, colour: bool) -> String {
+fn stages_section(status: &ClusterVersionShadowStatus, now: Timestamp, wide: bool, colour: bool) -> String {
     let stages = status.stages_in_order();
     if stages.is_empty() {
         return "Stages: none planned yet\n".to_owned();
@@ -337,12 +337,12 @@ fn stages_section(status: &ClusterVersionShadowStatus, wide: bool, colour: bool)
     } else {
         out.push_str(&table.to_text(colour));
     }
-    out.push_str(&culprits(&stages));
+    out.push_str(&culprits(&stages, now));
     out
 }
 
 /// The culprits the operator named for operations that have waited long, each with what to do.
-fn culprits(stages: &[&acp_api::cvsh::Stage]) -> String {
+fn culprits(stages: &[&acp_api::cvsh::Stage], now: Timestamp) -> String {
     let waiting: Vec<_> = stages
         .iter()
         .flat_map(|s| s.operations.iter().map(move |op| (s, op)))
@@ -353,7 +353,12 @@ fn culprits(stages: &[&acp_api::cvsh::Stage]) -> String {
     }
     let mut out = String::from("\nWaiting on:\n");
     for (stage, op) in waiting {
-        out.push_str(&format!("  {}/{}:\n", stage.name, op.name));
+        let seen = op
+            .insights_time
+            .as_ref()
+            .map(|t| format!(" (looked {} ago)", humanize::age(now, t)))
+            .unwrap_or_default();
+        out.push_str(&format!("  {}/{}{seen}:\n", stage.name, op.name));
         for insight in &op.insights {
             out.push_str(&format!(
                 "    {} ({}): {}\n      What to do: {}\n",

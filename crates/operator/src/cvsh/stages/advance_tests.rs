@@ -489,7 +489,7 @@ fn pending_api_pod() -> serde_json::Value {
 }
 
 #[tokio::test]
-async fn a_wait_longer_than_the_threshold_names_its_culprit_until_it_ends() {
+async fn a_wait_longer_than_the_threshold_or_a_failed_rollout_names_its_culprit_until_it_succeeds() {
     let upgrade = Upgrade::new();
     let cluster = FakeCluster::new();
     cluster.hold(API);
@@ -525,9 +525,39 @@ async fn a_wait_longer_than_the_threshold_names_its_culprit_until_it_ends() {
         "{message}"
     );
     assert!(late.waiting.unwrap().contains("didn't match Pod's node affinity"));
+    let looks = |cluster: &FakeCluster| {
+        cluster
+            .calls()
+            .iter()
+            .filter(|c| matches!(c, Call::List(_)))
+            .count()
+    };
+    let looked = looks(&cluster);
+    advance(&mut stages, &upgrade.on(&cluster, at(130))).await;
+    assert_eq!(looks(&cluster), looked, "not looked for again within the refresh");
+    assert_eq!(api(&stages).insights.len(), 1, "the culprit found stays");
+
+    // The rollout passes its progress deadline: the operation fails, and still names the culprit.
+    let mut live = cluster.object("Deployment", API).unwrap();
+    live["status"] = serde_json::json!({"conditions": [{
+        "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+        "message": "ReplicaSet platform-api-5d8f has timed out progressing.",
+    }]});
+    cluster.insert(live);
+    advance(&mut stages, &upgrade.on(&cluster, at(700))).await;
+    let op = api(&stages);
+    assert_eq!(op.phase, Some(Failed));
+    assert_eq!(
+        op.insights.len(),
+        1,
+        "a failed rollout keeps its culprit: {:?}",
+        op.insights
+    );
+    let message = op.message.unwrap();
+    assert!(message.contains("the scheduler cannot place it"), "{message}");
 
     cluster.roll_out(API);
-    advance(&mut stages, &upgrade.on(&cluster, at(150))).await;
+    advance(&mut stages, &upgrade.on(&cluster, at(800))).await;
     let op = api(&stages);
     assert_eq!(op.phase, Some(Succeeded));
     assert!(

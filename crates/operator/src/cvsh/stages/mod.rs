@@ -217,9 +217,10 @@ fn record_step(op: &mut Operation, step: Step, now: Timestamp, result: &mut Adva
         op.phase = Some(phase);
         op.message = Some(message);
     };
-    if !matches!(step, Step::Waiting(_) | Step::NoAnswer(_)) {
-        // Culprits explain a wait; an operation that stopped waiting has none.
+    if matches!(step, Step::Done(_) | Step::Skipped(_)) {
+        // Culprits explain a wait or a failure; an operation that is done has none.
         op.insights.clear();
+        op.insights_time = None;
     }
     match step {
         Step::Done(message) => {

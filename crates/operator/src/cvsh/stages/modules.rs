@@ -8,7 +8,8 @@
 //! installed even when the current release lists it; objects that already carry the target's digest
 //! (an earlier attempt applied them before the operator stopped) are only waited on, never applied again.
 
-use acp_api::cvsh::{Operation, OperationAction, OperationPhase};
+use acp_api::cvsh::{Operation, OperationAction};
+use acp_api::k8s::Time;
 use acp_api::names::{annotations, labels};
 use acp_policy::{Lifecycle, Module};
 use serde_json::Value;
@@ -273,8 +274,9 @@ pub async fn perform(op: &mut Operation, cluster: &dyn ObjectStore, exec: &Execu
     explain(op, step, cluster, &manifests, exec).await
 }
 
-/// A wait that has lasted `exec.insight_after` names its culprits: in the operation's insights, and
-/// the first of them in its message. A diagnosis the cluster cannot answer keeps the last one.
+/// A wait that has lasted `exec.insight_after`, or a rollout that failed, names its culprits: in the
+/// operation's insights (looked for at most every [`insights::REFRESH`]), and the first of them in its
+/// message. A look the cluster cannot answer keeps the last culprits found.
 async fn explain(
     op: &mut Operation,
     step: Step,
@@ -282,24 +284,27 @@ async fn explain(
     manifests: &[&Value],
     exec: &Execution<'_>,
 ) -> Step {
-    let Step::Waiting(message) = step else {
-        return step;
+    let (message, failed) = match step {
+        Step::Waiting(message) => (message, false),
+        Step::Failed(message) => (message, true),
+        other => return other,
     };
-    let since = (op.phase == Some(OperationPhase::Running))
-        .then(|| op.last_transition_time.as_ref().map(|t| t.0))
-        .flatten();
-    if !insights::due(since, exec.now, exec.insight_after) {
-        return Step::Waiting(message);
-    }
-    match insights::gather(cluster, manifests).await {
-        Ok(facts) => op.insights = insights::diagnose(&facts),
-        Err(err) => {
-            tracing::debug!(operation = %op.name, error = %err, "cannot look for the culprits of a wait");
+    if insights::look_now(op, failed, exec.now, exec.insight_after) {
+        match insights::gather(cluster, manifests).await {
+            Ok(facts) => {
+                op.insights = insights::diagnose(&facts);
+                op.insights_time = Some(Time(exec.now));
+            }
+            Err(err) => {
+                tracing::debug!(operation = %op.name, error = %err, "cannot look for the culprits of a wait");
+            }
         }
     }
-    match op.insights.first() {
-        Some(first) => Step::Waiting(format!("{message}; {}: {}", first.object, first.message)),
-        None => Step::Waiting(message),
+    let message = insights::with_culprit(op, message);
+    if failed {
+        Step::Failed(message)
+    } else {
+        Step::Waiting(message)
     }
 }
 

@@ -14,8 +14,10 @@
 //! the field, the version found and the one expected — it never writes over such a change. Each write
 //! is a merge patch fenced on the resourceVersion it was decided on.
 
-use acp_api::cvsh::{ClusterApiClusterRef, Operation, OperationPhase};
+use acp_api::cvsh::{ClusterApiClusterRef, Operation};
+use acp_api::k8s::Time;
 use acp_policy::{KubeHop, KubeMinor, KubeVersion};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 
 use super::super::{Execution, Step};
@@ -490,7 +492,13 @@ pub async fn perform(op: &mut Operation, hop: KubeHop, exec: &Execution<'_>) -> 
         Ok(None) => return Step::Failed(missing_cluster(cluster)),
         Err(err) => return Step::from_error(&err),
     };
-    match decide(version, Before::of(op), &facts, exec.kubernetes) {
+    let decision = decide(version, Before::of(op), &facts, exec.kubernetes);
+    if !matches!(decision, Decision::Wait(_)) {
+        // Machines explain a wait, not a write or a hand edit.
+        op.insights.clear();
+        op.insights_time = None;
+    }
+    match decision {
         Decision::Done(message) => Step::Done(message),
         Decision::Wait(message) => explain(op, message, &facts, version, exec),
         Decision::Stop(message) => Step::Failed(message),
@@ -512,8 +520,8 @@ pub async fn perform(op: &mut Operation, hop: KubeHop, exec: &Execution<'_>) -> 
     }
 }
 
-/// A hop that has waited `exec.insight_after` names the machines that are not on its version and why,
-/// from what Cluster API says of them.
+/// A hop that waits names the machines that are stuck (see [`stuck_machines`]) and Cluster API's word on
+/// why, from the objects just read: no request of its own, so it looks on every wait.
 fn explain(
     op: &mut Operation,
     message: String,
@@ -521,97 +529,129 @@ fn explain(
     hop: KubeVersion,
     exec: &Execution<'_>,
 ) -> Step {
-    let since = (op.phase == Some(OperationPhase::Running))
-        .then(|| op.last_transition_time.as_ref().map(|t| t.0))
-        .flatten();
-    if !insights::due(since, exec.now, exec.insight_after) {
-        return Step::Waiting(message);
-    }
     op.insights = insights::diagnose(&insights::Facts {
-        machines: lagging_machines(facts, hop),
+        machines: stuck_machines(facts, hop, exec.now, exec.insight_after),
         ..insights::Facts::default()
     });
-    match op.insights.first() {
-        Some(first) => Step::Waiting(format!("{message}; {}: {}", first.object, first.message)),
-        None => Step::Waiting(message),
-    }
+    op.insights_time = (!op.insights.is_empty()).then_some(Time(exec.now));
+    Step::Waiting(insights::with_culprit(op, message))
 }
 
-/// Machine conditions that say why a machine is not up, in the order a machine comes up.
-const MACHINE_CONDITIONS: [&str; 6] = [
+/// Machine conditions that say why a machine is not up, in the order a machine comes up: Cluster API
+/// v1beta2's names, then v1beta1's where they differ.
+const MACHINE_CONDITIONS: [&str; 7] = [
     "InfrastructureReady",
     "BootstrapConfigReady",
+    "BootstrapReady",
     "NodeReady",
     "NodeHealthy",
     "Ready",
     "UpToDate",
 ];
 
-/// Why one machine is not Running on the hop's version: Cluster API's own words.
-fn lagging_reason(machine: &Value) -> String {
-    let conditions: Vec<&Value> = machine
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .map(|c| c.iter().collect())
-        .unwrap_or_default();
-    let condition = |type_: &str| {
-        conditions
-            .iter()
-            .find(|c| text(c, "/type") == Some(type_))
-            .copied()
-    };
-    let said = |c: &Value| {
-        let reason = text(c, "/reason").unwrap_or("");
-        match text(c, "/message").filter(|m| !m.is_empty()) {
-            Some(message) => format!("{} {reason}: {message}", text(c, "/type").unwrap_or("")),
-            None => format!("{} {reason}", text(c, "/type").unwrap_or("")),
-        }
-    };
-    if machine.pointer("/metadata/deletionTimestamp").is_some() {
-        // Draining: Cluster API says what holds the drain (a PodDisruptionBudget, a pod that will not go).
-        return match condition("Deleting").filter(|c| text(c, "/message").is_some()) {
-            Some(c) => format!("Machine {} is being deleted; {}", name(machine), said(c)),
-            None => format!("Machine {} is being deleted", name(machine)),
-        };
-    }
-    let not_true = MACHINE_CONDITIONS
+/// Conditions that say what holds a machine being deleted (v1beta2, v1beta1).
+const DELETION_CONDITIONS: [&str; 2] = ["Deleting", "DrainingSucceeded"];
+
+/// A machine's conditions, from `status.conditions` and, for a v1beta1 object, `status.v1beta2.conditions`.
+fn conditions(machine: &Value) -> Vec<&Value> {
+    ["/status/conditions", "/status/v1beta2/conditions"]
         .iter()
-        .filter_map(|t| condition(t))
-        .find(|c| text(c, "/status") != Some("True"));
-    match not_true {
-        Some(c) => format!("Machine {}: {}", name(machine), said(c)),
-        None => format!(
-            "Machine {} is {} on {}",
-            name(machine),
-            text(machine, "/status/phase").unwrap_or("in no phase"),
-            text(machine, "/spec/version").unwrap_or("no version")
-        ),
+        .filter_map(|p| machine.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .collect()
+}
+
+/// Cluster API's word on one condition, without control characters (its messages are multi-line).
+fn said(condition: &Value) -> String {
+    let field = |p: &str| insights::text(condition, p).unwrap_or_default();
+    let (type_, reason, message) = (field("/type"), field("/reason"), field("/message"));
+    let head = format!("{type_} {reason}").trim().to_string();
+    if message.trim().is_empty() {
+        head
+    } else {
+        format!("{head}: {}", message.trim())
     }
 }
 
-/// Machines whose owner asks for `hop` and that are not Running on it yet, counted per owner (the
-/// control plane, each MachineDeployment) with why the first of them is not, for the insights of a
-/// long wait.
-fn lagging_machines(facts: &Facts, hop: KubeVersion) -> Vec<insights::MachineFacts> {
-    let asked = |machine: &Value| {
-        wanted(facts, machine).and_then(|(v, _)| v.parse::<KubeVersion>().ok()) == Some(hop)
+/// How long ago `pointer` (a timestamp of `machine`) was, if it is one.
+fn age(machine: &Value, pointer: &str, now: Timestamp) -> Option<SignedDuration> {
+    let at: Timestamp = text(machine, pointer)?.parse().ok()?;
+    Some(now.duration_since(at))
+}
+
+/// Why one machine is stuck, if it is: failed; being deleted for longer than `after` (a drain that does
+/// not finish); or made for `hop` longer than `after` ago and still not Running. A machine on the old
+/// version waiting its turn, or one moving along within `after`, is not stuck.
+fn stuck_reason(machine: &Value, hop: KubeVersion, now: Timestamp, after: SignedDuration) -> Option<String> {
+    let machine_name = name(machine);
+    let all = conditions(machine);
+    let first_of = |types: &[&str]| {
+        types
+            .iter()
+            .find_map(|t| all.iter().find(|c| text(c, "/type") == Some(t)).copied())
     };
-    let lags = |machine: &Value| {
-        machine.pointer("/metadata/deletionTimestamp").is_some()
-            || text(machine, "/spec/version").and_then(|v| v.parse::<KubeVersion>().ok()) != Some(hop)
-            || text(machine, "/status/phase") != Some("Running")
-    };
-    // Cluster API moves a topology's workers only after its control plane: until then they are not late.
-    let control_plane_lags = facts
-        .machines
+    let phase = text(machine, "/status/phase").unwrap_or("in no phase");
+    if phase == "Failed" {
+        let why = first_of(&MACHINE_CONDITIONS)
+            .filter(|c| text(c, "/status") != Some("True"))
+            .map_or_else(|| "no condition says why".to_string(), said);
+        return Some(format!("Machine {machine_name} Failed: {why}"));
+    }
+    if let Some(deleting) = age(machine, "/metadata/deletionTimestamp", now) {
+        if deleting < after {
+            return None;
+        }
+        let holder = first_of(&DELETION_CONDITIONS)
+            .filter(|c| text(c, "/message").is_some_and(|m| !m.trim().is_empty()))
+            .map(|c| format!("; {}", said(c)))
+            .unwrap_or_default();
+        return Some(format!(
+            "Machine {machine_name} has been deleting for {}{holder}",
+            minutes(deleting)
+        ));
+    }
+    let for_hop = text(machine, "/spec/version").and_then(|v| v.parse::<KubeVersion>().ok()) == Some(hop);
+    if !for_hop || phase == "Running" {
+        return None;
+    }
+    let waited = age(machine, "/metadata/creationTimestamp", now)?;
+    if waited < after {
+        return None;
+    }
+    let why = MACHINE_CONDITIONS
         .iter()
-        .any(|m| is_control_plane(m) && asked(m) && lags(m));
+        .filter_map(|t| all.iter().find(|c| text(c, "/type") == Some(t)).copied())
+        .find(|c| text(c, "/status") != Some("True"))
+        .map_or_else(|| "no condition says why".to_string(), said);
+    Some(format!(
+        "Machine {machine_name} has been {phase} on {hop} for {}: {why}",
+        minutes(waited)
+    ))
+}
+
+/// "12m", "1h5m": how long, as messages say it.
+fn minutes(duration: SignedDuration) -> String {
+    let minutes = duration.as_secs().max(0) / 60;
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m}m"),
+        (h, 0) => format!("{h}h"),
+        (h, m) => format!("{h}h{m}m"),
+    }
+}
+
+/// The stuck machines of the hop, counted per owner (the control plane, each MachineDeployment), with
+/// why the first of them is stuck.
+fn stuck_machines(
+    facts: &Facts,
+    hop: KubeVersion,
+    now: Timestamp,
+    after: SignedDuration,
+) -> Vec<insights::MachineFacts> {
     let mut groups: Vec<insights::MachineFacts> = Vec::new();
     for machine in &facts.machines {
-        let waits_its_turn = is_topology(&facts.cluster) && !is_control_plane(machine) && control_plane_lags;
-        if !asked(machine) || !lags(machine) || waits_its_turn {
+        let Some(reason) = stuck_reason(machine, hop, now, after) else {
             continue;
-        }
+        };
         let owner = if is_control_plane(machine) {
             format!("control plane of Cluster {}", key(&facts.cluster))
         } else {
@@ -628,7 +668,7 @@ fn lagging_machines(facts: &Facts, hop: KubeVersion) -> Vec<insights::MachineFac
             None => groups.push(insights::MachineFacts {
                 name: owner,
                 not_updated: 1,
-                reason: lagging_reason(machine),
+                reason,
             }),
         }
     }

@@ -254,82 +254,98 @@ fn the_starting_version_is_read_from_the_operation() {
     assert_eq!(Before::of(&op(None)), Before::Unknown);
 }
 
+/// `machine`, made `created` seconds before [`NOW`].
+fn made(mut machine: Value, created: i64) -> Value {
+    machine["metadata"]["creationTimestamp"] = json!(at(-created).to_string());
+    machine
+}
+
+const NOW: i64 = 1_800_000_000;
+const AFTER: SignedDuration = SignedDuration::from_secs(120);
+
+fn at(offset: i64) -> Timestamp {
+    Timestamp::from_second(NOW + offset).unwrap()
+}
+
 #[test]
-fn machines_not_on_the_hop_are_counted_per_owner_with_cluster_apis_reason() {
-    let mut provisioning = machine("md-0-b", "v1.33.7", false, Some("md-0"));
+fn only_stuck_machines_are_named_per_owner_with_cluster_apis_reason() {
+    let mut provisioning = made(machine("md-0-b", HOP, false, Some("md-0")), 600);
     provisioning["status"] = json!({"phase": "Provisioning", "conditions": [
         {"type": "InfrastructureReady", "status": "False", "reason": "WaitingForInfrastructure",
-         "message": "VSphereMachine fleet/md-0-b is not ready: no IP"},
+         "message": "* VSphereMachine fleet/md-0-b:\n  * no IP \u{1b}[31myet"},
         {"type": "Ready", "status": "False", "reason": "NotReady"},
     ]});
-    let mut draining = machine("md-0-a", "v1.32.7", false, Some("md-0"));
-    draining["metadata"]["deletionTimestamp"] = json!("2026-03-01T10:00:00Z");
-    draining["status"]["conditions"] = json!([{"type": "Deleting", "status": "True", "reason": "DrainingNode",
-        "message": "Cannot evict pod as it would violate the pod's disruption budget"}]);
+    let mut draining = made(machine("md-0-a", "v1.32.7", false, Some("md-0")), 9_000);
+    draining["metadata"]["deletionTimestamp"] = json!(at(-900).to_string());
+    // A v1beta1 Machine says what holds the drain in DrainingSucceeded.
+    draining["status"]["conditions"] = json!([{"type": "DrainingSucceeded", "status": "False",
+        "reason": "Draining", "message": "Cannot evict pod as it would violate the pod's disruption budget"}]);
+    let mut just_deleted = made(machine("cp-1", "v1.32.7", true, None), 9_000);
+    just_deleted["metadata"]["deletionTimestamp"] = json!(at(-30).to_string());
+    let mut new_cp = made(machine("cp-2", HOP, true, None), 60);
+    new_cp["status"]["phase"] = json!("Provisioning");
+    let mut failed = made(machine("md-1-a", HOP, false, Some("md-1")), 30);
+    failed["status"] = json!({"phase": "Failed", "conditions": [
+        {"type": "BootstrapReady", "status": "False", "reason": "BootstrapFailed", "message": "cloud-init exited 1"},
+    ]});
     let facts = Facts {
         cluster: plain_cluster(),
         control_plane: Some(kcp(HOP)),
-        deployments: vec![md("md-0", HOP, json!({})), md("md-1", "v1.32.7", json!({}))],
+        deployments: vec![md("md-0", HOP, json!({})), md("md-1", HOP, json!({}))],
         machines: vec![
-            machine("cp-1", "v1.33.7", true, None),
-            machine("cp-2", "v1.32.7", true, None),
+            // Waiting its turn on the old version, or moving along within the threshold: not stuck.
+            made(machine("cp-0", "v1.32.7", true, None), 9_000),
+            just_deleted,
+            new_cp,
             draining,
             provisioning,
-            // Its MachineDeployment still asks for v1.32.7: not late, not its turn.
-            machine("md-1-a", "v1.32.7", false, Some("md-1")),
+            failed,
         ],
     };
 
-    let lagging = lagging_machines(&facts, v(HOP));
+    let stuck = stuck_machines(&facts, v(HOP), at(0), AFTER);
 
-    let summary: Vec<(&str, u32)> = lagging.iter().map(|m| (m.name.as_str(), m.not_updated)).collect();
+    let summary: Vec<(&str, u32, &str)> = stuck
+        .iter()
+        .map(|m| (m.name.as_str(), m.not_updated, m.reason.as_str()))
+        .collect();
     assert_eq!(
         summary,
         [
-            ("control plane of Cluster fleet/east", 1),
-            ("MachineDeployment fleet/md-0", 2)
+            (
+                "MachineDeployment fleet/md-0",
+                2,
+                "Machine md-0-a has been deleting for 15m; DrainingSucceeded Draining: Cannot evict pod as it \
+                 would violate the pod's disruption budget"
+            ),
+            (
+                "MachineDeployment fleet/md-1",
+                1,
+                "Machine md-1-a Failed: BootstrapReady BootstrapFailed: cloud-init exited 1"
+            ),
         ]
     );
-    assert_eq!(lagging[0].reason, "Machine cp-2 is Running on v1.32.7");
-    assert_eq!(
-        lagging[1].reason,
-        "Machine md-0-a is being deleted; Deleting DrainingNode: Cannot evict pod as it would violate the pod's disruption budget"
-    );
-    let insights = crate::cvsh::insights::diagnose(&crate::cvsh::insights::Facts {
-        machines: lagging,
-        ..Default::default()
-    });
-    assert_eq!(insights[1].object, "MachineDeployment fleet/md-0");
-    assert!(
-        insights[1]
-            .message
-            .starts_with("2 machines not updated: Machine md-0-a"),
-        "{insights:?}"
-    );
-    assert!(
-        insights[0].message.starts_with("1 machine not updated:"),
-        "{insights:?}"
-    );
-
     let mut only_provisioning = facts.clone();
     only_provisioning.machines.retain(|m| name(m) == "md-0-b");
     assert_eq!(
-        lagging_machines(&only_provisioning, v(HOP))[0].reason,
-        "Machine md-0-b: InfrastructureReady WaitingForInfrastructure: VSphereMachine fleet/md-0-b is not ready: no IP"
+        stuck_machines(&only_provisioning, v(HOP), at(0), AFTER)[0].reason,
+        "Machine md-0-b has been Provisioning on v1.33.7 for 10m: InfrastructureReady WaitingForInfrastructure: \
+         * VSphereMachine fleet/md-0-b:   * no IP  [31myet",
+        "Cluster API's multi-line text, its control characters made spaces"
     );
-
-    // A topology's workers wait for its control plane: only the control plane is late.
-    let topology = Facts {
-        cluster: topology_cluster(HOP),
-        machines: vec![
-            machine("cp-2", "v1.32.7", true, None),
-            machine("md-0-a", "v1.32.7", false, Some("md-0")),
-        ],
-        ..Facts::default()
-    };
-    let names: Vec<String> = lagging_machines(&topology, v(HOP))
-        .into_iter()
-        .map(|m| m.name)
-        .collect();
-    assert_eq!(names, ["control plane of Cluster fleet/east"]);
+    let insights = crate::cvsh::insights::diagnose(&crate::cvsh::insights::Facts {
+        machines: stuck,
+        ..Default::default()
+    });
+    assert_eq!(insights[0].object, "MachineDeployment fleet/md-0");
+    assert!(
+        insights[0]
+            .message
+            .starts_with("2 machines stuck: Machine md-0-a"),
+        "{insights:?}"
+    );
+    assert!(
+        insights[1].message.starts_with("1 machine stuck:"),
+        "{insights:?}"
+    );
 }

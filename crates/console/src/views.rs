@@ -34,21 +34,10 @@ pub struct FleetRow {
 impl FleetRow {
     pub fn of(cvsh: &ClusterVersionShadow, now: Timestamp) -> Self {
         let status = cvsh.status_or_default();
-        let reading = cvsh.reading();
-        let progress = status.progress();
-        let percent = match reading.state {
-            State::Idle => 100,
-            _ => progress.percent(),
-        };
-        let eta = if reading.state.is_executing() {
-            let estimate = status.last_completed_duration().filter(|d| !d.is_zero());
-            let elapsed = status
-                .running_upgrade()
-                .and_then(|h| Duration::try_from(now.duration_since(h.started_time.0)).ok());
-            estimate.zip(elapsed).map(|(e, s)| e.saturating_sub(s))
-        } else {
-            None
-        };
+        let summary = acp_api::cvsh::summary::summarize(cvsh, now);
+        let reading = summary.reading.clone();
+        let percent = summary.percent;
+        let eta = summary.remaining();
         let blocker = match reading.state {
             State::Idle | State::Unknown => None,
             _ => status.preflight.as_ref().and_then(|p| {

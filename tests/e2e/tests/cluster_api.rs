@@ -303,30 +303,20 @@ async fn hold_provisioning(global: &Cluster, machine: &str, version: &str, messa
         ])
         .await
         .unwrap();
-    let status = json!({"status": {"phase": "Provisioning", "conditions": [{
+    let status = json!({"phase": "Provisioning", "conditions": [{
         "type": "InfrastructureReady", "status": "False", "reason": "NotProvisioned", "message": message,
         "lastTransitionTime": acp_api::k8s::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-    }]}})
-    .to_string();
-    global
-        .kubectl([
-            "patch",
-            "machine",
-            machine,
-            "-n",
-            NS,
-            "--subresource",
-            "status",
-            "--type",
-            "merge",
-            "-p",
-            &status,
-        ])
-        .await
-        .unwrap();
+    }]});
+    patch_status(global, machine, status).await;
 }
 
 async fn set_phase(global: &Cluster, machine: &str, phase: &str) {
+    patch_status(global, machine, json!({"phase": phase})).await;
+}
+
+/// Merges `status` into the Machine's status, as its controller writes it.
+async fn patch_status(global: &Cluster, machine: &str, status: Value) {
+    let patch = json!({"status": status}).to_string();
     global
         .kubectl([
             "patch",
@@ -339,7 +329,7 @@ async fn set_phase(global: &Cluster, machine: &str, phase: &str) {
             "--type",
             "merge",
             "-p",
-            &json!({"status": {"phase": phase}}).to_string(),
+            &patch,
         ])
         .await
         .unwrap();

@@ -8,6 +8,7 @@ mod preflight_summary;
 pub mod request;
 mod state;
 mod status;
+pub mod summary;
 mod view;
 
 pub use preflight_summary::{PreflightSummary, describe as describe_checks};

@@ -4,11 +4,9 @@
 //! The page is a pure function of the ClusterVersionShadow and the current time ([`render`]);
 //! `--watch` redraws it until the upgrade completes or stalls.
 
-use std::time::Duration;
-
 use acp_api::ClusterVersionShadow;
 use acp_api::conditions::types;
-use acp_api::cvsh::{ClusterVersionShadowStatus, HistoryState, Reachability, Reading, StagePhase, State};
+use acp_api::cvsh::{ClusterVersionShadowStatus, HistoryState, Reachability, StagePhase, State};
 use acp_api::k8s::Timestamp;
 use acp_policy::AcpVersion;
 use kube::ResourceExt;
@@ -20,106 +18,18 @@ use crate::output::{Cell, Style, Table};
 /// How many history entries the page shows without `--verbose`.
 pub const HISTORY_SHORT: usize = 5;
 
-/// An upgrade running this much longer than the last completed one is Slow (the estimate is a
-/// single sample, so leave it some room).
-const SLOW_FACTOR: f64 = 1.3;
+pub use acp_api::cvsh::summary::{Summary, summarize};
 
-/// What the summary says, computed once and shared by the page and `--watch`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Summary {
-    /// The cluster's state, as the operator's metric and `ac adm cluster list` read it too.
-    pub reading: Reading,
-    /// Executing, and already longer than the last completed upgrade took.
-    pub slow: bool,
-    pub percent: u8,
-    pub done: usize,
-    pub total: usize,
-    /// How long the running upgrade has taken so far.
-    pub elapsed: Option<Duration>,
-    /// How long the last completed upgrade took.
-    pub estimate: Option<Duration>,
-}
-
-impl Summary {
-    /// Time left by the estimate; None without an estimate, zero when overdue.
-    pub fn remaining(&self) -> Option<Duration> {
-        Some(self.estimate?.saturating_sub(self.elapsed?))
-    }
-
-    /// The one-word answer to "how is it going?": the state's word, or Slow for an upgrade running
-    /// longer than the last one took.
-    pub fn assessment(&self) -> &'static str {
-        if self.slow {
-            "Slow"
-        } else {
-            self.reading.state.as_str()
-        }
-    }
-
-    /// The version being worked towards, if any.
-    pub fn target(&self) -> Option<&str> {
-        self.reading.state.target()
-    }
-
-    /// `--watch` stops here: the cluster is at its version, or the upgrade needs a person.
-    pub fn is_final(&self) -> bool {
-        matches!(self.reading.state, State::Idle | State::Stalled { .. })
-    }
-
-    fn style(&self) -> Style {
-        match self.reading.state {
-            _ if self.reading.reachability == Reachability::Unreachable => Style::Bad,
-            State::Idle => Style::Good,
-            State::Requested { .. } => Style::Plain,
-            State::Executing { .. } if self.slow => Style::Warn,
-            State::Executing { .. } => Style::Plain,
-            State::Unknown | State::Paused { .. } => Style::Warn,
-            State::Blocked { .. } | State::Stalled { .. } => Style::Bad,
-        }
-    }
-
-    /// The assessment with what else the reading says: `Idle (unreachable)`.
-    fn assessment_text(&self) -> String {
-        match self.reading.reachability {
-            Reachability::Unreachable => format!("{} (unreachable)", self.assessment()),
-            _ => self.assessment().to_owned(),
-        }
-    }
-}
-
-/// Assesses a cluster at `now`.
-pub fn summarize(cvsh: &ClusterVersionShadow, now: Timestamp) -> Summary {
-    let status = cvsh.status_or_default();
-    let reading = cvsh.reading();
-    let executing = reading.state.is_executing();
-    let elapsed = executing
-        .then(|| {
-            status
-                .running_upgrade()
-                .map(|h| humanize::elapsed(now, &h.started_time))
-        })
-        .flatten();
-    // A zero-length entry is the install record, not an upgrade: no basis for an estimate.
-    let estimate = status.last_completed_duration().filter(|d| !d.is_zero());
-    let slow = matches!(reading.state, State::Executing { .. })
-        && match (elapsed, estimate) {
-            (Some(elapsed), Some(estimate)) => elapsed.as_secs_f64() > estimate.as_secs_f64() * SLOW_FACTOR,
-            _ => false,
-        };
-    let progress = status.progress();
-    let (done, total, percent) = if reading.state == State::Idle {
-        (progress.total, progress.total, 100)
-    } else {
-        (progress.done, progress.total, progress.percent())
-    };
-    Summary {
-        reading,
-        slow,
-        percent,
-        done,
-        total,
-        elapsed,
-        estimate,
+/// How the assessment is coloured.
+fn style(summary: &Summary) -> Style {
+    match summary.reading.state {
+        _ if summary.reading.reachability == Reachability::Unreachable => Style::Bad,
+        State::Idle => Style::Good,
+        State::Requested { .. } => Style::Plain,
+        State::Executing { .. } if summary.slow => Style::Warn,
+        State::Executing { .. } => Style::Plain,
+        State::Unknown | State::Paused { .. } => Style::Warn,
+        State::Blocked { .. } | State::Stalled { .. } => Style::Bad,
     }
 }
 
@@ -147,7 +57,7 @@ pub fn render(
     }
     field(
         "Assessment:",
-        &Cell::styled(summary.assessment_text(), summary.style()).paint(colour),
+        &Cell::styled(summary.assessment_text(), style(&summary)).paint(colour),
     );
     if *state == State::Unknown {
         field(

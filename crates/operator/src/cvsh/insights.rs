@@ -310,6 +310,54 @@ pub mod reasons {
     pub const MACHINES_NOT_UPDATING: &str = "MachinesNotUpdating";
 }
 
+/// What is wrong with one pod, in its own words: it cannot be placed, or its containers cannot pull
+/// their image or keep crashing.
+fn pod_culprits(pod: &PodFacts) -> Vec<Insight> {
+    let object = || format!("Pod {}", pod.name);
+    if let Some(why) = &pod.unschedulable {
+        return vec![insight(
+            InsightScope::Workload,
+            object(),
+            reasons::UNSCHEDULABLE,
+            format!("the scheduler cannot place it: {why}"),
+            "free capacity or fix the pod's nodeSelector, affinity or tolerations so a Ready node fits it",
+        )];
+    }
+    pod.containers
+        .iter()
+        .filter_map(|container| match container.waiting_reason.as_deref() {
+            Some("ImagePullBackOff" | "ErrImagePull" | "InvalidImageName" | "ErrImageNeverPull") => Some(insight(
+                InsightScope::Workload,
+                object(),
+                reasons::IMAGE_PULL_FAILED,
+                format!(
+                    "container {} cannot pull image {}: {}",
+                    container.name,
+                    container.image,
+                    container.waiting_message.as_deref().unwrap_or("no detail"),
+                ),
+                "check that the image exists in the registry and that the node can reach it (pull secret, mirror)",
+            )),
+            Some("CrashLoopBackOff") => {
+                let exit = container
+                    .last_exit_code
+                    .map_or("last exit code unknown".to_string(), |c| format!("last exit code {c}"));
+                Some(insight(
+                    InsightScope::Workload,
+                    object(),
+                    reasons::CRASH_LOOP,
+                    format!(
+                        "container {} keeps crashing ({exit}, {} restarts)",
+                        container.name, container.restarts,
+                    ),
+                    "read the container's logs with kubectl logs --previous and fix what stops it",
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// The culprits of a long wait, most telling first, at most [`MAX_INSIGHTS`]: a pod's own failure
 /// (it cannot be placed, its image cannot be pulled, it keeps crashing) before the node it is on,
 /// before a budget that blocks evictions, before machines.
@@ -318,79 +366,21 @@ pub fn diagnose(facts: &Facts) -> Vec<Insight> {
     // Pods of one module fail alike: one insight per reason, counting the others, leaves room for
     // the node they are on.
     let mut alike: Vec<usize> = Vec::new();
-    let mut note = |found: &mut Vec<Insight>, insight: Insight| match found
-        .iter()
-        .position(|i| i.reason == insight.reason)
-    {
-        Some(at) => alike[at] += 1,
-        None => {
-            found.push(insight);
-            alike.push(0);
-        }
-    };
-    for pod in &facts.pods {
-        if let Some(why) = &pod.unschedulable {
-            note(
-                &mut found,
-                insight(
-                    InsightScope::Workload,
-                    format!("Pod {}", pod.name),
-                    reasons::UNSCHEDULABLE,
-                    format!("the scheduler cannot place it: {why}"),
-                    "free capacity or fix the pod's nodeSelector, affinity or tolerations so a Ready node fits it",
-                ),
-            );
-            continue;
-        }
-        for container in &pod.containers {
-            match container.waiting_reason.as_deref() {
-                Some("ImagePullBackOff" | "ErrImagePull" | "InvalidImageName" | "ErrImageNeverPull") => {
-                    note(
-                        &mut found,
-                        insight(
-                            InsightScope::Workload,
-                            format!("Pod {}", pod.name),
-                            reasons::IMAGE_PULL_FAILED,
-                            format!(
-                                "container {} cannot pull image {}: {}",
-                                container.name,
-                                container.image,
-                                container.waiting_message.as_deref().unwrap_or("no detail"),
-                            ),
-                            "check that the image exists in the registry and that the node can reach it (pull secret, mirror)",
-                        ),
-                    );
-                }
-                Some("CrashLoopBackOff") => {
-                    let exit = container
-                        .last_exit_code
-                        .map_or("last exit code unknown".to_string(), |c| {
-                            format!("last exit code {c}")
-                        });
-                    note(
-                        &mut found,
-                        insight(
-                            InsightScope::Workload,
-                            format!("Pod {}", pod.name),
-                            reasons::CRASH_LOOP,
-                            format!(
-                                "container {} keeps crashing ({exit}, {} restarts)",
-                                container.name, container.restarts,
-                            ),
-                            "read the container's logs with kubectl logs --previous and fix what stops it",
-                        ),
-                    );
-                }
-                _ => {}
+    for culprit in facts.pods.iter().flat_map(pod_culprits) {
+        match found.iter().position(|i| i.reason == culprit.reason) {
+            Some(at) => alike[at] += 1,
+            None => {
+                found.push(culprit);
+                alike.push(0);
             }
         }
     }
     for (insight, more) in found.iter_mut().zip(&alike) {
         if *more > 0 {
-            insight.message.push_str(&format!(
-                " (and {more} more {} alike)",
-                if *more == 1 { "pod" } else { "pods" }
-            ));
+            let pods = if *more == 1 { "pod" } else { "pods" };
+            insight
+                .message
+                .push_str(&format!(" (and {more} more {pods} alike)"));
         }
     }
     let used: Vec<&str> = facts.pods.iter().filter_map(|p| p.node.as_deref()).collect();

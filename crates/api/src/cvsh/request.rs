@@ -157,7 +157,9 @@ fn upgrade(
         if !request.allow_not_recommended {
             let names: Vec<&str> = update.exposed().map(|r| r.name.as_str()).collect();
             return Err(Refusal(format!(
-                "{target} is not recommended for cluster {cluster}: it is exposed to {}. See what to do with                  `ac adm upgrade --cluster {cluster}`; to upgrade anyway, accept the risks on record:                  `ac adm upgrade --cluster {cluster} --to {target} --allow-not-recommended --accept {}`",
+                "{target} is not recommended for cluster {cluster}: it is exposed to {}. See what to do with \
+                 `ac adm upgrade --cluster {cluster}`; to upgrade anyway, accept the risks on record: \
+                 `ac adm upgrade --cluster {cluster} --to {target} --allow-not-recommended --accept {}`",
                 lines.join("; "),
                 names.join(",")
             )));
@@ -165,7 +167,8 @@ fn upgrade(
         if !pending.is_empty() {
             let names: Vec<&str> = pending.iter().map(|r| r.name.as_str()).collect();
             warnings.push(format!(
-                "{target} is not recommended for cluster {cluster}; requesting it anyway (--allow-not-recommended).                  The ConditionalUpdateRisksAccepted check holds it until {} is accepted (--accept {})",
+                "{target} is not recommended for cluster {cluster}; requesting it anyway (--allow-not-recommended). \
+                 The ConditionalUpdateRisksAccepted check holds it until {} is accepted (--accept {})",
                 names.join(", "),
                 names.join(",")
             ));

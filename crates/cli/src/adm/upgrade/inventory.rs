@@ -190,7 +190,8 @@ fn lookup(rule: &ObjectPresent, objects: &[InventoryObject]) -> ObjectLookup {
                 Some(selected) => selected,
                 None => {
                     return ObjectLookup::Failed(format!(
-                        "the label selector {selector:?} is not one of equalities (k=v, k!=v, k, !k) that can be                          matched offline"
+                        "the label selector {selector:?} is not one of equalities (k=v, k!=v, k, !k) that can be \
+                         matched offline"
                     ));
                 }
             },

@@ -370,8 +370,8 @@ fn request_of(choice: &RequestChoice, cluster: &str) -> Result<Request, String> 
         ignore_window: choice.ignore_window.is_some(),
         allow_explicit: choice.allow_explicit.is_some() && !choice.explicit_version.trim().is_empty(),
         allow_with_warnings: choice.allow_with_warnings.is_some(),
-        accept: Vec::new(),
-        allow_not_recommended: false,
+        accept: choice.accepted(),
+        allow_not_recommended: choice.allow_not_recommended.is_some(),
     })
 }
 

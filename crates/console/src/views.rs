@@ -398,6 +398,12 @@ pub struct RequestChoice {
     pub allow_with_warnings: Option<String>,
     #[serde(default)]
     pub ignore_window: Option<String>,
+    /// Request a version that is not recommended (like `--allow-not-recommended`).
+    #[serde(default)]
+    pub allow_not_recommended: Option<String>,
+    /// Known risks accepted by name, comma-separated (like `--accept A,B`).
+    #[serde(default)]
+    pub accept: String,
     /// The cluster's name typed to confirm `force`.
     #[serde(default)]
     pub force_name: String,
@@ -412,6 +418,16 @@ impl RequestChoice {
         } else {
             typed
         }
+    }
+
+    /// The risks named in `accept`, as `--accept` reads them.
+    pub fn accepted(&self) -> Vec<String> {
+        self.accept
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// `force` is on only when the cluster's name is typed exactly.
@@ -450,8 +466,13 @@ pub fn request_form(form: &RequestForm<'_>) -> Markup {
                 fieldset disabled[disabled] {
                     legend { "Target" }
                     label { "Available update " select name="version" disabled[disabled] {
-                        @for v in status.available_versions() { option value=(v) selected[c.version == v] { (v) } }
+                        @for v in status.available_versions() {
+                            option value=(v) selected[c.version == v] {
+                                (v) @if let Some(names) = not_recommended(&status, v) { " (not recommended: " (names) ")" }
+                            }
+                        }
                     } }
+                    (risks_choice(&status, c))
                     details {
                         summary { "An explicit version (not offered)" }
                         label { "Version " input name="explicit_version" value=(c.explicit_version) placeholder="4.3.2"; }
@@ -477,6 +498,50 @@ pub fn request_form(form: &RequestForm<'_>) -> Markup {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The exposed risks of `version` when it is not recommended for the cluster, comma-separated.
+fn not_recommended(status: &acp_api::ClusterVersionShadowStatus, version: &str) -> Option<String> {
+    let update = status.conditional_update(&version.parse().ok()?)?;
+    (!update.recommended).then(|| {
+        update
+            .exposed()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
+/// The risks of the updates that are not recommended, and the choices `ac adm upgrade
+/// --allow-not-recommended --accept` makes: shown only when there are such updates.
+fn risks_choice(status: &acp_api::ClusterVersionShadowStatus, c: &RequestChoice) -> Markup {
+    let risky: Vec<&acp_api::risks::ConditionalUpdate> = status
+        .conditional_updates
+        .iter()
+        .filter(|u| !u.recommended)
+        .collect();
+    html! {
+        @if !risky.is_empty() {
+            details data-field="risks" open[c.allow_not_recommended.is_some()] {
+                summary { "An update that is not recommended" }
+                @for u in &risky {
+                    p { strong { (u.release.version.as_deref().unwrap_or("?")) } " is exposed to:" }
+                    ul { @for r in u.exposed() {
+                        li data-risk=(r.name) {
+                            strong { (r.name) } " (" (r.exposure.as_str()) ": " (r.evidence) "): " (r.message)
+                            @if let Some(url) = r.url.as_deref().filter(|u| u.starts_with("https://")) {
+                                " " a href=(url) rel="noreferrer" { "More" }
+                            }
+                        }
+                    } }
+                }
+                label { input type="checkbox" name="allow_not_recommended" value="on" checked[c.allow_not_recommended.is_some()];
+                    " Request it although it is not recommended (like --allow-not-recommended)" }
+                label { "Accept risks " input name="accept" value=(c.accept) placeholder="RiskName,OtherRisk" autocomplete="off"; }
+                p.hint { "The upgrade starts only once every risk it is exposed to is accepted; each accepted risk is recorded in spec.desiredUpdate.acceptRisks and in the history." }
             }
         }
     }

@@ -78,7 +78,19 @@ async fn a_post_without_the_pages_csrf_token_or_origin_is_refused_and_changes_no
     write_status(
         global,
         "global",
-        json!({"current": {"version": "4.3.0"}, "availableUpdates": [{"version": "4.3.1"}]}),
+        json!({
+            "current": {"version": "4.3.0"},
+            "availableUpdates": [{"version": "4.3.1"}, {"version": "4.3.2"}],
+            "conditionalUpdates": [{
+                "release": {"version": "4.3.2"},
+                "recommended": false,
+                "risks": [{
+                    "name": "CustomCNIRemoved", "exposure": "Applies",
+                    "evidence": "ConfigMap kube-system/custom-cni-config is present",
+                    "message": "4.3.2 drops the custom CNI; migrate to the built-in one first",
+                }],
+            }],
+        }),
     )
     .await;
     let (_console, addr) = console(&env, global, "csrf", &[]).await;
@@ -130,6 +142,29 @@ async fn a_post_without_the_pages_csrf_token_or_origin_is_refused_and_changes_no
     assert!(code == 200 || code == 303, "{code}: {body}");
     let cvsh = shadows(global).await.get("global").await.unwrap();
     assert_eq!(cvsh.requested_version(), Some("4.3.1"));
+
+    // An update that is not recommended is marked, refused unless asked for as `ac` asks for it, and
+    // requested with its risks accepted on record.
+    assert!(
+        page.contains("4.3.2 (not recommended: CustomCNIRemoved)"),
+        "{page}"
+    );
+    assert!(page.contains(r#"data-risk="CustomCNIRemoved""#), "{page}");
+    let from_page = [("Cookie", cookie.as_str()), ("Origin", origin.as_str())];
+    let risky = format!("csrf={csrf}&version=4.3.2&action=confirm");
+    let (code, _, body) = exchange(&addr, "POST", path, &from_page, &risky).await;
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.contains("4.3.2 is not recommended for cluster global"),
+        "{body}"
+    );
+    let accepted = format!("{risky}&allow_not_recommended=on&accept=CustomCNIRemoved");
+    let (code, _, body) = exchange(&addr, "POST", path, &from_page, &accepted).await;
+    assert!(code == 200 || code == 303, "{code}: {body}");
+    let cvsh = shadows(global).await.get("global").await.unwrap();
+    let desired = cvsh.spec.desired_update.unwrap();
+    assert_eq!(desired.version.as_deref(), Some("4.3.2"));
+    assert_eq!(desired.accept_risks, ["CustomCNIRemoved"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -250,3 +250,48 @@ fn a_waiting_operation_shows_its_culprits_as_text_with_what_to_do() {
         "{html}"
     );
 }
+
+#[test]
+fn an_update_that_is_not_recommended_shows_its_risks_and_links_only_to_https() {
+    use acp_api::risks::{ConditionalUpdate, ConditionalUpdateRisk, RiskExposure};
+    let mut cvsh = cvsh("edge-1", "4.3.0", None, vec![]);
+    let risk = |name: &str, url: &str| ConditionalUpdateRisk {
+        name: name.into(),
+        exposure: RiskExposure::Applies,
+        evidence: "ConfigMap kube-system/custom-cni-config is present".into(),
+        message: "<b>migrate</b> first".into(),
+        url: Some(url.into()),
+    };
+    cvsh.status.as_mut().unwrap().conditional_updates = vec![ConditionalUpdate {
+        release: Release::version("4.3.1"),
+        recommended: false,
+        risks: vec![
+            risk("CustomCNIRemoved", "https://docs.example/cni"),
+            risk("Other", "javascript:alert(1)"),
+        ],
+    }];
+    let choice = RequestChoice {
+        accept: "CustomCNIRemoved, Other ,".into(),
+        ..RequestChoice::default()
+    };
+    assert_eq!(choice.accepted(), ["CustomCNIRemoved", "Other"]);
+    let form = RequestForm {
+        cluster: &cvsh,
+        denied: None,
+        csrf: "token",
+        choice: &choice,
+        review: None,
+    };
+    let html = request_form(&form).into_string();
+    assert!(
+        html.contains("4.3.1 (not recommended: CustomCNIRemoved, Other)"),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<a href="https://docs.example/cni" rel="noreferrer">"#),
+        "{html}"
+    );
+    assert!(!html.contains("javascript:"), "{html}");
+    assert!(html.contains("&lt;b&gt;migrate&lt;/b&gt; first"), "{html}");
+    assert!(html.contains(r#"name="allow_not_recommended""#), "{html}");
+}

@@ -10,7 +10,7 @@
   function follow(url, onEvent) {
     if (!window.EventSource) return;
     var source = new EventSource(url);
-    ["row", "remove", "counts", "cluster"].forEach(function (name) {
+    ["row", "remove", "counts", "cluster", "run"].forEach(function (name) {
       source.addEventListener(name, function (e) { onEvent(name, e.data); });
     });
   }
@@ -36,13 +36,15 @@
       if (old) old.replaceWith(row); else fleet.tBodies[0].appendChild(row);
     });
   }
-  var cluster = document.querySelector("section#cluster-live[data-live]");
-  if (cluster) {
-    follow(cluster.getAttribute("data-live"), function (name, data) {
-      if (name !== "cluster") return;
+  // A section that one kind of event replaces whole: a cluster's facts, a rollout's plan and controls.
+  [["cluster-live", "cluster"], ["run-live", "run"]].forEach(function (live) {
+    var section = document.querySelector("section#" + live[0] + "[data-live]");
+    if (!section) return;
+    follow(section.getAttribute("data-live"), function (name, data) {
+      if (name !== live[1]) return;
       var next = fragment(data);
-      var current = document.getElementById("cluster-live");
+      var current = document.getElementById(live[0]);
       if (next && current) current.replaceWith(next);
     });
-  }
+  });
 })();

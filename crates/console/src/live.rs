@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use acp_api::ClusterVersionShadow;
 use acp_api::k8s::Timestamp;
+use acp_api::rollout::UpgradeRun;
 use axum::extract::{Path, Query, State as Shared};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -151,6 +152,42 @@ pub async fn cluster(
             let events = crate::pages::recent_events(&client, &namespace, &name).await;
             let html = views::cluster_live(&cvsh, Timestamp::now(), &events).into_string();
             if tx.send(event("cluster", html)).await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+pub async fn run(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    let namespace = state.config.namespace.clone();
+    // The controls the fragment carries post with this session's token.
+    let csrf = crate::pages::csrf_of(&state, &headers);
+    stream(&state, &headers, move |client, mut tx| async move {
+        let denied = crate::pages::run_denied(&client, &namespace, &name).await;
+        let api: Api<UpgradeRun> = Api::namespaced(client, &namespace);
+        let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        let mut events = std::pin::pin!(watcher(api, config));
+        let mut initialised = false;
+        while let Some(next) = events.next().await {
+            let run = match next {
+                Ok(watcher::Event::InitDone) => {
+                    initialised = true;
+                    continue;
+                }
+                Ok(watcher::Event::Apply(run)) => run,
+                Ok(watcher::Event::InitApply(run)) if initialised => run,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::debug!(error = %e, "rollout watch failed");
+                    return;
+                }
+            };
+            let html = views::run_live(&run, &csrf, denied.as_deref()).into_string();
+            if tx.send(event("run", html)).await.is_err() {
                 return;
             }
         }

@@ -39,6 +39,7 @@ pub fn routes(state: App) -> Router {
         .route("/sign-out", post(sign_out))
         .route("/events/fleet", get(live::fleet))
         .route("/events/clusters/{name}", get(live::cluster))
+        .route("/events/runs/{name}", get(live::run))
         .route("/assets/console.js", get(assets::script))
         .route("/assets/console.css", get(assets::style))
         .layer(DefaultBodyLimit::max(crate::MAX_BODY))
@@ -97,7 +98,7 @@ pub fn session(_state: &State, headers: &HeaderMap) -> String {
 }
 
 /// The CSRF token of the request's session (a new session's, when it had none: `page` sets its cookie).
-fn csrf_of(state: &State, headers: &HeaderMap) -> String {
+pub(crate) fn csrf_of(state: &State, headers: &HeaderMap) -> String {
     state.sessions.csrf_token(&session(state, headers))
 }
 
@@ -623,17 +624,7 @@ async fn show_run(
     let what = format!("read rollout {name}");
     match api.get(name).await {
         Ok(run) => {
-            let allowed = may(client, ns, "patch", "cvo.alauda.io", "upgraderuns", Some(name)).await;
-            let edit_what = format!("approve, pause or resume rollout {name}");
-            let denied = (!allowed).then(|| {
-                Attempt {
-                    what: &edit_what,
-                    verb: "patch",
-                    resource: "upgraderuns",
-                    namespace: Some(ns),
-                }
-                .forbidden()
-            });
+            let denied = run_denied(client, ns, name).await;
             let csrf = csrf_of(state, headers);
             page(
                 state,
@@ -653,6 +644,32 @@ async fn show_run(
             refused(state, headers, &format!("Rollout {name}"), &attempt, &e)
         }
     }
+}
+
+/// Why the caller may not act on rollout `name` (from a SelfSubjectAccessReview), if they may not.
+pub(crate) async fn run_denied(client: &kube::Client, namespace: &str, name: &str) -> Option<String> {
+    if may(
+        client,
+        namespace,
+        "patch",
+        "cvo.alauda.io",
+        "upgraderuns",
+        Some(name),
+    )
+    .await
+    {
+        return None;
+    }
+    let what = format!("approve, pause or resume rollout {name}");
+    Some(
+        Attempt {
+            what: &what,
+            verb: "patch",
+            resource: "upgraderuns",
+            namespace: Some(namespace),
+        }
+        .forbidden(),
+    )
 }
 
 #[derive(serde::Deserialize)]

@@ -668,13 +668,21 @@ pub fn run(
     denied: Option<&str>,
     notice: Option<Markup>,
 ) -> Markup {
+    html! {
+        h1 { "Rollout " (r.name_any()) }
+        @if let Some(n) = notice { (n) }
+        (run_live(r, csrf, denied))
+    }
+}
+
+/// The part of a rollout's page its live stream replaces: facts, gates, controls and plan.
+pub fn run_live(r: &acp_api::rollout::UpgradeRun, csrf: &str, denied: Option<&str>) -> Markup {
     let name = r.name_any();
     let status = r.status.clone().unwrap_or_default();
     let disabled = denied.is_some();
     let state_of = |cluster: &str| status.clusters.iter().find(|c| c.name == cluster);
     html! {
-        h1 { "Rollout " (name) }
-        @if let Some(n) = notice { (n) }
+        section id="run-live" data-live={ "/events/runs/" (name) } {
         dl.facts {
             dt { "Target" } dd { (r.spec.target_version) }
             dt { "Phase" } dd data-field="phase" { (status.phase.map_or("Pending", |p| p.as_str())) }
@@ -721,6 +729,7 @@ pub fn run(
                     } } }
                 }
             } }
+        }
         }
     }
 }

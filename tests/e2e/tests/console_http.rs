@@ -214,4 +214,47 @@ async fn bearer_mode_answers_401_without_the_callers_token_and_the_live_stream_f
     seen.clear();
     write_status(global, "global", json!({"current": {"version": "4.3.7"}})).await;
     read_until("4.3.7", &mut seen).await;
+
+    // A rollout's page follows the run: paused from elsewhere, its controls offer Resume.
+    let run = json!({
+        "apiVersion": names::ROLLOUT_API_VERSION, "kind": "UpgradeRun",
+        "metadata": {"name": "to-4-3-8", "namespace": names::NAMESPACE},
+        "spec": {"targetVersion": "4.3.8", "strategy": {"stages": [{"name": "all", "selector": {}}]}},
+    });
+    acp_e2e::operator::apply(global, &run).await;
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let request =
+        format!("GET /events/runs/to-4-3-8 HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut seen = String::new();
+    let mut buffer = [0u8; 16 * 1024];
+
+    let runs: kube::Api<acp_api::rollout::UpgradeRun> =
+        kube::Api::namespaced(global.client().await.unwrap(), names::NAMESPACE);
+    // The watch may list after the first patch: patch (each time a change) until the stream shows it.
+    let shown = tokio::time::timeout(WAIT, async {
+        let mut poke = 0;
+        while !seen.contains(r#"value="resume""#) {
+            poke += 1;
+            let paused =
+                json!({"metadata": {"annotations": {"poke": poke.to_string()}}, "spec": {"paused": true}});
+            runs.patch(
+                "to-4-3-8",
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&paused),
+            )
+            .await
+            .unwrap();
+            if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buffer)).await {
+                assert!(n > 0, "the stream ended:\n{seen}");
+                seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+            }
+        }
+    })
+    .await;
+    assert!(shown.is_ok(), "no paused run on the stream:\n{seen}");
+    assert!(
+        seen.contains("event: run") && seen.contains(r#"id="run-live""#),
+        "{seen}"
+    );
 }

@@ -124,37 +124,56 @@ pub async fn fleet(
     })
 }
 
+/// Sends a `kind` event with `render(object)` each time the object `name` of `api` changes, from after
+/// the watch's first listing on (the page already shows that state); ends when the watch fails or the
+/// browser goes.
+async fn follow_one<K, F, Fut>(api: Api<K>, name: &str, kind: &str, mut tx: Sender, mut render: F)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+    K::DynamicType: Default,
+    F: FnMut(K) -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let mut events = std::pin::pin!(watcher(api, config));
+    let mut initialised = false;
+    while let Some(next) = events.next().await {
+        let object = match next {
+            Ok(watcher::Event::InitDone) => {
+                initialised = true;
+                continue;
+            }
+            Ok(watcher::Event::Apply(object)) => object,
+            Ok(watcher::Event::InitApply(object)) if initialised => object,
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::debug!(error = %e, kind, "watch for a live page failed");
+                return;
+            }
+        };
+        let html = render(object).await;
+        if tx.send(event(kind, html)).await.is_err() {
+            return;
+        }
+    }
+}
+
 pub async fn cluster(
     Shared(state): Shared<Arc<State>>,
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> Response {
     let namespace = state.config.namespace.clone();
-    stream(&state, &headers, move |client, mut tx| async move {
+    stream(&state, &headers, move |client, tx| async move {
         let api: Api<ClusterVersionShadow> = Api::namespaced(client.clone(), &namespace);
-        let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-        let mut events = std::pin::pin!(watcher(api, config));
-        let mut initialised = false;
-        while let Some(next) = events.next().await {
-            let cvsh = match next {
-                Ok(watcher::Event::InitDone) => {
-                    initialised = true;
-                    continue;
-                }
-                Ok(watcher::Event::Apply(cvsh)) => cvsh,
-                Ok(watcher::Event::InitApply(cvsh)) if initialised => cvsh,
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::debug!(error = %e, "cluster watch failed");
-                    return;
-                }
-            };
-            let events = crate::pages::recent_events(&client, &namespace, &name).await;
-            let html = views::cluster_live(&cvsh, Timestamp::now(), &events).into_string();
-            if tx.send(event("cluster", html)).await.is_err() {
-                return;
+        follow_one(api, &name, "cluster", tx, |cvsh| {
+            let (client, namespace, name) = (client.clone(), namespace.clone(), name.clone());
+            async move {
+                let events = crate::pages::recent_events(&client, &namespace, &name).await;
+                views::cluster_live(&cvsh, Timestamp::now(), &events).into_string()
             }
-        }
+        })
+        .await;
     })
 }
 
@@ -166,30 +185,13 @@ pub async fn run(
     let namespace = state.config.namespace.clone();
     // The controls the fragment carries post with this session's token.
     let csrf = crate::pages::csrf_of(&state, &headers);
-    stream(&state, &headers, move |client, mut tx| async move {
+    stream(&state, &headers, move |client, tx| async move {
         let denied = crate::pages::run_denied(&client, &namespace, &name).await;
         let api: Api<UpgradeRun> = Api::namespaced(client, &namespace);
-        let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-        let mut events = std::pin::pin!(watcher(api, config));
-        let mut initialised = false;
-        while let Some(next) = events.next().await {
-            let run = match next {
-                Ok(watcher::Event::InitDone) => {
-                    initialised = true;
-                    continue;
-                }
-                Ok(watcher::Event::Apply(run)) => run,
-                Ok(watcher::Event::InitApply(run)) if initialised => run,
-                Ok(_) => continue,
-                Err(e) => {
-                    tracing::debug!(error = %e, "rollout watch failed");
-                    return;
-                }
-            };
+        follow_one(api, &name, "run", tx, |run| {
             let html = views::run_live(&run, &csrf, denied.as_deref()).into_string();
-            if tx.send(event("run", html)).await.is_err() {
-                return;
-            }
-        }
+            std::future::ready(html)
+        })
+        .await;
     })
 }

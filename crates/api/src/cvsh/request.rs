@@ -147,44 +147,7 @@ fn upgrade(
         )));
     }
 
-    let mut warnings = Vec::new();
-    if let Some(update) = status.conditional_update(&target).filter(|u| !u.recommended) {
-        let pending: Vec<&crate::risks::ConditionalUpdateRisk> = update
-            .exposed()
-            .filter(|r| !request.accept.contains(&r.name))
-            .collect();
-        let lines: Vec<String> = update.exposed().map(|r| r.line()).collect();
-        if !request.allow_not_recommended {
-            let names: Vec<&str> = update.exposed().map(|r| r.name.as_str()).collect();
-            return Err(Refusal(format!(
-                "{target} is not recommended for cluster {cluster}: it is exposed to {}. See what to do with \
-                 `ac adm upgrade --cluster {cluster}`; to upgrade anyway, accept the risks on record: \
-                 `ac adm upgrade --cluster {cluster} --to {target} --allow-not-recommended --accept {}`",
-                lines.join("; "),
-                names.join(",")
-            )));
-        }
-        if !pending.is_empty() {
-            let names: Vec<&str> = pending.iter().map(|r| r.name.as_str()).collect();
-            warnings.push(format!(
-                "{target} is not recommended for cluster {cluster}; requesting it anyway (--allow-not-recommended). \
-                 The ConditionalUpdateRisksAccepted check holds it until {} is accepted (--accept {})",
-                names.join(", "),
-                names.join(",")
-            ));
-        }
-    }
-    let known: Vec<&str> = status
-        .conditional_update(&target)
-        .map(|u| u.risks.iter().map(|r| r.name.as_str()).collect())
-        .unwrap_or_default();
-    for name in request.accept.iter().filter(|n| !known.contains(&n.as_str())) {
-        warnings.push(format!(
-            "--accept {name}: {target} declares no known risk {name} for cluster {cluster} (known: {}); it is \
-             recorded in spec.desiredUpdate.acceptRisks anyway",
-            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
-        ));
-    }
+    let mut warnings = risk_warnings(&cluster, &status, request, &target)?;
 
     let already = requested.is_some_and(|r| {
         r.image.is_none()
@@ -201,29 +164,7 @@ fn upgrade(
         });
     }
 
-    let unhealthy: Vec<String> = [types::DEGRADED, types::RECONCILING, types::STALLED]
-        .into_iter()
-        .filter_map(|t| cvsh.condition(t).filter(|c| c.status == "True"))
-        .map(|c| {
-            if c.message.is_empty() {
-                c.type_.clone()
-            } else {
-                format!("{} ({})", c.type_, c.message)
-            }
-        })
-        .collect();
-    if !unhealthy.is_empty() {
-        let list = unhealthy.join("; ");
-        if !request.allow_with_warnings {
-            return Err(Refusal(format!(
-                "cluster {cluster} is {list}. Wait until it settles (`ac adm upgrade status --cluster {cluster}`), \
-                 or pass --allow-upgrade-with-warnings to request the upgrade anyway"
-            )));
-        }
-        warnings.push(format!(
-            "cluster {cluster} is {list}; requesting the upgrade anyway (--allow-upgrade-with-warnings)"
-        ));
-    }
+    warnings.extend(health_warning(cvsh, &cluster, request)?);
     if !available.contains(&target) {
         warnings.push(format!(
             "{target} is not an available update of cluster {cluster}; requesting it anyway \
@@ -268,6 +209,88 @@ fn upgrade(
         ),
         warnings,
     })
+}
+
+/// The guard on an update that is not recommended for the cluster (`--allow-not-recommended`,
+/// `--accept`): a refusal, or the warnings of a request that goes ahead.
+fn risk_warnings(
+    cluster: &str,
+    status: &super::ClusterVersionShadowStatus,
+    request: &Request,
+    target: &AcpVersion,
+) -> Result<Vec<String>, Refusal> {
+    let mut warnings = Vec::new();
+    if let Some(update) = status.conditional_update(target).filter(|u| !u.recommended) {
+        let pending: Vec<&crate::risks::ConditionalUpdateRisk> = update
+            .exposed()
+            .filter(|r| !request.accept.contains(&r.name))
+            .collect();
+        let lines: Vec<String> = update.exposed().map(|r| r.line()).collect();
+        if !request.allow_not_recommended {
+            let names: Vec<&str> = update.exposed().map(|r| r.name.as_str()).collect();
+            return Err(Refusal(format!(
+                "{target} is not recommended for cluster {cluster}: it is exposed to {}. See what to do with \
+                 `ac adm upgrade --cluster {cluster}`; to upgrade anyway, accept the risks on record: \
+                 `ac adm upgrade --cluster {cluster} --to {target} --allow-not-recommended --accept {}`",
+                lines.join("; "),
+                names.join(",")
+            )));
+        }
+        if !pending.is_empty() {
+            let names: Vec<&str> = pending.iter().map(|r| r.name.as_str()).collect();
+            warnings.push(format!(
+                "{target} is not recommended for cluster {cluster}; requesting it anyway (--allow-not-recommended). \
+                 The ConditionalUpdateRisksAccepted check holds it until {} is accepted (--accept {})",
+                names.join(", "),
+                names.join(",")
+            ));
+        }
+    }
+    let known: Vec<&str> = status
+        .conditional_update(target)
+        .map(|u| u.risks.iter().map(|r| r.name.as_str()).collect())
+        .unwrap_or_default();
+    for name in request.accept.iter().filter(|n| !known.contains(&n.as_str())) {
+        warnings.push(format!(
+            "--accept {name}: {target} declares no known risk {name} for cluster {cluster} (known: {}); it is \
+             recorded in spec.desiredUpdate.acceptRisks anyway",
+            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+        ));
+    }
+
+    Ok(warnings)
+}
+
+/// The guard on a cluster that is Degraded, Reconciling or Stalled (`--allow-upgrade-with-warnings`).
+fn health_warning(
+    cvsh: &ClusterVersionShadow,
+    cluster: &str,
+    request: &Request,
+) -> Result<Option<String>, Refusal> {
+    let unhealthy: Vec<String> = [types::DEGRADED, types::RECONCILING, types::STALLED]
+        .into_iter()
+        .filter_map(|t| cvsh.condition(t).filter(|c| c.status == "True"))
+        .map(|c| {
+            if c.message.is_empty() {
+                c.type_.clone()
+            } else {
+                format!("{} ({})", c.type_, c.message)
+            }
+        })
+        .collect();
+    if !unhealthy.is_empty() {
+        let list = unhealthy.join("; ");
+        if !request.allow_with_warnings {
+            return Err(Refusal(format!(
+                "cluster {cluster} is {list}. Wait until it settles (`ac adm upgrade status --cluster {cluster}`), \
+                 or pass --allow-upgrade-with-warnings to request the upgrade anyway"
+            )));
+        }
+        return Ok(Some(format!(
+            "cluster {cluster} is {list}; requesting the upgrade anyway (--allow-upgrade-with-warnings)"
+        )));
+    }
+    Ok(None)
 }
 
 fn not_available(cluster: &str, version: &AcpVersion, available: &[AcpVersion]) -> String {

@@ -152,6 +152,18 @@ fn mutation_allowed(state: &State, headers: &HeaderMap, csrf: &str) -> Result<()
     Ok(())
 }
 
+/// The 403 page of a POST that this console's pages did not send, if it is one.
+fn forged(state: &State, headers: &HeaderMap, csrf: &str) -> Option<Response> {
+    let why = mutation_allowed(state, headers, csrf).err()?;
+    Some(page(
+        state,
+        headers,
+        StatusCode::FORBIDDEN,
+        "Refused",
+        views::alert("error", &why),
+    ))
+}
+
 async fn fleet(
     Shared(state): Shared<App>,
     headers: HeaderMap,
@@ -382,14 +394,8 @@ async fn request_upgrade(
     Path(name): Path<String>,
     Form(choice): Form<RequestChoice>,
 ) -> Response {
-    if let Err(why) = mutation_allowed(&state, &headers, &choice.csrf) {
-        return page(
-            &state,
-            &headers,
-            StatusCode::FORBIDDEN,
-            "Refused",
-            views::alert("error", &why),
-        );
+    if let Some(refusal) = forged(&state, &headers, &choice.csrf) {
+        return refusal;
     }
     let client = caller!(state, headers);
     let ns = state.config.namespace.clone();
@@ -691,14 +697,8 @@ async fn edit_run(
     Path(name): Path<String>,
     Form(form): Form<RunAction>,
 ) -> Response {
-    if let Err(why) = mutation_allowed(&state, &headers, &form.csrf) {
-        return page(
-            &state,
-            &headers,
-            StatusCode::FORBIDDEN,
-            "Refused",
-            views::alert("error", &why),
-        );
+    if let Some(refusal) = forged(&state, &headers, &form.csrf) {
+        return refusal;
     }
     let client = caller!(state, headers);
     let ns = state.config.namespace.clone();
@@ -817,14 +817,8 @@ struct SignIn {
 }
 
 async fn sign_in(Shared(state): Shared<App>, headers: HeaderMap, Form(form): Form<SignIn>) -> Response {
-    if let Err(why) = mutation_allowed(&state, &headers, &form.csrf) {
-        return page(
-            &state,
-            &headers,
-            StatusCode::FORBIDDEN,
-            "Refused",
-            views::alert("error", &why),
-        );
+    if let Some(refusal) = forged(&state, &headers, &form.csrf) {
+        return refusal;
     }
     let token = form.token.trim();
     if !auth::valid_token(token) {
@@ -847,14 +841,8 @@ async fn sign_in(Shared(state): Shared<App>, headers: HeaderMap, Form(form): For
 }
 
 async fn sign_out(Shared(state): Shared<App>, headers: HeaderMap, Form(form): Form<RunAction>) -> Response {
-    if let Err(why) = mutation_allowed(&state, &headers, &form.csrf) {
-        return page(
-            &state,
-            &headers,
-            StatusCode::FORBIDDEN,
-            "Refused",
-            views::alert("error", &why),
-        );
+    if let Some(refusal) = forged(&state, &headers, &form.csrf) {
+        return refusal;
     }
     let mut response = Redirect::to("/sign-in").into_response();
     let expired = format!(

@@ -5,7 +5,9 @@
 #                   etcd (embedded etcd 3.6), kubectl, kwok (fake nodes)            — target "main"
 #   bin/k8s-1.30/   kube-apiserver, kube-controller-manager, kube-scheduler of Kubernetes 1.30, for clusters
 #                   that must report 1.30 (emulation reaches back to 1.31 only)    — target "k8s-1.30"
-# ACP_HARNESS_TARGETS="main" builds only the main target (default: "main k8s-1.30").
+#   bin/cluster-api the Cluster API core manager (sigs.k8s.io/cluster-api at the version in
+#                   cluster-api-version), for the kubernetesDriver ClusterAPI suite — target "cluster-api"
+# ACP_HARNESS_TARGETS="main" builds only the main target (default: "main k8s-1.30 cluster-api").
 #
 # Idempotent: a target whose sources, go.mod/go.sum, this script and the Go version are unchanged is not
 # rebuilt. The Go build and module caches (outside the repository) keep a rebuild in a fresh clone to links.
@@ -15,7 +17,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 out="${ACP_HARNESS_OUT:-$repo/target/harness}"
 bin="$out/bin"
-targets="${ACP_HARNESS_TARGETS:-main k8s-1.30}"
+targets="${ACP_HARNESS_TARGETS:-main k8s-1.30 cluster-api}"
 
 if ! command -v go >/dev/null 2>&1; then
   echo "tests/harness/build.sh: Go (1.24 or newer) is needed to build the Kubernetes test binaries and was not found on PATH." >&2
@@ -108,8 +110,16 @@ for target in $targets; do
         'go build -trimpath -ldflags "$flags" -o "$stage/" ./cmd/...' \
         kube-apiserver kube-controller-manager kube-scheduler
       ;;
+    cluster-api)
+      # Built as released, from its own go.mod: `go install module@version` resolves nothing locally.
+      capi="$(tr -d '[:space:]' <"$here/cluster-api-version")"
+      want="$({ go env GOVERSION GOOS GOARCH; echo "$capi"; sha256sum <"$here/build.sh"; } | sha256sum | cut -d' ' -f1)"
+      current_or_build cluster-api "$here" "$bin" "$want" \
+        'GOBIN="$stage" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/cluster-api@$capi"' \
+        cluster-api
+      ;;
     *)
-      echo "tests/harness/build.sh: unknown target $target in ACP_HARNESS_TARGETS (known: main k8s-1.30)" >&2
+      echo "tests/harness/build.sh: unknown target $target in ACP_HARNESS_TARGETS (known: main k8s-1.30 cluster-api)" >&2
       exit 1
       ;;
   esac

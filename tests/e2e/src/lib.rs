@@ -10,6 +10,7 @@
 
 pub mod bundles;
 pub mod cli;
+pub mod cluster_api;
 pub mod console;
 pub mod operator;
 

@@ -1,23 +1,23 @@
-//! kubernetesDriver ClusterAPI on real API servers. The global cluster serves the real Cluster API CRDs
-//! (from the Cluster API Go module, `scripts/cluster-api-crds.sh`); the Cluster API controllers do not run:
-//! the test plays them (moves the Machines to the version the operator wrote and marks them Running) and
-//! really restarts the workload cluster's API server at each hop's version.
+//! kubernetesDriver ClusterAPI on real API servers, with the real Cluster API core manager in the global
+//! cluster: its topology, MachineDeployment, MachineSet and Machine controllers move what the operator does
+//! not write. The control plane, infrastructure and bootstrap providers are played (`acp_e2e::cluster_api`
+//! says which and why); the played control plane really restarts the workload cluster's API server at each
+//! hop's version.
 //!
 //! - east, a topology-managed Cluster on v1.32.7, goes 4.1.3 → 4.3.1: two hops through
-//!   `Cluster.spec.topology.version` (v1.33.7, then v1.34.5); a version changed by hand in between stops
-//!   the upgrade with a condition naming the Cluster, the field and both versions, and nothing overwrites
-//!   it; set back, the upgrade completes.
+//!   `Cluster.spec.topology.version` (v1.33.7, then v1.34.5), each carried by Cluster API's topology
+//!   controller to the control plane and then the workers. A version changed by hand in between stops the
+//!   upgrade with a condition naming the Cluster, the field and both versions, and nothing overwrites it;
+//!   set back, the upgrade completes.
 //! - west, a Cluster without topology on v1.32.7, goes 4.1.3 → 4.1.5: a patch-only hop to v1.32.11 through
-//!   its KubeadmControlPlane and then its MachineDeployment.
-
-use std::path::PathBuf;
+//!   its KubeadmControlPlane and then its MachineDeployment. Its new control-plane machine does not come up
+//!   at first: past the threshold the hop names the machine and what Cluster API says of it.
 
 use acp_api::conditions::{self, types};
+use acp_e2e::cluster_api::{self, NS, Providers};
 use acp_e2e::operator::*;
 use acp_testkit::{Cluster, wait_for};
 use serde_json::{Value, json};
-
-const NS: &str = "fleet";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_api_drives_each_hop_and_stops_on_a_hand_edit() {
@@ -28,10 +28,30 @@ async fn cluster_api_drives_each_hop_and_stops_on_a_hand_edit() {
     ])
     .await;
     let (global, east, west) = (env.cluster("global"), env.cluster("east"), env.cluster("west"));
-    install_cluster_api_crds(global).await;
-    global.kubectl(["create", "namespace", NS]).await.unwrap();
+    cluster_api::install(global).await;
+    let _manager = cluster_api::run_manager(&env, global).await;
+    let providers = Providers::new(global, &[east, west]).await;
+    tokio::select! {
+        () = providers.run() => unreachable!("the played providers stopped"),
+        () = scenario(&env, &providers, global, east, west) => {}
+    }
+}
+
+async fn scenario(
+    env: &acp_testkit::TestEnv,
+    providers: &Providers<'_>,
+    global: &Cluster,
+    east: &Cluster,
+    west: &Cluster,
+) {
     topology_cluster(global, "east", "v1.32.7").await;
     kubeadm_cluster(global, "west", "v1.32.7").await;
+    for workload in ["east", "west"] {
+        machines_running(global, workload, "v1.32.7").await;
+    }
+    // Held until the test has seen what the operator says while Cluster API is under way.
+    providers.hold_control_plane("east");
+    providers.hold_infrastructure("west", "PlayedMachine has no address yet");
     for workload in [east, west] {
         record_version(workload, "4.1.3").await;
         register_with(
@@ -47,7 +67,7 @@ async fn cluster_api_drives_each_hop_and_stops_on_a_hand_edit() {
     }
     import(global, "4.1.5").await;
     // Culprits of a wait are named after 3 s, so the held rollouts below show them.
-    let _operator = operate_global_with(&env, "4.3.1", "4.3.1", &[("--insight-after", "3")]).await;
+    let _operator = operate_global_with(env, "4.3.1", "4.3.1", &[("--insight-after", "3")]).await;
     for workload in ["east", "west"] {
         wait_shadow(global, workload, "current 4.1.3", LONG, |s| {
             s.current_version() == Some("4.1.3")
@@ -58,14 +78,16 @@ async fn cluster_api_drives_each_hop_and_stops_on_a_hand_edit() {
     request(global, "west", "4.1.5").await;
 
     tokio::join!(
-        two_hops_through_the_topology(global, east),
-        patch_only_through_the_control_plane(global, west)
+        two_hops_through_the_topology(providers, global, east),
+        patch_only_through_the_control_plane(providers, global, west)
     );
 }
 
-async fn two_hops_through_the_topology(global: &Cluster, east: &Cluster) {
-    // Hop 1: the operator writes the intermediate minor's release patch, then waits for the machines.
+async fn two_hops_through_the_topology(providers: &Providers<'_>, global: &Cluster, east: &Cluster) {
+    // Hop 1: the operator writes the intermediate minor's release patch; Cluster API's topology
+    // controller hands it to the control plane, which is held.
     wait_field(global, "cluster", "east", "/spec/topology/version", "v1.33.7").await;
+    wait_control_plane_version(global, "east", "v1.33.7").await;
     let waiting = wait_shadow(global, "east", "hop 1.33 reports machine progress", LONG, |s| {
         operation(s, "kubernetes-1.33")
             .and_then(|o| o.message.as_deref())
@@ -80,24 +102,22 @@ async fn two_hops_through_the_topology(global: &Cluster, east: &Cluster) {
         "{:#?}",
         waiting.status.as_ref().unwrap().stages
     );
-    play_cluster_api(global, east, "v1.33.7").await;
+    // Released, the control plane rolls (the workload API server restarts at v1.33.7), then Cluster API
+    // rolls the workers; the control plane is held again before the operator starts hop 2.
+    providers.release_control_plane("east");
+    wait_for("east's control plane to report v1.33.7", LONG, || async {
+        control_plane(global, "east").await.pointer("/status/version") == Some(&json!("v1.33.7"))
+    })
+    .await
+    .unwrap();
+    providers.hold_control_plane("east");
+    assert_eq!(east.kube_version(), "v1.33.7");
 
-    // Hop 2 starts: someone changes the version by hand before it rolls out.
+    // Hop 2 starts: once Cluster API has handed v1.34.5 to the held control plane, someone changes the
+    // version by hand.
     wait_field(global, "cluster", "east", "/spec/topology/version", "v1.34.5").await;
-    global
-        .kubectl([
-            "patch",
-            "cluster",
-            "east",
-            "-n",
-            NS,
-            "--type",
-            "merge",
-            "-p",
-            r#"{"spec":{"topology":{"version":"v1.34.6"}}}"#,
-        ])
-        .await
-        .unwrap();
+    wait_control_plane_version(global, "east", "v1.34.5").await;
+    set_topology_version(global, "east", "v1.34.6").await;
     let stopped = wait_shadow(global, "east", "Degraded by the hand-edited version", LONG, |s| {
         conditions::find(s.conditions(), types::DEGRADED)
             .is_some_and(|c| c.status == "True" && c.message.contains("v1.34.6"))
@@ -122,21 +142,8 @@ async fn two_hops_through_the_topology(global: &Cluster, east: &Cluster) {
     );
 
     // Set back, the hop goes on and the upgrade completes.
-    global
-        .kubectl([
-            "patch",
-            "cluster",
-            "east",
-            "-n",
-            NS,
-            "--type",
-            "merge",
-            "-p",
-            r#"{"spec":{"topology":{"version":"v1.34.5"}}}"#,
-        ])
-        .await
-        .unwrap();
-    play_cluster_api(global, east, "v1.34.5").await;
+    set_topology_version(global, "east", "v1.34.5").await;
+    providers.release_control_plane("east");
     let done = wait_shadow(global, "east", "4.3.1 completed", LONG, |s| {
         s.current_version() == Some("4.3.1") && ready(s)
     })
@@ -150,9 +157,10 @@ async fn two_hops_through_the_topology(global: &Cluster, east: &Cluster) {
         message.contains("control plane 1/1 machines at v1.34.5, workers 1/1, the cluster reports v1.34.5"),
         "{message}"
     );
+    assert_eq!(east.kube_version(), "v1.34.5");
 }
 
-async fn patch_only_through_the_control_plane(global: &Cluster, west: &Cluster) {
+async fn patch_only_through_the_control_plane(providers: &Providers<'_>, global: &Cluster, west: &Cluster) {
     let planned = wait_shadow(global, "west", "a patch-only hop planned", LONG, |s| {
         operation(s, "kubernetes-1.32").is_some()
     })
@@ -180,15 +188,8 @@ async fn patch_only_through_the_control_plane(global: &Cluster, west: &Cluster) 
         .await,
         "v1.32.7"
     );
-    // The control plane's machine is replaced and its infrastructure does not come up: past the
-    // threshold the hop names the machine and Cluster API's reason.
-    hold_provisioning(
-        global,
-        "west-cp-1",
-        "v1.32.11",
-        "InMemoryMachine fleet/west-cp-1 has no IP yet",
-    )
-    .await;
+    // The control plane's new machine does not get its infrastructure: past the threshold the hop
+    // names the machine and Cluster API's reason.
     let waiting = wait_shadow(global, "west", "the hop to name the stuck machine", LONG, |s| {
         operation(s, "kubernetes-1.32")
             .is_some_and(|o| o.insights.iter().any(|i| i.reason == "MachinesNotUpdating"))
@@ -200,10 +201,8 @@ async fn patch_only_through_the_control_plane(global: &Cluster, west: &Cluster) 
     assert!(
         culprit
             .message
-            .starts_with("1 machine stuck: Machine west-cp-1 has been Provisioning on v1.32.11 for")
-            && culprit.message.ends_with(
-                "InfrastructureReady NotProvisioned: InMemoryMachine fleet/west-cp-1 has no IP yet"
-            ),
+            .starts_with("1 machine stuck: Machine west-cp-2 has been Provisioning on v1.32.11 for")
+            && culprit.message.contains("PlayedMachine has no address yet"),
         "{culprit:?}"
     );
     assert!(
@@ -212,17 +211,7 @@ async fn patch_only_through_the_control_plane(global: &Cluster, west: &Cluster) 
             .is_some_and(|m| m.contains("; control plane of Cluster fleet/west: 1 machine stuck")),
         "{hop:?}"
     );
-    play_machines(global, "west", true, "v1.32.11").await;
-    west.restart_at("v1.32.11").await.unwrap();
-    wait_field(
-        global,
-        "machinedeployment",
-        "west-md-0",
-        "/spec/template/spec/version",
-        "v1.32.11",
-    )
-    .await;
-    play_machines(global, "west", false, "v1.32.11").await;
+    providers.release_infrastructure("west");
     let done = wait_shadow(global, "west", "4.1.5 completed", LONG, |s| {
         s.current_version() == Some("4.1.5") && ready(s)
     })
@@ -230,152 +219,114 @@ async fn patch_only_through_the_control_plane(global: &Cluster, west: &Cluster) 
     assert!(
         operation(&done, "kubernetes-1.32")
             .and_then(|o| o.message.as_deref())
-            .is_some_and(|m| m.contains("the cluster reports v1.32.11"))
+            .is_some_and(|m| m.contains(
+                "control plane 1/1 machines at v1.32.11, workers 1/1, the cluster reports v1.32.11"
+            )),
+        "{:?}",
+        operation(&done, "kubernetes-1.32")
     );
+    assert_eq!(west.kube_version(), "v1.32.11");
+    // Cluster API replaced the worker: a new MachineSet's machine runs v1.32.11, the old one is gone.
+    machines_running(global, "west", "v1.32.11").await;
 }
 
-/// Installs the Cluster API CRDs fetched from the Cluster API Go module.
-async fn install_cluster_api_crds(global: &Cluster) {
-    let script = acp_testkit::repo_root().join("scripts/cluster-api-crds.sh");
-    let status = tokio::process::Command::new("bash")
-        .arg(&script)
-        .status()
-        .await
-        .unwrap();
-    assert!(status.success(), "{} failed", script.display());
-    let dir: PathBuf = acp_testkit::repo_root().join("target/cluster-api/crds");
-    // `create`: the KubeadmControlPlane CRD is too large for client-side apply's annotation.
-    global
-        .kubectl(["create", "-f", dir.to_str().unwrap()])
-        .await
-        .unwrap();
-    global
-        .kubectl([
-            "wait",
-            "--for",
-            "condition=Established",
-            "--timeout",
-            "60s",
-            "crd/clusters.cluster.x-k8s.io",
-            "crd/machines.cluster.x-k8s.io",
-            "crd/machinedeployments.cluster.x-k8s.io",
-            "crd/kubeadmcontrolplanes.controlplane.cluster.x-k8s.io",
-        ])
-        .await
-        .unwrap();
+fn template(kind: &str, name: &str, group: &str) -> Value {
+    // Kubeadm's kinds refuse an empty spec.
+    let spec = match kind {
+        "KubeadmControlPlaneTemplate" => json!({"kubeadmConfigSpec": {"format": "cloud-config"}}),
+        "KubeadmConfigTemplate" => json!({"format": "cloud-config"}),
+        _ => json!({}),
+    };
+    json!({
+        "apiVersion": format!("{group}/v1beta2"), "kind": kind,
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"template": {"spec": spec}},
+    })
 }
 
-fn infra(kind: &str, name: &str) -> Value {
-    json!({"apiGroup": "infrastructure.cluster.x-k8s.io", "kind": kind, "name": name})
+const INFRA: &str = "infrastructure.cluster.x-k8s.io";
+const BOOTSTRAP: &str = "bootstrap.cluster.x-k8s.io";
+const CONTROL_PLANE: &str = "controlplane.cluster.x-k8s.io";
+
+fn rolling_update() -> Value {
+    json!({"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}})
 }
 
-fn bootstrap(name: &str) -> Value {
-    json!({"configRef": {"apiGroup": "bootstrap.cluster.x-k8s.io", "kind": "KubeadmConfig", "name": name}})
-}
-
-/// A Machine of Cluster `cluster`, Running at `version`.
-async fn machine(global: &Cluster, cluster: &str, name: &str, version: &str, labels: Value) {
-    let mut all = json!({"cluster.x-k8s.io/cluster-name": cluster});
-    all.as_object_mut()
-        .unwrap()
-        .extend(labels.as_object().unwrap().clone());
+/// A topology-managed Cluster, one control-plane and one worker machine, from a ClusterClass of the
+/// played providers' templates.
+async fn topology_cluster(global: &Cluster, name: &str, version: &str) {
+    for object in [
+        template("PlayedClusterTemplate", "played", INFRA),
+        template("PlayedMachineTemplate", "played-cp", INFRA),
+        template("PlayedMachineTemplate", "played-worker", INFRA),
+        template("KubeadmControlPlaneTemplate", "played", CONTROL_PLANE),
+        template("KubeadmConfigTemplate", "played-worker", BOOTSTRAP),
+    ] {
+        apply(global, &object).await;
+    }
+    let reference = |kind: &str, name: &str, group: &str| json!({"templateRef": {"apiVersion": format!("{group}/v1beta2"), "kind": kind, "name": name}});
+    let mut control_plane = reference("KubeadmControlPlaneTemplate", "played", CONTROL_PLANE);
+    control_plane["machineInfrastructure"] = reference("PlayedMachineTemplate", "played-cp", INFRA);
     apply(
         global,
         &json!({
-            "apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Machine",
-            "metadata": {"name": name, "namespace": NS, "labels": all},
+            "apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "ClusterClass",
+            "metadata": {"name": "played", "namespace": NS},
             "spec": {
-                "clusterName": cluster, "version": version,
-                "bootstrap": bootstrap(name), "infrastructureRef": infra("InMemoryMachine", name),
+                "controlPlane": control_plane,
+                "infrastructure": reference("PlayedClusterTemplate", "played", INFRA),
+                "workers": {"machineDeployments": [{
+                    "class": "default-worker",
+                    "bootstrap": reference("KubeadmConfigTemplate", "played-worker", BOOTSTRAP),
+                    "infrastructure": reference("PlayedMachineTemplate", "played-worker", INFRA),
+                    "rollout": rolling_update(),
+                }]},
             },
         }),
     )
     .await;
-    set_phase(global, name, "Running").await;
-}
-
-/// A Machine replaced for `version` whose infrastructure does not come up, as Cluster API reports it.
-async fn hold_provisioning(global: &Cluster, machine: &str, version: &str, message: &str) {
-    let spec = json!({"spec": {"version": version}}).to_string();
-    global
-        .kubectl([
-            "patch", "machine", machine, "-n", NS, "--type", "merge", "-p", &spec,
-        ])
-        .await
-        .unwrap();
-    let status = json!({"phase": "Provisioning", "conditions": [{
-        "type": "InfrastructureReady", "status": "False", "reason": "NotProvisioned", "message": message,
-        "lastTransitionTime": acp_api::k8s::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-    }]});
-    patch_status(global, machine, status).await;
-}
-
-async fn set_phase(global: &Cluster, machine: &str, phase: &str) {
-    patch_status(global, machine, json!({"phase": phase})).await;
-}
-
-/// Merges `status` into the Machine's status, as its controller writes it.
-async fn patch_status(global: &Cluster, machine: &str, status: Value) {
-    let patch = json!({"status": status}).to_string();
-    global
-        .kubectl([
-            "patch",
-            "machine",
-            machine,
-            "-n",
-            NS,
-            "--subresource",
-            "status",
-            "--type",
-            "merge",
-            "-p",
-            &patch,
-        ])
-        .await
-        .unwrap();
-}
-
-/// A topology-managed Cluster with one control-plane and one worker Machine.
-async fn topology_cluster(global: &Cluster, name: &str, version: &str) {
     apply(
         global,
         &json!({
             "apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster",
             "metadata": {"name": name, "namespace": NS},
-            "spec": {"topology": {"classRef": {"name": "in-memory"}, "version": version}},
+            "spec": {"topology": {
+                "classRef": {"name": "played"}, "version": version,
+                "controlPlane": {"replicas": 1},
+                "workers": {"machineDeployments": [{"class": "default-worker", "name": "md-0", "replicas": 1}]},
+            }},
         }),
-    )
-    .await;
-    machine(
-        global,
-        name,
-        &format!("{name}-cp-1"),
-        version,
-        json!({"cluster.x-k8s.io/control-plane": ""}),
-    )
-    .await;
-    machine(
-        global,
-        name,
-        &format!("{name}-md-0-1"),
-        version,
-        json!({"cluster.x-k8s.io/deployment-name": format!("{name}-md-0")}),
     )
     .await;
 }
 
-/// A Cluster without topology: a KubeadmControlPlane and a MachineDeployment, one Machine each.
+/// A Cluster without topology: a KubeadmControlPlane and a MachineDeployment, one machine each.
 async fn kubeadm_cluster(global: &Cluster, name: &str, version: &str) {
     let cp = format!("{name}-cp");
     let md = format!("{name}-md-0");
+    let labels = json!({"cluster.x-k8s.io/cluster-name": name});
+    let mut infra = json!({
+        "apiVersion": format!("{INFRA}/v1beta2"), "kind": "PlayedCluster",
+        "metadata": {"name": name, "namespace": NS, "labels": labels},
+        "spec": {},
+    });
+    apply(global, &infra).await;
+    infra = json!({"apiGroup": INFRA, "kind": "PlayedCluster", "name": name});
+    for object in [
+        template("PlayedMachineTemplate", &cp, INFRA),
+        template("PlayedMachineTemplate", &md, INFRA),
+        template("KubeadmConfigTemplate", &md, BOOTSTRAP),
+    ] {
+        apply(global, &object).await;
+    }
     apply(
         global,
         &json!({
-            "apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster",
-            "metadata": {"name": name, "namespace": NS},
+            "apiVersion": format!("{CONTROL_PLANE}/v1beta2"), "kind": "KubeadmControlPlane",
+            "metadata": {"name": cp, "namespace": NS, "labels": labels},
             "spec": {
-                "controlPlaneRef": {"apiGroup": "controlplane.cluster.x-k8s.io", "kind": "KubeadmControlPlane", "name": cp},
-                "infrastructureRef": infra("InMemoryCluster", name),
+                "version": version, "replicas": 1,
+                "machineTemplate": {"spec": {"infrastructureRef": {"apiGroup": INFRA, "kind": "PlayedMachineTemplate", "name": cp}}},
             },
         }),
     )
@@ -383,90 +334,113 @@ async fn kubeadm_cluster(global: &Cluster, name: &str, version: &str) {
     apply(
         global,
         &json!({
-            "apiVersion": "controlplane.cluster.x-k8s.io/v1beta2", "kind": "KubeadmControlPlane",
-            "metadata": {"name": cp, "namespace": NS, "labels": {"cluster.x-k8s.io/cluster-name": name}},
-            "spec": {"version": version, "replicas": 1, "machineTemplate": {"spec": {"infrastructureRef": infra("InMemoryMachineTemplate", &cp)}}},
+            "apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {
+                "controlPlaneRef": {"apiGroup": CONTROL_PLANE, "kind": "KubeadmControlPlane", "name": cp},
+                "infrastructureRef": infra,
+            },
         }),
     )
     .await;
+    let selected = json!({"cluster.x-k8s.io/cluster-name": name, "cluster.x-k8s.io/deployment-name": md});
     apply(
         global,
         &json!({
             "apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "MachineDeployment",
-            "metadata": {"name": md, "namespace": NS, "labels": {"cluster.x-k8s.io/cluster-name": name}},
+            "metadata": {"name": md, "namespace": NS, "labels": labels},
             "spec": {
-                "clusterName": name, "replicas": 1,
-                "selector": {"matchLabels": {"cluster.x-k8s.io/deployment-name": md}},
+                "clusterName": name, "replicas": 1, "rollout": rolling_update(),
+                "selector": {"matchLabels": selected},
                 "template": {
-                    "metadata": {"labels": {"cluster.x-k8s.io/deployment-name": md}},
+                    "metadata": {"labels": selected},
                     "spec": {
                         "clusterName": name, "version": version,
-                        "bootstrap": bootstrap(&md), "infrastructureRef": infra("InMemoryMachineTemplate", &md),
+                        "bootstrap": {"configRef": {"apiGroup": BOOTSTRAP, "kind": "KubeadmConfigTemplate", "name": md}},
+                        "infrastructureRef": {"apiGroup": INFRA, "kind": "PlayedMachineTemplate", "name": md},
                     },
                 },
             },
         }),
     )
     .await;
-    machine(
-        global,
-        name,
-        &format!("{cp}-1"),
-        version,
-        json!({"cluster.x-k8s.io/control-plane": ""}),
-    )
-    .await;
-    machine(
-        global,
-        name,
-        &format!("{md}-1"),
-        version,
-        json!({"cluster.x-k8s.io/deployment-name": md}),
-    )
-    .await;
 }
 
-/// What the Cluster API controllers would do for a topology hop: every Machine to `version`, and the
-/// workload cluster's control plane restarted at it.
-async fn play_cluster_api(global: &Cluster, workload: &Cluster, version: &str) {
-    play_machines(global, workload.name(), true, version).await;
-    workload.restart_at(version).await.unwrap();
-    play_machines(global, workload.name(), false, version).await;
-}
-
-/// Rolls the control-plane (or worker) Machines of `cluster` to `version`: replaced machines pass through
-/// Provisioning before they run again.
-async fn play_machines(global: &Cluster, cluster: &str, control_plane: bool, version: &str) {
-    let selector = if control_plane {
-        format!("cluster.x-k8s.io/cluster-name={cluster},cluster.x-k8s.io/control-plane")
-    } else {
-        format!("cluster.x-k8s.io/cluster-name={cluster},!cluster.x-k8s.io/control-plane")
-    };
-    let names = global
-        .kubectl(["get", "machines", "-n", NS, "-l", &selector, "-o", "name"])
-        .await
-        .unwrap();
-    for machine in names
-        .lines()
-        .filter_map(|l| l.strip_prefix("machine.cluster.x-k8s.io/"))
-    {
-        set_phase(global, machine, "Provisioning").await;
-        global
+/// Waits until `cluster` has exactly one control-plane and one worker Machine, both Running `version`.
+async fn machines_running(global: &Cluster, cluster: &str, version: &str) {
+    let what = format!("Cluster API to run cluster {cluster}'s machines at {version}");
+    let result = wait_for(&what, LONG, || async {
+        let machines = list(global, "machines", cluster).await;
+        let live: Vec<&Value> = machines
+            .iter()
+            .filter(|m| m.pointer("/metadata/deletionTimestamp").is_none())
+            .collect();
+        let control_plane = live
+            .iter()
+            .filter(|m| {
+                m.pointer("/metadata/labels/cluster.x-k8s.io~1control-plane")
+                    .is_some()
+            })
+            .count();
+        live.len() == 2
+            && machines.len() == 2
+            && control_plane == 1
+            && live.iter().all(|m| {
+                m.pointer("/spec/version") == Some(&json!(version))
+                    && m.pointer("/status/phase") == Some(&json!("Running"))
+            })
+    })
+    .await;
+    if let Err(e) = result {
+        let machines = global
             .kubectl([
-                "patch",
-                "machine",
-                machine,
+                "get",
+                "machines,machinesets,kubeadmcontrolplanes",
                 "-n",
                 NS,
-                "--type",
-                "merge",
-                "-p",
-                &json!({"spec": {"version": version}}).to_string(),
+                "-o",
+                "wide",
             ])
             .await
-            .unwrap();
-        set_phase(global, machine, "Running").await;
+            .unwrap_or_default();
+        panic!("{e}\n{machines}");
     }
+}
+
+async fn list(global: &Cluster, resource: &str, cluster: &str) -> Vec<Value> {
+    let selector = format!("cluster.x-k8s.io/cluster-name={cluster}");
+    let text = global
+        .kubectl(["get", resource, "-n", NS, "-l", &selector, "-o", "json"])
+        .await
+        .unwrap();
+    let list: Value = serde_json::from_str(&text).unwrap();
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// The KubeadmControlPlane of `cluster` (the topology names it).
+async fn control_plane(global: &Cluster, cluster: &str) -> Value {
+    let mut found = list(global, "kubeadmcontrolplanes", cluster).await;
+    assert_eq!(found.len(), 1, "control planes of {cluster}: {found:?}");
+    found.remove(0)
+}
+
+async fn wait_control_plane_version(global: &Cluster, cluster: &str, version: &str) {
+    let what = format!("Cluster API to hand {version} to {cluster}'s control plane");
+    wait_for(&what, LONG, || async {
+        control_plane(global, cluster).await.pointer("/spec/version") == Some(&json!(version))
+    })
+    .await
+    .unwrap();
+}
+
+async fn set_topology_version(global: &Cluster, cluster: &str, version: &str) {
+    let patch = json!({"spec": {"topology": {"version": version}}}).to_string();
+    global
+        .kubectl([
+            "patch", "cluster", cluster, "-n", NS, "--type", "merge", "-p", &patch,
+        ])
+        .await
+        .unwrap();
 }
 
 async fn field(global: &Cluster, resource: &str, name: &str, pointer: &str) -> String {

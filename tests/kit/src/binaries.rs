@@ -139,6 +139,30 @@ pub(crate) fn control_plane_dir(minor: u64) -> Result<PathBuf> {
 }
 
 /// Runs `tests/harness/build.sh` (all targets), failing with its output.
+/// The Cluster API core manager (`cluster-api`, target "cluster-api" of tests/harness/build.sh), built on
+/// first use unless `ACP_HARNESS_BIN` names prebuilt binaries.
+pub fn cluster_api_manager() -> Result<PathBuf> {
+    const NAME: &str = "cluster-api";
+    let path = harness_bin_dir()?.join(NAME);
+    if path.is_file() {
+        return Ok(path);
+    }
+    static BUILT: Mutex<bool> = Mutex::new(false);
+    let mut tried = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if std::env::var_os(HARNESS_BIN_ENV).is_none() && !*tried {
+        *tried = true;
+        run_build_script()?;
+    }
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(Error::Binaries(format!(
+            "{} is missing; build it with `ACP_HARNESS_TARGETS=cluster-api bash tests/harness/build.sh`",
+            path.display()
+        )))
+    }
+}
+
 fn run_build_script() -> Result<()> {
     let root = repo_root();
     let script = root.join("tests/harness/build.sh");

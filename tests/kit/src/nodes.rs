@@ -25,6 +25,7 @@ pub struct NodeSpec {
     labels: BTreeMap<String, String>,
     /// (reason, message) of a node whose kubelet is down: kwok leaves it alone.
     down: Option<(String, String)>,
+    provider_id: Option<String>,
 }
 
 impl NodeSpec {
@@ -38,7 +39,14 @@ impl NodeSpec {
             control_plane: false,
             labels: BTreeMap::new(),
             down: None,
+            provider_id: None,
         }
+    }
+
+    /// `spec.providerID`, by which Cluster API finds a Machine's node.
+    pub fn provider_id(mut self, id: impl Into<String>) -> Self {
+        self.provider_id = Some(id.into());
+        self
     }
 
     /// The kubelet version in `status.nodeInfo.kubeletVersion`, e.g. `v1.30.14`.
@@ -107,7 +115,13 @@ impl NodeSpec {
                 }),
                 ..ObjectMeta::default()
             },
-            spec: None,
+            spec: self
+                .provider_id
+                .as_ref()
+                .map(|id| k8s_openapi::api::core::v1::NodeSpec {
+                    provider_id: Some(id.clone()),
+                    ..k8s_openapi::api::core::v1::NodeSpec::default()
+                }),
             // Nodes accept status on create; kwok keeps these fields and maintains the conditions.
             status: Some(NodeStatus {
                 conditions: self.down.as_ref().map(|(reason, message)| {

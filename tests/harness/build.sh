@@ -5,8 +5,9 @@
 #                   etcd (embedded etcd 3.6), kubectl, kwok (fake nodes)            — target "main"
 #   bin/k8s-1.30/   kube-apiserver, kube-controller-manager, kube-scheduler of Kubernetes 1.30, for clusters
 #                   that must report 1.30 (emulation reaches back to 1.31 only)    — target "k8s-1.30"
-#   bin/cluster-api the Cluster API core manager (sigs.k8s.io/cluster-api at the version in
-#                   cluster-api-version), for the kubernetesDriver ClusterAPI suite — target "cluster-api"
+#   bin/cluster-api, bin/cluster-api-kubeadm-control-plane
+#                   the Cluster API core manager and its kubeadm control plane provider (sigs.k8s.io/cluster-api
+#                   at the version in cluster-api-version), for the ClusterAPI suite  — target "cluster-api"
 # ACP_HARNESS_TARGETS="main" builds only the main target (default: "main k8s-1.30 cluster-api").
 #
 # Idempotent: a target whose sources, go.mod/go.sum, this script and the Go version are unchanged is not
@@ -114,9 +115,11 @@ for target in $targets; do
       # Built as released, from its own go.mod: `go install module@version` resolves nothing locally.
       capi="$(tr -d '[:space:]' <"$here/cluster-api-version")"
       want="$({ go env GOVERSION GOOS GOARCH; echo "$capi"; sha256sum <"$here/build.sh"; } | sha256sum | cut -d' ' -f1)"
+      # The kubeadm control plane provider's main is a package named kubeadm: renamed so nobody takes it
+      # for kubeadm itself.
       current_or_build cluster-api "$here" "$bin" "$want" \
-        'GOBIN="$stage" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/cluster-api@$capi"' \
-        cluster-api
+        'GOBIN="$stage" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/cluster-api@$capi" "sigs.k8s.io/cluster-api/controlplane/kubeadm@$capi" && mv "$stage/kubeadm" "$stage/cluster-api-kubeadm-control-plane"' \
+        cluster-api cluster-api-kubeadm-control-plane
       ;;
     *)
       echo "tests/harness/build.sh: unknown target $target in ACP_HARNESS_TARGETS (known: main k8s-1.30 cluster-api)" >&2

@@ -1,31 +1,34 @@
 //! Cluster API in the global cluster, for the kubernetesDriver ClusterAPI suite.
 //!
-//! - **Real**: the CRDs (from the Cluster API Go module, `scripts/cluster-api-crds.sh`) and the core manager
-//!   (`sigs.k8s.io/cluster-api`, harness target "cluster-api"): its Cluster, ClusterClass, topology,
-//!   MachineDeployment, MachineSet and Machine controllers move every object the operator does not write,
-//!   find each Machine's Node in the workload cluster through its kubeconfig Secret, and drain and delete
-//!   the old ones.
+//! - **Real**: the CRDs (from the Cluster API Go module, `scripts/cluster-api-crds.sh`), the core manager
+//!   (`sigs.k8s.io/cluster-api`: its Cluster, ClusterClass, topology, MachineDeployment, MachineSet and
+//!   Machine controllers) and the kubeadm control plane provider (`controlplane/kubeadm`), both built by the
+//!   harness target "cluster-api". They create, replace, drain and delete every Machine; the control plane
+//!   provider generates the cluster's certificates and kubeconfig from its CA, checks each control-plane
+//!   machine's static pods and updates the `kubeadm-config` ConfigMap of the workload cluster.
+//! - The workload clusters are **kubeadm clusters with external etcd**, as far as Cluster API can tell:
+//!   [`adopt`] gives Cluster API the CA a cluster was made with and writes what `kubeadm init` leaves behind.
+//!   Harness clusters run etcd as a process, not as a static pod the control plane provider could reach
+//!   through the API server's pod proxy, so the control planes declare their etcd external and the
+//!   provider's etcd membership steps (which need that proxy) do not apply.
 //! - **Played** by [`Providers`], each for a reason:
-//!   - the kubeadm control plane provider. It builds, but it cannot roll a control plane here: before every
-//!     step it checks etcd through the etcd member pods and the control-plane components through their
-//!     static pods on the control-plane nodes, and harness clusters run etcd and the API server as processes.
-//!     Played: one Machine per replica at `spec.version`, a surge Machine per upgrade, the workload
-//!     cluster's control plane really restarted at the new version once that Machine runs, then the old
-//!     Machine deleted; the status fields of the control-plane contract; the `<cluster>-kubeconfig` Secret.
 //!   - the infrastructure provider. The in-memory one is in Cluster API's test module, which the module
 //!     proxy does not serve at the pinned release, and it would serve in-memory API servers in place of the
 //!     workload clusters. Played (kinds `Played*` in `tests/e2e/cluster-api/played-infrastructure.yaml`): a
-//!     machine is provisioned as a kwok Node in the workload cluster carrying its providerID.
+//!     machine is provisioned as a kwok Node in the workload cluster carrying its providerID; a
+//!     control-plane machine also gets its static pods' mirror pods, and a control-plane machine of a new
+//!     version really restarts the workload cluster's control plane at that version first.
 //!   - the kubeadm bootstrap provider. No machine here runs its cloud-init: the played infrastructure
 //!     starts kwok nodes. Played: each KubeadmConfig gets a data Secret.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use acp_testkit::{ChildProcess, Cluster, NodeSpec, ProcessSpec, TestEnv, wait_for};
-use kube::api::{ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use kube::api::{ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
@@ -36,9 +39,18 @@ pub const NS: &str = "fleet";
 
 const CLUSTER_NAME: &str = "cluster.x-k8s.io/cluster-name";
 const CONTROL_PLANE: &str = "cluster.x-k8s.io/control-plane";
-const CONTROL_PLANE_NAME: &str = "cluster.x-k8s.io/control-plane-name";
 /// CRD label naming the Cluster API contract a provider's kinds follow, and their version for it.
 const CONTRACT: &str = "cluster.x-k8s.io/v1beta2";
+/// Annotation on a KubeadmConfig with the expiry of the machine's certificates; the control plane
+/// provider reads it from the API server's serving certificate, through the pod proxy, when it is missing.
+const CERTIFICATES_EXPIRY: &str = "machine.cluster.x-k8s.io/certificates-expiry";
+/// The static pods of a kubeadm control-plane node, whose mirror pods are `<component>-<node>`.
+const STATIC_PODS: [&str; 4] = [
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "etcd",
+];
 
 /// How often the played providers look at their objects.
 const PLAY_INTERVAL: Duration = Duration::from_millis(300);
@@ -56,14 +68,6 @@ fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource
 fn machines() -> ApiResource {
     resource("cluster.x-k8s.io", "v1beta2", "Machine", "machines")
 }
-fn control_planes() -> ApiResource {
-    resource(
-        "controlplane.cluster.x-k8s.io",
-        "v1beta2",
-        "KubeadmControlPlane",
-        "kubeadmcontrolplanes",
-    )
-}
 fn bootstrap_configs() -> ApiResource {
     resource(
         "bootstrap.cluster.x-k8s.io",
@@ -75,6 +79,16 @@ fn bootstrap_configs() -> ApiResource {
 fn played(kind: &str) -> ApiResource {
     let plural = format!("{}s", kind.to_lowercase());
     resource("infrastructure.cluster.x-k8s.io", "v1beta2", kind, &plural)
+}
+
+/// The external etcd every control plane here declares (see the module's documentation); nothing dials it.
+pub fn external_etcd() -> Value {
+    json!({"external": {
+        "endpoints": ["https://127.0.0.1:2379"],
+        "caFile": "/etc/kubernetes/pki/etcd/ca.crt",
+        "certFile": "/etc/kubernetes/pki/apiserver-etcd-client.crt",
+        "keyFile": "/etc/kubernetes/pki/apiserver-etcd-client.key",
+    }})
 }
 
 /// Installs the Cluster API CRDs and the played infrastructure kinds in `global`, labels the provider CRDs
@@ -124,39 +138,56 @@ pub async fn install(global: &Cluster) {
     global.kubectl(["create", "namespace", NS]).await.unwrap();
 }
 
-/// Starts the Cluster API core manager against `global`, watching [`NS`], with ClusterTopology on, and
-/// waits until it is ready. Its webhooks serve a self-signed certificate; no webhook configuration points
-/// at them, as with a manager installed without cert-manager.
-pub async fn run_manager(env: &TestEnv, global: &Cluster) -> ChildProcess {
-    let program = acp_testkit::cluster_api_manager().unwrap();
+/// The Cluster API managers of the suite, running until dropped.
+pub struct Managers {
+    pub core: ChildProcess,
+    pub kubeadm_control_plane: ChildProcess,
+}
+
+/// Starts the Cluster API core manager and the kubeadm control plane provider against `global`, watching
+/// [`NS`], with ClusterTopology on, and waits until both are ready. Their webhooks serve a self-signed
+/// certificate and no webhook configuration points at them, as with managers installed without
+/// cert-manager: every object the suite writes spells out what the defaulting webhooks would add.
+pub async fn run_managers(env: &TestEnv, global: &Cluster) -> Managers {
     let certs = env.dir().join("cluster-api-webhook");
     write_serving_certificate(&certs);
-    let health = format!("127.0.0.1:{}", free_port());
-    let manager = env
-        .spawn(
-            ProcessSpec::new(program)
-                .arg(format!("--kubeconfig={}", global.kubeconfig_path().display()))
-                .arg(format!("--namespace={NS}"))
-                .arg("--feature-gates=ClusterTopology=true")
-                .arg(format!("--health-addr={health}"))
-                .arg(format!("--diagnostics-address=127.0.0.1:{}", free_port()))
-                .arg("--insecure-diagnostics")
-                .arg(format!("--webhook-port={}", free_port()))
-                .arg(format!("--webhook-cert-dir={}", certs.display())),
+    let mut started = Vec::new();
+    for binary in ["cluster-api", "cluster-api-kubeadm-control-plane"] {
+        let program = acp_testkit::cluster_api_binary(binary).unwrap();
+        let health = format!("127.0.0.1:{}", free_port());
+        let manager = env
+            .spawn(
+                ProcessSpec::new(program)
+                    .arg(format!("--kubeconfig={}", global.kubeconfig_path().display()))
+                    .arg(format!("--namespace={NS}"))
+                    .arg("--feature-gates=ClusterTopology=true")
+                    .arg(format!("--health-addr={health}"))
+                    .arg(format!("--diagnostics-address=127.0.0.1:{}", free_port()))
+                    .arg("--insecure-diagnostics")
+                    .arg(format!("--webhook-port={}", free_port()))
+                    .arg(format!("--webhook-cert-dir={}", certs.display())),
+            )
+            .unwrap();
+        started.push((manager, health));
+    }
+    for (manager, health) in &started {
+        wait_for(
+            &format!("{} to be ready", manager.name()),
+            Duration::from_secs(120),
+            || async {
+                http_get(health, "/readyz")
+                    .await
+                    .is_some_and(|(code, _)| code == 200)
+            },
         )
-        .unwrap();
-    wait_for(
-        "the Cluster API manager to be ready",
-        Duration::from_secs(120),
-        || async {
-            http_get(&health, "/readyz")
-                .await
-                .is_some_and(|(code, _)| code == 200)
-        },
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}\n{}", manager.log_tail(40)));
-    manager
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", manager.log_tail(40)));
+    }
+    let mut started = started.into_iter().map(|(m, _)| m);
+    Managers {
+        core: started.next().unwrap(),
+        kubeadm_control_plane: started.next().unwrap(),
+    }
 }
 
 fn write_serving_certificate(dir: &Path) {
@@ -168,18 +199,76 @@ fn write_serving_certificate(dir: &Path) {
     std::fs::write(dir.join("tls.key"), key.serialize_pem()).unwrap();
 }
 
+/// Makes `workload` a cluster Cluster API can adopt as a kubeadm cluster at `version`: its CA (certificate
+/// and key, from the harness's PKI) as the Secret `<cluster>-ca` in [`NS`] of `global`, the external etcd's
+/// CA and client certificate as `<cluster>-etcd` and `<cluster>-apiserver-etcd-client` (nothing dials that
+/// etcd), and the
+/// `kubeadm-config` ConfigMap `kubeadm init` leaves in kube-system, declaring the external etcd.
+pub async fn adopt(global: &Cluster, workload: &Cluster, version: &str) {
+    let pki = workload.dir().unwrap().join("pki");
+    let read = |file: &str| std::fs::read_to_string(pki.join(file)).unwrap();
+    let secrets: Api<Secret> = Api::namespaced(global.client().await.unwrap(), NS);
+    let ca = serde_json::from_value(json!({
+        "metadata": {"name": format!("{}-ca", workload.name()), "labels": {CLUSTER_NAME: workload.name()}},
+        "type": "cluster.x-k8s.io/secret",
+        "stringData": {"tls.crt": read("ca.crt"), "tls.key": read("ca.key")},
+    }))
+    .unwrap();
+    secrets.create(&PostParams::default(), &ca).await.unwrap();
+    // The API server's client certificate for the external etcd, which kubeadm expects to be given.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let client = rcgen::CertificateParams::new(vec!["apiserver-etcd-client".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let etcd_client = serde_json::from_value(json!({
+        "metadata": {
+            "name": format!("{}-apiserver-etcd-client", workload.name()),
+            "labels": {CLUSTER_NAME: workload.name()},
+        },
+        "type": "kubernetes.io/tls",
+        "stringData": {"tls.crt": client.pem(), "tls.key": key.serialize_pem()},
+    }))
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &etcd_client)
+        .await
+        .unwrap();
+    let etcd_ca = serde_json::from_value(json!({
+        "metadata": {"name": format!("{}-etcd", workload.name()), "labels": {CLUSTER_NAME: workload.name()}},
+        "type": "cluster.x-k8s.io/secret",
+        "stringData": {"tls.crt": client.pem()},
+    }))
+    .unwrap();
+    secrets.create(&PostParams::default(), &etcd_ca).await.unwrap();
+
+    let endpoint = workload.server().trim_start_matches("https://");
+    let configuration = json!({
+        "apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "ClusterConfiguration",
+        "kubernetesVersion": version, "controlPlaneEndpoint": endpoint, "clusterName": workload.name(),
+        "etcd": external_etcd(),
+        "networking": {"serviceSubnet": "10.96.0.0/12", "dnsDomain": "cluster.local"},
+    });
+    let config_map = serde_json::from_value(json!({
+        "metadata": {"name": "kubeadm-config", "namespace": "kube-system"},
+        "data": {"ClusterConfiguration": serde_saphyr::to_string(&configuration).unwrap()},
+    }))
+    .unwrap();
+    let config_maps: Api<ConfigMap> = Api::namespaced(workload.client().await.unwrap(), "kube-system");
+    config_maps
+        .create(&PostParams::default(), &config_map)
+        .await
+        .unwrap();
+}
+
 /// The providers Cluster API needs that cannot run here (see the module's documentation), played against
-/// the real core controllers. [`run`](Self::run) plays them until dropped; the holds let a test keep a
-/// rollout where it wants to look at it.
+/// the real managers. [`run`](Self::run) plays them until dropped; a hold keeps a control plane's new
+/// machines without infrastructure, so a test can look at a rollout in the middle.
 pub struct Providers<'a> {
     global: Client,
     workloads: HashMap<String, &'a Cluster>,
-    /// Clusters whose new infrastructure machines are not provisioned, with the message they report.
-    held_infrastructure: Mutex<HashMap<String, String>>,
-    /// Clusters whose control plane does not roll.
-    held_control_plane: Mutex<HashSet<String>>,
-    /// The last machine number of each control plane.
-    numbers: Mutex<HashMap<String, u32>>,
+    /// Clusters whose new control-plane machines are not provisioned, with the message they report.
+    held: Mutex<HashMap<String, String>>,
 }
 
 type Outcome = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -207,10 +296,6 @@ fn deleting(object: &Value) -> bool {
     object.pointer("/metadata/deletionTimestamp").is_some()
 }
 
-fn running(machine: &Value) -> bool {
-    text(machine, "/status/phase") == "Running"
-}
-
 fn owner<'v>(object: &'v Value, kind: &str) -> Option<&'v str> {
     object
         .pointer("/metadata/ownerReferences")
@@ -229,11 +314,14 @@ fn created<T>(result: Result<T, kube::Error>) -> Result<(), kube::Error> {
     }
 }
 
+fn now() -> String {
+    acp_api::k8s::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
 fn ready(status: &str, reason: &str, message: &str) -> Value {
-    json!({
-        "type": "Ready", "status": status, "reason": reason, "message": message,
-        "lastTransitionTime": acp_api::k8s::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-    })
+    json!({"type": "Ready", "status": status, "reason": reason, "message": message, "lastTransitionTime": now()})
 }
 
 impl<'a> Providers<'a> {
@@ -242,28 +330,17 @@ impl<'a> Providers<'a> {
         Providers {
             global: global.client().await.unwrap(),
             workloads: workloads.iter().map(|c| (c.name().to_owned(), *c)).collect(),
-            held_infrastructure: Mutex::default(),
-            held_control_plane: Mutex::default(),
-            numbers: Mutex::default(),
+            held: Mutex::default(),
         }
     }
 
-    /// New infrastructure machines of `cluster` stay unprovisioned, reporting `message`, until released.
-    pub fn hold_infrastructure(&self, cluster: &str, message: &str) {
-        lock(&self.held_infrastructure).insert(cluster.to_owned(), message.to_owned());
+    /// New control-plane machines of `cluster` stay unprovisioned, reporting `message`, until released.
+    pub fn hold_control_plane_machines(&self, cluster: &str, message: &str) {
+        lock(&self.held).insert(cluster.to_owned(), message.to_owned());
     }
 
-    pub fn release_infrastructure(&self, cluster: &str) {
-        lock(&self.held_infrastructure).remove(cluster);
-    }
-
-    /// The control plane of `cluster` keeps its machines (and its status) until released.
-    pub fn hold_control_plane(&self, cluster: &str) {
-        lock(&self.held_control_plane).insert(cluster.to_owned());
-    }
-
-    pub fn release_control_plane(&self, cluster: &str) {
-        lock(&self.held_control_plane).remove(cluster);
+    pub fn release_control_plane_machines(&self, cluster: &str) {
+        lock(&self.held).remove(cluster);
     }
 
     /// Plays the providers forever; a failed pass (a conflict, a workload API server restarting) is
@@ -281,9 +358,8 @@ impl<'a> Providers<'a> {
         Api::namespaced_with(self.global.clone(), NS, resource)
     }
 
-    async fn list(&self, resource: &ApiResource, selector: Option<&str>) -> Result<Vec<Value>, kube::Error> {
-        let params = selector.map_or_else(ListParams::default, |s| ListParams::default().labels(s));
-        let list = self.api(resource).list(&params).await?;
+    async fn list(&self, resource: &ApiResource) -> Result<Vec<Value>, kube::Error> {
+        let list = self.api(resource).list(&ListParams::default()).await?;
         Ok(list
             .items
             .into_iter()
@@ -314,19 +390,10 @@ impl<'a> Providers<'a> {
         Ok(())
     }
 
-    async fn create(&self, resource: &ApiResource, object: Value) -> Result<(), kube::Error> {
-        let object: DynamicObject = serde_json::from_value(object).map_err(kube::Error::SerdeError)?;
-        created(self.api(resource).create(&PostParams::default(), &object).await)
-    }
-
     async fn pass(&self) -> Outcome {
         self.infrastructure_clusters().await?;
         self.bootstrap_configs().await?;
-        self.infrastructure_machines().await?;
-        for control_plane in self.list(&control_planes(), None).await? {
-            self.control_plane(&control_plane).await?;
-        }
-        Ok(())
+        self.infrastructure_machines().await
     }
 
     fn workload(&self, object: &Value) -> Option<&'a Cluster> {
@@ -336,7 +403,7 @@ impl<'a> Providers<'a> {
 
     /// Infrastructure provider, clusters: the workload API server is the control plane endpoint.
     async fn infrastructure_clusters(&self) -> Outcome {
-        for infra in self.list(&played("PlayedCluster"), None).await? {
+        for infra in self.list(&played("PlayedCluster")).await? {
             if infra.pointer("/status/initialization/provisioned") == Some(&json!(true)) {
                 continue;
             }
@@ -363,15 +430,16 @@ impl<'a> Providers<'a> {
         Ok(())
     }
 
-    /// Bootstrap provider: every KubeadmConfig gets a data Secret.
+    /// Bootstrap provider: every KubeadmConfig gets a data Secret, and the expiry of the certificates it
+    /// would have made.
     async fn bootstrap_configs(&self) -> Outcome {
-        for config in self.list(&bootstrap_configs(), None).await? {
+        for config in self.list(&bootstrap_configs()).await? {
             if !text(&config, "/status/dataSecretName").is_empty() || deleting(&config) {
                 continue;
             }
             let config_name = name(&config);
             let cluster = label(&config, CLUSTER_NAME).unwrap_or("");
-            let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(self.global.clone(), NS);
+            let secrets: Api<Secret> = Api::namespaced(self.global.clone(), NS);
             let secret = serde_json::from_value(json!({
                 "metadata": {
                     "name": config_name, "labels": {CLUSTER_NAME: cluster},
@@ -384,6 +452,17 @@ impl<'a> Providers<'a> {
                 "stringData": {"value": "#cloud-config\n", "format": "cloud-config"},
             }))?;
             created(secrets.create(&PostParams::default(), &secret).await)?;
+            let year = k8s_openapi::jiff::SignedDuration::from_hours(24 * 365);
+            let expiry = acp_api::k8s::Timestamp::now()
+                .checked_add(year)?
+                .strftime("%Y-%m-%dT%H:%M:%SZ")
+                .to_string();
+            self.patch(
+                &bootstrap_configs(),
+                config_name,
+                json!({"metadata": {"annotations": {CERTIFICATES_EXPIRY: expiry}}}),
+            )
+            .await?;
             self.patch_status(
                 &bootstrap_configs(),
                 config_name,
@@ -399,10 +478,12 @@ impl<'a> Providers<'a> {
     }
 
     /// Infrastructure provider, machines: once the Machine has its bootstrap data, a kwok Node with the
-    /// machine's providerID joins the workload cluster, unless the cluster's infrastructure is held.
+    /// machine's providerID joins the workload cluster. A control-plane machine first brings the control
+    /// plane to its version (the workload cluster's control plane restarts at it) and its node runs the
+    /// control plane's static pods; a held cluster's new control-plane machines wait.
     async fn infrastructure_machines(&self) -> Outcome {
         let kind = played("PlayedMachine");
-        for infra in self.list(&kind, None).await? {
+        for infra in self.list(&kind).await? {
             if infra.pointer("/status/initialization/provisioned") == Some(&json!(true)) || deleting(&infra) {
                 continue;
             }
@@ -419,8 +500,10 @@ impl<'a> Providers<'a> {
             if text(&machine, "/spec/bootstrap/dataSecretName").is_empty() {
                 continue;
             }
-            let held = lock(&self.held_infrastructure).get(workload.name()).cloned();
-            if let Some(message) = held {
+            let control_plane = label(&machine, CONTROL_PLANE).is_some();
+            let version = text(&machine, "/spec/version");
+            let held = lock(&self.held).get(workload.name()).cloned();
+            if let Some(message) = held.filter(|_| control_plane) {
                 if infra.pointer("/status/conditions").is_none() {
                     self.patch_status(
                         &kind,
@@ -431,12 +514,17 @@ impl<'a> Providers<'a> {
                 }
                 continue;
             }
-            let provider_id = format!("played:///{}/{}", workload.name(), name(&infra));
-            // Not labelled as a control-plane node: its static pods are played by the harness's processes,
-            // not mirror pods, which the ControlPlaneStaticPodsPresent check would miss.
-            let node = NodeSpec::new(name(&infra))
-                .kubelet_version(text(&machine, "/spec/version"))
+            if control_plane && workload.kube_version() != version {
+                workload.restart_at(version).await?;
+            }
+            let node_name = name(&infra);
+            let provider_id = format!("played:///{}/{node_name}", workload.name());
+            let mut node = NodeSpec::new(node_name)
+                .kubelet_version(version)
                 .provider_id(&provider_id);
+            if control_plane {
+                node = node.control_plane();
+            }
             match workload.create_node(node).await {
                 Ok(_) => {}
                 Err(acp_testkit::Error::Kube {
@@ -445,11 +533,14 @@ impl<'a> Providers<'a> {
                 }) if e.code == 409 => {}
                 Err(e) => return Err(e.into()),
             }
-            self.patch(&kind, name(&infra), json!({"spec": {"providerID": provider_id}}))
+            if control_plane {
+                start_static_pods(workload, node_name, version).await?;
+            }
+            self.patch(&kind, node_name, json!({"spec": {"providerID": provider_id}}))
                 .await?;
             self.patch_status(
                 &kind,
-                name(&infra),
+                node_name,
                 json!({
                     "initialization": {"provisioned": true},
                     "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
@@ -460,181 +551,26 @@ impl<'a> Providers<'a> {
         }
         Ok(())
     }
+}
 
-    /// Kubeadm control plane provider: one Machine per replica at `spec.version`; an upgrade adds one
-    /// Machine at the new version, restarts the workload cluster's control plane at it once that Machine
-    /// runs, then deletes an old Machine; the status the control-plane contract asks for.
-    async fn control_plane(&self, kcp: &Value) -> Outcome {
-        let Some(workload) = self.workload(kcp) else {
-            return Ok(());
+/// The mirror pods the kubelet of a kubeadm control-plane node makes of its static pods; kwok runs them.
+async fn start_static_pods(workload: &Cluster, node: &str, version: &str) -> Outcome {
+    let pods: Api<Pod> = Api::namespaced(workload.client().await?, "kube-system");
+    for component in STATIC_PODS {
+        let image = if component == "etcd" {
+            "registry.k8s.io/etcd:3.5.21-0".to_owned()
+        } else {
+            format!("registry.k8s.io/{component}:{version}")
         };
-        let cluster = workload.name();
-        let kcp_name = name(kcp);
-        self.kubeconfig_secret(workload).await?;
-        let version = text(kcp, "/spec/version");
-        let replicas = kcp.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(1) as usize;
-        let selector = format!("{CLUSTER_NAME}={cluster},{CONTROL_PLANE_NAME}={kcp_name}");
-        let live: Vec<Value> = self
-            .list(&machines(), Some(&selector))
-            .await?
-            .into_iter()
-            .filter(|m| !deleting(m))
-            .collect();
-        let current = |m: &&Value| text(m, "/spec/version") == version;
-        let up_to_date = live.iter().filter(current).count();
-        let running_up_to_date = live.iter().filter(current).filter(|m| running(m)).count();
-        let held = lock(&self.held_control_plane).contains(cluster);
-        if !held && !version.is_empty() {
-            if up_to_date < replicas {
-                if live.iter().all(running) {
-                    self.add_machine(kcp, cluster, &live).await?;
-                }
-            } else if running_up_to_date >= replicas {
-                if workload.kube_version() != version {
-                    workload.restart_at(version).await?;
-                }
-                if let Some(old) = live.iter().find(|m| !current(m)) {
-                    self.api(&machines())
-                        .delete(name(old), &DeleteParams::default())
-                        .await?;
-                }
-            }
-        }
-        self.control_plane_status(kcp, &live, &selector).await
-    }
-
-    async fn control_plane_status(&self, kcp: &Value, live: &[Value], selector: &str) -> Outcome {
-        let version = text(kcp, "/spec/version");
-        let ready_machines: Vec<&Value> = live.iter().filter(|m| running(m)).collect();
-        let lowest = ready_machines
-            .iter()
-            .filter_map(|m| text(m, "/spec/version").parse::<acp_policy::KubeVersion>().ok())
-            .min();
-        let initialized = !ready_machines.is_empty()
-            || kcp.pointer("/status/initialization/controlPlaneInitialized") == Some(&json!(true));
-        let mut status = json!({
-            "replicas": live.len(),
-            "upToDateReplicas": live.iter().filter(|m| text(m, "/spec/version") == version).count(),
-            "readyReplicas": ready_machines.len(),
-            "availableReplicas": ready_machines.len(),
-            "selector": selector,
-            "observedGeneration": kcp.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
-            "initialization": {"controlPlaneInitialized": initialized},
-        });
-        if let Some(lowest) = lowest {
-            status["version"] = json!(lowest.to_string());
-        }
-        let unchanged = status
-            .as_object()
-            .into_iter()
-            .flatten()
-            .all(|(k, v)| kcp.pointer(&format!("/status/{k}")) == Some(v));
-        if !unchanged {
-            let available = if ready_machines.is_empty() {
-                "False"
-            } else {
-                "True"
-            };
-            status["conditions"] = json!([{
-                "type": "Available", "status": available, "reason": "Played", "message": "",
-                "lastTransitionTime": acp_api::k8s::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            }]);
-            self.patch_status(&control_planes(), name(kcp), status).await?;
-        }
-        Ok(())
-    }
-
-    /// What the kubeadm control plane provider writes for the core controllers to reach the workload cluster.
-    async fn kubeconfig_secret(&self, workload: &Cluster) -> Outcome {
-        let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(self.global.clone(), NS);
-        let secret_name = format!("{}-kubeconfig", workload.name());
-        if secrets.get_opt(&secret_name).await?.is_some() {
-            return Ok(());
-        }
-        let secret = serde_json::from_value(json!({
-            "metadata": {"name": secret_name, "labels": {CLUSTER_NAME: workload.name()}},
-            "type": "cluster.x-k8s.io/secret",
-            "stringData": {"value": workload.kubeconfig_yaml()},
+        let pod = serde_json::from_value(json!({
+            "metadata": {
+                "name": format!("{component}-{node}"), "namespace": "kube-system",
+                "annotations": {"kubernetes.io/config.mirror": "played", "kubernetes.io/config.source": "file"},
+                "labels": {"component": component, "tier": "control-plane"},
+            },
+            "spec": {"nodeName": node, "containers": [{"name": component, "image": image}]},
         }))?;
-        Ok(created(secrets.create(&PostParams::default(), &secret).await)?)
+        created(pods.create(&PostParams::default(), &pod).await)?;
     }
-
-    /// A control-plane Machine at the control plane's version, with its infrastructure machine cloned
-    /// from the control plane's template and its KubeadmConfig.
-    async fn add_machine(&self, kcp: &Value, cluster: &str, live: &[Value]) -> Outcome {
-        let kcp_name = name(kcp);
-        let number = {
-            let mut numbers = lock(&self.numbers);
-            let last = numbers.entry(kcp_name.to_owned()).or_insert(0);
-            let seen = live
-                .iter()
-                .filter_map(|m| name(m).rsplit_once('-')?.1.parse::<u32>().ok())
-                .max()
-                .unwrap_or(0);
-            *last = (*last).max(seen) + 1;
-            *last
-        };
-        let machine_name = format!("{kcp_name}-{number}");
-        let template_ref = kcp
-            .pointer("/spec/machineTemplate/spec/infrastructureRef")
-            .ok_or("a KubeadmControlPlane without spec.machineTemplate.spec.infrastructureRef")?;
-        let template_kind = text(template_ref, "/kind");
-        let infra_kind = template_kind.trim_end_matches("Template");
-        let template = self
-            .api(&played(template_kind))
-            .get(text(template_ref, "/name"))
-            .await?;
-        let template = serde_json::to_value(template)?;
-        let labels = json!({CLUSTER_NAME: cluster});
-        self.create(
-            &played(infra_kind),
-            json!({
-                "apiVersion": "infrastructure.cluster.x-k8s.io/v1beta2", "kind": infra_kind,
-                "metadata": {"name": machine_name, "namespace": NS, "labels": labels},
-                "spec": template.pointer("/spec/template/spec").cloned().unwrap_or(json!({})),
-            }),
-        )
-        .await?;
-        self.create(
-            &bootstrap_configs(),
-            json!({
-                "apiVersion": "bootstrap.cluster.x-k8s.io/v1beta2", "kind": "KubeadmConfig",
-                "metadata": {"name": machine_name, "namespace": NS, "labels": labels},
-                "spec": {"format": "cloud-config"},
-            }),
-        )
-        .await?;
-        let machine_labels: BTreeMap<&str, &str> = [
-            (CLUSTER_NAME, cluster),
-            (CONTROL_PLANE, ""),
-            (CONTROL_PLANE_NAME, kcp_name),
-        ]
-        .into();
-        self.create(
-            &machines(),
-            json!({
-                "apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Machine",
-                "metadata": {
-                    "name": machine_name, "namespace": NS, "labels": machine_labels,
-                    "ownerReferences": [{
-                        "apiVersion": "controlplane.cluster.x-k8s.io/v1beta2", "kind": "KubeadmControlPlane",
-                        "name": kcp_name, "uid": text(kcp, "/metadata/uid"),
-                        "controller": true, "blockOwnerDeletion": true,
-                    }],
-                },
-                "spec": {
-                    "clusterName": cluster,
-                    "version": text(kcp, "/spec/version"),
-                    "bootstrap": {"configRef": {
-                        "apiGroup": "bootstrap.cluster.x-k8s.io", "kind": "KubeadmConfig", "name": machine_name,
-                    }},
-                    "infrastructureRef": {
-                        "apiGroup": "infrastructure.cluster.x-k8s.io", "kind": infra_kind, "name": machine_name,
-                    },
-                },
-            }),
-        )
-        .await?;
-        Ok(())
-    }
+    Ok(())
 }

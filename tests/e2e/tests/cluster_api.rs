@@ -1,8 +1,7 @@
-//! kubernetesDriver ClusterAPI on real API servers, with the real Cluster API core manager in the global
-//! cluster: its topology, MachineDeployment, MachineSet and Machine controllers move what the operator does
-//! not write. The control plane, infrastructure and bootstrap providers are played (`acp_e2e::cluster_api`
-//! says which and why); the played control plane really restarts the workload cluster's API server at each
-//! hop's version.
+//! kubernetesDriver ClusterAPI on real API servers, with the real Cluster API core manager and kubeadm
+//! control plane provider in the global cluster: they move everything the operator does not write. The
+//! infrastructure and bootstrap providers are played (`acp_e2e::cluster_api` says why); a new control-plane
+//! machine really restarts the workload cluster's API server at its version.
 //!
 //! - east, a topology-managed Cluster on v1.32.7, goes 4.1.3 → 4.3.1: two hops through
 //!   `Cluster.spec.topology.version` (v1.33.7, then v1.34.5), each carried by Cluster API's topology
@@ -14,7 +13,7 @@
 //!   at first: past the threshold the hop names the machine and what Cluster API says of it.
 
 use acp_api::conditions::{self, types};
-use acp_e2e::cluster_api::{self, NS, Providers};
+use acp_e2e::cluster_api::{self, NS, Providers, external_etcd};
 use acp_e2e::operator::*;
 use acp_testkit::{Cluster, wait_for};
 use serde_json::{Value, json};
@@ -29,7 +28,7 @@ async fn cluster_api_drives_each_hop_and_stops_on_a_hand_edit() {
     .await;
     let (global, east, west) = (env.cluster("global"), env.cluster("east"), env.cluster("west"));
     cluster_api::install(global).await;
-    let _manager = cluster_api::run_manager(&env, global).await;
+    let _managers = cluster_api::run_managers(&env, global).await;
     let providers = Providers::new(global, &[east, west]).await;
     tokio::select! {
         () = providers.run() => unreachable!("the played providers stopped"),
@@ -44,14 +43,17 @@ async fn scenario(
     east: &Cluster,
     west: &Cluster,
 ) {
+    for workload in [east, west] {
+        cluster_api::adopt(global, workload, "v1.32.7").await;
+    }
     topology_cluster(global, "east", "v1.32.7").await;
     kubeadm_cluster(global, "west", "v1.32.7").await;
     for workload in ["east", "west"] {
         machines_running(global, workload, "v1.32.7").await;
     }
     // Held until the test has seen what the operator says while Cluster API is under way.
-    providers.hold_control_plane("east");
-    providers.hold_infrastructure("west", "PlayedMachine has no address yet");
+    providers.hold_control_plane_machines("east", "PlayedMachine has no address yet");
+    providers.hold_control_plane_machines("west", "PlayedMachine has no address yet");
     for workload in [east, west] {
         record_version(workload, "4.1.3").await;
         register_with(
@@ -85,13 +87,13 @@ async fn scenario(
 
 async fn two_hops_through_the_topology(providers: &Providers<'_>, global: &Cluster, east: &Cluster) {
     // Hop 1: the operator writes the intermediate minor's release patch; Cluster API's topology
-    // controller hands it to the control plane, which is held.
+    // controller hands it to the control plane, whose new machine is held.
     wait_field(global, "cluster", "east", "/spec/topology/version", "v1.33.7").await;
     wait_control_plane_version(global, "east", "v1.33.7").await;
     let waiting = wait_shadow(global, "east", "hop 1.33 reports machine progress", LONG, |s| {
         operation(s, "kubernetes-1.33")
             .and_then(|o| o.message.as_deref())
-            .is_some_and(|m| m.contains("control plane 0/1 machines at v1.33.7, workers 0/1"))
+            .is_some_and(|m| m.contains("control plane 0/2 machines at v1.33.7, workers 0/1"))
     })
     .await;
     let hop = operation(&waiting, "kubernetes-1.34").unwrap();
@@ -103,14 +105,14 @@ async fn two_hops_through_the_topology(providers: &Providers<'_>, global: &Clust
         waiting.status.as_ref().unwrap().stages
     );
     // Released, the control plane rolls (the workload API server restarts at v1.33.7), then Cluster API
-    // rolls the workers; the control plane is held again before the operator starts hop 2.
-    providers.release_control_plane("east");
+    // rolls the workers; the control plane's machines are held again before the operator starts hop 2.
+    providers.release_control_plane_machines("east");
     wait_for("east's control plane to report v1.33.7", LONG, || async {
         control_plane(global, "east").await.pointer("/status/version") == Some(&json!("v1.33.7"))
     })
     .await
     .unwrap();
-    providers.hold_control_plane("east");
+    providers.hold_control_plane_machines("east", "PlayedMachine has no address yet");
     assert_eq!(east.kube_version(), "v1.33.7");
 
     // Hop 2 starts: once Cluster API has handed v1.34.5 to the held control plane, someone changes the
@@ -143,7 +145,7 @@ async fn two_hops_through_the_topology(providers: &Providers<'_>, global: &Clust
 
     // Set back, the hop goes on and the upgrade completes.
     set_topology_version(global, "east", "v1.34.5").await;
-    providers.release_control_plane("east");
+    providers.release_control_plane_machines("east");
     let done = wait_shadow(global, "east", "4.3.1 completed", LONG, |s| {
         s.current_version() == Some("4.3.1") && ready(s)
     })
@@ -158,6 +160,8 @@ async fn two_hops_through_the_topology(providers: &Providers<'_>, global: &Clust
         "{message}"
     );
     assert_eq!(east.kube_version(), "v1.34.5");
+    // The kubeadm control plane provider recorded the version where kubeadm keeps it.
+    assert_eq!(kubeadm_kubernetes_version(east).await, "v1.34.5");
 }
 
 async fn patch_only_through_the_control_plane(providers: &Providers<'_>, global: &Cluster, west: &Cluster) {
@@ -199,9 +203,10 @@ async fn patch_only_through_the_control_plane(providers: &Providers<'_>, global:
     let culprit = &hop.insights[0];
     assert_eq!(culprit.object, "control plane of Cluster fleet/west");
     assert!(
-        culprit
-            .message
-            .starts_with("1 machine stuck: Machine west-cp-2 has been Provisioning on v1.32.11 for")
+        culprit.message.starts_with("1 machine stuck: Machine west-cp-")
+            && culprit
+                .message
+                .contains(" has been Provisioning on v1.32.11 for ")
             && culprit.message.contains("PlayedMachine has no address yet"),
         "{culprit:?}"
     );
@@ -211,7 +216,7 @@ async fn patch_only_through_the_control_plane(providers: &Providers<'_>, global:
             .is_some_and(|m| m.contains("; control plane of Cluster fleet/west: 1 machine stuck")),
         "{hop:?}"
     );
-    providers.release_infrastructure("west");
+    providers.release_control_plane_machines("west");
     let done = wait_shadow(global, "west", "4.1.5 completed", LONG, |s| {
         s.current_version() == Some("4.1.5") && ready(s)
     })
@@ -226,6 +231,7 @@ async fn patch_only_through_the_control_plane(providers: &Providers<'_>, global:
         operation(&done, "kubernetes-1.32")
     );
     assert_eq!(west.kube_version(), "v1.32.11");
+    assert_eq!(kubeadm_kubernetes_version(west).await, "v1.32.11");
     // Cluster API replaced the worker: a new MachineSet's machine runs v1.32.11, the old one is gone.
     machines_running(global, "west", "v1.32.11").await;
 }
@@ -233,7 +239,9 @@ async fn patch_only_through_the_control_plane(providers: &Providers<'_>, global:
 fn template(kind: &str, name: &str, group: &str) -> Value {
     // Kubeadm's kinds refuse an empty spec.
     let spec = match kind {
-        "KubeadmControlPlaneTemplate" => json!({"kubeadmConfigSpec": {"format": "cloud-config"}}),
+        "KubeadmControlPlaneTemplate" => {
+            json!({"kubeadmConfigSpec": kubeadm_config_spec(), "rollout": rolling_update(-1)})
+        }
         "KubeadmConfigTemplate" => json!({"format": "cloud-config"}),
         _ => json!({}),
     };
@@ -248,8 +256,18 @@ const INFRA: &str = "infrastructure.cluster.x-k8s.io";
 const BOOTSTRAP: &str = "bootstrap.cluster.x-k8s.io";
 const CONTROL_PLANE: &str = "controlplane.cluster.x-k8s.io";
 
-fn rolling_update() -> Value {
-    json!({"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}})
+/// A rolling update one machine at a time (what the defaulting webhooks would fill in); a negative
+/// `max_unavailable` leaves it out, as control planes take none.
+fn rolling_update(max_unavailable: i32) -> Value {
+    let mut update = json!({"maxSurge": 1});
+    if max_unavailable >= 0 {
+        update["maxUnavailable"] = json!(max_unavailable);
+    }
+    json!({"strategy": {"type": "RollingUpdate", "rollingUpdate": update}})
+}
+
+fn kubeadm_config_spec() -> Value {
+    json!({"clusterConfiguration": {"etcd": external_etcd()}, "format": "cloud-config"})
 }
 
 /// A topology-managed Cluster, one control-plane and one worker machine, from a ClusterClass of the
@@ -279,7 +297,7 @@ async fn topology_cluster(global: &Cluster, name: &str, version: &str) {
                     "class": "default-worker",
                     "bootstrap": reference("KubeadmConfigTemplate", "played-worker", BOOTSTRAP),
                     "infrastructure": reference("PlayedMachineTemplate", "played-worker", INFRA),
-                    "rollout": rolling_update(),
+                    "rollout": rolling_update(0),
                 }]},
             },
         }),
@@ -326,6 +344,7 @@ async fn kubeadm_cluster(global: &Cluster, name: &str, version: &str) {
             "metadata": {"name": cp, "namespace": NS, "labels": labels},
             "spec": {
                 "version": version, "replicas": 1,
+                "kubeadmConfigSpec": kubeadm_config_spec(), "rollout": rolling_update(-1),
                 "machineTemplate": {"spec": {"infrastructureRef": {"apiGroup": INFRA, "kind": "PlayedMachineTemplate", "name": cp}}},
             },
         }),
@@ -350,7 +369,7 @@ async fn kubeadm_cluster(global: &Cluster, name: &str, version: &str) {
             "apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "MachineDeployment",
             "metadata": {"name": md, "namespace": NS, "labels": labels},
             "spec": {
-                "clusterName": name, "replicas": 1, "rollout": rolling_update(),
+                "clusterName": name, "replicas": 1, "rollout": rolling_update(0),
                 "selector": {"matchLabels": selected},
                 "template": {
                     "metadata": {"labels": selected},
@@ -431,6 +450,27 @@ async fn wait_control_plane_version(global: &Cluster, cluster: &str, version: &s
     })
     .await
     .unwrap();
+}
+
+/// `kubernetesVersion` of the ClusterConfiguration in the workload cluster's `kubeadm-config` ConfigMap.
+async fn kubeadm_kubernetes_version(workload: &Cluster) -> String {
+    let data = workload
+        .kubectl([
+            "get",
+            "configmap",
+            "kubeadm-config",
+            "-n",
+            "kube-system",
+            "-o",
+            "jsonpath={.data.ClusterConfiguration}",
+        ])
+        .await
+        .unwrap();
+    let configuration: Value = serde_saphyr::from_str(&data).unwrap();
+    configuration["kubernetesVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 async fn set_topology_version(global: &Cluster, cluster: &str, version: &str) {

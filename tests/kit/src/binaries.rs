@@ -139,11 +139,11 @@ pub(crate) fn control_plane_dir(minor: u64) -> Result<PathBuf> {
 }
 
 /// Runs `tests/harness/build.sh` (all targets), failing with its output.
-/// The Cluster API core manager (`cluster-api`, target "cluster-api" of tests/harness/build.sh), built on
-/// first use unless `ACP_HARNESS_BIN` names prebuilt binaries.
-pub fn cluster_api_manager() -> Result<PathBuf> {
-    const NAME: &str = "cluster-api";
-    let path = harness_bin_dir()?.join(NAME);
+/// A Cluster API manager built by target "cluster-api" of tests/harness/build.sh: `cluster-api` (the core
+/// manager) or `cluster-api-kubeadm-control-plane`; built on first use unless `ACP_HARNESS_BIN` names
+/// prebuilt binaries.
+pub fn cluster_api_binary(name: &str) -> Result<PathBuf> {
+    let path = harness_bin_dir()?.join(name);
     if path.is_file() {
         return Ok(path);
     }

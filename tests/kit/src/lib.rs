@@ -34,7 +34,7 @@ mod version;
 mod wait;
 
 pub use binaries::{
-    HARNESS_BIN_ENV, cluster_api_manager, harness_bin_dir, kubectl_path, repo_root, workspace_binary,
+    HARNESS_BIN_ENV, cluster_api_binary, harness_bin_dir, kubectl_path, repo_root, workspace_binary,
     workspace_binary_from_env,
 };
 pub use cluster::{CRASH_LOOP_LABEL, Cluster, ClusterSpec, KWOK_NODE_ANNOTATION};

@@ -138,7 +138,6 @@ pub(crate) fn control_plane_dir(minor: u64) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// Runs `tests/harness/build.sh` (all targets), failing with its output.
 /// A Cluster API manager built by target "cluster-api" of tests/harness/build.sh: `cluster-api` (the core
 /// manager) or `cluster-api-kubeadm-control-plane`; built on first use unless `ACP_HARNESS_BIN` names
 /// prebuilt binaries.
@@ -163,6 +162,7 @@ pub fn cluster_api_binary(name: &str) -> Result<PathBuf> {
     }
 }
 
+/// Runs `tests/harness/build.sh` (all targets), failing with its output.
 fn run_build_script() -> Result<()> {
     let root = repo_root();
     let script = root.join("tests/harness/build.sh");

@@ -6,20 +6,23 @@
 //!   harness target "cluster-api". They create, replace, drain and delete every Machine; the control plane
 //!   provider generates the cluster's certificates and kubeconfig from its CA, checks each control-plane
 //!   machine's static pods and updates the `kubeadm-config` ConfigMap of the workload cluster.
-//! - The workload clusters are **kubeadm clusters with external etcd**, as far as Cluster API can tell:
-//!   [`adopt`] gives Cluster API the CA a cluster was made with and writes what `kubeadm init` leaves behind.
-//!   Harness clusters run etcd as a process, not as a static pod the control plane provider could reach
-//!   through the API server's pod proxy, so the control planes declare their etcd external and the
-//!   provider's etcd membership steps (which need that proxy) do not apply.
+//! - The workload clusters look to Cluster API like **kubeadm clusters with an external etcd**
+//!   ([`prepare_as_kubeadm_cluster`]): their CA, and the `kubeadm-config` ConfigMap the provider reads and
+//!   updates. Harness clusters run etcd as a process; the provider's stacked-etcd steps (member health,
+//!   leadership moves) reach etcd through a port-forward to its pod, which a kwok node cannot serve, so the
+//!   control planes declare their etcd external and those steps do not apply.
 //! - **Played** by [`Providers`], each for a reason:
-//!   - the infrastructure provider. The in-memory one is in Cluster API's test module, which the module
-//!     proxy does not serve at the pinned release, and it would serve in-memory API servers in place of the
-//!     workload clusters. Played (kinds `Played*` in `tests/e2e/cluster-api/played-infrastructure.yaml`): a
-//!     machine is provisioned as a kwok Node in the workload cluster carrying its providerID; a
-//!     control-plane machine also gets its static pods' mirror pods, and a control-plane machine of a new
-//!     version really restarts the workload cluster's control plane at that version first.
+//!   - the infrastructure provider. Cluster API's in-memory provider would answer with its own in-memory
+//!     API servers in place of the workload clusters, whose real restarts this suite checks (it is also in
+//!     Cluster API's test module, which the module proxy does not serve at the pinned release). Played
+//!     (kinds `Played*` in `tests/e2e/cluster-api/played-infrastructure.yaml`): a machine is provisioned as
+//!     a kwok Node in the workload cluster carrying its providerID; a control-plane machine also gets its
+//!     static pods' mirror pods, and a control-plane machine of a new version really restarts the workload
+//!     cluster's control plane at that version first.
 //!   - the kubeadm bootstrap provider. No machine here runs its cloud-init: the played infrastructure
-//!     starts kwok nodes. Played: each KubeadmConfig gets a data Secret.
+//!     starts kwok nodes. Played: each KubeadmConfig gets a data Secret and the annotation with its
+//!     certificates' expiry, which the control plane provider would otherwise read from the API server's
+//!     serving certificate through a port-forward to the kube-apiserver pod.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -44,7 +47,9 @@ const CONTRACT: &str = "cluster.x-k8s.io/v1beta2";
 /// Annotation on a KubeadmConfig with the expiry of the machine's certificates; the control plane
 /// provider reads it from the API server's serving certificate, through the pod proxy, when it is missing.
 const CERTIFICATES_EXPIRY: &str = "machine.cluster.x-k8s.io/certificates-expiry";
-/// The static pods of a kubeadm control-plane node, whose mirror pods are `<component>-<node>`.
+/// The static pods of a kubeadm control-plane node, whose mirror pods are `<component>-<node>`. With an
+/// external etcd kubeadm would run no etcd pod; it is here for acp-cvo's ControlPlaneStaticPodsPresent
+/// check, which expects the stacked etcd ACP's clusters have.
 const STATIC_PODS: [&str; 4] = [
     "kube-apiserver",
     "kube-controller-manager",
@@ -171,17 +176,29 @@ pub async fn run_managers(env: &TestEnv, global: &Cluster) -> Managers {
         started.push((manager, health));
     }
     for (manager, health) in &started {
-        wait_for(
+        // An exited manager (a flag it refuses, a port taken meanwhile) ends the wait at once.
+        let ready = wait_for(
             &format!("{} to be ready", manager.name()),
             Duration::from_secs(120),
             || async {
-                http_get(health, "/readyz")
-                    .await
-                    .is_some_and(|(code, _)| code == 200)
+                let probe = tokio::time::timeout(Duration::from_secs(5), http_get(health, "/readyz"));
+                !manager.is_running() || matches!(probe.await, Ok(Some((200, _))))
             },
         )
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", manager.log_tail(40)));
+        .await;
+        let exited = !manager.is_running();
+        if ready.is_err() || exited {
+            panic!(
+                "{} did not become ready ({}):\n{}",
+                manager.name(),
+                if exited {
+                    "it exited"
+                } else {
+                    "no 200 from /readyz in 120 s"
+                },
+                manager.log_tail(40)
+            );
+        }
     }
     let mut started = started.into_iter().map(|(m, _)| m);
     Managers {
@@ -199,14 +216,24 @@ fn write_serving_certificate(dir: &Path) {
     std::fs::write(dir.join("tls.key"), key.serialize_pem()).unwrap();
 }
 
-/// Makes `workload` a cluster Cluster API can adopt as a kubeadm cluster at `version`: its CA (certificate
-/// and key, from the harness's PKI) as the Secret `<cluster>-ca` in [`NS`] of `global`, the external etcd's
-/// CA and client certificate as `<cluster>-etcd` and `<cluster>-apiserver-etcd-client` (nothing dials that
-/// etcd), and the
-/// `kubeadm-config` ConfigMap `kubeadm init` leaves in kube-system, declaring the external etcd.
-pub async fn adopt(global: &Cluster, workload: &Cluster, version: &str) {
-    let pki = workload.dir().unwrap().join("pki");
-    let read = |file: &str| std::fs::read_to_string(pki.join(file)).unwrap();
+/// Makes `workload`, at `version`, look to Cluster API like a cluster kubeadm made with an external etcd.
+/// In [`NS`] of `global`: its CA (certificate and key, from the harness's PKI) as `<cluster>-ca`, which the
+/// control plane provider makes the other certificates and the kubeconfig from; a self-signed certificate
+/// standing for the external etcd's CA and client certificate (`<cluster>-etcd`,
+/// `<cluster>-apiserver-etcd-client`; nothing dials that etcd). In the workload cluster: the
+/// `kubeadm-config` ConfigMap `kubeadm init` writes, which the provider reads and updates.
+pub async fn prepare_as_kubeadm_cluster(global: &Cluster, workload: &Cluster, version: &str) {
+    let Some(dir) = workload.dir() else {
+        panic!(
+            "cluster {} was given by a kubeconfig: its CA key is not at hand",
+            workload.name()
+        );
+    };
+    let pki = dir.join("pki");
+    let read = |file: &str| {
+        let path = pki.join(file);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+    };
     let secrets: Api<Secret> = Api::namespaced(global.client().await.unwrap(), NS);
     let ca = serde_json::from_value(json!({
         "metadata": {"name": format!("{}-ca", workload.name()), "labels": {CLUSTER_NAME: workload.name()}},
@@ -269,6 +296,8 @@ pub struct Providers<'a> {
     workloads: HashMap<String, &'a Cluster>,
     /// Clusters whose new control-plane machines are not provisioned, with the message they report.
     held: Mutex<HashMap<String, String>>,
+    /// The last failure printed, so a workload cluster restarting is not reported every pass.
+    last_failure: Mutex<String>,
 }
 
 type Outcome = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -331,6 +360,7 @@ impl<'a> Providers<'a> {
             global: global.client().await.unwrap(),
             workloads: workloads.iter().map(|c| (c.name().to_owned(), *c)).collect(),
             held: Mutex::default(),
+            last_failure: Mutex::default(),
         }
     }
 
@@ -343,14 +373,24 @@ impl<'a> Providers<'a> {
         lock(&self.held).remove(cluster);
     }
 
-    /// Plays the providers forever; a failed pass (a conflict, a workload API server restarting) is
-    /// printed and the next pass tries again, as a controller's requeue would.
+    /// Plays the providers forever. A failure on one object (a conflict, a workload API server
+    /// restarting) is printed once and does not hold the others; the next pass tries again, as a
+    /// controller's requeue would.
     pub async fn run(&self) {
         loop {
-            if let Err(e) = self.pass().await {
-                eprintln!("played Cluster API providers: {e}; trying again");
-            }
+            self.pass().await;
             tokio::time::sleep(PLAY_INTERVAL).await;
+        }
+    }
+
+    fn report(&self, what: &str, outcome: Outcome) {
+        if let Err(e) = outcome {
+            let failure = format!("played Cluster API providers: {what}: {e}; trying again");
+            let mut last = lock(&self.last_failure);
+            if *last != failure {
+                eprintln!("{failure}");
+                *last = failure;
+            }
         }
     }
 
@@ -390,10 +430,28 @@ impl<'a> Providers<'a> {
         Ok(())
     }
 
-    async fn pass(&self) -> Outcome {
-        self.infrastructure_clusters().await?;
-        self.bootstrap_configs().await?;
-        self.infrastructure_machines().await
+    async fn pass(&self) {
+        for (kind, resource) in [
+            ("PlayedCluster", played("PlayedCluster")),
+            ("KubeadmConfig", bootstrap_configs()),
+            ("PlayedMachine", played("PlayedMachine")),
+        ] {
+            let objects = match self.list(&resource).await {
+                Ok(objects) => objects,
+                Err(e) => {
+                    self.report(&format!("list {kind}s"), Err(e.into()));
+                    continue;
+                }
+            };
+            for object in objects {
+                let outcome = match kind {
+                    "PlayedCluster" => self.infrastructure_cluster(&object).await,
+                    "KubeadmConfig" => self.bootstrap_config(&object).await,
+                    _ => self.infrastructure_machine(&object).await,
+                };
+                self.report(&format!("{kind} {}", name(&object)), outcome);
+            }
+        }
     }
 
     fn workload(&self, object: &Value) -> Option<&'a Cluster> {
@@ -402,155 +460,158 @@ impl<'a> Providers<'a> {
     }
 
     /// Infrastructure provider, clusters: the workload API server is the control plane endpoint.
-    async fn infrastructure_clusters(&self) -> Outcome {
-        for infra in self.list(&played("PlayedCluster")).await? {
-            if infra.pointer("/status/initialization/provisioned") == Some(&json!(true)) {
-                continue;
-            }
-            let Some(workload) = self.workload(&infra) else {
-                continue;
-            };
-            let address = workload.server().trim_start_matches("https://");
-            let (host, port) = address.rsplit_once(':').ok_or("a server URL without a port")?;
-            let port: u16 = port.parse()?;
-            let kind = played("PlayedCluster");
-            self.patch(
-                &kind,
-                name(&infra),
-                json!({"spec": {"controlPlaneEndpoint": {"host": host, "port": port}}}),
-            )
-            .await?;
-            self.patch_status(
-                &kind,
-                name(&infra),
-                json!({"initialization": {"provisioned": true}, "conditions": [ready("True", "Provisioned", "")]}),
-            )
-            .await?;
+    async fn infrastructure_cluster(&self, infra: &Value) -> Outcome {
+        if infra.pointer("/status/initialization/provisioned") == Some(&json!(true)) {
+            return Ok(());
         }
+        let Some(workload) = self.workload(infra) else {
+            return Ok(());
+        };
+        let address = workload.server().trim_start_matches("https://");
+        let (host, port) = address.rsplit_once(':').ok_or("a server URL without a port")?;
+        let port: u16 = port.parse()?;
+        let kind = played("PlayedCluster");
+        self.patch(
+            &kind,
+            name(infra),
+            json!({"spec": {"controlPlaneEndpoint": {"host": host, "port": port}}}),
+        )
+        .await?;
+        self.patch_status(
+            &kind,
+            name(infra),
+            json!({"initialization": {"provisioned": true}, "conditions": [ready("True", "Provisioned", "")]}),
+        )
+        .await?;
         Ok(())
     }
 
-    /// Bootstrap provider: every KubeadmConfig gets a data Secret, and the expiry of the certificates it
-    /// would have made.
-    async fn bootstrap_configs(&self) -> Outcome {
-        for config in self.list(&bootstrap_configs()).await? {
-            if !text(&config, "/status/dataSecretName").is_empty() || deleting(&config) {
-                continue;
-            }
-            let config_name = name(&config);
-            let cluster = label(&config, CLUSTER_NAME).unwrap_or("");
-            let secrets: Api<Secret> = Api::namespaced(self.global.clone(), NS);
-            let secret = serde_json::from_value(json!({
-                "metadata": {
-                    "name": config_name, "labels": {CLUSTER_NAME: cluster},
-                    "ownerReferences": [{
-                        "apiVersion": "bootstrap.cluster.x-k8s.io/v1beta2", "kind": "KubeadmConfig",
-                        "name": config_name, "uid": text(&config, "/metadata/uid"), "controller": true,
-                    }],
-                },
-                "type": "cluster.x-k8s.io/secret",
-                "stringData": {"value": "#cloud-config\n", "format": "cloud-config"},
-            }))?;
-            created(secrets.create(&PostParams::default(), &secret).await)?;
-            let year = k8s_openapi::jiff::SignedDuration::from_hours(24 * 365);
-            let expiry = acp_api::k8s::Timestamp::now()
-                .checked_add(year)?
-                .strftime("%Y-%m-%dT%H:%M:%SZ")
-                .to_string();
-            self.patch(
-                &bootstrap_configs(),
-                config_name,
-                json!({"metadata": {"annotations": {CERTIFICATES_EXPIRY: expiry}}}),
-            )
-            .await?;
-            self.patch_status(
-                &bootstrap_configs(),
-                config_name,
-                json!({
-                    "dataSecretName": config_name,
-                    "initialization": {"dataSecretCreated": true},
-                    "conditions": [ready("True", "DataSecretAvailable", "")],
-                }),
-            )
-            .await?;
+    /// Bootstrap provider: a KubeadmConfig gets a data Secret, and the expiry of the certificates it would
+    /// have made.
+    async fn bootstrap_config(&self, config: &Value) -> Outcome {
+        if !text(config, "/status/dataSecretName").is_empty() || deleting(config) {
+            return Ok(());
         }
+        let config_name = name(config);
+        let cluster = label(config, CLUSTER_NAME).unwrap_or("");
+        let secrets: Api<Secret> = Api::namespaced(self.global.clone(), NS);
+        let secret = serde_json::from_value(json!({
+            "metadata": {
+                "name": config_name, "labels": {CLUSTER_NAME: cluster},
+                "ownerReferences": [{
+                    "apiVersion": "bootstrap.cluster.x-k8s.io/v1beta2", "kind": "KubeadmConfig",
+                    "name": config_name, "uid": text(config, "/metadata/uid"), "controller": true,
+                }],
+            },
+            "type": "cluster.x-k8s.io/secret",
+            "stringData": {"value": "#cloud-config\n", "format": "cloud-config"},
+        }))?;
+        created(secrets.create(&PostParams::default(), &secret).await)?;
+        let year = k8s_openapi::jiff::SignedDuration::from_hours(24 * 365);
+        let expiry = acp_api::k8s::Timestamp::now()
+            .checked_add(year)?
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        self.patch(
+            &bootstrap_configs(),
+            config_name,
+            json!({"metadata": {"annotations": {CERTIFICATES_EXPIRY: expiry}}}),
+        )
+        .await?;
+        self.patch_status(
+            &bootstrap_configs(),
+            config_name,
+            json!({
+                "dataSecretName": config_name,
+                "initialization": {"dataSecretCreated": true},
+                "conditions": [ready("True", "DataSecretAvailable", "")],
+            }),
+        )
+        .await?;
         Ok(())
     }
 
     /// Infrastructure provider, machines: once the Machine has its bootstrap data, a kwok Node with the
     /// machine's providerID joins the workload cluster. A control-plane machine first brings the control
-    /// plane to its version (the workload cluster's control plane restarts at it) and its node runs the
-    /// control plane's static pods; a held cluster's new control-plane machines wait.
-    async fn infrastructure_machines(&self) -> Outcome {
-        let kind = played("PlayedMachine");
-        for infra in self.list(&kind).await? {
-            if infra.pointer("/status/initialization/provisioned") == Some(&json!(true)) || deleting(&infra) {
-                continue;
-            }
-            let Some(workload) = self.workload(&infra) else {
-                continue;
-            };
-            let Some(machine_name) = owner(&infra, "Machine") else {
-                continue;
-            };
-            let Ok(machine) = self.api(&machines()).get(machine_name).await else {
-                continue;
-            };
-            let machine = serde_json::to_value(machine)?;
-            if text(&machine, "/spec/bootstrap/dataSecretName").is_empty() {
-                continue;
-            }
-            let control_plane = label(&machine, CONTROL_PLANE).is_some();
-            let version = text(&machine, "/spec/version");
-            let held = lock(&self.held).get(workload.name()).cloned();
-            if let Some(message) = held.filter(|_| control_plane) {
-                if infra.pointer("/status/conditions").is_none() {
-                    self.patch_status(
-                        &kind,
-                        name(&infra),
-                        json!({"conditions": [ready("False", "WaitingForAddress", &message)]}),
-                    )
-                    .await?;
-                }
-                continue;
-            }
-            if control_plane && workload.kube_version() != version {
-                workload.restart_at(version).await?;
-            }
-            let node_name = name(&infra);
-            let provider_id = format!("played:///{}/{node_name}", workload.name());
-            let mut node = NodeSpec::new(node_name)
-                .kubelet_version(version)
-                .provider_id(&provider_id);
-            if control_plane {
-                node = node.control_plane();
-            }
-            match workload.create_node(node).await {
-                Ok(_) => {}
-                Err(acp_testkit::Error::Kube {
-                    source: kube::Error::Api(e),
-                    ..
-                }) if e.code == 409 => {}
-                Err(e) => return Err(e.into()),
-            }
-            if control_plane {
-                start_static_pods(workload, node_name, version).await?;
-            }
-            self.patch(&kind, node_name, json!({"spec": {"providerID": provider_id}}))
-                .await?;
-            self.patch_status(
-                &kind,
-                node_name,
-                json!({
-                    "initialization": {"provisioned": true},
-                    "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
-                    "conditions": [ready("True", "Provisioned", "")],
-                }),
-            )
-            .await?;
+    /// plane to its version (the workload cluster's control plane restarts at it, again if an earlier
+    /// restart did not come up) and its node runs the control plane's static pods; a held cluster's new
+    /// control-plane machines wait.
+    async fn infrastructure_machine(&self, infra: &Value) -> Outcome {
+        if infra.pointer("/status/initialization/provisioned") == Some(&json!(true)) || deleting(infra) {
+            return Ok(());
         }
+        let Some(workload) = self.workload(infra) else {
+            return Ok(());
+        };
+        // The Machine controller makes the Machine the owner of its infrastructure once it sees it.
+        let Some(machine_name) = owner(infra, "Machine") else {
+            return Ok(());
+        };
+        let Some(machine) = self.api(&machines()).get_opt(machine_name).await? else {
+            return Ok(());
+        };
+        let machine = serde_json::to_value(machine)?;
+        if text(&machine, "/spec/bootstrap/dataSecretName").is_empty() {
+            return Ok(());
+        }
+        let kind = played("PlayedMachine");
+        let control_plane = label(&machine, CONTROL_PLANE).is_some();
+        let version = text(&machine, "/spec/version");
+        let held = lock(&self.held).get(workload.name()).cloned();
+        if let Some(message) = held.filter(|_| control_plane) {
+            if infra.pointer("/status/conditions").is_none() {
+                self.patch_status(
+                    &kind,
+                    name(infra),
+                    json!({"conditions": [ready("False", "WaitingForAddress", &message)]}),
+                )
+                .await?;
+            }
+            return Ok(());
+        }
+        if control_plane && reported(workload).await.as_deref() != Some(version) {
+            workload.restart_at(version).await?;
+        }
+        let node_name = name(infra);
+        let provider_id = format!("played:///{}/{node_name}", workload.name());
+        let mut node = NodeSpec::new(node_name)
+            .kubelet_version(version)
+            .provider_id(&provider_id);
+        if control_plane {
+            node = node.control_plane();
+        }
+        match workload.create_node(node).await {
+            Ok(_) => {}
+            Err(acp_testkit::Error::Kube {
+                source: kube::Error::Api(e),
+                ..
+            }) if e.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+        if control_plane {
+            start_static_pods(workload, node_name, version).await?;
+        }
+        self.patch(&kind, node_name, json!({"spec": {"providerID": provider_id}}))
+            .await?;
+        self.patch_status(
+            &kind,
+            node_name,
+            json!({
+                "initialization": {"provisioned": true},
+                "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                "conditions": [ready("True", "Provisioned", "")],
+            }),
+        )
+        .await?;
         Ok(())
     }
+}
+
+/// The version the workload cluster's API server reports in `/version`, if it answers.
+pub async fn reported(workload: &Cluster) -> Option<String> {
+    let client = workload.client().await.ok()?;
+    let version = tokio::time::timeout(Duration::from_secs(5), client.apiserver_version());
+    Some(version.await.ok()?.ok()?.git_version)
 }
 
 /// The mirror pods the kubelet of a kubeadm control-plane node makes of its static pods; kwok runs them.

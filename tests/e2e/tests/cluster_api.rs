@@ -5,12 +5,14 @@
 //!
 //! - east, a topology-managed Cluster on v1.32.7, goes 4.1.3 → 4.3.1: two hops through
 //!   `Cluster.spec.topology.version` (v1.33.7, then v1.34.5), each carried by Cluster API's topology
-//!   controller to the control plane and then the workers. A version changed by hand in between stops the
-//!   upgrade with a condition naming the Cluster, the field and both versions, and nothing overwrites it;
-//!   set back, the upgrade completes.
+//!   controller to the control plane and then the workers.
 //! - west, a Cluster without topology on v1.32.7, goes 4.1.3 → 4.1.5: a patch-only hop to v1.32.11 through
 //!   its KubeadmControlPlane and then its MachineDeployment. Its new control-plane machine does not come up
-//!   at first: past the threshold the hop names the machine and what Cluster API says of it.
+//!   at first: past the threshold the hop names the machine and what Cluster API says of it. Meanwhile a
+//!   version changed by hand on the MachineDeployment stops the upgrade with a condition naming the object,
+//!   the field and both versions, and nothing overwrites it; set back, the upgrade completes. (The hand
+//!   edit is on a MachineDeployment because Cluster API's webhooks refuse to change a topology version
+//!   while the control plane rolls, and to lower one.)
 
 use acp_api::conditions::{self, types};
 use acp_e2e::cluster_api::{self, NS, Providers, external_etcd};
@@ -44,7 +46,7 @@ async fn scenario(
     west: &Cluster,
 ) {
     for workload in [east, west] {
-        cluster_api::adopt(global, workload, "v1.32.7").await;
+        cluster_api::prepare_as_kubeadm_cluster(global, workload, "v1.32.7").await;
     }
     topology_cluster(global, "east", "v1.32.7").await;
     kubeadm_cluster(global, "west", "v1.32.7").await;
@@ -104,47 +106,8 @@ async fn two_hops_through_the_topology(providers: &Providers<'_>, global: &Clust
         "{:#?}",
         waiting.status.as_ref().unwrap().stages
     );
-    // Released, the control plane rolls (the workload API server restarts at v1.33.7), then Cluster API
-    // rolls the workers; the control plane's machines are held again before the operator starts hop 2.
-    providers.release_control_plane_machines("east");
-    wait_for("east's control plane to report v1.33.7", LONG, || async {
-        control_plane(global, "east").await.pointer("/status/version") == Some(&json!("v1.33.7"))
-    })
-    .await
-    .unwrap();
-    providers.hold_control_plane_machines("east", "PlayedMachine has no address yet");
-    assert_eq!(east.kube_version(), "v1.33.7");
-
-    // Hop 2 starts: once Cluster API has handed v1.34.5 to the held control plane, someone changes the
-    // version by hand.
-    wait_field(global, "cluster", "east", "/spec/topology/version", "v1.34.5").await;
-    wait_control_plane_version(global, "east", "v1.34.5").await;
-    set_topology_version(global, "east", "v1.34.6").await;
-    let stopped = wait_shadow(global, "east", "Degraded by the hand-edited version", LONG, |s| {
-        conditions::find(s.conditions(), types::DEGRADED)
-            .is_some_and(|c| c.status == "True" && c.message.contains("v1.34.6"))
-    })
-    .await;
-    let degraded = conditions::find(stopped.conditions(), types::DEGRADED).unwrap();
-    for words in [
-        "Cluster fleet/east spec.topology.version is v1.34.6",
-        "expected v1.33.7 (before this hop) or v1.34.5",
-    ] {
-        assert!(
-            degraded.message.contains(words),
-            "{words:?} not in {}",
-            degraded.message
-        );
-    }
-    assert!(!ready(&stopped));
-    // Nothing wrote over the change.
-    assert_eq!(
-        field(global, "cluster", "east", "/spec/topology/version").await,
-        "v1.34.6"
-    );
-
-    // Set back, the hop goes on and the upgrade completes.
-    set_topology_version(global, "east", "v1.34.5").await;
+    // Released, Cluster API rolls the control plane (the workload API server restarts at v1.33.7), then
+    // the workers; the operator starts hop 2 only then, and Cluster API carries it the same way.
     providers.release_control_plane_machines("east");
     let done = wait_shadow(global, "east", "4.3.1 completed", LONG, |s| {
         s.current_version() == Some("4.3.1") && ready(s)
@@ -159,7 +122,7 @@ async fn two_hops_through_the_topology(providers: &Providers<'_>, global: &Clust
         message.contains("control plane 1/1 machines at v1.34.5, workers 1/1, the cluster reports v1.34.5"),
         "{message}"
     );
-    assert_eq!(east.kube_version(), "v1.34.5");
+    assert_eq!(cluster_api::reported(east).await.as_deref(), Some("v1.34.5"));
     // The kubeadm control plane provider recorded the version where kubeadm keeps it.
     assert_eq!(kubeadm_kubernetes_version(east).await, "v1.34.5");
 }
@@ -183,24 +146,22 @@ async fn patch_only_through_the_control_plane(providers: &Providers<'_>, global:
     )
     .await;
     assert_eq!(
-        field(
-            global,
-            "machinedeployment",
-            "west-md-0",
-            "/spec/template/spec/version"
-        )
-        .await,
+        field(global, "machinedeployment", "west-md-0", MD_VERSION).await,
         "v1.32.7"
     );
     // The control plane's new machine does not get its infrastructure: past the threshold the hop
-    // names the machine and Cluster API's reason.
+    // names the machine and what Cluster API says of it.
     let waiting = wait_shadow(global, "west", "the hop to name the stuck machine", LONG, |s| {
         operation(s, "kubernetes-1.32")
             .is_some_and(|o| o.insights.iter().any(|i| i.reason == "MachinesNotUpdating"))
     })
     .await;
     let hop = operation(&waiting, "kubernetes-1.32").unwrap();
-    let culprit = &hop.insights[0];
+    let culprit = hop
+        .insights
+        .iter()
+        .find(|i| i.reason == "MachinesNotUpdating")
+        .unwrap();
     assert_eq!(culprit.object, "control plane of Cluster fleet/west");
     assert!(
         culprit.message.starts_with("1 machine stuck: Machine west-cp-")
@@ -216,6 +177,35 @@ async fn patch_only_through_the_control_plane(providers: &Providers<'_>, global:
             .is_some_and(|m| m.contains("; control plane of Cluster fleet/west: 1 machine stuck")),
         "{hop:?}"
     );
+
+    // Meanwhile someone changes the workers' version by hand: the upgrade stops, naming the
+    // MachineDeployment, the field and both versions, and nothing writes over the change (Cluster API
+    // rolls the workers to it).
+    set_md_version(global, "west-md-0", "v1.32.9").await;
+    let stopped = wait_shadow(global, "west", "Degraded by the hand-edited version", LONG, |s| {
+        conditions::find(s.conditions(), types::DEGRADED)
+            .is_some_and(|c| c.status == "True" && c.message.contains("v1.32.9"))
+    })
+    .await;
+    let degraded = conditions::find(stopped.conditions(), types::DEGRADED).unwrap();
+    for words in [
+        "MachineDeployment fleet/west-md-0 spec.template.spec.version is v1.32.9",
+        "expected v1.32.7 (before this hop) or v1.32.11",
+    ] {
+        assert!(
+            degraded.message.contains(words),
+            "{words:?} not in {}",
+            degraded.message
+        );
+    }
+    assert!(!ready(&stopped));
+    assert_eq!(
+        field(global, "machinedeployment", "west-md-0", MD_VERSION).await,
+        "v1.32.9"
+    );
+
+    // Set back, and the control plane's machine let through, the hop goes on and the upgrade completes.
+    set_md_version(global, "west-md-0", "v1.32.7").await;
     providers.release_control_plane_machines("west");
     let done = wait_shadow(global, "west", "4.1.5 completed", LONG, |s| {
         s.current_version() == Some("4.1.5") && ready(s)
@@ -230,9 +220,9 @@ async fn patch_only_through_the_control_plane(providers: &Providers<'_>, global:
         "{:?}",
         operation(&done, "kubernetes-1.32")
     );
-    assert_eq!(west.kube_version(), "v1.32.11");
+    assert_eq!(cluster_api::reported(west).await.as_deref(), Some("v1.32.11"));
     assert_eq!(kubeadm_kubernetes_version(west).await, "v1.32.11");
-    // Cluster API replaced the worker: a new MachineSet's machine runs v1.32.11, the old one is gone.
+    // Cluster API replaced the worker: a new MachineSet's machine runs v1.32.11, the old ones are gone.
     machines_running(global, "west", "v1.32.11").await;
 }
 
@@ -240,7 +230,7 @@ fn template(kind: &str, name: &str, group: &str) -> Value {
     // Kubeadm's kinds refuse an empty spec.
     let spec = match kind {
         "KubeadmControlPlaneTemplate" => {
-            json!({"kubeadmConfigSpec": kubeadm_config_spec(), "rollout": rolling_update(-1)})
+            json!({"kubeadmConfigSpec": kubeadm_config_spec(), "rollout": rolling_update(None)})
         }
         "KubeadmConfigTemplate" => json!({"format": "cloud-config"}),
         _ => json!({}),
@@ -256,12 +246,12 @@ const INFRA: &str = "infrastructure.cluster.x-k8s.io";
 const BOOTSTRAP: &str = "bootstrap.cluster.x-k8s.io";
 const CONTROL_PLANE: &str = "controlplane.cluster.x-k8s.io";
 
-/// A rolling update one machine at a time (what the defaulting webhooks would fill in); a negative
-/// `max_unavailable` leaves it out, as control planes take none.
-fn rolling_update(max_unavailable: i32) -> Value {
+/// A rolling update one machine at a time (what the defaulting webhooks would fill in); control planes
+/// take no `max_unavailable`.
+fn rolling_update(max_unavailable: Option<u32>) -> Value {
     let mut update = json!({"maxSurge": 1});
-    if max_unavailable >= 0 {
-        update["maxUnavailable"] = json!(max_unavailable);
+    if let Some(max) = max_unavailable {
+        update["maxUnavailable"] = json!(max);
     }
     json!({"strategy": {"type": "RollingUpdate", "rollingUpdate": update}})
 }
@@ -297,7 +287,7 @@ async fn topology_cluster(global: &Cluster, name: &str, version: &str) {
                     "class": "default-worker",
                     "bootstrap": reference("KubeadmConfigTemplate", "played-worker", BOOTSTRAP),
                     "infrastructure": reference("PlayedMachineTemplate", "played-worker", INFRA),
-                    "rollout": rolling_update(0),
+                    "rollout": rolling_update(Some(0)),
                 }]},
             },
         }),
@@ -344,7 +334,7 @@ async fn kubeadm_cluster(global: &Cluster, name: &str, version: &str) {
             "metadata": {"name": cp, "namespace": NS, "labels": labels},
             "spec": {
                 "version": version, "replicas": 1,
-                "kubeadmConfigSpec": kubeadm_config_spec(), "rollout": rolling_update(-1),
+                "kubeadmConfigSpec": kubeadm_config_spec(), "rollout": rolling_update(None),
                 "machineTemplate": {"spec": {"infrastructureRef": {"apiGroup": INFRA, "kind": "PlayedMachineTemplate", "name": cp}}},
             },
         }),
@@ -369,7 +359,7 @@ async fn kubeadm_cluster(global: &Cluster, name: &str, version: &str) {
             "apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "MachineDeployment",
             "metadata": {"name": md, "namespace": NS, "labels": labels},
             "spec": {
-                "clusterName": name, "replicas": 1, "rollout": rolling_update(0),
+                "clusterName": name, "replicas": 1, "rollout": rolling_update(Some(0)),
                 "selector": {"matchLabels": selected},
                 "template": {
                     "metadata": {"labels": selected},
@@ -389,7 +379,9 @@ async fn kubeadm_cluster(global: &Cluster, name: &str, version: &str) {
 async fn machines_running(global: &Cluster, cluster: &str, version: &str) {
     let what = format!("Cluster API to run cluster {cluster}'s machines at {version}");
     let result = wait_for(&what, LONG, || async {
-        let machines = list(global, "machines", cluster).await;
+        let Some(machines) = list(global, "machines", cluster).await else {
+            return false;
+        };
         let live: Vec<&Value> = machines
             .iter()
             .filter(|m| m.pointer("/metadata/deletionTimestamp").is_none())
@@ -426,27 +418,30 @@ async fn machines_running(global: &Cluster, cluster: &str, version: &str) {
     }
 }
 
-async fn list(global: &Cluster, resource: &str, cluster: &str) -> Vec<Value> {
+/// The objects of `resource` labelled for `cluster`; `None` when they cannot be listed (polled again).
+async fn list(global: &Cluster, resource: &str, cluster: &str) -> Option<Vec<Value>> {
     let selector = format!("cluster.x-k8s.io/cluster-name={cluster}");
     let text = global
         .kubectl(["get", resource, "-n", NS, "-l", &selector, "-o", "json"])
         .await
-        .unwrap();
-    let list: Value = serde_json::from_str(&text).unwrap();
-    list["items"].as_array().cloned().unwrap_or_default()
+        .ok()?;
+    let list: Value = serde_json::from_str(&text).ok()?;
+    list["items"].as_array().cloned()
 }
 
-/// The KubeadmControlPlane of `cluster` (the topology names it).
-async fn control_plane(global: &Cluster, cluster: &str) -> Value {
-    let mut found = list(global, "kubeadmcontrolplanes", cluster).await;
-    assert_eq!(found.len(), 1, "control planes of {cluster}: {found:?}");
-    found.remove(0)
+/// `spec.version` of the KubeadmControlPlane of `cluster` (the topology names it), when there is one.
+async fn control_plane_version(global: &Cluster, cluster: &str) -> Option<String> {
+    let found = list(global, "kubeadmcontrolplanes", cluster).await?;
+    match found.as_slice() {
+        [one] => one["spec"]["version"].as_str().map(str::to_owned),
+        _ => None,
+    }
 }
 
 async fn wait_control_plane_version(global: &Cluster, cluster: &str, version: &str) {
     let what = format!("Cluster API to hand {version} to {cluster}'s control plane");
     wait_for(&what, LONG, || async {
-        control_plane(global, cluster).await.pointer("/spec/version") == Some(&json!(version))
+        control_plane_version(global, cluster).await.as_deref() == Some(version)
     })
     .await
     .unwrap();
@@ -473,29 +468,39 @@ async fn kubeadm_kubernetes_version(workload: &Cluster) -> String {
         .to_string()
 }
 
-async fn set_topology_version(global: &Cluster, cluster: &str, version: &str) {
-    let patch = json!({"spec": {"topology": {"version": version}}}).to_string();
+const MD_VERSION: &str = "/spec/template/spec/version";
+
+/// Sets a MachineDeployment's version by hand.
+async fn set_md_version(global: &Cluster, name: &str, version: &str) {
+    let patch = json!({"spec": {"template": {"spec": {"version": version}}}}).to_string();
     global
         .kubectl([
-            "patch", "cluster", cluster, "-n", NS, "--type", "merge", "-p", &patch,
+            "patch",
+            "machinedeployment",
+            name,
+            "-n",
+            NS,
+            "--type",
+            "merge",
+            "-p",
+            &patch,
         ])
         .await
         .unwrap();
 }
 
+/// A string field of an object; empty when the object or the field cannot be read (polled again).
 async fn field(global: &Cluster, resource: &str, name: &str, pointer: &str) -> String {
-    let object: Value = serde_json::from_str(
-        &global
-            .kubectl(["get", resource, name, "-n", NS, "-o", "json"])
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    object
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
+    let Ok(text) = global
+        .kubectl(["get", resource, name, "-n", NS, "-o", "json"])
+        .await
+    else {
+        return String::new();
+    };
+    serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|o| o.pointer(pointer).and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default()
 }
 
 async fn wait_field(global: &Cluster, resource: &str, name: &str, pointer: &str, want: &str) {

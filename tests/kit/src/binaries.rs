@@ -74,7 +74,7 @@ fn locate_or_build() -> Result<PathBuf> {
         .join("bin");
     // The script does nothing (in a fraction of a second) when the binaries match their sources, and
     // rebuilds them when the harness changed, so tests never run stale binaries.
-    match run_build_script() {
+    match run_build_script("main") {
         Ok(()) => {}
         Err(e) if missing(&dir).is_empty() => {
             eprintln!(
@@ -127,7 +127,7 @@ pub(crate) fn control_plane_dir(minor: u64) -> Result<PathBuf> {
     let mut tried = BUILT.lock().unwrap_or_else(|p| p.into_inner());
     if std::env::var_os(HARNESS_BIN_ENV).is_none() && !*tried {
         *tried = true;
-        run_build_script()?;
+        run_build_script(K8S_1_30)?;
     }
     if absent(&dir) {
         return Err(Error::Binaries(format!(
@@ -150,7 +150,7 @@ pub fn cluster_api_binary(name: &str) -> Result<PathBuf> {
     let mut tried = BUILT.lock().unwrap_or_else(|p| p.into_inner());
     if std::env::var_os(HARNESS_BIN_ENV).is_none() && !*tried {
         *tried = true;
-        run_build_script()?;
+        run_build_script("cluster-api")?;
     }
     if path.is_file() {
         Ok(path)
@@ -162,11 +162,16 @@ pub fn cluster_api_binary(name: &str) -> Result<PathBuf> {
     }
 }
 
-/// Runs `tests/harness/build.sh` (all targets), failing with its output.
-fn run_build_script() -> Result<()> {
+/// Runs `tests/harness/build.sh` for `target` (unless `ACP_HARNESS_TARGETS` chooses), failing with its
+/// output: a test builds only what it runs.
+fn run_build_script(target: &str) -> Result<()> {
     let root = repo_root();
     let script = root.join("tests/harness/build.sh");
-    let output = Command::new("bash")
+    let mut command = Command::new("bash");
+    if std::env::var_os("ACP_HARNESS_TARGETS").is_none() {
+        command.env("ACP_HARNESS_TARGETS", target);
+    }
+    let output = command
         .arg(&script)
         .current_dir(&root)
         .output()

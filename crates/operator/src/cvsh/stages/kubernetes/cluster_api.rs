@@ -108,13 +108,24 @@ fn agreement(object: &Value, kind: Kind, hop: KubeVersion, before: Before) -> Re
         .pointer(kind.version_field())
         .and_then(Value::as_str)
         .unwrap_or("");
-    match found.parse::<KubeVersion>() {
+    let parsed = found.parse::<KubeVersion>();
+    // Cluster API's webhook refuses to lower a topology version: such an edit cannot be set back.
+    let remedy = match parsed {
+        Ok(version) if kind == Kind::Cluster && version > hop => {
+            "Cluster API does not lower spec.topology.version, so it cannot be set back: let Cluster API \
+             finish rolling out that version, then retarget the upgrade to a release at it or later"
+        }
+        _ => {
+            "Set it back to the expected version to let the upgrade continue, or finish the change by hand \
+             and retarget the upgrade"
+        }
+    };
+    match parsed {
         Ok(version) if version == hop => Ok(Agreement::AtHop),
         Ok(version) if before.matches(version, hop) => Ok(Agreement::Before),
         _ => Err(format!(
             "{kind} {} {} is {}, expected {}: it was changed outside this upgrade, and acp-cvo does not \
-             write over it. Set it back to the expected version to let the upgrade continue, or finish the \
-             change by hand and retarget the upgrade",
+             write over it. {remedy}",
             key(object),
             kind.version_path(),
             if found.is_empty() {

@@ -137,6 +137,24 @@ fn a_hand_edited_version_stops_the_hop_and_names_the_object_field_and_versions()
     ] {
         assert!(message.contains(word), "{word:?} not in {message}");
     }
+    // Raised past the hop, a topology version cannot be set back: Cluster API does not lower it.
+    assert!(
+        message.contains("Cluster API does not lower spec.topology.version"),
+        "{message}"
+    );
+    assert!(!message.contains("Set it back"), "{message}");
+
+    let lowered = Facts {
+        cluster: topology_cluster("v1.32.5"),
+        ..Facts::default()
+    };
+    let Decision::Stop(message) = decide(v(HOP), BEFORE, &lowered, Some(v("v1.32.7"))) else {
+        panic!("expected a stop");
+    };
+    assert!(
+        message.contains("Set it back to the expected version"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -16,8 +16,8 @@
 //!     API servers in place of the workload clusters, whose real restarts this suite checks (it is also in
 //!     Cluster API's test module, which the module proxy does not serve at the pinned release). Played
 //!     (kinds `Played*` in `tests/e2e/cluster-api/played-infrastructure.yaml`): a machine is provisioned as
-//!     a kwok Node in the workload cluster carrying its providerID; a control-plane machine also gets its
-//!     static pods' mirror pods, and a control-plane machine of a new version really restarts the workload
+//!     a kwok Node in the workload cluster carrying its providerID; a control-plane machine also gets the
+//!     mirror pods of its static pods (no etcd pod: the etcd is external), and a control-plane machine of a new version really restarts the workload
 //!     cluster's control plane at that version first.
 //!   - the kubeadm bootstrap provider. No machine here runs its cloud-init: the played infrastructure
 //!     starts kwok nodes. Played: each KubeadmConfig gets a data Secret and the annotation with its
@@ -47,15 +47,10 @@ const CONTRACT: &str = "cluster.x-k8s.io/v1beta2";
 /// Annotation on a KubeadmConfig with the expiry of the machine's certificates; the control plane
 /// provider reads it from the API server's serving certificate, through the pod proxy, when it is missing.
 const CERTIFICATES_EXPIRY: &str = "machine.cluster.x-k8s.io/certificates-expiry";
-/// The static pods of a kubeadm control-plane node, whose mirror pods are `<component>-<node>`. With an
-/// external etcd kubeadm would run no etcd pod; it is here for acp-cvo's ControlPlaneStaticPodsPresent
-/// check, which expects the stacked etcd ACP's clusters have.
-const STATIC_PODS: [&str; 4] = [
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kube-scheduler",
-    "etcd",
-];
+/// The static pods of a kubeadm control-plane node with an external etcd, whose mirror pods are
+/// `<component>-<node>` (acp-cvo's ControlPlaneStaticPodsPresent expects no etcd pod, as kubeadm-config
+/// declares the etcd external).
+const STATIC_PODS: [&str; 3] = ["kube-apiserver", "kube-controller-manager", "kube-scheduler"];
 
 /// How often the played providers look at their objects.
 const PLAY_INTERVAL: Duration = Duration::from_millis(300);
@@ -618,11 +613,7 @@ pub async fn reported(workload: &Cluster) -> Option<String> {
 async fn start_static_pods(workload: &Cluster, node: &str, version: &str) -> Outcome {
     let pods: Api<Pod> = Api::namespaced(workload.client().await?, "kube-system");
     for component in STATIC_PODS {
-        let image = if component == "etcd" {
-            "registry.k8s.io/etcd:3.5.21-0".to_owned()
-        } else {
-            format!("registry.k8s.io/{component}:{version}")
-        };
+        let image = format!("registry.k8s.io/{component}:{version}");
         let pod = serde_json::from_value(json!({
             "metadata": {
                 "name": format!("{component}-{node}"), "namespace": "kube-system",

@@ -20,6 +20,11 @@ pub const KUBE_SYSTEM: &str = "kube-system";
 pub const MAX_READYZ_BYTES: usize = 64 * 1024;
 /// The longest value taken for a namespace UID (a real one has 36 characters).
 pub const MAX_UID_CHARS: usize = 64;
+/// The ConfigMap in which kubeadm keeps the cluster's configuration, and its key.
+const KUBEADM_CONFIG: &str = "kubeadm-config";
+const CLUSTER_CONFIGURATION_KEY: &str = "ClusterConfiguration";
+/// A kubeadm ClusterConfiguration is a few KiB; a larger one is not parsed.
+const MAX_CLUSTER_CONFIGURATION_BYTES: usize = 64 * 1024;
 
 /// Why a cluster that answers has no known identity.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,6 +100,9 @@ pub struct Observation {
     pub api_ready_detail: Option<String>,
     pub nodes: Vec<NodeFact>,
     pub static_pods: Vec<StaticPodFact>,
+    /// Whether `kube-system/kubeadm-config` declares an external etcd, so kubeadm runs no etcd static pod;
+    /// `false` when it declares a local etcd, is absent, or cannot be read.
+    pub external_etcd: bool,
     /// Value of `cpaas-system/acp-version` key `version`, when present.
     pub recorded_version: Option<String>,
     /// The cluster's identity: the UID of its `kube-system` namespace (`None` when it may not be read).
@@ -155,6 +163,7 @@ async fn try_observe(cluster: &Cluster) -> Result<Observation, ClusterError> {
         .call("list pods in kube-system", pods.list(&ListParams::default()))
         .await?;
     let static_pods = pods.items.iter().filter_map(static_pod_fact).collect();
+    let external_etcd = external_etcd(cluster).await?;
 
     let recorded_version = recorded_version(cluster).await?;
 
@@ -166,6 +175,7 @@ async fn try_observe(cluster: &Cluster) -> Result<Observation, ClusterError> {
         api_ready_detail,
         nodes,
         static_pods,
+        external_etcd,
         recorded_version,
         identity,
         identity_unknown,
@@ -221,6 +231,42 @@ fn uid_shaped(uid: String) -> Result<String, IdentityUnknown> {
     } else {
         Err(IdentityUnknown::Malformed)
     }
+}
+
+/// Whether the cluster's `kube-system/kubeadm-config` declares an external etcd. A cluster that does not
+/// let the operator read it (or has none: not made by kubeadm) counts as one with a local etcd, the
+/// stricter reading for the checks.
+async fn external_etcd(cluster: &Cluster) -> Result<bool, ClusterError> {
+    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), KUBE_SYSTEM);
+    match cluster
+        .get_opt(
+            "get ConfigMap kube-system/kubeadm-config",
+            config_maps.get(KUBEADM_CONFIG),
+        )
+        .await
+    {
+        Ok(config_map) => Ok(config_map
+            .and_then(|c| c.data)
+            .and_then(|mut data| data.remove(CLUSTER_CONFIGURATION_KEY))
+            .is_some_and(|text| declares_external_etcd(&text))),
+        Err(err) if !err.is_unreachable() => {
+            tracing::debug!(cluster = %cluster.name, error = %err, "kubeadm-config not readable");
+            Ok(false)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Whether a kubeadm `ClusterConfiguration` (YAML, any of kubeadm's API versions) has `etcd.external`.
+/// Text that is not such a document (too large, not YAML, another shape) declares nothing.
+pub fn declares_external_etcd(cluster_configuration: &str) -> bool {
+    if cluster_configuration.len() > MAX_CLUSTER_CONFIGURATION_BYTES {
+        return false;
+    }
+    serde_saphyr::from_str::<serde_json::Value>(cluster_configuration)
+        .ok()
+        .and_then(|c| c.pointer("/etcd/external").cloned())
+        .is_some_and(|external| external.is_object())
 }
 
 /// The platform version recorded in the cluster's `cpaas-system/acp-version` ConfigMap.
@@ -441,6 +487,28 @@ mod tests {
         assert_eq!(
             fact.ready_since,
             Some(Timestamp::from_second(1_700_000_000).unwrap())
+        );
+    }
+
+    #[test]
+    fn a_kubeadm_configuration_declares_an_external_etcd_only_with_etcd_external() {
+        let external = "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nkubernetesVersion: v1.33.7\n\
+                        etcd:\n  external:\n    endpoints: [https://10.0.0.5:2379]\n    caFile: /etc/etcd/ca.crt\n";
+        let local = "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ClusterConfiguration\netcd:\n  local:\n    dataDir: /var/lib/etcd\n";
+        for (text, external_etcd) in [
+            (external, true),
+            (local, false),
+            ("kind: ClusterConfiguration\n", false),
+            ("etcd:\n  external: yes\n", false),
+            ("{{{ not yaml", false),
+            ("", false),
+        ] {
+            assert_eq!(declares_external_etcd(text), external_etcd, "{text:?}");
+        }
+        let padded = format!("{external}{}", "# padding\n".repeat(8 * 1024));
+        assert!(
+            !declares_external_etcd(&padded),
+            "a configuration past the bound is not parsed"
         );
     }
 

@@ -1,5 +1,6 @@
 //! ControlPlaneStaticPodsPresent: every control-plane node of a platform-managed cluster has the
-//! mirror pods of its static control-plane components.
+//! mirror pods of its static control-plane components (etcd's too, unless kubeadm-config declares an
+//! external etcd).
 
 use acp_api::cvsh::Provisioning;
 
@@ -41,10 +42,15 @@ pub fn decide(provisioning: Provisioning, observation: &Observation) -> Outcome 
             "no node carries the node-role.kubernetes.io/control-plane label (hosted control plane): nothing to check",
         );
     }
+    // An external etcd runs outside the nodes: kubeadm makes no etcd static pod then.
+    let components: Vec<&str> = COMPONENTS
+        .into_iter()
+        .filter(|c| !(observation.external_etcd && *c == "etcd"))
+        .collect();
     let missing: Vec<String> = control_plane
         .iter()
         .flat_map(|node| {
-            COMPONENTS
+            components
                 .iter()
                 .map(move |component| format!("{component}-{node}"))
         })
@@ -55,8 +61,13 @@ pub fn decide(provisioning: Provisioning, observation: &Observation) -> Outcome 
         return Outcome::passed(
             "StaticPodsPresent",
             format!(
-                "all control-plane static pods present on {} node(s)",
-                control_plane.len()
+                "all control-plane static pods present on {} node(s){}",
+                control_plane.len(),
+                if observation.external_etcd {
+                    " (etcd is external, as kubeadm-config declares: no etcd pod expected)"
+                } else {
+                    ""
+                }
             ),
         );
     }
@@ -103,6 +114,13 @@ mod tests {
             "{}",
             outcome.message
         );
+
+        // With an external etcd, kubeadm runs no etcd pod.
+        observation.external_etcd = true;
+        let outcome = decide(Provisioning::PlatformManaged, &observation);
+        assert_eq!(outcome.state, CheckState::Passed, "{}", outcome.message);
+        assert!(outcome.message.contains("etcd is external"), "{}", outcome.message);
+        observation.external_etcd = false;
 
         observation.static_pods.push(pod("etcd-cp-1"));
         assert_eq!(

@@ -291,8 +291,9 @@ pub struct Providers<'a> {
     workloads: HashMap<String, &'a Cluster>,
     /// Clusters whose new control-plane machines are not provisioned, with the message they report.
     held: Mutex<HashMap<String, String>>,
-    /// The last failure printed, so a workload cluster restarting is not reported every pass.
-    last_failure: Mutex<String>,
+    /// The last failure printed for each object, so a workload cluster restarting is not reported
+    /// every pass.
+    failures: Mutex<HashMap<String, String>>,
 }
 
 type Outcome = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -355,7 +356,7 @@ impl<'a> Providers<'a> {
             global: global.client().await.unwrap(),
             workloads: workloads.iter().map(|c| (c.name().to_owned(), *c)).collect(),
             held: Mutex::default(),
-            last_failure: Mutex::default(),
+            failures: Mutex::default(),
         }
     }
 
@@ -379,12 +380,17 @@ impl<'a> Providers<'a> {
     }
 
     fn report(&self, what: &str, outcome: Outcome) {
-        if let Err(e) = outcome {
-            let failure = format!("played Cluster API providers: {what}: {e}; trying again");
-            let mut last = lock(&self.last_failure);
-            if *last != failure {
-                eprintln!("{failure}");
-                *last = failure;
+        let mut failures = lock(&self.failures);
+        match outcome {
+            Ok(()) => {
+                failures.remove(what);
+            }
+            Err(e) => {
+                let failure = e.to_string();
+                if failures.get(what) != Some(&failure) {
+                    eprintln!("played Cluster API providers: {what}: {failure}; trying again");
+                    failures.insert(what.to_owned(), failure);
+                }
             }
         }
     }
@@ -605,7 +611,8 @@ impl<'a> Providers<'a> {
 /// The version the workload cluster's API server reports in `/version`, if it answers.
 pub async fn reported(workload: &Cluster) -> Option<String> {
     let client = workload.client().await.ok()?;
-    let version = tokio::time::timeout(Duration::from_secs(5), client.apiserver_version());
+    // Generous: a loaded machine answers slowly, and no answer means a restart.
+    let version = tokio::time::timeout(Duration::from_secs(30), client.apiserver_version());
     Some(version.await.ok()?.ok()?.git_version)
 }
 

@@ -179,8 +179,8 @@ async fn patch_only_through_the_control_plane(providers: &Providers<'_>, global:
     );
 
     // Meanwhile someone changes the workers' version by hand: the upgrade stops, naming the
-    // MachineDeployment, the field and both versions, and nothing writes over the change (Cluster API
-    // rolls the workers to it).
+    // MachineDeployment, the field and both versions, and the change stands (Cluster API rolls the
+    // workers to it).
     set_md_version(global, "west-md-0", "v1.32.9").await;
     let stopped = wait_shadow(global, "west", "Degraded by the hand-edited version", LONG, |s| {
         conditions::find(s.conditions(), types::DEGRADED)

@@ -23,8 +23,10 @@ pub const MAX_UID_CHARS: usize = 64;
 /// The ConfigMap in which kubeadm keeps the cluster's configuration, and its key.
 const KUBEADM_CONFIG: &str = "kubeadm-config";
 const CLUSTER_CONFIGURATION_KEY: &str = "ClusterConfiguration";
-/// A kubeadm ClusterConfiguration is a few KiB; a larger one is not parsed.
+/// A kubeadm ClusterConfiguration is a few KiB; a larger one is not parsed, and the ConfigMap holding it
+/// (with kubeadm's other keys and the object's metadata) is read up to four times that.
 const MAX_CLUSTER_CONFIGURATION_BYTES: usize = 64 * 1024;
+const MAX_KUBEADM_CONFIG_BYTES: usize = 4 * MAX_CLUSTER_CONFIGURATION_BYTES;
 
 /// Why a cluster that answers has no known identity.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,7 +165,7 @@ async fn try_observe(cluster: &Cluster) -> Result<Observation, ClusterError> {
         .call("list pods in kube-system", pods.list(&ListParams::default()))
         .await?;
     let static_pods = pods.items.iter().filter_map(static_pod_fact).collect();
-    let external_etcd = external_etcd(cluster).await?;
+    let external_etcd = external_etcd(cluster).await;
 
     let recorded_version = recorded_version(cluster).await?;
 
@@ -233,37 +235,45 @@ fn uid_shaped(uid: String) -> Result<String, IdentityUnknown> {
     }
 }
 
-/// Whether the cluster's `kube-system/kubeadm-config` declares an external etcd. A cluster that does not
-/// let the operator read it (or has none: not made by kubeadm) counts as one with a local etcd, the
-/// stricter reading for the checks.
-async fn external_etcd(cluster: &Cluster) -> Result<bool, ClusterError> {
-    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), KUBE_SYSTEM);
-    match cluster
-        .get_opt(
-            "get ConfigMap kube-system/kubeadm-config",
-            config_maps.get(KUBEADM_CONFIG),
-        )
-        .await
-    {
-        Ok(config_map) => Ok(config_map
-            .and_then(|c| c.data)
-            .and_then(|mut data| data.remove(CLUSTER_CONFIGURATION_KEY))
-            .is_some_and(|text| declares_external_etcd(&text))),
-        Err(err) if !err.is_unreachable() => {
-            tracing::debug!(cluster = %cluster.name, error = %err, "kubeadm-config not readable");
-            Ok(false)
+/// Whether the cluster's `kube-system/kubeadm-config` declares an external etcd. The answer is read with
+/// a bound; a cluster that does not let the operator read it, has none (not made by kubeadm), or answers
+/// anything else counts as one with a local etcd, the stricter reading for the checks, and this optional
+/// fact never makes a cluster unreachable.
+async fn external_etcd(cluster: &Cluster) -> bool {
+    let path = format!("/api/v1/namespaces/{KUBE_SYSTEM}/configmaps/{KUBEADM_CONFIG}");
+    let answer = match cluster.get_bounded(&path, MAX_KUBEADM_CONFIG_BYTES).await {
+        Ok(answer) if answer.status == 200 => answer,
+        Ok(answer) => {
+            tracing::debug!(cluster = %cluster.name, status = answer.status, "kubeadm-config not readable");
+            return false;
         }
-        Err(err) => Err(err),
-    }
+        Err(err) => {
+            tracing::debug!(cluster = %cluster.name, error = %err, "kubeadm-config not readable");
+            return false;
+        }
+    };
+    let config_map: Option<ConfigMap> = serde_json::from_str(&answer.text).ok();
+    config_map
+        .and_then(|c| c.data)
+        .and_then(|mut data| data.remove(CLUSTER_CONFIGURATION_KEY))
+        .is_some_and(|text| declares_external_etcd(&text))
 }
 
 /// Whether a kubeadm `ClusterConfiguration` (YAML, any of kubeadm's API versions) has `etcd.external`.
-/// Text that is not such a document (too large, not YAML, another shape) declares nothing.
+/// Text that is not such a document (too large, not YAML, another shape, or using anchors, which kubeadm
+/// never writes) declares nothing.
 pub fn declares_external_etcd(cluster_configuration: &str) -> bool {
     if cluster_configuration.len() > MAX_CLUSTER_CONFIGURATION_BYTES {
         return false;
     }
-    serde_saphyr::from_str::<serde_json::Value>(cluster_configuration)
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_aliases = 0;
+    budget.max_anchors = 0;
+    budget.max_nodes = 10_000;
+    budget.max_total_scalar_bytes = MAX_CLUSTER_CONFIGURATION_BYTES;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    serde_saphyr::from_str_with_options::<serde_json::Value>(cluster_configuration, options)
         .ok()
         .and_then(|c| c.pointer("/etcd/external").cloned())
         .is_some_and(|external| external.is_object())
@@ -501,6 +511,7 @@ mod tests {
             ("kind: ClusterConfiguration\n", false),
             ("etcd:\n  external: yes\n", false),
             ("{{{ not yaml", false),
+            ("x: &a {endpoints: [e]}\netcd:\n  external: *a\n", false),
             ("", false),
         ] {
             assert_eq!(declares_external_etcd(text), external_etcd, "{text:?}");

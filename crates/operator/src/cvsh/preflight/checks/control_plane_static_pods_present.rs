@@ -71,12 +71,21 @@ pub fn decide(provisioning: Provisioning, observation: &Observation) -> Outcome 
             ),
         );
     }
+    // Only etcd's pods missing is what a cluster with an external etcd looks like when its
+    // kubeadm-config could not be read.
+    let only_etcd = missing.iter().all(|pod| pod.starts_with("`kube-system/etcd-"));
     Outcome::failed(
         "StaticPodsMissing",
         format!(
             "mirror pod {} missing: the upgrade replaces static pod manifests on each control-plane node; restore \
-             them (check /etc/kubernetes/manifests and the kubelet) first",
-            name_list(&missing)
+             them (check /etc/kubernetes/manifests and the kubelet) first{}",
+            name_list(&missing),
+            if only_etcd {
+                ". If this cluster's etcd is external, let acp-cvo read ConfigMap kube-system/kubeadm-config, \
+                 which declares it"
+            } else {
+                ""
+            }
         ),
     )
 }
@@ -110,7 +119,8 @@ mod tests {
         let outcome = decide(Provisioning::PlatformManaged, &observation);
         assert_eq!(outcome.state, CheckState::Failed);
         assert!(
-            outcome.message.contains("`kube-system/etcd-cp-1`"),
+            outcome.message.contains("`kube-system/etcd-cp-1`")
+                && outcome.message.contains("If this cluster's etcd is external"),
             "{}",
             outcome.message
         );

@@ -109,16 +109,19 @@ fn agreement(object: &Value, kind: Kind, hop: KubeVersion, before: Before) -> Re
         .and_then(Value::as_str)
         .unwrap_or("");
     let parsed = found.parse::<KubeVersion>();
-    // Cluster API's webhook refuses to lower a topology version: such an edit cannot be set back.
+    // Cluster API's webhook refuses to lower a topology version: such an edit can only go up.
     let remedy = match parsed {
-        Ok(version) if kind == Kind::Cluster && version > hop => {
-            "Cluster API does not lower spec.topology.version, so it cannot be set back: let Cluster API \
-             finish rolling out that version, then retarget the upgrade to a release at it or later"
-        }
-        _ => {
-            "Set it back to the expected version to let the upgrade continue, or finish the change by hand \
-             and retarget the upgrade"
-        }
+        Ok(version) if kind == Kind::Cluster && version > hop => format!(
+            "Cluster API does not lower spec.topology.version: let it finish rolling out {version}, then retarget \
+             the upgrade to a release whose Kubernetes version is {version} or later"
+        ),
+        Ok(_) if kind == Kind::Cluster => format!(
+            "Cluster API does not lower spec.topology.version: set it to {hop} to let the upgrade continue, or \
+             finish the change by hand and retarget the upgrade"
+        ),
+        _ => "Set it back to the expected version to let the upgrade continue, or finish the change by hand and \
+              retarget the upgrade"
+            .to_string(),
     };
     match parsed {
         Ok(version) if version == hop => Ok(Agreement::AtHop),

@@ -152,8 +152,13 @@ async fn patch_only_through_the_control_plane(providers: &Providers<'_>, global:
     // The control plane's new machine does not get its infrastructure: past the threshold the hop
     // names the machine and what Cluster API says of it.
     let waiting = wait_shadow(global, "west", "the hop to name the stuck machine", LONG, |s| {
-        operation(s, "kubernetes-1.32")
-            .is_some_and(|o| o.insights.iter().any(|i| i.reason == "MachinesNotUpdating"))
+        operation(s, "kubernetes-1.32").is_some_and(|o| {
+            // Until the played infrastructure has written its condition, Cluster API says only that
+            // the machine is not provisioned; the insight is refreshed every 30 s.
+            o.insights.iter().any(|i| {
+                i.reason == "MachinesNotUpdating" && i.message.contains("PlayedMachine has no address yet")
+            })
+        })
     })
     .await;
     let hop = operation(&waiting, "kubernetes-1.32").unwrap();
